@@ -1,0 +1,56 @@
+# Two commands matter: `make demo` and `make test`. Everything else is for developers.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Second environment: the runtime on tflite-runtime with numpy<2, as many Pi images have it.
+VENV_TFLRT := .venv-tflite-runtime
+STAMP_TFLRT := $(VENV_TFLRT)/.installed
+
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge seek-bundle clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[host,broker,test]"
+	touch $(STAMP)
+
+$(STAMP_TFLRT): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV_TFLRT)
+	$(VENV_TFLRT)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_TFLRT)/bin/python -m pip install --quiet "numpy<2" "tflite-runtime==2.14.*" "pytest>=8" "pytest-timeout>=2.3" pyyaml
+	$(VENV_TFLRT)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP_TFLRT)
+
+demo: $(STAMP)
+	$(PY) -m edge_sdk.cli demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+# The inference backend on tflite-runtime (numpy<2) instead of ai-edge-litert.
+test-tflite-runtime: $(STAMP_TFLRT)
+	EDGE_SDK_BACKEND=tflite_runtime $(VENV_TFLRT)/bin/python -m pytest -p no:cacheprovider tests/runtime/test_backend.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check edge_sdk converters firmware_bridge bench tests examples
+	$(PY) -m mypy edge_sdk firmware_bridge converters
+
+bench-toolchain: $(STAMP)
+	$(PY) bench/toolchain.py
+
+bench-runtime: $(STAMP)
+	$(PY) bench/runtime.py
+
+bench-bridge: $(STAMP)
+	$(PY) bench/bridge.py
+
+# Rebuilds the small seek bundle kept in the repo for TensorFlow-free tests.
+seek-bundle: $(STAMP)
+	$(PY) -m edge_sdk.cli build-seek-bundle --out edge_sdk/data/seek_int8.tflite
+
+clean:
+	rm -rf $(VENV) $(VENV_TFLRT) build *.egg-info

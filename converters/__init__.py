@@ -1,0 +1,1 @@
+"""converters: the host toolchain."""

@@ -1,0 +1,1 @@
+"""edge_sdk: the device runtime."""

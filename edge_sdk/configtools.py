@@ -1,0 +1,166 @@
+"""Build frozen config dataclasses from plain mappings, strictly.
+
+Each component owns a frozen dataclass (``MQTTConfig``, ``CameraConfig``...). :func:`build` turns a
+mapping (from YAML, JSON or code) into one, rejecting unknown keys with the valid ones listed and
+checking every value against the field's type, so a typo fails at start-up with the key's path
+instead of being silently ignored on a device in the field.
+
+Strings of the form ``${NAME}`` or ``${NAME:-default}`` are read from the environment, so secrets
+(passwords, key paths) need not live in the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar, get_args, get_origin
+
+from edge_sdk.errors import ConfigError
+
+__all__ = ["build", "describe", "expand_env"]
+
+T = TypeVar("T")
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+def expand_env(value: str, where: str) -> str:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` with environment values."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where}: environment variable {name} is not set (referenced as {match.group(0)})")
+
+    return _ENV_PATTERN.sub(substitute, value)
+
+
+def build(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
+    """Return ``cls(**data)`` after checking keys and types; ``where`` prefixes error paths."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping of options. Got: {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{_join(where, unknown[0])}: unknown key. Valid keys{' for ' + where if where else ''}: "
+            f"{', '.join(sorted(fields))}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {name: _coerce(hints[name], value, _join(where, name)) for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
+
+
+def describe(cls: type) -> list[tuple[str, str, str, str]]:
+    """(name, type, default, help) for each field: the data behind the generated config reference."""
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            default = repr(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            default = repr(f.default_factory())
+        else:
+            default = "required"
+        rows.append((f.name, _type_name(hints[f.name]), default, str(f.metadata.get("help", ""))))
+    return rows
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: expected {_type_name(tp)}. Got: {value!r}")
+    if origin is typing.Literal:
+        allowed = get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, allowed))}. Got: {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return build(tp, value, where)
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list. Got: {value!r}")
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(f"{where}: expected {len(args)} values. Got: {len(value)}")
+            return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        item = args[0] if args else Any
+        items = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping. Got: {value!r}")
+        args = get_args(tp)
+        if len(args) == 2:
+            return {_coerce(args[0], k, where): _coerce(args[1], v, f"{where}.{k}") for k, v in value.items()}
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false. Got: {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            return _coerce(tp, _number(expand_env(value, where), where), where)
+        raise ConfigError(f"{where}: expected a number. Got: {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            number = _number(expand_env(value, where), where)
+            if isinstance(number, int):
+                return number
+        raise ConfigError(f"{where}: expected a whole number. Got: {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return expand_env(value, where)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: expected a string. Got: {value!r}")
+    return value
+
+
+def _number(text: str, where: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number. Got: {text!r}") from None

@@ -1,0 +1,1 @@
+"""firmware_bridge: serial link to microcontrollers."""
