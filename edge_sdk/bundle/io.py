@@ -1,0 +1,118 @@
+"""Read and write bundles: a ``.tflite`` flatbuffer with a zip archive appended.
+
+Interpreters ignore bytes after the flatbuffer, so a bundle still loads anywhere as a plain model;
+Python's ``zipfile`` finds the archive from its end. This is the convention TFLite metadata and
+MediaPipe use for associated files. The archive holds ``manifest.json`` and assets (golden images,
+the vocabulary and labels as plain text for people and other tools).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from edge_sdk.bundle.manifest import Manifest
+from edge_sdk.errors import BundleError
+
+__all__ = ["Bundle", "read_bundle", "write_bundle"]
+
+MANIFEST_NAME = "manifest.json"
+_TFLITE_IDENTIFIER = b"TFL3"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded bundle: the manifest, the flatbuffer bytes and the attached assets."""
+
+    path: Path | None
+    manifest: Manifest
+    flatbuffer: bytes
+    assets: Mapping[str, bytes]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.flatbuffer).hexdigest()
+
+    def asset_array(self, name: str) -> np.ndarray:
+        """An ``.npy`` asset as an array (golden images)."""
+        try:
+            data = self.assets[name]
+        except KeyError:
+            raise BundleError(f"bundle asset {name!r} is missing. Assets: {sorted(self.assets)}") from None
+        return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def write_bundle(
+    path: str | Path, flatbuffer: bytes, manifest: Manifest, assets: Mapping[str, bytes] | None = None
+) -> Manifest:
+    """Write ``flatbuffer`` + manifest + assets to ``path``; returns the manifest with its SHA-256 set.
+
+    Written to a temporary file and renamed, so a reader never sees a half-written bundle.
+    """
+    _check_flatbuffer(flatbuffer, str(path))
+    manifest = replace(manifest, tflite_sha256=hashlib.sha256(flatbuffer).hexdigest())
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(flatbuffer)
+    # Appending to a file that is not a zip writes an archive whose offsets count from the file start.
+    with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(MANIFEST_NAME, manifest.to_json())
+        for name, data in sorted((assets or {}).items()):
+            archive.writestr(name, data)
+    tmp.replace(target)
+    return manifest
+
+
+def read_bundle(source: str | Path | bytes, verify_sha256: bool = True) -> Bundle:
+    """Load a bundle from a path or bytes; errors say what was expected and what came."""
+    where = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+        path = None
+    else:
+        path = Path(source)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise BundleError(f"model bundle not found: {path}") from None
+        except OSError as exc:
+            raise BundleError(f"cannot read model bundle {path}: {exc.strerror or exc}") from exc
+    _check_flatbuffer(data, where)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise BundleError(
+            f"{where}: a plain .tflite without an edge_sdk manifest. Expected a bundle; "
+            "make one with `edge-sdk wrap` by describing its inputs and outputs"
+        ) from None
+    with archive:
+        infos = archive.infolist()
+        if MANIFEST_NAME not in archive.namelist():
+            raise BundleError(f"{where}: the attached archive has no {MANIFEST_NAME}. Got: {archive.namelist()}")
+        try:
+            files = {info.filename: archive.read(info) for info in infos}
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise BundleError(f"{where}: the attached archive is corrupt ({exc})") from exc
+        flatbuffer_end = min(info.header_offset for info in infos)
+    manifest = Manifest.from_json(files.pop(MANIFEST_NAME), where=f"{where}: {MANIFEST_NAME}")
+    flatbuffer = data[:flatbuffer_end]
+    bundle = Bundle(path=path, manifest=manifest, flatbuffer=flatbuffer, assets=files)
+    if verify_sha256 and manifest.tflite_sha256 and bundle.sha256 != manifest.tflite_sha256:
+        raise BundleError(
+            f"{where}: the flatbuffer does not match its manifest (corrupt or edited file). "
+            f"Expected sha256: {manifest.tflite_sha256[:16]}… Got: {bundle.sha256[:16]}…"
+        )
+    return bundle
+
+
+def _check_flatbuffer(data: bytes, where: str) -> None:
+    if len(data) < 8 or data[4:8] != _TFLITE_IDENTIFIER:
+        head = data[:8].hex() if data else "empty file"
+        raise BundleError(f"{where}: not a TFLite model. Expected the identifier 'TFL3' at byte 4. Got: {head}")

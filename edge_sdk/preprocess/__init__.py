@@ -1,0 +1,18 @@
+"""Preprocessing shared by training and serving: one code path, so tensors match bit for bit."""
+
+from edge_sdk.preprocess.image import ImageSpec, decode_image, normalize_image, prepare_image, read_image
+from edge_sdk.preprocess.sensor import SensorChannel, SensorSpec, scale_sensor
+from edge_sdk.preprocess.text import Tokenizer, TokenizerSpec
+
+__all__ = [
+    "ImageSpec",
+    "SensorChannel",
+    "SensorSpec",
+    "Tokenizer",
+    "TokenizerSpec",
+    "decode_image",
+    "normalize_image",
+    "prepare_image",
+    "read_image",
+    "scale_sensor",
+]
