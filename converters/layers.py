@@ -1,0 +1,82 @@
+"""Custom Keras layers of the fusion models. Each converts to TFLite builtin ops only."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+__all__ = ["NullTokenAttention", "SoftmaxWeightedSum"]
+
+
+@keras.saving.register_keras_serializable(package="edge_sdk")
+class NullTokenAttention(layers.Layer):
+    """A text query attends over the CNN's spatial tokens plus a learned "null" token.
+
+    Keys carry image content only, so the query matches *what* is there; values add a learned 2D
+    position embedding, so the attended vector says *where* it is. The null token gives the
+    attention somewhere to go when the named object is absent. Output: (batch, dim).
+    """
+
+    def __init__(self, dim: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dim = dim
+        self.key = layers.Dense(dim, name="key")
+        self.value = layers.Dense(dim, name="value")
+        self.query = layers.Dense(dim, name="query")
+
+    def build(self, input_shape: Any) -> None:
+        feature_shape, query_shape = input_shape
+        _, height, width, channels = feature_shape
+        self.grid = (int(height), int(width))
+        self.key.build((None, height * width, channels))
+        self.value.build((None, height * width, channels))
+        self.query.build(query_shape)
+        init = keras.initializers.RandomNormal(stddev=0.1)
+        self.row_embedding = self.add_weight(shape=(height, 1, self.dim), initializer=init, name="row_embedding")
+        self.col_embedding = self.add_weight(shape=(1, width, self.dim), initializer=init, name="col_embedding")
+        self.null_key = self.add_weight(shape=(1, 1, self.dim), initializer=init, name="null_key")
+        self.null_value = self.add_weight(shape=(1, 1, self.dim), initializer=init, name="null_value")
+        super().build(input_shape)
+
+    def call(self, inputs: Any) -> Any:
+        features, query = inputs
+        height, width = self.grid
+        tokens = ops.reshape(features, (-1, height * width, features.shape[-1]))
+        position = ops.reshape(self.row_embedding + self.col_embedding, (1, height * width, self.dim))
+        keys = self.key(tokens)
+        values = self.value(tokens) + position
+        q = ops.expand_dims(self.query(query), 1)  # (batch, 1, dim)
+        scale = 1.0 / math.sqrt(self.dim)
+        image_scores = ops.matmul(q, ops.transpose(keys, (0, 2, 1))) * scale  # (batch, 1, tokens)
+        null_scores = ops.sum(q * self.null_key, axis=-1, keepdims=True) * scale  # (batch, 1, 1)
+        weights = ops.softmax(ops.concatenate([image_scores, null_scores], axis=-1), axis=-1)
+        attended = ops.matmul(weights[:, :, : height * width], values) + weights[:, :, height * width :] * self.null_value
+        return ops.reshape(attended, (-1, self.dim))
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, int]:
+        return (input_shape[0][0], self.dim)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package="edge_sdk")
+class SoftmaxWeightedSum(layers.Layer):
+    """Sum of same-width modality vectors with learned, softmax-normalised weights."""
+
+    def build(self, input_shape: Any) -> None:
+        self.logits = self.add_weight(shape=(len(input_shape),), initializer="zeros", name="logits")
+        super().build(input_shape)
+
+    def call(self, inputs: Any) -> Any:
+        weights = ops.softmax(self.logits)
+        total = inputs[0] * weights[0]
+        for index in range(1, len(inputs)):
+            total = total + inputs[index] * weights[index]
+        return total
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape[0]
