@@ -1,0 +1,29 @@
+"""MQTT out of the device: results at least once through a durable outbox, stats, availability, commands.
+
+Importing this package does no I/O and does not import paho-mqtt or amqtt; they are imported
+when a publisher or an embedded broker starts.
+"""
+
+from edge_sdk.mqtt.commands import CommandRouter
+from edge_sdk.mqtt.config import MQTTConfig, OutboxConfig, TLSConfig
+from edge_sdk.mqtt.outbox import Outbox, OutboxRow
+from edge_sdk.mqtt.payload import RESULT_SCHEMA, STATS_SCHEMA, ResultStamper
+from edge_sdk.mqtt.publisher import MQTTPublisher, PublisherState
+from edge_sdk.mqtt.sinks import JSONLinesSink
+from edge_sdk.mqtt.topics import Topics
+
+__all__ = [
+    "CommandRouter",
+    "JSONLinesSink",
+    "MQTTConfig",
+    "MQTTPublisher",
+    "Outbox",
+    "OutboxConfig",
+    "OutboxRow",
+    "PublisherState",
+    "RESULT_SCHEMA",
+    "ResultStamper",
+    "STATS_SCHEMA",
+    "TLSConfig",
+    "Topics",
+]

@@ -1,0 +1,72 @@
+"""A JSON-lines sink with the publisher's interface: one result or stats object per line, for pipes.
+
+``edge-sdk run ... --sink stdout | jq 'select(.schema == "edge_sdk.result/1") | .label'``
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+from edge_sdk.mqtt.payload import ResultStamper, encode
+
+__all__ = ["JSONLinesSink"]
+
+
+class JSONLinesSink:
+    """Writes results (schema ``edge_sdk.result/1``) and stats as JSON lines to a text stream.
+
+    Same calls as :class:`~edge_sdk.mqtt.publisher.MQTTPublisher`; there is no broker, so
+    commands never arrive and delivery is whatever the stream does (a closed pipe raises).
+    """
+
+    def __init__(self, device_id: str, stream: TextIO | None = None, *, boot: str | None = None) -> None:
+        self._stamper = ResultStamper(device_id, boot)
+        self._stream = stream if stream is not None else sys.stdout
+        self._lock = threading.Lock()
+        self._results = 0
+        self._closed = False
+
+    @property
+    def boot(self) -> str:
+        return self._stamper.boot
+
+    def start(self) -> JSONLinesSink:
+        return self
+
+    def publish_result(self, result: Mapping[str, Any]) -> int:
+        seq, payload = self._stamper.stamp(result)
+        self._write(encode(payload))
+        self._results += 1
+        return seq
+
+    def publish_stats(self, stats: Mapping[str, Any]) -> bool:
+        self._write(encode(self._stamper.stats_payload(stats, time.time())))
+        return True
+
+    def on_command(self, name: str, handler: Callable[[Any], None], payload_format: str = "json") -> None:
+        """Accepted for interface parity; a stream has no commands."""
+
+    def stats(self) -> dict[str, Any]:
+        return {"state": "closed" if self._closed else "connected", "results": self._results,
+                "last_seq": self._stamper.last_seq, "boot": self.boot}
+
+    def _write(self, line: bytes) -> None:
+        with self._lock:
+            self._stream.write(line.decode() + "\n")
+            # Flush per line: the reader at the other end of the pipe wants results as they come.
+            self._stream.flush()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._stream.flush()
+
+    def __enter__(self) -> JSONLinesSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
