@@ -12,6 +12,7 @@ do not know this package::
     │   ├── HandshakeError                 the device never answered HELLO
     │   ├── LinkDownError                  the link is closed or reconnecting
     │   └── CommandTimeoutError(TimeoutError)   no ACK after every retry
+    ├── CommandError(ValueError)           a command names an unknown actuator or a value out of range
     ├── CommandRejectedError(RuntimeError) the device answered NACK; ``reason`` says why
     ├── FirmwareBuildError(RuntimeError)   gcc / avr-gcc could not build the reference firmware
     ├── SimulatorError(RuntimeError)       the host simulator did not start or died
@@ -32,6 +33,7 @@ __all__ = [
     "HandshakeError",
     "LinkDownError",
     "CommandTimeoutError",
+    "CommandError",
     "CommandRejectedError",
     "FirmwareBuildError",
     "SimulatorError",
@@ -77,6 +79,10 @@ class LinkDownError(LinkError):
 
 class CommandTimeoutError(LinkError, TimeoutError):
     """A command got no ACK after all its retries."""
+
+
+class CommandError(BridgeError, ValueError):
+    """A command cannot be sent as given: unknown actuator, or a value outside its declared range."""
 
 
 class CommandRejectedError(BridgeError, RuntimeError):
