@@ -84,7 +84,7 @@ class MQTTPublisher:
         self._lock = threading.Lock()  # seq order == outbox order; inflight map; cursor
         self._close_lock = threading.Lock()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
-        self._acks: collections.deque[tuple[int, bool]] = collections.deque()  # (mid, refused) from paho
+        self._acks: collections.deque[tuple[int, str | None]] = collections.deque()  # (mid, refusal) from paho
         self._cursor = 0  # highest outbox row id handed to paho
         self._connected = threading.Event()
         self._wake = threading.Event()
@@ -270,6 +270,7 @@ class MQTTPublisher:
             "stats_dropped": counts["stats_dropped"],
             "outbox": self._outbox.stats(),
             "commands": self._router.stats(),
+            "last_command_rejection": self._router.last_rejection,
         }
 
     # -- paho callbacks (network thread) ---------------------------------------------------------
@@ -318,7 +319,7 @@ class MQTTPublisher:
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
         # paho holds its message lock here and publish_result holds ours while calling paho:
         # taking our lock here could deadlock, so hand the ack to the outbox thread.
-        self._acks.append((mid, bool(reason_code.is_failure)))
+        self._acks.append((mid, str(reason_code) if reason_code.is_failure else None))
         self._wake.set()
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
@@ -331,7 +332,7 @@ class MQTTPublisher:
         if self._state is PublisherState.CONNECTED:
             self._state = PublisherState.RECONNECTING
         # Log each new failure loudly; repeats (every backoff period) only at debug level.
-        logger.log(logging.DEBUG if same else logging.ERROR, "%s; retrying with backoff", error)
+        logger.log(logging.DEBUG if same else logging.ERROR, "%s Retrying with backoff.", error)
 
     # -- outbox thread ---------------------------------------------------------------------------
 
@@ -361,22 +362,26 @@ class MQTTPublisher:
             return
         done: list[int] = []
         refused = 0
+        reason = ""
         with self._lock:
             while self._acks:
-                mid, is_refused = self._acks.popleft()
+                mid, refusal = self._acks.popleft()
                 row_id = self._inflight.pop(mid, None)
                 if row_id is not None:
                     done.append(row_id)
-                    refused += is_refused
+                    if refusal is not None:
+                        refused, reason = refused + 1, refusal
         if refused:
-            # MQTT 5 brokers say why (e.g. ACL: not authorized); resending would be refused again.
+            # MQTT 5 brokers say why (e.g. ACL: not authorized); resending would be refused again,
+            # so the result leaves the outbox and is counted instead of blocking everything after it.
+            first = self._counts["refused"] == 0
             self._counts["refused"] += refused
             self._last_error_kind = "refused"
             self._last_error = PublishError(
-                f"MQTT broker refused {refused} result(s) on {self.topics.events}; check the broker ACL "
-                f"for user {self.config.username or '(anonymous)'}"
+                f"MQTT broker refused {self._counts['refused']} result(s) so far on {self.topics.events} "
+                f"({reason}); check the broker ACL for user {self.config.username or '(anonymous)'}"
             )
-            logger.error("%s", self._last_error)
+            logger.log(logging.ERROR if first else logging.DEBUG, "%s", self._last_error)
         if done:
             self._outbox.remove(done)
             self._counts["acked"] += len(done) - refused

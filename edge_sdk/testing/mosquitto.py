@@ -43,7 +43,7 @@ def make_ca(directory: Path, name: str = "edge_sdk test CA") -> tuple[Path, Path
     """A self-signed CA; returns ``(ca_cert, ca_key)``."""
     directory.mkdir(parents=True, exist_ok=True)
     cert, key = directory / "ca.crt", directory / "ca.key"
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", f"/CN={name}",
              "-keyout", str(key), "-out", str(cert))
     return cert, key
 
@@ -57,7 +57,7 @@ def make_certificate(directory: Path, name: str, ca: tuple[Path, Path], *, serve
     if server:
         lines.append("subjectAltName=IP:127.0.0.1,DNS:localhost")
     ext.write_text("\n".join(lines) + "\n")
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(csr))
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(csr))
     _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]), "-CAcreateserial",
              "-days", "2", "-extfile", str(ext), "-out", str(cert))
     return cert, key

@@ -58,8 +58,12 @@ class MQTTRecorder:
         self._subscribed = threading.Event()
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        if not reason_code.is_failure:
+        if reason_code.is_failure:
+            return
+        if self.topics:
             client.subscribe([(topic, 1) for topic in self.topics])
+        else:  # a recorder used only to send
+            self._subscribed.set()
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         with self._changed:

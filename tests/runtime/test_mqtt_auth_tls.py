@@ -1,0 +1,137 @@
+"""Password file + ACL, wrong passwords, and TLS with a CA generated at test time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from edge_sdk.errors import ConfigError, PublishError
+from edge_sdk.mqtt import MQTTPublisher, PublisherState
+from edge_sdk.testing import example_result
+
+pytestmark = pytest.mark.broker
+
+USERS = {"pi-test": "s3cret", "watcher": "w4tch"}
+ACL = [
+    "user pi-test",
+    "topic readwrite edge_sdk/pi-test/#",
+    "user watcher",
+    "topic read edge_sdk/#",
+    "topic write edge_sdk/+/cmd/#",
+]
+
+
+def _wait_until(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_password_and_acl_allow_the_device_topics(make_broker, recorder_for, mqtt_config, result_validator,
+                                                    monkeypatch) -> None:
+    broker = make_broker(users=USERS, acl=ACL)
+    recorder = recorder_for(broker, ["edge_sdk/#"], username="watcher", password="w4tch")
+    monkeypatch.setenv("EDGE_TEST_MQTT_PASSWORD", "s3cret")
+    config = mqtt_config(broker, username="pi-test", password="${EDGE_TEST_MQTT_PASSWORD}")
+    assert config.password == "s3cret"
+    with MQTTPublisher(config) as publisher:
+        publisher.wait_connected(5)
+        for i in range(10):
+            publisher.publish_result(example_result(i))
+        assert publisher.flush(5)
+    assert recorder.wait_for(lambda _: len(recorder.on("edge_sdk/pi-test/events")) == 10, 5)
+    for message in recorder.on("edge_sdk/pi-test/events"):
+        result_validator.validate(message.json())
+
+
+def test_acl_denial_is_reported_under_mqtt5_and_does_not_block_the_outbox(make_broker, mqtt_config) -> None:
+    # pi-test may only write under another device's topics here: every result is refused.
+    broker = make_broker(users=USERS, acl=["user pi-test", "topic readwrite edge_sdk/other/#"])
+    with MQTTPublisher(mqtt_config(broker, username="pi-test", password="s3cret")) as publisher:
+        publisher.wait_connected(5)
+        for i in range(3):
+            publisher.publish_result(example_result(i))
+        assert publisher.flush(5), "refused results must leave the outbox, not loop forever"
+        stats = publisher.stats()
+    assert stats["refused_by_broker"] == 3
+    assert stats["last_error"] == (
+        "MQTT broker refused 3 result(s) so far on edge_sdk/pi-test/events (Not authorized); "
+        "check the broker ACL for user pi-test"
+    )
+
+
+def test_wrong_password_gives_a_clear_error_and_keeps_retrying(make_broker, mqtt_config, caplog) -> None:
+    broker = make_broker(users=USERS, acl=ACL)
+    config = mqtt_config(broker, username="pi-test", password="wrong")
+    with MQTTPublisher(config) as publisher:
+        with pytest.raises(PublishError, match=(
+            r"not connected to MQTT broker 127\.0\.0\.1:\d+ after 2\.0 s\. Last error: MQTT broker "
+            r"127\.0\.0\.1:\d+ refused the connection: Not authorized \(reason code 135\)\. "
+            r"Check mqtt\.username and mqtt\.password \(sent username 'pi-test'\)\."
+        )):
+            publisher.wait_connected(2.0)
+        # Still alive and still trying, with results kept for later.
+        seq = publisher.publish_result(example_result())
+        assert _wait_until(lambda: publisher.stats()["connect_failures"] >= 3, 5)
+        stats = publisher.stats()
+        assert publisher.state is PublisherState.RECONNECTING
+        assert stats["last_error_kind"] == "refused"
+        assert stats["outbox"]["pending"] == 1 and seq == 1
+        assert any(t.name.startswith("paho-mqtt-client-") for t in threading.enumerate())
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "refused the connection" in r.getMessage()]
+    assert len(errors) == 1, "a repeated failure is logged once at error level, not at every retry"
+
+
+def test_wrong_password_under_mqtt311_names_the_cause(make_broker, mqtt_config) -> None:
+    broker = make_broker(users=USERS, acl=ACL)
+    with MQTTPublisher(mqtt_config(broker, protocol="3.1.1", username="pi-test", password="wrong")) as publisher:
+        with pytest.raises(PublishError, match=r"refused the connection: Not authorized \(reason code 135\)"):
+            publisher.wait_connected(2.0)
+
+
+def test_tls_with_a_generated_ca_delivers(make_broker, recorder_for, mqtt_config, result_validator) -> None:
+    broker = make_broker(tls=True)
+    recorder = recorder_for(broker, ["edge_sdk/pi-test/events"], ca_file=str(broker.ca_file))
+    config = mqtt_config(broker, tls={"ca_file": str(broker.ca_file)})
+    with MQTTPublisher(config) as publisher:
+        publisher.wait_connected(5)
+        for i in range(10):
+            publisher.publish_result(example_result(i))
+        assert publisher.flush(5)
+    assert recorder.wait_for(lambda m: len(m) == 10, 5)
+    for message in recorder.messages:
+        result_validator.validate(message.json())
+
+
+def test_tls_client_certificate_is_presented(make_broker, mqtt_config) -> None:
+    broker = make_broker(tls=True, require_client_cert=True)
+    cert, key = broker.client_certificate("pi-test")
+    config = mqtt_config(broker, tls={"ca_file": str(broker.ca_file), "cert_file": str(cert), "key_file": str(key)})
+    with MQTTPublisher(config) as publisher:
+        publisher.wait_connected(5)
+
+
+def test_tls_with_the_wrong_ca_reports_verification_failure_and_retries(make_broker, mqtt_config, tmp_path) -> None:
+    from edge_sdk.testing import make_ca
+
+    broker = make_broker(tls=True)
+    other_ca, _ = make_ca(tmp_path / "other-ca", "some other CA")
+    with MQTTPublisher(mqtt_config(broker, tls={"ca_file": str(other_ca)})) as publisher:
+        with pytest.raises(PublishError, match=(
+            r"TLS handshake with 127\.0\.0\.1:\d+ failed: self.signed certificate in certificate chain\. "
+            r"Expected a broker certificate signed by the CA in mqtt\.tls\.ca_file"
+        )):
+            publisher.wait_connected(2.0)
+        assert _wait_until(lambda: publisher.stats()["connect_failures"] >= 2, 5)
+        assert publisher.stats()["last_error_kind"] == "tls"
+
+
+def test_missing_ca_file_is_a_config_error_at_start(broker, mqtt_config, tmp_path) -> None:
+    publisher = MQTTPublisher(mqtt_config(broker, tls={"ca_file": str(tmp_path / "nope.pem")}))
+    with pytest.raises(ConfigError, match=r"mqtt\.tls\.ca_file: cannot load a PEM CA from '.*nope\.pem'"):
+        publisher.start()

@@ -1,0 +1,83 @@
+"""Commands on <prefix>/<device>/cmd/<name>: handled by name; malformed ones rejected and counted."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from edge_sdk.mqtt import MQTTPublisher
+from edge_sdk.testing import example_result
+
+pytestmark = pytest.mark.broker
+
+
+def _send(recorder, topic: str, payload: bytes) -> None:
+    recorder.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+
+def test_commands_reach_their_handlers_and_malformed_ones_are_rejected_while_results_flow(
+    broker, recorder_for, mqtt_config
+) -> None:
+    recorder = recorder_for(broker, ["edge_sdk/pi-test/events"])
+    prompts: list[str] = []
+    configs: list[object] = []
+    handled = threading.Event()
+    with MQTTPublisher(mqtt_config(broker, command_max_bytes=1024)) as publisher:
+        publisher.on_command("prompt", lambda text: (prompts.append(text), handled.set()), payload_format="text")
+        publisher.on_command("config", configs.append)
+        publisher.on_command("explode", lambda value: 1 / 0)
+        publisher.wait_connected(5)
+        time.sleep(0.2)  # let the command subscription settle before sending
+        base = "edge_sdk/pi-test/cmd/"
+        sent = 0
+        for i, (name, payload) in enumerate([
+            ("config", b"{not json"),             # malformed JSON
+            ("config", b"\xff\xfe"),              # not UTF-8
+            ("prompt", b"\xc3"),                  # truncated UTF-8
+            ("nosuch", b"{}"),                    # no handler
+            ("config", b"[" + b"1," * 600 + b"1]"),  # over command_max_bytes
+            ("explode", b"{}"),                   # handler raises
+            ("config", b'{"max_fps": 10}'),       # fine
+            ("prompt", "find the red circle".encode()),
+        ]):
+            _send(recorder, base + name, payload)
+            publisher.publish_result(example_result(i))
+            sent += 1
+        assert handled.wait(5)
+        deadline = time.monotonic() + 5
+        while publisher.stats()["commands"]["handled"] + publisher.stats()["commands"]["failed"] < 3:
+            assert time.monotonic() < deadline, publisher.stats()["commands"]
+            time.sleep(0.02)
+        assert publisher.flush(5)
+        commands = publisher.stats()["commands"]
+        assert publisher.state.value == "connected"
+    assert prompts == ["find the red circle"]
+    assert configs == [{"max_fps": 10}]
+    assert commands == {"received": 8, "handled": 2, "rejected": 5, "failed": 1, "dropped": 0}
+    assert recorder.wait_for(lambda m: len(m) >= sent, 5)
+    assert [m.json()["seq"] for m in recorder.messages] == list(range(1, sent + 1))
+
+
+def test_rejection_reason_names_what_was_expected(broker, recorder_for, mqtt_config) -> None:
+    recorder = recorder_for(broker, [])
+    with MQTTPublisher(mqtt_config(broker)) as publisher:
+        publisher.on_command("config", lambda value: None)
+        publisher.wait_connected(5)
+        time.sleep(0.2)
+        _send(recorder, "edge_sdk/pi-test/cmd/config", b'{"a": 1,}')
+        deadline = time.monotonic() + 5
+        while publisher.stats()["commands"]["rejected"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert publisher.stats()["last_command_rejection"] == (
+            "edge_sdk/pi-test/cmd/config: expected JSON. Got: Expecting property name enclosed in double quotes "
+            "at line 1 column 9"
+        )
+
+
+def test_command_names_are_checked_at_registration(broker, mqtt_config) -> None:
+    publisher = MQTTPublisher(mqtt_config(broker))
+    with pytest.raises(ValueError, match=r"command name must be 1-64 letters, digits, '_' or '-'. Got: 'a/b'"):
+        publisher.on_command("a/b", print)
