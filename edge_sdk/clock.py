@@ -1,0 +1,117 @@
+"""The one clock of the device runtime.
+
+Every timestamp inside the runtime (frame capture, text and sensor readings, alignment skew, ages,
+stage timings) is :func:`now_s`: ``time.monotonic()`` in seconds. It never jumps when NTP sets the
+system clock, so ages and skews stay right on a Pi that boots without a real-time clock and syncs
+minutes later.
+
+Results leave the device with wall-clock time (seconds since the epoch). :func:`to_wall_s` maps a
+runtime timestamp to wall time with an offset taken once at import, so all timestamps of one run
+are mutually consistent (differences between them are exact). If NTP steps the system clock during
+a run, reported wall times stay on the pre-step offset until the process restarts; that is the
+price of never reordering events.
+
+Trace replays (the seek ``.commands``/``.sensor`` files) run on a :class:`ReplayClock`: wall-paced
+(:class:`WallReplayClock`) when the video plays in real time, or driven by the video itself
+(:class:`MediaClock`) when every frame is processed as fast as the model allows, so the traces stay
+in step with the frames either way.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+__all__ = ["MediaClock", "ReplayClock", "WallReplayClock", "from_wall_s", "now_s", "to_wall_s", "wall_s"]
+
+now_s = time.monotonic
+"""Runtime clock: monotonic seconds (arbitrary origin)."""
+
+_WALL_OFFSET_S = time.time() - time.monotonic()
+
+
+def wall_s() -> float:
+    """Wall-clock time of "now" on the runtime's mapping (seconds since the epoch)."""
+    return time.monotonic() + _WALL_OFFSET_S
+
+
+def to_wall_s(timestamp_s: float) -> float:
+    """Map a runtime timestamp (:func:`now_s`) to seconds since the epoch."""
+    return timestamp_s + _WALL_OFFSET_S
+
+
+def from_wall_s(epoch_s: float) -> float:
+    """Map seconds since the epoch (e.g. a ``ts`` field from another process) to the runtime clock."""
+    return epoch_s - _WALL_OFFSET_S
+
+
+class ReplayClock(Protocol):
+    """Where a trace replay is on its timeline, and when a trace time happened on the runtime clock."""
+
+    def wait_until(self, t_s: float, timeout_s: float | None) -> bool:
+        """Block until the timeline reaches ``t_s`` (True) or the timeout passes (False)."""
+
+    def to_runtime_s(self, t_s: float) -> float:
+        """Runtime timestamp (:func:`now_s`) of trace time ``t_s``."""
+
+
+class WallReplayClock:
+    """Trace time ``t_s`` happens at ``start_s + t_s`` on the runtime clock (real-time replay)."""
+
+    def __init__(self, start_s: float | None = None) -> None:
+        self.start_s = now_s() if start_s is None else start_s
+
+    def wait_until(self, t_s: float, timeout_s: float | None) -> bool:
+        delay_s = self.start_s + t_s - now_s()
+        if delay_s <= 0:
+            return True
+        if timeout_s is not None and timeout_s < delay_s:
+            time.sleep(max(timeout_s, 0.0))
+            return False
+        time.sleep(delay_s)
+        return True
+
+    def to_runtime_s(self, t_s: float) -> float:
+        return self.start_s + t_s
+
+
+class MediaClock:
+    """A timeline driven by a video: each decoded frame advances it to the frame's media time.
+
+    Used with ``every_frame`` playback, where the video runs faster or slower than real time: a
+    reading at trace time ``t_s`` is released once the video has reached ``t_s`` and is stamped
+    relative to the frame that got there, so frame/sensor skews match the recording.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._media_t_s = -1.0
+        self._frame_ts_s = now_s()
+        self._closed = False
+
+    def advance(self, media_t_s: float, timestamp_s: float) -> None:
+        """Called by the video source with each frame's media time and capture timestamp."""
+        with self._cond:
+            self._media_t_s, self._frame_ts_s = media_t_s, timestamp_s
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """End of the video: release every waiter (nothing later will arrive)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def wait_until(self, t_s: float, timeout_s: float | None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._media_t_s >= t_s or self._closed, timeout_s) and not (
+                self._closed and self._media_t_s < t_s
+            )
+
+    def to_runtime_s(self, t_s: float) -> float:
+        with self._cond:
+            return self._frame_ts_s - (self._media_t_s - t_s)

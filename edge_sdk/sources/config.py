@@ -1,0 +1,98 @@
+"""Options of the input sources: one frozen dataclass per component, built with configtools."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from edge_sdk import configtools
+from edge_sdk.errors import ConfigError
+
+__all__ = ["AlignConfig", "CameraConfig", "PlaybackMode", "SensorConfig", "TextConfig"]
+
+PlaybackMode = Literal["realtime", "every_frame"]
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Where frames come from and how they are read."""
+
+    source: str = field(metadata={"help": "camera://0, file://clip.mp4 or a path, rtsp://, http://, tcp://, "
+                                          "gst://<pipeline>, picamera2://0, images://folder, seek://?seconds=30&fps=15"})
+    loop: bool = field(default=False, metadata={"help": "replay files, folders and seek clips from the start at the end"})
+    playback: PlaybackMode = field(default="realtime", metadata={
+        "help": "realtime: paced at the file's frame rate, late frames dropped (like a camera); "
+                "every_frame: no pacing, capture blocks until inference took the previous frame"})
+    width: int | None = field(default=None, metadata={"help": "requested capture width (a hint; cameras may ignore it)"})
+    height: int | None = field(default=None, metadata={"help": "requested capture height (a hint)"})
+    fps: float | None = field(default=None, metadata={
+        "help": "requested camera rate; for files, images and seek the playback rate (default: the file's own)"})
+    reconnect_min_s: float = field(default=0.5, metadata={"help": "first wait before reopening a failed source"})
+    reconnect_max_s: float = field(default=10.0, metadata={"help": "longest wait between reopen attempts (doubling)"})
+    reconnect_max_attempts: int | None = field(default=None, metadata={
+        "help": "give up (fatal SourceError) after this many failed reopen attempts in a row; null = never"})
+    read_timeout_s: float = field(default=5.0, metadata={"help": "open/read timeout for stream URLs (FFmpeg backend)"})
+    name: str | None = field(default=None, metadata={"help": "source name in frames and stats (default: the scheme)"})
+
+    def __post_init__(self) -> None:
+        if not self.source.strip():
+            raise ConfigError("camera.source: expected a source spec such as camera://0 or file://clip.mp4. Got: ''")
+        for key in ("width", "height"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise ConfigError(f"camera.{key}: expected a positive number of pixels. Got: {value}")
+        if self.fps is not None and self.fps <= 0:
+            raise ConfigError(f"camera.fps: expected a positive frame rate. Got: {self.fps}")
+        if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
+            raise ConfigError(f"camera.reconnect_min_s/reconnect_max_s: expected 0 < min <= max. "
+                              f"Got: {self.reconnect_min_s}, {self.reconnect_max_s}")
+        if self.read_timeout_s <= 0:
+            raise ConfigError(f"camera.read_timeout_s: expected a positive number of seconds. Got: {self.read_timeout_s}")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "camera") -> CameraConfig:
+        return configtools.build(cls, data, where)
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Where the text (command) input comes from."""
+
+    source: Literal["fixed", "stdin", "file", "mqtt"] = field(default="fixed", metadata={"help": "fixed, stdin, file, or mqtt (set by the MQTT command handler)"})
+    prompt: str = field(default="", metadata={"help": "the text for source=fixed"})
+    path: str | None = field(default=None, metadata={
+        "help": "for source=file: plain lines, or a JSON-lines commands trace {t_s, text} replayed on the run's clock"})
+    max_age_s: float | None = field(default=None, metadata={"help": "older text counts as missing; null = never expires"})
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "text") -> TextConfig:
+        return configtools.build(cls, data, where)
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """Where sensor readings come from."""
+
+    source: Literal["none", "stdin", "file", "mqtt", "bridge"] = field(default="none", metadata={
+        "help": "none, stdin, file (JSON lines {distance_cm, ts} or a trace {t_s, distance_cm}), mqtt, or bridge"})
+    path: str | None = field(default=None, metadata={"help": "for source=file"})
+    max_age_s: float | None = field(default=1.0, metadata={"help": "older readings count as missing; null = never"})
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "sensor") -> SensorConfig:
+        return configtools.build(cls, data, where)
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """How text and sensor readings are matched to a frame."""
+
+    policy: Literal["latest", "wait_fresh"] = field(default="latest", metadata={
+        "help": "latest: newest reading within max age; wait_fresh: wait for a sensor reading newer than the frame"})
+    wait_timeout_s: float = field(default=0.05, metadata={
+        "help": "wait_fresh: longest wait for a fresh reading, then fall back to latest"})
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "align") -> AlignConfig:
+        return configtools.build(cls, data, where)

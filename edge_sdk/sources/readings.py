@@ -1,0 +1,172 @@
+"""Latest-value holders with a max age, and the threads that feed them from lines or traces.
+
+Text and sensor inputs change at their own pace, independent of the camera. Each is kept as one
+``(value, timestamp_s)`` reading that producers overwrite (stdin, a file, an MQTT handler, the
+firmware bridge) and the aligner reads per frame; a reading older than ``max_age_s`` counts as
+missing. Timestamps are on the runtime clock (:func:`edge_sdk.clock.now_s`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import IO, Generic, TypeVar
+
+from edge_sdk.clock import ReplayClock, now_s
+
+__all__ = ["LatestReading", "LineFeeder", "TraceReplay"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_STOP_POLL_S = 0.1  # replay waits are sliced so close() takes effect promptly
+_LOGGED_REJECTS = 5  # then only counted, so a noisy producer cannot flood the log
+
+
+class LatestReading(Generic[T]):
+    """The newest value and its runtime timestamp; thread-safe; counts updates and rejected input."""
+
+    def __init__(self, name: str, max_age_s: float | None = None) -> None:
+        if max_age_s is not None and max_age_s <= 0:
+            raise ValueError(f"max_age_s must be positive or None. Got: {max_age_s}")
+        self.name, self.max_age_s = name, max_age_s
+        self._cond = threading.Condition(threading.Lock())
+        self._reading: tuple[T, float] | None = None
+        self._feeders: list[LineFeeder | TraceReplay] = []
+        self._closed = False
+        self.updates = 0
+        self.rejected = 0
+        self.last_error: str | None = None
+
+    def _store(self, value: T, timestamp_s: float | None) -> None:
+        reading = (value, now_s() if timestamp_s is None else timestamp_s)
+        with self._cond:
+            self._reading = reading
+            self.updates += 1
+            self._cond.notify_all()
+
+    def reject(self, reason: str) -> None:
+        """Count a malformed input; the stream goes on."""
+        with self._cond:
+            self.rejected += 1
+            self.last_error = reason
+            count = self.rejected
+        if count <= _LOGGED_REJECTS:
+            log.warning("%s: rejected input (%d so far): %s", self.name, count, reason)
+
+    def latest(self, at_s: float | None = None) -> tuple[T, float] | None:
+        """``(value, timestamp_s)``, or None when there is none or it is older than ``max_age_s`` at ``at_s``."""
+        reading = self._reading  # one atomic reference read: no lock needed on the hot path
+        if reading is None:
+            return None
+        if self.max_age_s is not None and (now_s() if at_s is None else at_s) - reading[1] > self.max_age_s:
+            return None
+        return reading
+
+    def wait_newer(self, than_s: float, timeout_s: float) -> tuple[T, float] | None:
+        """Wait up to ``timeout_s`` for a reading stamped after ``than_s``; None on timeout."""
+        with self._cond:
+            if self._cond.wait_for(lambda: (self._reading is not None and self._reading[1] > than_s) or self._closed,
+                                   timeout_s):
+                reading = self._reading
+                if reading is not None and reading[1] > than_s:
+                    return reading
+        return None
+
+    def attach(self, feeder: LineFeeder | TraceReplay) -> None:
+        """Own ``feeder`` (started here, stopped by :meth:`close`)."""
+        self._feeders.append(feeder)
+        feeder.start()
+
+    def stats(self) -> dict[str, object]:
+        reading = self._reading
+        return {"name": self.name, "updates": self.updates, "rejected": self.rejected, "last_error": self.last_error,
+                "last_ts_s": None if reading is None else reading[1]}
+
+    def close(self) -> None:
+        """Stop the feeders; idempotent. The last reading stays readable."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for feeder in self._feeders:
+            feeder.stop()
+
+    def __enter__(self: _R) -> _R:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+_R = TypeVar("_R", bound=LatestReading)  # type: ignore[type-arg]
+
+
+class LineFeeder:
+    """Reads text lines from a stream (stdin, a FIFO, a file) on a named thread into ``handler``.
+
+    A blocked ``readline`` cannot be interrupted, so :meth:`stop` does not join: the daemon thread
+    ends with the stream or the process.
+    """
+
+    def __init__(self, stream: IO[str], handler: Callable[[str], object], name: str, close_stream: bool = False) -> None:
+        self._stream, self._handler, self._close_stream = stream, handler, close_stream
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.done = threading.Event()  # end of the stream reached
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        try:
+            for line in self._stream:
+                if self._stop.is_set():
+                    break
+                line = line.strip()
+                if line:
+                    self._handler(line)
+        except (OSError, ValueError) as exc:  # a closed or broken stream ends the feed, loudly
+            log.error("%s: input stream failed: %s", self._thread.name, exc)
+        finally:
+            self.done.set()
+            if self._close_stream:
+                self._stream.close()
+
+
+class TraceReplay(Generic[T]):
+    """Replays ``(t_s, value)`` records on a :class:`~edge_sdk.clock.ReplayClock` into a setter."""
+
+    def __init__(self, records: Iterable[tuple[float, T]], setter: Callable[[T, float], object], clock: ReplayClock,
+                 name: str) -> None:
+        self.records = sorted(records, key=lambda r: r[0])
+        self._setter, self._clock = setter, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.done = threading.Event()
+        self.replayed = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(1.0)
+
+    def _run(self) -> None:
+        try:
+            for t_s, value in self.records:
+                while not self._clock.wait_until(t_s, _STOP_POLL_S):
+                    if self._stop.is_set() or getattr(self._clock, "closed", False):
+                        return  # stopped, or the video driving the clock ended
+                if self._stop.is_set():
+                    return
+                self._setter(value, self._clock.to_runtime_s(t_s))
+                self.replayed += 1
+        finally:
+            self.done.set()
