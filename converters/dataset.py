@@ -102,13 +102,15 @@ def fit_preprocessing(
     image_size_px: tuple[int, int] | None = None,
     max_text_length: int | None = None,
     text_length_cap: int = DEFAULT_TEXT_LENGTH_CAP,
+    image_spec: ImageSpec | None = None,
 ) -> Preprocessing:
     """Fit every modality the manifest has on the training rows only.
 
     ``labels`` fixes the output order (e.g. ``edge_sdk.seek.LABELS``); by default the training
     labels sorted. ``image_size_px`` is (width, height), by default the first training image's
     size. ``max_text_length`` defaults to the longest training text in words, capped at
-    ``text_length_cap``.
+    ``text_length_cap``. ``image_spec`` replaces the default raw-pixel spec (e.g. for a letterbox
+    resize or a model that wants BGR or normalised pixels); ``image_size_px`` is then ignored.
     """
     frame = _rows(manifest, train_rows)
     if len(frame) == 0:
@@ -129,7 +131,9 @@ def fit_preprocessing(
         if unused:
             _log.warning("declared labels without training rows: %s", unused)
     image = text = sensor = None
-    if "image" in frame:
+    if "image" in frame and image_spec is not None:
+        image = image_spec
+    elif "image" in frame:
         if image_size_px is None:
             first = read_image(frame["image"].iloc[0])
             image_size_px = (int(first.shape[1]), int(first.shape[0]))

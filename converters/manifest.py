@@ -12,7 +12,6 @@ counted), the same number pandas gives them and :class:`~converters.dataset.Tens
 from __future__ import annotations
 
 import logging
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -139,10 +138,8 @@ class CleaningReport:
         return dict(Counter(p.kind for p in self.problems))
 
     def summary(self, max_rows: int = 10) -> str:
-        lines = [
-            f"{self.source.name}: {self.rows_read} rows read, {self.rows_kept} kept, "
-            f"{len(self.dropped_rows)} dropped"
-        ]
+        dropped = len(self.dropped_rows)
+        lines = [f"{self.source.name}: {self.rows_read} rows read, {self.rows_kept} kept, {dropped} dropped"]
         for kind, count in sorted(self.counts.items()):
             lines.append(f"  {kind}: {count}")
         for problem in self.problems[:max_rows]:
@@ -245,18 +242,23 @@ def _read(source: Path) -> pd.DataFrame:
             # (a text "NA" stays a text) and numbers are parsed per column below.
             return pd.read_csv(source, dtype=str, keep_default_na=False)
         if kind == "jsonl":
-            return pd.read_json(source, lines=True, dtype=False, convert_dates=False)
+            return pd.read_json(source, lines=True, dtype=False)  # dtype=False: no type or date guessing
         return pd.read_parquet(source)
     except (ValueError, OSError, ImportError) as exc:
         raise DataError(f"{source}: cannot read as {kind}: {exc}") from exc
 
 
+def _shown(value: object) -> str:
+    """repr of a cell as the user wrote it: ``nan``, not ``np.float64(nan)``."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _is_blank(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
+    """Empty, whitespace, None, NaN or pandas' NA."""
+    if isinstance(value, str):
+        return not value.strip()
+    pd = require("pandas", "reading data manifests")
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
 
 
 def _canonical(
@@ -280,7 +282,7 @@ def _canonical(
             texts.append("" if _is_blank(value) else str(value))
             if not texts[-1]:
                 problems.append(
-                    RowProblem(int(row), columns.text, "empty_text", f"text is empty. Got: {value!r}")
+                    RowProblem(int(row), columns.text, "empty_text", f"text is empty. Got: {_shown(value)}")
                 )
         frame["text"] = pd.Series(texts, index=raw.index, dtype=object)
     for name in columns.sensors:
@@ -288,7 +290,9 @@ def _canonical(
         for row in np.flatnonzero(~np.isfinite(values.to_numpy())):
             got = raw[name].iloc[row]
             what = "is missing" if _is_blank(got) else "must be a finite number"
-            problems.append(RowProblem(int(row), name, "bad_sensor", f"sensor value {what}. Got: {got!r}"))
+            problems.append(
+                RowProblem(int(row), name, "bad_sensor", f"sensor value {what}. Got: {_shown(got)}")
+            )
         frame[f"sensor/{name}"] = values
     allowed = None if labels is None else set(labels)
     label_values = []
@@ -297,7 +301,7 @@ def _canonical(
         label_values.append(label)
         if not label:
             problems.append(
-                RowProblem(int(row), columns.label, "unknown_label", f"label is empty. Got: {value!r}")
+                RowProblem(int(row), columns.label, "unknown_label", f"label is empty. Got: {_shown(value)}")
             )
         elif allowed is not None and label not in allowed:
             problems.append(
