@@ -71,6 +71,7 @@ class MosquittoBroker:
     - ``tls=True`` serves MQTT over TLS on :attr:`port` with a CA generated in ``workdir``
       (:attr:`ca_file`); ``require_client_cert=True`` also asks clients for a certificate;
     - ``websockets=True`` adds a websockets listener on :attr:`ws_port`;
+    - ``persistence=True`` keeps sessions and queued messages across a restart;
     - :meth:`stop` and :meth:`start` keep the ports, to simulate an outage.
     """
 
@@ -83,6 +84,7 @@ class MosquittoBroker:
         tls: bool = False,
         require_client_cert: bool = False,
         websockets: bool = False,
+        persistence: bool = False,
         port: int | None = None,
         executable: str | None = None,
     ) -> None:
@@ -93,6 +95,7 @@ class MosquittoBroker:
         self.tls = tls
         self.require_client_cert = require_client_cert
         self.websockets = websockets
+        self.persistence = persistence
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.ws_port = free_port() if websockets else None
@@ -114,7 +117,13 @@ class MosquittoBroker:
     def _write_config(self) -> Path:
         lines = [
             "per_listener_settings false",
-            "persistence false",
+            # Persistence keeps subscribers' sessions and queued messages across stop()/start(),
+            # as a real deployment would; off by default so each start is clean.
+            f"persistence {'true' if self.persistence else 'false'}",
+            f"persistence_location {self.workdir}/",
+            # Mosquitto's default (1000) would drop messages queued for an offline persistent
+            # subscriber while a device replays a long outage.
+            "max_queued_messages 1000000",
             f"log_dest file {self.log_file}",
             "log_type error",
             "log_type warning",

@@ -40,12 +40,30 @@ class MQTTRecorder:
         password: str = "",
         ca_file: str = "",
         transport: str = "tcp",
+        client_id: str = "",
+        persistent_session: bool = False,
     ) -> None:
+        """``persistent_session`` (needs ``client_id``) keeps the subscription and queued messages
+        across reconnects and broker restarts, so nothing published meanwhile is missed."""
         mqtt = require("paho.mqtt.client", "recording MQTT messages")
         self._mqtt = mqtt
         self.host, self.port, self.topics = host, port, topics
+        if persistent_session and not client_id:
+            raise ValueError("persistent_session needs a client_id")
         version = mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=version, transport=transport)
+        session: dict[str, Any] = {}
+        self._connect_options: dict[str, Any] = {}
+        if version == mqtt.MQTTv311:
+            session["clean_session"] = not persistent_session
+        elif persistent_session:
+            properties = require("paho.mqtt.properties", "recording MQTT messages").Properties(
+                require("paho.mqtt.packettypes", "recording MQTT messages").PacketTypes.CONNECT
+            )
+            properties.SessionExpiryInterval = 3600
+            self._connect_options = {"clean_start": False, "properties": properties}
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version, transport=transport, **session
+        )
         if username:
             self.client.username_pw_set(username, password or None)
         if ca_file:
@@ -72,7 +90,7 @@ class MQTTRecorder:
 
     def start(self, timeout_s: float = 5.0) -> MQTTRecorder:
         self.client.on_subscribe = lambda *args: self._subscribed.set()
-        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.connect_async(self.host, self.port, keepalive=30, **self._connect_options)
         self.client.loop_start()
         if not self._subscribed.wait(timeout_s):
             self.close()
