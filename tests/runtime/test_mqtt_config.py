@@ -1,0 +1,46 @@
+"""MQTTConfig from mappings: defaults, environment secrets, and errors that say what was expected."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_sdk.configtools import build
+from edge_sdk.errors import ConfigError
+from edge_sdk.mqtt import MQTTConfig
+
+
+def test_defaults_give_unique_client_ids_and_standard_ports() -> None:
+    config = build(MQTTConfig, {"device_id": "pi-kitchen"}, "mqtt")
+    assert config.effective_port == 1883 and config.protocol == "5"
+    first, second = config.make_client_id(), config.make_client_id()
+    assert first.startswith("edge-sdk-pi-kitchen-") and first != second
+    tls = build(MQTTConfig, {"device_id": "pi", "tls": {"ca_file": "/ca.pem"}}, "mqtt")
+    assert tls.effective_port == 8883
+
+
+def test_password_comes_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("PI_MQTT_PASSWORD", "hunter2")
+    config = build(MQTTConfig, {"device_id": "pi", "username": "pi", "password": "${PI_MQTT_PASSWORD}"}, "mqtt")
+    assert config.password == "hunter2"
+
+
+def test_unknown_keys_list_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match=r"mqtt\.outbox\.max_size: unknown key\. Valid keys for mqtt\.outbox: "
+                                          r"drop_policy, inflight_window, max_age_s, max_bytes, path"):
+        build(MQTTConfig, {"device_id": "pi", "outbox": {"max_size": 10}}, "mqtt")
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"device_id": "pi/kitchen"}, r"mqtt\.device_id: expected 1-64 letters.*Got: 'pi/kitchen'"),
+    ({"device_id": "pi", "protocol": "3.1"}, r"mqtt\.protocol: expected one of '3\.1\.1', '5'\. Got: '3\.1'"),
+    ({"device_id": "pi", "outbox": {"drop_policy": "drop_newest"}},
+     r"mqtt\.outbox\.drop_policy: expected one of 'drop_oldest', 'reject_new'\. Got: 'drop_newest'"),
+    ({"device_id": "pi", "password": "x"}, r"mqtt\.password is set but mqtt\.username is empty"),
+    ({"device_id": "pi", "tls": {"cert_file": "c.pem"}}, r"mqtt\.tls: cert_file and key_file go together"),
+    ({"device_id": "pi", "reconnect_min_s": 5, "reconnect_max_s": 1},
+     r"expected 0 < reconnect_min_s <= reconnect_max_s\. Got: reconnect_min_s=5\.0, reconnect_max_s=1\.0"),
+    ({"device_id": "pi", "topic_prefix": "a/#"}, r"mqtt\.topic_prefix: expected a non-empty topic"),
+])
+def test_bad_values_say_what_was_expected(data, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build(MQTTConfig, data, "mqtt")
