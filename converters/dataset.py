@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -231,7 +232,7 @@ class Dataset:
 
 
 def prepare_dataset(
-    path: str,
+    path: str | Path,
     columns: ColumnMap | None = None,
     policy: CleaningPolicy | None = None,
     labels: Sequence[str] | None = None,
