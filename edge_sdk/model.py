@@ -1,0 +1,236 @@
+"""A fused model ready to run: bundle + interpreter + the bundle's own preprocessing.
+
+    with FusionModel.from_bundle("seek_int8.tflite") as model:
+        prediction = model.predict(image=frame_bgr, text="find the red circle", sensor={"distance_cm": 80})
+        print(prediction.label, prediction.confidence)
+
+The tensor contract comes from the manifest: each input is prepared by its role's spec, quantized
+with the tensor's own scale and zero point, and bound by name. Loading re-runs the bundle's golden
+vectors and refuses a model that fails them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.backends.tflite import TensorBinding, TFLiteBackend
+from edge_sdk.bundle import Bundle, InputSpec, Manifest, read_bundle
+from edge_sdk.errors import BundleError, InputError
+from edge_sdk.preprocess import (
+    ImageSpec,
+    SensorSpec,
+    Tokenizer,
+    TokenizerSpec,
+    normalize_image,
+    prepare_image,
+    scale_sensor,
+)
+from edge_sdk.preprocess.image import ColorOrder
+
+__all__ = ["FusionModel", "Prediction"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str | None
+    confidence: float
+    scores: Mapping[str, float]
+    outputs: Mapping[str, np.ndarray]
+
+
+class FusionModel:
+    """Runs a bundle. Owned by one thread: the interpreter is not thread-safe."""
+
+    def __init__(self, bundle: Bundle, backend: TFLiteBackend, verify_golden: bool = True) -> None:
+        self.bundle = bundle
+        self.manifest: Manifest = bundle.manifest
+        self.backend = backend
+        _check_contract(self.manifest, backend)
+        self._image_input = self.manifest.input("image")
+        self._text_input = self.manifest.input("text")
+        self._sensor_input = self.manifest.input("sensor")
+        self._tokenizer = Tokenizer(self._text_input.preprocess) if self._text_input else None  # type: ignore[arg-type]
+        self._scores = self.manifest.scores_output
+        self._labels = self._scores.labels if self._scores else ()
+        self._closed = False
+        if verify_golden:
+            self.verify_golden()
+
+    @classmethod
+    def from_bundle(
+        cls,
+        source: str | Path | bytes | Bundle,
+        num_threads: int | None = None,
+        runtime: str | None = None,
+        verify_golden: bool = True,
+    ) -> FusionModel:
+        bundle = source if isinstance(source, Bundle) else read_bundle(source)
+        backend = TFLiteBackend(bundle.flatbuffer, num_threads=num_threads, runtime=runtime)
+        try:
+            return cls(bundle, backend, verify_golden=verify_golden)
+        except BaseException:
+            backend.close()
+            raise
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._labels
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(spec.role for spec in self.manifest.inputs)
+
+    # -- the three stages the pipeline times separately ---------------------------------------
+    def prepare(
+        self,
+        image: np.ndarray | None = None,
+        text: str | None = None,
+        sensor: Mapping[str, float] | None = None,
+        frame_order: ColorOrder = "BGR",
+    ) -> dict[str, np.ndarray]:
+        """Raw inputs to interpreter-ready tensors keyed by input name (batch dimension added)."""
+        tensors: dict[str, np.ndarray] = {}
+        if self._image_input is not None:
+            if image is None:
+                raise InputError("this model needs an image input. Got: none")
+            tensors[self._image_input.name] = self._prepare_image(image, frame_order)
+        if self._text_input is not None:
+            if text is None:
+                raise InputError("this model needs a text input. Got: none")
+            assert self._tokenizer is not None
+            tensors[self._text_input.name] = self._quantize(self._text_input, self._tokenizer.encode(text))
+        if self._sensor_input is not None:
+            if sensor is None:
+                raise InputError("this model needs a sensor input. Got: none")
+            spec: SensorSpec = self._sensor_input.preprocess  # type: ignore[assignment]
+            tensors[self._sensor_input.name] = self._quantize(self._sensor_input, scale_sensor(sensor, spec))
+        return tensors
+
+    def infer(self, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Invoke and dequantize: float outputs keyed by name, batch dimension removed."""
+        raw = self.backend.infer(tensors)
+        return {name: _dequantize(self.backend.outputs[name], value)[0] for name, value in raw.items()}
+
+    def decode(self, outputs: Mapping[str, np.ndarray]) -> Prediction:
+        if self._scores is None:
+            return Prediction(None, float("nan"), MappingProxyType({}), outputs)
+        scores = outputs[self._scores.name]
+        best = int(np.argmax(scores))
+        label = self._labels[best] if best < len(self._labels) else str(best)
+        named = dict(zip(self._labels, (float(s) for s in scores)))
+        return Prediction(label, float(scores[best]), named, outputs)
+
+    def predict(
+        self,
+        image: np.ndarray | None = None,
+        text: str | None = None,
+        sensor: Mapping[str, float] | None = None,
+        frame_order: ColorOrder = "BGR",
+    ) -> Prediction:
+        return self.decode(self.infer(self.prepare(image, text, sensor, frame_order)))
+
+    # -- checks ---------------------------------------------------------------------------------
+    def verify_golden(self) -> int:
+        """Re-run the bundle's golden vectors; raise BundleError on the first that fails."""
+        for index, case in enumerate(self.manifest.golden):
+            image = self.bundle.asset_array(case.image_asset) if case.image_asset else None
+            prediction = self.predict(image=image, text=case.text, sensor=case.sensor)
+            for name, expected in case.expected.items():
+                if name not in prediction.outputs:
+                    raise BundleError(f"golden case {index}: the model has no output {name!r}")
+                got = np.asarray(prediction.outputs[name], dtype=np.float64).reshape(-1)
+                error = float(np.max(np.abs(got - np.asarray(expected)))) if got.size else 0.0
+                if got.shape != (len(expected),) or error > case.atol:
+                    raise BundleError(
+                        f"golden case {index} fails on this runtime ({self.backend.runtime}): output {name!r} "
+                        f"differs by {error:.3g} (tolerance {case.atol:.3g}); expected label {case.label!r}, "
+                        f"got {prediction.label!r}. The model or the runtime is not what the bundle was made for"
+                    )
+        if self.manifest.golden:
+            _log.info("golden vectors pass: %d cases", len(self.manifest.golden))
+        return len(self.manifest.golden)
+
+    # -- resource ownership ---------------------------------------------------------------------
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.backend.close()
+
+    def __enter__(self) -> FusionModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _prepare_image(self, image: np.ndarray, frame_order: ColorOrder) -> np.ndarray:
+        spec_in = self._image_input
+        assert spec_in is not None
+        spec: ImageSpec = spec_in.preprocess  # type: ignore[assignment]
+        pixels = prepare_image(image, spec, frame_order)
+        binding = self.backend.inputs[spec_in.name]
+        # Fast paths: camera bytes go in untouched when the model takes them at scale 1.
+        if spec.is_identity_normalization and binding.scale == 1.0:
+            if binding.dtype == np.uint8 and binding.zero_point == 0:
+                return pixels[None]
+            if binding.dtype == np.int8 and binding.zero_point == -128:
+                return (pixels ^ np.uint8(0x80)).view(np.int8)[None]
+        return self._quantize(spec_in, normalize_image(pixels, spec))
+
+    def _quantize(self, spec: InputSpec, value: np.ndarray) -> np.ndarray:
+        binding = self.backend.inputs[spec.name]
+        if binding.quantized and value.dtype.kind == "f":
+            info = np.iinfo(binding.dtype)
+            q = np.round(value / binding.scale) + binding.zero_point
+            return np.clip(q, info.min, info.max).astype(binding.dtype)[None]
+        if value.dtype != binding.dtype:
+            value = value.astype(binding.dtype)
+        return value[None]
+
+
+def _dequantize(binding: TensorBinding, value: np.ndarray) -> np.ndarray:
+    if binding.quantized:
+        return (value.astype(np.float32) - binding.zero_point) * np.float32(binding.scale)
+    return value
+
+
+def _check_contract(manifest: Manifest, backend: TFLiteBackend) -> None:
+    """The manifest must describe exactly the flatbuffer's signature: names, shapes, dtypes, quantization."""
+    declared, actual = {s.name for s in manifest.inputs}, set(backend.inputs)
+    if declared != actual:
+        raise BundleError(
+            f"manifest inputs do not match the model's signature. Manifest: {sorted(declared)}. Model: {sorted(actual)}"
+        )
+    declared_out, actual_out = {s.name for s in manifest.outputs}, set(backend.outputs)
+    if declared_out != actual_out:
+        raise BundleError(
+            f"manifest outputs do not match the model's signature. Manifest: {sorted(declared_out)}. Model: {sorted(actual_out)}"
+        )
+    for spec in (*manifest.inputs, *manifest.outputs):
+        binding = backend.inputs.get(spec.name) or backend.outputs[spec.name]
+        _check_tensor(spec, binding)
+
+
+def _check_tensor(spec: Any, binding: TensorBinding) -> None:
+    if tuple(spec.shape) != binding.shape:
+        raise BundleError(f"tensor {spec.name!r}: manifest shape {tuple(spec.shape)} but the model has {binding.shape}")
+    if np.dtype(spec.dtype) != binding.dtype:
+        raise BundleError(f"tensor {spec.name!r}: manifest dtype {spec.dtype} but the model has {binding.dtype}")
+    q = spec.quantization
+    if binding.quantized:
+        if q is None or abs(q.scale - binding.scale) > 1e-6 * max(1.0, binding.scale) or q.zero_point != binding.zero_point:
+            raise BundleError(
+                f"tensor {spec.name!r}: manifest quantization {q} but the model has "
+                f"scale={binding.scale}, zero_point={binding.zero_point}"
+            )
+    if spec.role == "text" and not isinstance(spec.preprocess, TokenizerSpec):
+        raise BundleError(f"tensor {spec.name!r}: text input without a tokenizer spec")
