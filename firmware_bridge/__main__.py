@@ -1,0 +1,7 @@
+"""``python -m firmware_bridge ...`` runs the bridge CLI."""
+
+import sys
+
+from firmware_bridge.cli import main
+
+raise SystemExit(main(sys.argv[1:]))
