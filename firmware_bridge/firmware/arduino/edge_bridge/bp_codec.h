@@ -1,0 +1,1 @@
+../../core/bp_codec.h

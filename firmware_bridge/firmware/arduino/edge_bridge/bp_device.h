@@ -1,0 +1,1 @@
+../../core/bp_device.h
