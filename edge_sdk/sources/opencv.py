@@ -161,7 +161,10 @@ class OpenCVSource(FrameSource):
 
     def _skip_late_frames(self) -> None:
         assert self._pacer is not None
-        for _ in range(self._pacer.late_frames(self._play_index)):
+        late = self._pacer.late_frames(self._play_index)
+        if not self._config.loop and self.frame_count > 0:  # a late reader still gets the last frame
+            late = min(late, self.frame_count - 1 - self._position)
+        for _ in range(late):
             if self._at_end_of_file() or not self._cap.grab():
                 return
             self._position += 1
