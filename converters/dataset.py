@@ -195,7 +195,7 @@ def raw_samples(manifest: Manifest, rows: Sequence[int] | np.ndarray) -> list[Ra
     frame = _rows(manifest, rows)
     names = list(manifest.columns.sensors)
     out = []
-    for row, record in zip(frame.index, frame.to_dict("records")):
+    for row, record in zip(frame.index, frame.to_dict("records"), strict=True):
         image = (
             _read(str(record["image"]), manifest.source.name, int(row), str(manifest.columns.image))
             if "image" in record
@@ -288,7 +288,7 @@ def _images(
 ) -> np.ndarray:
     identity = spec.is_identity_normalization
     out = np.empty((len(frame), spec.height, spec.width, 3), dtype=np.uint8 if identity else np.float32)
-    jobs = list(enumerate(zip(frame.index.tolist(), frame["image"].tolist())))
+    jobs = list(enumerate(zip(frame.index.tolist(), frame["image"].tolist(), strict=True)))
 
     def load(job: tuple[int, tuple[int, str]]) -> None:
         i, (row, path) = job
@@ -309,9 +309,9 @@ def _sensors(manifest: Manifest, frame: pd.DataFrame, spec: SensorSpec) -> np.nd
             )
     values = np.stack([frame[f"sensor/{name}"].to_numpy(dtype=np.float64) for name in spec.names], axis=1)
     out = np.empty((len(frame), len(spec.channels)), dtype=np.float32)
-    for i, (row, vector) in enumerate(zip(frame.index, values)):
+    for i, (row, vector) in enumerate(zip(frame.index, values, strict=True)):
         try:
-            out[i] = scale_sensor(dict(zip(spec.names, vector.tolist())), spec)
+            out[i] = scale_sensor(dict(zip(spec.names, vector.tolist(), strict=True)), spec)
         except InputError as exc:
             column = (
                 spec.names[int(np.flatnonzero(~np.isfinite(vector))[0])]

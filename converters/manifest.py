@@ -79,7 +79,7 @@ class ColumnMap:
         return [c for c in (self.image, self.text, self.label) if c is not None] + list(self.sensors)
 
     def units(self) -> dict[str, str]:
-        return dict(zip(self.sensors, self.sensor_units))
+        return dict(zip(self.sensors, self.sensor_units, strict=True))
 
 
 @dataclass(frozen=True)

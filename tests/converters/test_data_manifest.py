@@ -18,7 +18,7 @@ DROP = CleaningPolicy.uniform("drop")
 ManifestEditor = Callable[..., Path]  # the edit_manifest fixture (conftest.py)
 
 
-def _set(row: int, column: str, value: str):  # type: ignore[no-untyped-def]
+def _set(row: int, column: str, value: str) -> Callable[[list[dict[str, str]]], None]:
     def change(rows: list[dict[str, str]]) -> None:
         rows[row][column] = value
 
@@ -58,7 +58,7 @@ def test_unknown_suffix_is_refused(small_seek: Path) -> None:
 
 
 def test_missing_manifest_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="manifest file not found: .*nothing.csv"):
+    with pytest.raises(DataError, match=r"manifest file not found: .*nothing\.csv"):
         load_manifest(tmp_path / "nothing.csv")
 
 
@@ -105,7 +105,7 @@ def test_column_map_rejects_a_column_used_twice() -> None:
 
 
 def test_cleaning_policy_rejects_unknown_actions() -> None:
-    with pytest.raises(SpecError, match="policy for empty_text must be 'drop' or 'fail'. Got: 'skip'"):
+    with pytest.raises(SpecError, match=r"policy for empty_text must be 'drop' or 'fail'\. Got: 'skip'"):
         CleaningPolicy(empty_text="skip")  # type: ignore[arg-type]
 
 

@@ -18,7 +18,13 @@ import pytest
 
 from converters.dataset import Dataset, fit_preprocessing, make_tensors, prepare_dataset
 from converters.preprocessing import Preprocessing
-from edge_sdk.preprocess import ImageSpec, Tokenizer, normalize_image, prepare_image, scale_sensor
+from edge_sdk.preprocess import (
+    ImageSpec,
+    Tokenizer,
+    normalize_image,
+    prepare_image,
+    scale_sensor,
+)
 from edge_sdk.seek import LABELS
 
 
@@ -40,6 +46,7 @@ def _device_tensors(manifest_path: Path, rows: list[int], shipped: Preprocessing
     for row in rows:
         data = np.fromfile(manifest_path.parent / table.loc[row, "image"], dtype=np.uint8)
         frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        assert frame is not None
         images.append(normalize_image(prepare_image(frame, shipped.image, frame_order="BGR"), shipped.image))
         texts.append(tokenizer.encode(table.loc[row, "text"]))
         sensors.append(scale_sensor({"distance_cm": float(table.loc[row, "distance_cm"])}, shipped.sensor))
@@ -59,15 +66,21 @@ def _assert_bit_identical(training: dict[str, np.ndarray], device: dict[str, np.
 
 
 @pytest.mark.parametrize("part", ["train", "val", "test"])
-def test_training_tensors_equal_device_tensors_bit_for_bit(dataset: Dataset, seek_manifest: Path, part: str) -> None:
+def test_training_tensors_equal_device_tensors_bit_for_bit(
+    dataset: Dataset, seek_manifest: Path, part: str
+) -> None:
     training = dataset.tensors(part)  # type: ignore[arg-type]
     rows = training.rows[:25].tolist()
     device = _device_tensors(seek_manifest, rows, _as_shipped(dataset.preprocessing))
     _assert_bit_identical({k: v[:25] for k, v in training.inputs.items()}, device)
 
 
-def test_parity_holds_with_resize_colour_swap_and_normalisation(dataset: Dataset, seek_manifest: Path) -> None:
-    spec = ImageSpec(width=48, height=40, resize="letterbox", color_order="BGR", mean=(127.5,) * 3, std=(58.4, 57.1, 57.4))
+def test_parity_holds_with_resize_colour_swap_and_normalisation(
+    dataset: Dataset, seek_manifest: Path
+) -> None:
+    spec = ImageSpec(
+        width=48, height=40, resize="letterbox", color_order="BGR", mean=(127.5,) * 3, std=(58.4, 57.1, 57.4)
+    )
     preprocessing = fit_preprocessing(dataset.manifest, dataset.split.train, labels=LABELS, image_spec=spec)
     rows = dataset.split.val[:25].tolist()
     training = make_tensors(dataset.manifest, rows, preprocessing)

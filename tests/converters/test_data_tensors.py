@@ -35,7 +35,9 @@ def test_sensor_normalization_is_fitted_on_train_only(dataset: Dataset) -> None:
     everything = frame["sensor/distance_cm"].to_numpy()
     (channel,) = dataset.preprocessing.sensor.channels  # type: ignore[union-attr]
     assert (channel.name, channel.unit) == ("distance_cm", "cm")
-    assert channel.mean == pytest.approx(train.mean(), abs=0) and channel.std == pytest.approx(train.std(), abs=0)
+    assert channel.mean == pytest.approx(train.mean(), abs=0) and channel.std == pytest.approx(
+        train.std(), abs=0
+    )
     assert channel.mean != everything.mean()
 
 
@@ -64,7 +66,9 @@ def test_labels_follow_the_declared_order(dataset: Dataset, seek_manifest: Path)
 
 def test_declared_labels_must_cover_training_labels(seek_manifest: Path) -> None:
     manifest = load_manifest(seek_manifest)
-    with pytest.raises(DataError, match=r"row \d+, column 'label': unknown label\. Expected one of .*Got: 'blocked'"):
+    with pytest.raises(
+        DataError, match=r"row \d+, column 'label': unknown label\. Expected one of .*Got: 'blocked'"
+    ):
         fit_preprocessing(manifest, manifest.rows, labels=("left", "center", "right", "absent"))
 
 
@@ -92,7 +96,10 @@ def test_tensors_shapes_dtypes_and_rows(dataset: Dataset) -> None:
     expected = [LABELS.index(label) for label in dataset.manifest.frame.loc[train.rows, "label"]]
     assert train.labels.tolist() == expected
     # standardised on train: mean 0, std 1 (float32 rounding aside)
-    assert abs(float(train.inputs["sensor"].mean())) < 1e-5 and abs(float(train.inputs["sensor"].std()) - 1) < 1e-5
+    assert (
+        abs(float(train.inputs["sensor"].mean())) < 1e-5
+        and abs(float(train.inputs["sensor"].std()) - 1) < 1e-5
+    )
 
 
 def test_tensors_are_the_same_with_one_or_many_threads(dataset: Dataset) -> None:
@@ -116,7 +123,8 @@ def test_label_never_seen_in_training_fails_at_conversion(seek_manifest: Path) -
     first_blocked = int(manifest.rows[manifest.labels == "blocked"][0])
     with pytest.raises(
         DataError,
-        match=rf"manifest\.csv row {first_blocked}, column 'label': label 'blocked' was never seen in training\. "
+        match=rf"manifest\.csv row {first_blocked}, column 'label': "
+        r"label 'blocked' was never seen in training\. "
         r"Expected one of \['absent', 'center', 'left', 'right'\]",
     ):
         make_tensors(manifest, manifest.rows, preprocessing)
@@ -141,12 +149,15 @@ def test_subset_of_modalities(seek_manifest: Path) -> None:
 
 
 def test_resized_and_normalised_image_spec_gives_float32(dataset: Dataset) -> None:
-    spec = ImageSpec(width=40, height=32, resize="letterbox", color_order="BGR", mean=(10, 20, 30), std=(2, 4, 8))
+    spec = ImageSpec(
+        width=40, height=32, resize="letterbox", color_order="BGR", mean=(10, 20, 30), std=(2, 4, 8)
+    )
     manifest = dataset.manifest
     preprocessing = fit_preprocessing(manifest, dataset.split.train, labels=LABELS, image_spec=spec)
     images = make_tensors(manifest, [5], preprocessing).inputs["image"]
     assert images.shape == (1, 32, 40, 3) and images.dtype == np.float32
     frame = cv2.imread(str(manifest.frame.loc[5, "image"]))
+    assert frame is not None
     assert np.array_equal(images[0], normalize_image(prepare_image(frame, spec, "BGR"), spec))
 
 
@@ -156,7 +167,9 @@ def test_raw_samples_are_what_a_device_receives(dataset: Dataset) -> None:
     table = pd.read_csv(dataset.manifest.source, dtype=str)
     sample = samples[0]
     assert isinstance(sample, RawSample)
-    assert np.array_equal(sample.image_bgr, cv2.imread(str(dataset.manifest.source.parent / table.loc[3, "image"])))
+    expected = cv2.imread(str(dataset.manifest.source.parent / table.loc[3, "image"]))
+    assert sample.image_bgr is not None and expected is not None
+    assert np.array_equal(sample.image_bgr, expected)
     assert sample.text == table.loc[3, "text"] and sample.label == table.loc[3, "label"]
     assert sample.sensor == {"distance_cm": float(table.loc[3, "distance_cm"])}
     assert "image_bgr" not in repr(sample)  # reprs stay readable
