@@ -124,6 +124,9 @@ class MosquittoBroker:
             # Mosquitto's default (1000) would drop messages queued for an offline persistent
             # subscriber while a device replays a long outage.
             "max_queued_messages 1000000",
+            # Small packets (PUBACKs, results to subscribers) go out at once instead of waiting
+            # for Nagle's algorithm: latency measurements should see the runtime, not TCP.
+            "set_tcp_nodelay true",
             f"log_dest file {self.log_file}",
             "log_type error",
             "log_type warning",
