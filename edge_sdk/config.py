@@ -1,0 +1,205 @@
+"""The device config: one YAML (or JSON) file for ``edge-sdk run``.
+
+::
+
+    device: pi-kitchen
+    model: {path: /opt/edge_sdk/seek_int8.tflite, num_threads: 2}
+    camera: {source: camera://0}
+    text: {source: mqtt, max_age_s: 600}
+    sensor: {source: bridge, max_age_s: 0.5}
+    bridge: {url: /dev/serial/by-id/usb-Arduino_Uno-if00}
+    actions: {rules: [{label: left, commands: {motor_left: -300, motor_right: 300}}]}
+    pipeline: {publish: change}
+    mqtt: {host: broker.lan, username: pi-kitchen, password: "${MQTT_PASSWORD}"}
+
+Every section is a frozen dataclass owned by its component; unknown keys are rejected with the valid
+ones listed, and errors found in a file carry its line number. With no ``mqtt`` section the runtime
+starts an embedded broker on localhost (``embedded_broker``) so any MQTT client can subscribe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_sdk import configtools
+from edge_sdk._lazy import require
+from edge_sdk.errors import ConfigError
+from edge_sdk.mqtt.config import MQTTConfig
+from edge_sdk.pipeline.config import PipelineConfig
+from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
+
+__all__ = ["DeviceConfig", "EmbeddedBrokerConfig", "ModelConfig", "SinkConfig", "load_config", "parse_config"]
+
+_SECTIONS_WITH_OWN_LOADER = ("bridge", "actions")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    path: str = field(default="", metadata={"help": "bundle path; empty: the seek int8 bundle shipped with edge_sdk"})
+    num_threads: int = field(default=2, metadata={"help": "interpreter threads"})
+    runtime: str | None = field(
+        default=None, metadata={"help": "ai_edge_litert, tflite_runtime or tensorflow; null: the first that imports"}
+    )
+    verify_golden: bool = field(default=True, metadata={"help": "re-run the bundle's golden vectors at load"})
+
+
+@dataclass(frozen=True)
+class EmbeddedBrokerConfig:
+    enabled: bool = field(default=True, metadata={"help": "start a local broker when no mqtt section is given"})
+    port: int = field(default=1883, metadata={"help": "MQTT TCP port on 127.0.0.1; 0 picks a free one"})
+    ws_port: int | None = field(default=9001, metadata={"help": "MQTT-over-WebSockets port; null: none"})
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    stdout_jsonl: bool = field(default=False, metadata={"help": "also write every published result as a JSON line"})
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    device: str = field(default="edge-device", metadata={"help": "device id in topics, payloads and client ids"})
+    model: ModelConfig = field(default_factory=ModelConfig)
+    camera: CameraConfig = field(default_factory=lambda: CameraConfig(source="seek://?seconds=60&fps=15"))
+    text: TextConfig = field(default_factory=lambda: TextConfig(source="fixed", prompt="find the red circle"))
+    sensor: SensorConfig = field(default_factory=SensorConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    mqtt: MQTTConfig | None = field(default=None, metadata={"help": "broker to publish to; null: embedded broker"})
+    embedded_broker: EmbeddedBrokerConfig = field(default_factory=EmbeddedBrokerConfig)
+    output: SinkConfig = field(default_factory=SinkConfig)
+    bridge: Mapping[str, Any] | None = field(
+        default=None, metadata={"help": "serial link: url plus firmware_bridge.BridgeConfig options"}
+    )
+    actions: Mapping[str, Any] | None = field(
+        default=None, metadata={"help": "firmware_bridge.ActionsConfig: rules from results to commands"}
+    )
+
+
+def parse_config(data: Mapping[str, Any] | None, source_text: str | None = None, where: str = "config") -> DeviceConfig:
+    """Build a :class:`DeviceConfig`; with ``source_text`` (YAML), errors carry line numbers."""
+    data = dict(data or {})
+    mqtt = data.get("mqtt")
+    if isinstance(mqtt, Mapping) and "device_id" not in mqtt:
+        data["mqtt"] = {**mqtt, "device_id": data.get("device", "edge-device")}
+    try:
+        config = configtools.build(DeviceConfig, data)
+        _check_bridge_sections(config)
+    except ConfigError as exc:
+        raise ConfigError(_with_line(str(exc), source_text, where)) from exc
+    if config.sensor.source == "bridge" and config.bridge is None:
+        raise ConfigError(_with_line("sensor.source: 'bridge' needs a bridge section with a url", source_text, where))
+    if config.actions is not None and config.bridge is None:
+        raise ConfigError(_with_line("actions: need a bridge section to send commands over", source_text, where))
+    return config
+
+
+def load_config(path: str | Path) -> DeviceConfig:
+    """Read a YAML or JSON device config; errors name the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+        return parse_config(data, None, str(path))
+    yaml = require("yaml", "reading YAML configs")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top. Got: {type(data).__name__}")
+    return parse_config(data, text, str(path))
+
+
+def bridge_settings(config: DeviceConfig) -> tuple[str, Any]:
+    """(url, firmware_bridge.BridgeConfig) from the bridge section."""
+    from firmware_bridge import BridgeConfig
+
+    assert config.bridge is not None
+    section = dict(config.bridge)
+    url = section.pop("url", None)
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f"bridge.url: expected a serial URL such as /dev/ttyACM0 or loop://. Got: {url!r}")
+    return url, _build_foreign(BridgeConfig, section, "bridge")
+
+
+def actions_settings(config: DeviceConfig) -> Any:
+    from firmware_bridge import ActionRule, ActionsConfig
+
+    assert config.actions is not None
+    section = dict(config.actions)
+    rules = section.pop("rules", [])
+    if not isinstance(rules, list):
+        raise ConfigError(f"actions.rules: expected a list of rules. Got: {rules!r}")
+    built = tuple(_build_foreign(ActionRule, rule, f"actions.rules[{i}]") for i, rule in enumerate(rules))
+    return _build_foreign(ActionsConfig, {**section, "rules": built}, "actions")
+
+
+def _build_foreign(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    """Build another package's config dataclass, translating its errors into ConfigError."""
+    plain = {k: v for k, v in data.items() if k != "rules"}
+    try:
+        built = configtools.build(cls, plain, where)
+        if "rules" in data:
+            built = dataclasses.replace(built, rules=data["rules"])
+        return built
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _check_bridge_sections(config: DeviceConfig) -> None:
+    if config.bridge is not None:
+        bridge_settings(config)
+    if config.actions is not None:
+        actions_settings(config)
+
+
+def _with_line(message: str, source_text: str | None, where: str) -> str:
+    """Prefix ``file:line:`` for the key path a message starts with (``mqtt.tls.ca_file: ...``)."""
+    if source_text is None:
+        return f"{where}: {message}"
+    match = re.match(r"([A-Za-z_][\w.\[\]]*):", message)
+    line = _line_of(source_text, match.group(1)) if match else None
+    return f"{where}:{line}: {message}" if line else f"{where}: {message}"
+
+
+def _line_of(source_text: str, dotted: str) -> int | None:
+    """Line (1-based) of a dotted key path in YAML text, using the composed node tree."""
+    try:
+        yaml = require("yaml", "reading YAML configs")
+        node = yaml.compose(source_text)
+    except Exception:
+        return None
+    line = None
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):
+        if node is None:
+            break
+        if part.startswith("[") and getattr(node, "id", "") == "sequence":
+            index = int(part[1:-1])
+            node = node.value[index] if index < len(node.value) else None
+            line = node.start_mark.line + 1 if node is not None else line
+            continue
+        if getattr(node, "id", "") != "mapping":
+            break
+        for key, value in node.value:
+            if key.value == part:
+                line, node = key.start_mark.line + 1, value
+                break
+        else:
+            break
+    return line

@@ -1,0 +1,295 @@
+"""The fused inference pipeline: capture → align → preprocess → invoke → decode → dispatch.
+
+Threads only at I/O boundaries::
+
+    capture thread ──▶ latest-frame slot (drop oldest, counted) or blocking slot (every frame)
+    inference worker (the thread that calls run(); owns the interpreter)
+    dispatcher thread: callbacks, actions, publishing (bounded, drop_oldest, counted)
+    sinks' own threads (paho's network thread, the outbox)
+
+``close()`` shuts down in a fixed order: stop capture, finish the worker, drain the dispatcher,
+close the sinks (so the publisher can flush and say ``stopped``), close the model. A stage that
+fails stops the run and its error is raised from :meth:`run` as a :class:`PipelineError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from edge_sdk.clock import now_s, to_wall_s, wall_s
+from edge_sdk.errors import InputError, PipelineError, SourceError
+from edge_sdk.model import FusionModel
+from edge_sdk.pipeline.config import PipelineConfig
+from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
+from edge_sdk.pipeline.result import Result
+from edge_sdk.pipeline.stats import RateMeter, StageTimes
+from edge_sdk.sources import AlignConfig, Aligner, CaptureThread, Frame, FrameSource, SensorSlot, TextSlot
+
+__all__ = ["Pipeline", "ResultSink"]
+
+_log = logging.getLogger(__name__)
+_STAGES = ("capture", "wait", "preprocess", "invoke", "post", "publish", "total")
+
+
+class ResultSink(Protocol):
+    """What the pipeline publishes to: the MQTT publisher, the JSON-lines sink."""
+
+    def publish_result(self, result: Mapping[str, Any]) -> int: ...
+
+    def publish_stats(self, stats: Mapping[str, Any]) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class _TimedSource(FrameSource):
+    """Wraps a frame source to time each read (decode included) as the ``capture`` stage."""
+
+    def __init__(self, inner: FrameSource, times: StageTimes) -> None:
+        self._inner, self._times = inner, times
+        self.name = inner.name
+        self.last_read_ms = 0.0
+
+    def read(self) -> Frame | None:
+        started = time.perf_counter()
+        frame = self._inner.read()
+        self.last_read_ms = (time.perf_counter() - started) * 1000.0
+        if frame is not None:
+            self._times.record("capture", self.last_read_ms)
+        return frame
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def stats(self) -> Any:
+        return self._inner.stats()
+
+
+class Pipeline:
+    """Runs a :class:`FusionModel` on frames with text and sensor inputs; see the module docstring.
+
+    >>> with Pipeline(model, open_frame_source("file://clip.mp4"), text=TextSlot.fixed("find the red circle"),
+    ...               sinks=[publisher]) as pipeline:
+    ...     pipeline.on_result(lambda r: print(r.label))
+    ...     pipeline.run()
+    """
+
+    def __init__(
+        self,
+        model: FusionModel,
+        frames: FrameSource,
+        *,
+        text: TextSlot | None = None,
+        sensor: SensorSlot | None = None,
+        config: PipelineConfig | None = None,
+        align: AlignConfig | None = None,
+        sinks: Sequence[ResultSink] = (),
+        every_frame: bool = False,
+    ) -> None:
+        self.model = model
+        self.config = config or PipelineConfig()
+        self.times = StageTimes(_STAGES)
+        self._source = _TimedSource(frames, self.times)
+        self._capture = CaptureThread.for_source(self._source, every_frame=every_frame)
+        self._aligner = Aligner(text, sensor, align)
+        self._needs_text = "text" in model.roles
+        self._needs_sensor = "sensor" in model.roles
+        self._sinks = list(sinks)
+        self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times)
+        for sink in self._sinks:
+            self._dispatcher.add_publisher(sink.publish_result)
+        manifest = model.manifest
+        self._model_info = {"name": manifest.model.name, "version": manifest.model.version,
+                            "quant": manifest.quantization, "sha256": manifest.tflite_sha256}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._state = "created"
+        self._results = RateMeter()
+        self._invokes = RateMeter()
+        self.skipped_incomplete = 0
+        self.published = 0
+        self.last_result: Result | None = None
+        self._last_published: Result | None = None
+        self._error: BaseException | None = None
+        self._started_wall_s = 0.0
+
+    # -- public API -----------------------------------------------------------------------------
+    def on_result(self, callback: ResultCallback, name: str | None = None) -> None:
+        """Call ``callback(result)`` on the dispatcher thread for every result."""
+        self._dispatcher.add_callback(callback, name)
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def stop(self) -> None:
+        """Ask the run to end (safe from signal handlers and other threads)."""
+        self._stop.set()
+
+    def run(self) -> dict[str, Any]:
+        """Run until end of stream, :meth:`stop`, ``max_frames`` or a failure; returns :meth:`stats`.
+
+        The calling thread becomes the inference worker.
+        """
+        with self._lock:
+            if self._state != "created":
+                raise PipelineError(f"run() can be called once. State: {self._state}")
+            self._state = "running"
+        self._started_wall_s = wall_s()
+        self._results = RateMeter()
+        self._invokes = RateMeter()
+        self._dispatcher.start()
+        self._capture.start()
+        try:
+            self._work()
+        except SourceError as exc:
+            self._error = exc
+        except InputError as exc:
+            self._error = exc
+        except BaseException as exc:
+            self._error = exc
+            raise
+        finally:
+            self._shutdown_stages()
+        error = self._error or self._capture.error or self._dispatcher.error
+        if error is not None:
+            raise PipelineError(f"pipeline stopped: {error}") from error
+        return self.stats()
+
+    def stats(self) -> dict[str, Any]:
+        capture = self._source.stats()
+        return {
+            "state": self._state,
+            "results": self._results.count,
+            "published": self.published,
+            "fps": round(self._results.rate(), 2),
+            "fps_recent": round(self._results.recent_rate(), 2),
+            "stages": self.times.summary(),
+            "drops": {
+                "frames": self._capture.slot.drops,
+                "dispatch": self._dispatcher.dropped,
+                "incomplete_inputs": self.skipped_incomplete,
+            },
+            "queues": {"frames": self._capture.slot.depth(), "dispatch": self._dispatcher.depth()},
+            "capture": {"frames_read": capture.frames_read, "read_failures": capture.read_failures,
+                        "reconnects": capture.reconnects},
+            "align": self._aligner.stats(),
+            "callback_errors": self._dispatcher.callback_errors,
+        }
+
+    def close(self) -> None:
+        """Stop everything in order and release the model; idempotent."""
+        self.stop()
+        if self._state == "created":
+            self._shutdown_stages()
+        if self._state != "closed":
+            self._state = "closed"
+            self.model.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the inference worker -------------------------------------------------------------------
+    def _work(self) -> None:
+        model, aligner, times, config = self.model, self._aligner, self.times, self.config
+        slot, dispatcher = self._capture.slot, self._dispatcher
+        min_interval_s = 1.0 / config.max_fps if config.max_fps > 0 else 0.0
+        next_due_s = 0.0
+        stop = self._stop
+        while not stop.is_set():
+            frame = slot.get(timeout_s=0.25)
+            if frame is None:
+                if slot.closed:
+                    return  # end of stream (or the capture error, raised by get)
+                continue
+            if dispatcher.error is not None:
+                return
+            picked_s = now_s()
+            if min_interval_s and picked_s < next_due_s:
+                continue  # over max_fps: skip this frame, the next fresh one will do
+            next_due_s = picked_s + min_interval_s
+            inputs = aligner.align(frame)
+            if (self._needs_text and inputs.text is None) or (self._needs_sensor and inputs.sensor is None):
+                self.skipped_incomplete += 1
+                if not config.skip_incomplete:
+                    missing = "text" if self._needs_text and inputs.text is None else "sensor"
+                    raise InputError(f"frame {frame.index} has no fresh {missing} input (skip_incomplete is off)")
+                continue
+            t0 = time.perf_counter()
+            tensors = model.prepare(frame.pixels, inputs.text, inputs.sensor, frame.color_order)
+            t1 = time.perf_counter()
+            outputs = model.infer(tensors)
+            t2 = time.perf_counter()
+            prediction = model.decode(outputs)
+            t3 = time.perf_counter()
+            timing = {
+                "capture": self._source.last_read_ms,
+                "wait": (picked_s - frame.timestamp_s) * 1000.0,
+                "preprocess": (t1 - t0) * 1000.0,
+                "invoke": (t2 - t1) * 1000.0,
+                "post": (t3 - t2) * 1000.0,
+            }
+            times.record("wait", timing["wait"])
+            times.record("preprocess", timing["preprocess"])
+            times.record("invoke", timing["invoke"])
+            times.record("post", timing["post"])
+            self._invokes.tick()
+            result = Result(
+                ts=wall_s(),
+                label=prediction.label,
+                confidence=prediction.confidence,
+                scores=prediction.scores,
+                frame_ts=frame.wall_time_s,
+                frame_index=frame.index,
+                text=inputs.text,
+                text_ts=to_wall_s(inputs.text_ts) if inputs.text_ts is not None else None,
+                sensor=inputs.sensor,
+                sensor_ts=to_wall_s(inputs.sensor_ts) if inputs.sensor_ts is not None else None,
+                skew_ms=inputs.skew_ms,
+                timing_ms=timing,
+                media_t_s=frame.media_t_s,
+            )
+            payload = result.to_payload(self._model_info) if self._should_publish(result) else None
+            if payload is not None:
+                self.published += 1
+                self._last_published = result
+            dispatcher.submit(result, payload)
+            self.last_result = result
+            self._results.tick()
+            times.record("total", (time.perf_counter() - t0) * 1000.0 + timing["wait"])
+            if config.max_frames and self._results.count >= config.max_frames:
+                return
+
+    def _should_publish(self, result: Result) -> bool:
+        config = self.config
+        if config.publish == "every":
+            return self._results.count % config.every_n == 0
+        last = self._last_published
+        return (
+            last is None
+            or last.label != result.label
+            or last.text != result.text
+            or abs(last.confidence - result.confidence) >= config.change_confidence_delta
+        )
+
+    def _shutdown_stages(self) -> None:
+        self._stop.set()
+        self._capture.stop()
+        self._dispatcher.close()
+        for sink in self._sinks:
+            try:
+                sink.publish_stats(self.stats())
+            except Exception:  # stats at exit are best effort; the results matter
+                _log.debug("final stats publish failed", exc_info=True)
+            try:
+                sink.close()
+            except Exception:
+                _log.exception("closing sink %r failed", sink)
+        if self._state == "running":
+            self._state = "stopped"
