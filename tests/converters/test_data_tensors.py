@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -174,3 +176,16 @@ def test_raw_samples_are_what_a_device_receives(dataset: Dataset) -> None:
     assert sample.sensor == {"distance_cm": float(table.loc[3, "distance_cm"])}
     assert "image_bgr" not in repr(sample)  # reprs stay readable
     assert [s.row for s in dataset.samples("test", limit=2)] == dataset.split.test[:2].tolist()
+
+
+def test_an_empty_part_gives_empty_tensors_of_the_right_shapes(seek_manifest: Path) -> None:
+    dataset = prepare_dataset(seek_manifest, labels=LABELS, val_fraction=0.0, test_fraction=0.1)
+    val = dataset.tensors("val")
+    assert len(val) == 0
+    assert val.inputs["image"].shape == (0, 64, 64, 3)
+    assert val.inputs["text"].shape == (0, 5) and val.inputs["sensor"].shape == (0, 1)
+
+
+def test_data_modules_do_not_import_tensorflow() -> None:
+    code = "import sys, converters.dataset; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
