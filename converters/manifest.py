@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from converters._parallel import parallel_map
 from converters.errors import DataError, SpecError
 from edge_sdk._lazy import require
 from edge_sdk.errors import InputError
@@ -44,8 +44,6 @@ PROBLEM_KINDS: tuple[ProblemKind, ...] = (
 )
 _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 _SHOWN_IN_ERRORS = 5
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -339,60 +337,3 @@ def _image_problems(
 
     found = parallel_map(check, to_decode, workers=workers, progress="checking images" if progress else None)
     return problems + [p for p in found if p is not None]
-
-
-def parallel_map(
-    fn: Callable[[_T], _R], items: Sequence[_T], workers: int | None = None, progress: str | None = None
-) -> list[_R]:
-    """``[fn(x) for x in items]`` on a thread pool, in order, with an optional tqdm bar.
-
-    Threads pay off because image decoding and resizing run inside OpenCV, which releases the GIL.
-    """
-    workers = workers or min(8, _cpu_count())
-    bar = _progress_bar(len(items), progress)
-    chunk = 256
-    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
-
-    def run(part: Sequence[_T]) -> list[_R]:
-        return [fn(x) for x in part]
-
-    out: list[_R] = []
-    try:
-        if workers <= 1 or len(chunks) <= 1:
-            results: Iterable[list[_R]] = map(run, chunks)
-            for part in results:
-                out.extend(part)
-                bar.update(len(part))
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="converters-data") as pool:
-                for part in pool.map(run, chunks):
-                    out.extend(part)
-                    bar.update(len(part))
-    finally:
-        bar.close()
-    return out
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, description: str | None) -> Any:
-    if description is None:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is a host extra; the bar is a nicety
-        return _NoBar()
-    # disable=None: no bar when stderr is not a terminal (CI logs, tests)
-    return tqdm(total=total, desc=description, unit="img", disable=None, leave=False)
