@@ -115,9 +115,8 @@ def measure_outbox_qos1_ratio(host: str, port: int, n_messages: int = 5000, roun
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     n_messages = int(args[0]) if args else 5000
-    with tempfile.TemporaryDirectory(prefix="edge_sdk-bench-mosquitto-") as tmp:
-        with MosquittoBroker(Path(tmp)) as broker:
-            figures = measure_outbox_qos1_ratio(broker.host, broker.port, n_messages)
+    with tempfile.TemporaryDirectory(prefix="edge_sdk-bench-mosquitto-") as tmp, MosquittoBroker(Path(tmp)) as broker:
+        figures = measure_outbox_qos1_ratio(broker.host, broker.port, n_messages)
     print(f"{'path':<34}{'results/s':>12}")
     print(f"{'plain paho, QoS 1':<34}{figures['paho_qos1_per_s']:>12.0f}")
     print(f"{'MQTTPublisher + outbox, QoS 1':<34}{figures['outbox_qos1_per_s']:>12.0f}")

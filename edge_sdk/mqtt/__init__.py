@@ -4,6 +4,7 @@ Importing this package does no I/O and does not import paho-mqtt or amqtt; they 
 when a publisher or an embedded broker starts.
 """
 
+from edge_sdk.mqtt.broker import EmbeddedBroker
 from edge_sdk.mqtt.commands import CommandRouter
 from edge_sdk.mqtt.config import MQTTConfig, OutboxConfig, TLSConfig
 from edge_sdk.mqtt.outbox import Outbox, OutboxRow
@@ -13,7 +14,10 @@ from edge_sdk.mqtt.sinks import JSONLinesSink
 from edge_sdk.mqtt.topics import Topics
 
 __all__ = [
+    "RESULT_SCHEMA",
+    "STATS_SCHEMA",
     "CommandRouter",
+    "EmbeddedBroker",
     "JSONLinesSink",
     "MQTTConfig",
     "MQTTPublisher",
@@ -21,9 +25,7 @@ __all__ = [
     "OutboxConfig",
     "OutboxRow",
     "PublisherState",
-    "RESULT_SCHEMA",
     "ResultStamper",
-    "STATS_SCHEMA",
     "TLSConfig",
     "Topics",
 ]

@@ -19,10 +19,13 @@ import concurrent.futures
 import logging
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_sdk._lazy import require
 from edge_sdk.errors import PublishError
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["EmbeddedBroker"]
 
@@ -60,7 +63,7 @@ class EmbeddedBroker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, timeout_s: float = 10.0) -> EmbeddedBroker:
+    def start(self, timeout_s: float = 10.0) -> Self:
         if self.running:
             return self
         broker_module = require("amqtt.broker", "the embedded MQTT broker")
@@ -75,7 +78,7 @@ class EmbeddedBroker:
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(boot())
-            except Exception as exc:  # handed to start(), which raises it in the caller's thread
+            except Exception as exc:  # noqa: BLE001 - handed to start(), which raises it in the caller's thread
                 started.set_exception(exc)
                 loop.close()
                 return
@@ -107,7 +110,7 @@ class EmbeddedBroker:
             future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), loop)
             try:
                 future.result(timeout_s)
-            except Exception as exc:  # still stop the loop; a half-shut broker dies with it
+            except Exception as exc:  # noqa: BLE001 - still stop the loop; a half-shut broker dies with it
                 logger.warning("embedded broker shutdown failed: %s", exc)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout_s)
@@ -119,7 +122,7 @@ class EmbeddedBroker:
         """``mqtt:`` options that point a publisher at this broker."""
         return {"host": self.host, "port": self.port, "protocol": "3.1.1", "transport": "tcp"}
 
-    def __enter__(self) -> EmbeddedBroker:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from edge_sdk.mqtt.topics import Topics
 
-__all__ = ["CommandRouter", "CommandHandler", "PayloadFormat"]
+__all__ = ["CommandHandler", "CommandRouter", "PayloadFormat"]
 
 logger = logging.getLogger(__name__)
 

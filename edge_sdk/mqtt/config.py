@@ -22,7 +22,7 @@ from typing import Literal
 
 from edge_sdk.errors import ConfigError
 
-__all__ = ["MQTTConfig", "TLSConfig", "OutboxConfig", "DropPolicy"]
+__all__ = ["DropPolicy", "MQTTConfig", "OutboxConfig", "TLSConfig"]
 
 DropPolicy = Literal["drop_oldest", "reject_new"]
 

@@ -16,7 +16,7 @@ from edge_sdk.errors import ConfigError, PublishError
 from edge_sdk.mqtt.config import MQTTConfig
 from edge_sdk.mqtt.topics import Topics
 
-__all__ = ["make_client", "make_tls_context", "describe_connect_failure", "describe_refusal"]
+__all__ = ["describe_connect_failure", "describe_refusal", "make_client", "make_tls_context"]
 
 
 def make_tls_context(config: MQTTConfig) -> ssl.SSLContext:
@@ -62,7 +62,7 @@ def make_client(config: MQTTConfig, client_id: str, topics: Topics, paho_infligh
         client.tls_set_context(make_tls_context(config))
     client.will_set(topics.available, b"offline", qos=1, retain=True)
     # paho types the delays as int but computes with floats; sub-second delays matter for tests.
-    client.reconnect_delay_set(config.reconnect_min_s, config.reconnect_max_s)  # type: ignore[arg-type]
+    client.reconnect_delay_set(config.reconnect_min_s, config.reconnect_max_s)
     # Our outbox bounds what is handed to paho; paho's own limit only needs room for that window
     # plus the few messages outside it (availability, latest result).
     client.max_inflight_messages_set(paho_inflight)

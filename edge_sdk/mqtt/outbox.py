@@ -26,9 +26,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge_sdk.errors import PublishError
 from edge_sdk.mqtt.config import DropPolicy
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["Outbox", "OutboxRow"]
 
@@ -77,7 +81,7 @@ class Outbox:
 
     # -- life cycle ------------------------------------------------------------------------------
 
-    def open(self) -> Outbox:
+    def open(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # isolation_level=None: we write BEGIN/COMMIT ourselves, one transaction per call.
@@ -134,7 +138,7 @@ class Outbox:
             self._db.close()
             self._db = None
 
-    def __enter__(self) -> Outbox:
+    def __enter__(self) -> Self:
         return self.open() if self._db is None else self
 
     def __exit__(self, *exc_info: object) -> None:

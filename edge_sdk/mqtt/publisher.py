@@ -25,15 +25,22 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_sdk.errors import PublishError
 from edge_sdk.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
 from edge_sdk.mqtt.config import MQTTConfig
-from edge_sdk.mqtt.connection import describe_connect_failure, describe_refusal, make_client
+from edge_sdk.mqtt.connection import (
+    describe_connect_failure,
+    describe_refusal,
+    make_client,
+)
 from edge_sdk.mqtt.outbox import Outbox
 from edge_sdk.mqtt.payload import ResultStamper, encode, mark_replayed
 from edge_sdk.mqtt.topics import Topics
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["MQTTPublisher", "PublisherState"]
 
@@ -112,7 +119,7 @@ class MQTTPublisher:
 
     # -- life cycle ------------------------------------------------------------------------------
 
-    def start(self) -> MQTTPublisher:
+    def start(self) -> Self:
         """Open the outbox and start connecting in the background; returns at once."""
         if self._state is not PublisherState.CREATED:
             raise PublishError(f"start() needs a new publisher. State: {self._state.value}")
@@ -190,7 +197,7 @@ class MQTTPublisher:
             self._state = PublisherState.CLOSED
             logger.info("publisher closed; %d results left in the outbox", len(self._outbox))
 
-    def __enter__(self) -> MQTTPublisher:
+    def __enter__(self) -> Self:
         if self._state is PublisherState.CREATED:
             self.start()
         return self

@@ -9,9 +9,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from edge_sdk.mqtt.payload import ResultStamper, encode
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["JSONLinesSink"]
 
@@ -34,7 +37,7 @@ class JSONLinesSink:
     def boot(self) -> str:
         return self._stamper.boot
 
-    def start(self) -> JSONLinesSink:
+    def start(self) -> Self:
         return self
 
     def publish_result(self, result: Mapping[str, Any]) -> int:
@@ -65,7 +68,7 @@ class JSONLinesSink:
             self._closed = True
             self._stream.flush()
 
-    def __enter__(self) -> JSONLinesSink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -20,6 +20,10 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["MosquittoBroker", "free_port", "make_ca", "make_certificate"]
 
@@ -175,7 +179,7 @@ class MosquittoBroker:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self, timeout_s: float = 10.0) -> MosquittoBroker:
+    def start(self, timeout_s: float = 10.0) -> Self:
         """Start (or restart, on the same ports) and wait until the listeners accept connections."""
         if self.running:
             return self
@@ -214,7 +218,7 @@ class MosquittoBroker:
     def log_text(self) -> str:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
-    def __enter__(self) -> MosquittoBroker:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -8,9 +8,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_sdk._lazy import require
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["MQTTRecorder", "Received"]
 
@@ -68,7 +71,7 @@ class MQTTRecorder:
             self.client.username_pw_set(username, password or None)
         if ca_file:
             self.client.tls_set_context(ssl.create_default_context(cafile=ca_file))
-        self.client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]
+        self.client.reconnect_delay_set(0.1, 0.5)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.messages: list[Received] = []
@@ -88,7 +91,7 @@ class MQTTRecorder:
             self.messages.append(Received(message.topic, message.payload, bool(message.retain), time.time()))
             self._changed.notify_all()
 
-    def start(self, timeout_s: float = 5.0) -> MQTTRecorder:
+    def start(self, timeout_s: float = 5.0) -> Self:
         self.client.on_subscribe = lambda *args: self._subscribed.set()
         self.client.connect_async(self.host, self.port, keepalive=30, **self._connect_options)
         self.client.loop_start()
@@ -101,7 +104,7 @@ class MQTTRecorder:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def __enter__(self) -> MQTTRecorder:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

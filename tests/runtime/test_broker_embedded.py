@@ -52,5 +52,6 @@ def test_embedded_broker_refuses_mqtt5_clients_so_use_its_overrides(tmp_path) ->
 
 def test_a_taken_port_gives_a_clear_error() -> None:
     with EmbeddedBroker(port=0) as first:
-        with pytest.raises(PublishError, match=rf"embedded MQTT broker could not listen on 127\.0\.0\.1:{first.port}"):
+        message = rf"embedded MQTT broker could not listen on 127\.0\.0\.1:{first.port}"
+        with pytest.raises(PublishError, match=message):
             EmbeddedBroker(port=first.port).start()

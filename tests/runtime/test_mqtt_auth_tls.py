@@ -89,9 +89,10 @@ def test_wrong_password_gives_a_clear_error_and_keeps_retrying(make_broker, mqtt
 
 def test_wrong_password_under_mqtt311_names_the_cause(make_broker, mqtt_config) -> None:
     broker = make_broker(users=USERS, acl=ACL)
-    with MQTTPublisher(mqtt_config(broker, protocol="3.1.1", username="pi-test", password="wrong")) as publisher:
-        with pytest.raises(PublishError, match=r"refused the connection: Not authorized \(reason code 135\)"):
-            publisher.wait_connected(2.0)
+    config = mqtt_config(broker, protocol="3.1.1", username="pi-test", password="wrong")
+    message = r"refused the connection: Not authorized \(reason code 135\)"
+    with MQTTPublisher(config) as publisher, pytest.raises(PublishError, match=message):
+        publisher.wait_connected(2.0)
 
 
 def test_tls_with_a_generated_ca_delivers(make_broker, recorder_for, mqtt_config, result_validator) -> None:

@@ -40,7 +40,7 @@ def test_commands_reach_their_handlers_and_malformed_ones_are_rejected_while_res
             ("config", b"[" + b"1," * 600 + b"1]"),  # over command_max_bytes
             ("explode", b"{}"),                   # handler raises
             ("config", b'{"max_fps": 10}'),       # fine
-            ("prompt", "find the red circle".encode()),
+            ("prompt", b"find the red circle"),
         ]):
             _send(recorder, base + name, payload)
             publisher.publish_result(example_result(i))

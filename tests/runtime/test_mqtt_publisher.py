@@ -77,9 +77,9 @@ def test_publish_after_close_says_why(broker, mqtt_config) -> None:
 
 
 def test_result_must_not_carry_delivery_fields(broker, mqtt_config) -> None:
-    with MQTTPublisher(mqtt_config(broker)) as publisher:
-        with pytest.raises(ValueError, match="must not contain 'seq': the publisher assigns seq, boot and replayed"):
-            publisher.publish_result({**sample_result(), "seq": 3})
+    message = "must not contain 'seq': the publisher assigns seq, boot and replayed"
+    with MQTTPublisher(mqtt_config(broker)) as publisher, pytest.raises(ValueError, match=message):
+        publisher.publish_result({**sample_result(), "seq": 3})
 
 
 def test_websockets_transport_delivers(make_broker, recorder_for, mqtt_config, result_validator) -> None:
