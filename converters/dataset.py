@@ -22,14 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from converters._parallel import parallel_map
 from converters.errors import DataError
-from converters.manifest import (
-    CleaningPolicy,
-    ColumnMap,
-    Manifest,
-    load_manifest,
-    parallel_map,
-)
+from converters.manifest import CleaningPolicy, ColumnMap, Manifest, load_manifest
 from converters.preprocessing import Preprocessing
 from converters.split import Part, Split, split_rows
 from edge_sdk.errors import InputError
