@@ -29,6 +29,9 @@ now_s = time.monotonic
 """Runtime clock: monotonic seconds (arbitrary origin)."""
 
 _WALL_OFFSET_S = time.time() - time.monotonic()
+# Traces store times rounded to 0.1 ms (1/15 s is written 0.0667): a sample counts as reached
+# by a frame within half a millisecond of it, or it would wait for the next frame.
+_MEDIA_TOLERANCE_S = 5e-4
 
 
 def wall_s() -> float:
@@ -107,6 +110,7 @@ class MediaClock:
             self._cond.notify_all()
 
     def wait_until(self, t_s: float, timeout_s: float | None) -> bool:
+        t_s -= _MEDIA_TOLERANCE_S
         with self._cond:
             return self._cond.wait_for(lambda: self._media_t_s >= t_s or self._closed, timeout_s) and not (
                 self._closed and self._media_t_s < t_s
@@ -114,4 +118,6 @@ class MediaClock:
 
     def to_runtime_s(self, t_s: float) -> float:
         with self._cond:
-            return self._frame_ts_s - (self._media_t_s - t_s)
+            behind_s = self._media_t_s - t_s
+            # a sample at the frame's instant (to the trace's rounding) gets the frame's own stamp
+            return self._frame_ts_s - (behind_s if abs(behind_s) > _MEDIA_TOLERANCE_S else 0.0)

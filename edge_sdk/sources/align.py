@@ -4,10 +4,13 @@ Policies (``AlignConfig.policy``):
 
 * ``latest`` -- the newest text and sensor reading within their max age at the frame's timestamp.
   Never waits; what a live robot wants.
-* ``wait_fresh`` -- if the newest sensor reading is not newer than the frame, wait up to
-  ``wait_timeout_s`` for one that is (then fall back to ``latest``, counted in ``fresh_timeouts``).
-  For a sensor that is slower than the camera when the decision must reflect the current distance.
-  Text changes on human time scales and is never waited for.
+* ``wait_fresh`` -- if the newest sensor reading is older than the frame, wait up to
+  ``wait_timeout_s`` for one taken at or after it (then fall back to ``latest``, counted in
+  ``fresh_timeouts``). For a sensor slower than the camera when the decision must reflect the
+  current distance, and for ``every_frame`` playback with trace replays on a
+  :class:`~edge_sdk.clock.MediaClock`, where the replay thread releases the reading stamped at the
+  frame's own instant just after the frame is read. Text changes on human time scales and is never
+  waited for.
 
 ``skew_ms`` is ``(frame.timestamp_s - sensor_ts) * 1000``: positive when the reading is older than
 the frame. :meth:`Aligner.align` runs per frame in the inference worker, so it only reads the slots'
@@ -61,10 +64,11 @@ class Aligner:
         sensor_reading = None
         if self.sensor is not None:
             sensor_reading = self.sensor.latest(frame_ts)
-            if self._wait_fresh and (sensor_reading is None or sensor_reading[1] <= frame_ts):
-                fresh = self.sensor.wait_newer(frame_ts, self._wait_timeout_s)
+            if self._wait_fresh and (sensor_reading is None or sensor_reading[1] < frame_ts):
+                fresh = self.sensor.wait_since(frame_ts, self._wait_timeout_s)
                 if fresh is None:
                     self.fresh_timeouts += 1
+                    sensor_reading = self.sensor.latest(frame_ts)  # may have moved on while waiting
                 else:
                     sensor_reading = fresh
             if sensor_reading is None:

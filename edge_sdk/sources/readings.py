@@ -65,13 +65,13 @@ class LatestReading(Generic[T]):
             return None
         return reading
 
-    def wait_newer(self, than_s: float, timeout_s: float) -> tuple[T, float] | None:
-        """Wait up to ``timeout_s`` for a reading stamped after ``than_s``; None on timeout."""
+    def wait_since(self, since_s: float, timeout_s: float) -> tuple[T, float] | None:
+        """Wait up to ``timeout_s`` for a reading stamped at or after ``since_s``; None on timeout."""
         with self._cond:
-            if self._cond.wait_for(lambda: (self._reading is not None and self._reading[1] > than_s) or self._closed,
+            if self._cond.wait_for(lambda: (self._reading is not None and self._reading[1] >= since_s) or self._closed,
                                    timeout_s):
                 reading = self._reading
-                if reading is not None and reading[1] > than_s:
+                if reading is not None and reading[1] >= since_s:
                     return reading
         return None
 
