@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_bridge import (  # noqa: E402
+from firmware_bridge import (
     ActionController,
     ActionRule,
     ActionsConfig,
@@ -37,11 +37,11 @@ from firmware_bridge import (  # noqa: E402
     describe,
     encode_frame,
 )
-from firmware_bridge.messages import Sensor, decode_frame, pack  # noqa: E402
-from firmware_bridge.vectorgen import load_vectors, vectors_path  # noqa: E402
+from firmware_bridge.messages import Sensor, decode_frame, pack
+from firmware_bridge.vectorgen import load_vectors, vectors_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "bridge"))
-from test_interop import random_message  # noqa: E402
+from test_interop import random_message
 
 FUZZ_FRAMES = 100_000
 SEED = 20241129
@@ -82,7 +82,9 @@ def fuzz(vectors_tool: Path) -> dict[str, Any]:
     stream = bytearray()
     crashes = 0
     corrupted = 0
-    for _ in tqdm(range(FUZZ_FRAMES), desc="fuzz", unit="frame", leave=False, file=sys.stderr):
+    for _ in tqdm(
+        range(FUZZ_FRAMES), desc="fuzz", unit="frame", leave=False, file=sys.stderr
+    ):
         frame = Frame(rng.randrange(256), random_message(rng))
         wire = encode_frame(frame.seq, frame.message)
         originals.append(frame)
@@ -100,7 +102,7 @@ def fuzz(vectors_tool: Path) -> dict[str, Any]:
             decoded += decoder.feed(bytes(stream[pos : pos + n]))
         except BridgeError:
             pass  # the bridge's own errors are allowed (the decoder raises none)
-        except Exception:  # anything else is a crash
+        except Exception:  # noqa: BLE001 -- anything else is exactly what we count as a crash
             crashes += 1
         pos += n
     # Every decoded frame must be a frame the sender meant, in order. Damage outside a frame's
@@ -119,7 +121,13 @@ def fuzz(vectors_tool: Path) -> dict[str, Any]:
             accepted_corrupt += 1
     counters = decoder.counters()
     # The C decoder on the very same bytes must accept exactly the same frames.
-    proc = subprocess.run([str(vectors_tool), "stream"], input=bytes(stream), capture_output=True, timeout=120, check=True)
+    proc = subprocess.run(
+        [str(vectors_tool), "stream"],
+        input=bytes(stream),
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     c_lines = proc.stdout.decode().splitlines()
     c_frames, c_counters = c_lines[:-1], c_lines[-1]
     py_canon = [describe(f) for f in decoded]
@@ -139,23 +147,52 @@ def fuzz(vectors_tool: Path) -> dict[str, Any]:
 
 
 def interop(vectors_tool: Path) -> dict[str, Any]:
-    proc = subprocess.run([str(vectors_tool), "check", str(vectors_path())], capture_output=True, text=True, timeout=60)
-    file_results = [line for line in proc.stdout.splitlines() if line.startswith(("ok ", "FAIL "))]
+    proc = subprocess.run(
+        [str(vectors_tool), "check", str(vectors_path())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    file_results = [
+        line for line in proc.stdout.splitlines() if line.startswith(("ok ", "FAIL "))
+    ]
     failures = sum(line.startswith("FAIL") for line in file_results)
     # Python checks the same file.
     for v in load_vectors():
         if v["kind"] == "frame":
             wire = bytes.fromhex(v["wire_hex"])
             f = decode_frame(wire[:-1])
-            failures += describe(f) != v["canonical"] or encode_frame(f.seq, f.message) != wire
+            failures += (
+                describe(f) != v["canonical"] or encode_frame(f.seq, f.message) != wire
+            )
     rng = random.Random(SEED + 1)
     frames = [Frame(rng.randrange(256), random_message(rng)) for _ in range(2000)]
     wires = [encode_frame(f.seq, f.message).hex() for f in frames]
     canon = [describe(f) for f in frames]
-    c_dec = subprocess.run([str(vectors_tool), "decode"], input="\n".join(wires) + "\n", capture_output=True, text=True, timeout=60).stdout.splitlines()
-    c_enc = subprocess.run([str(vectors_tool), "encode"], input="\n".join(canon) + "\n", capture_output=True, text=True, timeout=60).stdout.splitlines()
+    c_dec = subprocess.run(
+        [str(vectors_tool), "decode"],
+        input="\n".join(wires) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    c_enc = subprocess.run(
+        [str(vectors_tool), "encode"],
+        input="\n".join(canon) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
     for i, frame in enumerate(frames):
-        ok = i < len(c_dec) and c_dec[i] == canon[i] and i < len(c_enc) and c_enc[i] == wires[i]
+        ok = (
+            i < len(c_dec)
+            and c_dec[i] == canon[i]
+            and i < len(c_enc)
+            and c_enc[i] == wires[i]
+        )
         ok = ok and decode_frame(bytes.fromhex(c_enc[i])[:-1]) == frame
         failures += not ok
     return {"interop_vectors": len(file_results) + len(frames), "interop_failures": int(failures),
@@ -164,10 +201,17 @@ def interop(vectors_tool: Path) -> dict[str, Any]:
 
 def link_figures() -> dict[str, Any]:
     out: dict[str, Any] = {}
-    with HostSimulator(distance_cm=42.3, sensor_period_ms=50) as sim, BridgeLink.open(sim.port) as link:
+    with (
+        HostSimulator(distance_cm=42.3, sensor_period_ms=50) as sim,
+        BridgeLink.open(sim.port) as link,
+    ):
         latencies = []
-        for i in tqdm(range(2000), desc="rtt", unit="cmd", leave=False, file=sys.stderr):
-            latencies.append(link.send_command("motor_left", (i % 2001) - 1000).latency_ms)
+        for i in tqdm(
+            range(2000), desc="rtt", unit="cmd", leave=False, file=sys.stderr
+        ):
+            latencies.append(
+                link.send_command("motor_left", (i % 2001) - 1000).latency_ms
+            )
         latencies.sort()
         out["rtt_p50_ms"] = round(statistics.median(latencies), 3)
         out["rtt_p99_ms"] = round(latencies[int(0.99 * (len(latencies) - 1))], 3)
@@ -183,12 +227,17 @@ def link_figures() -> dict[str, Any]:
         out["replug_recovered"] = bool(recovered)
         out["replug_total_ms"] = round((time.monotonic() - started) * 1000, 1)
         out["replug_gap_ms"] = 300
-    with HostSimulator(distance_cm=42.3, sensor_period_ms=1) as sim, BridgeLink.open(sim.port) as link:
+    with (
+        HostSimulator(distance_cm=42.3, sensor_period_ms=1) as sim,
+        BridgeLink.open(sim.port) as link,
+    ):
         link.wait_for_reading(1.0)
         before, t0 = link.stats().sensor_frames, time.monotonic()
         time.sleep(2.0)
         stats = link.stats()
-        out["sensor_frames_per_s"] = round((stats.sensor_frames - before) / (time.monotonic() - t0), 1)
+        out["sensor_frames_per_s"] = round(
+            (stats.sensor_frames - before) / (time.monotonic() - t0), 1
+        )
         out["sensor_crc_errors"] = stats.crc_errors
     # A typical SENSOR frame: one channel (distance), as the seek firmware sends it.
     typical = Sensor(123456, (423,))
@@ -204,9 +253,14 @@ def link_figures() -> dict[str, Any]:
 
 def safe_stop() -> dict[str, Any]:
     rules = (ActionRule("center", {"motor_left": 500, "motor_right": 500}),)
-    config = ActionsConfig(rules=rules, stale_after_s=0.2, debounce_results=1, min_interval_s=0.0)
+    config = ActionsConfig(
+        rules=rules, stale_after_s=0.2, debounce_results=1, min_interval_s=0.0
+    )
     figures = []
-    with HostSimulator(distance_cm=80.0) as sim, BridgeLink.open(sim.port, BridgeConfig()) as link:
+    with (
+        HostSimulator(distance_cm=80.0) as sim,
+        BridgeLink.open(sim.port, BridgeConfig()) as link,
+    ):
         for _ in tqdm(range(15), desc="safe stop", leave=False, file=sys.stderr):
             with ActionController(link, config) as controller:
                 for _ in range(3):
@@ -214,12 +268,17 @@ def safe_stop() -> dict[str, Any]:
                     time.sleep(0.02)
                 before = controller.stats().safe_stops
                 deadline = time.monotonic() + 2
-                while controller.stats().safe_stops == before and time.monotonic() < deadline:
+                while (
+                    controller.stats().safe_stops == before
+                    and time.monotonic() < deadline
+                ):
                     time.sleep(0.01)
                 stats = controller.stats()
                 if stats.last_safe_stop_ms is not None and stats.safe_stops > before:
                     figures.append(stats.last_safe_stop_ms)
-                sim.wait_for_actuator("motor_left", 0, timeout_s=1.0)  # the firmware really stopped
+                sim.wait_for_actuator(
+                    "motor_left", 0, timeout_s=1.0
+                )  # the firmware really stopped
     figures.sort()
     # Max over the trials: the worst case is what matters for a robot (the CPU is shared).
     return {"safe_stop_ms": round(figures[-1], 2), "safe_stop_p50_ms": round(statistics.median(figures), 2),
@@ -232,7 +291,9 @@ def sizes() -> dict[str, Any]:
                            "firmware_flash_bytes": core.flash_bytes}  # fmt: skip
     try:
         sketch = build_uno_sketch()
-        out.update(sketch_ram_bytes=sketch.ram_bytes, sketch_flash_bytes=sketch.flash_bytes)
+        out.update(
+            sketch_ram_bytes=sketch.ram_bytes, sketch_flash_bytes=sketch.flash_bytes
+        )
     except BridgeError as exc:
         out["sketch_error"] = str(exc).splitlines()[0]
     return out
@@ -250,21 +311,48 @@ def main() -> int:
         results.update(sizes())
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     rows = [
-        ("fuzz frames (half damaged)", f"{results['fuzz_frames']} ({results['fuzz_corrupted']} damaged)"),
+        (
+            "fuzz frames (half damaged)",
+            f"{results['fuzz_frames']} ({results['fuzz_corrupted']} damaged)",
+        ),
         ("corrupt frames accepted", results["fuzz_corrupt_accepted"]),
         ("decoder crashes", results["fuzz_crashes"]),
-        ("intact frames decoded / sent", f"{results['fuzz_intact_decoded']} / {results['fuzz_intact_sent']}"),
+        (
+            "intact frames decoded / sent",
+            f"{results['fuzz_intact_decoded']} / {results['fuzz_intact_sent']}",
+        ),
         ("C decoder agrees with Python", results["fuzz_c_python_agree"]),
-        ("interop vectors / failures", f"{results['interop_vectors']} / {results['interop_failures']}"),
-        ("command RTT p50 / p99 (pty)", f"{results['rtt_p50_ms']} / {results['rtt_p99_ms']} ms"),
+        (
+            "interop vectors / failures",
+            f"{results['interop_vectors']} / {results['interop_failures']}",
+        ),
+        (
+            "command RTT p50 / p99 (pty)",
+            f"{results['rtt_p50_ms']} / {results['rtt_p99_ms']} ms",
+        ),
         ("sensor frames/s (pty, 1 ms period)", results["sensor_frames_per_s"]),
-        ("sensor frame on the wire", f"{results['sensor_frame_wire_bytes']} B ({results['sensor_frame_payload_bytes']} B payload)"),
+        (
+            "sensor frame on the wire",
+            f"{results['sensor_frame_wire_bytes']} B ({results['sensor_frame_payload_bytes']} B payload)",
+        ),
         ("max sensor frames/s at 115200", results["sensor_frames_per_s_115200_max"]),
         ("wire efficiency at 115200", results["wire_efficiency_115200"]),
-        ("replug recovered", f"{results['replug_recovered']} ({results['replug_total_ms']} ms incl. 300 ms unplugged)"),
-        ("safe stop (stale → ACK) max / p50", f"{results['safe_stop_ms']} / {results['safe_stop_p50_ms']} ms"),
-        (f"core RAM / flash ({results['firmware_target']})", f"{results['firmware_ram_bytes']} / {results['firmware_flash_bytes']} B"),
-        ("Uno sketch RAM / flash", f"{results.get('sketch_ram_bytes', '-')} / {results.get('sketch_flash_bytes', '-')} B"),
+        (
+            "replug recovered",
+            f"{results['replug_recovered']} ({results['replug_total_ms']} ms incl. 300 ms unplugged)",
+        ),
+        (
+            "safe stop (stale → ACK) max / p50",
+            f"{results['safe_stop_ms']} / {results['safe_stop_p50_ms']} ms",
+        ),
+        (
+            f"core RAM / flash ({results['firmware_target']})",
+            f"{results['firmware_ram_bytes']} / {results['firmware_flash_bytes']} B",
+        ),
+        (
+            "Uno sketch RAM / flash",
+            f"{results.get('sketch_ram_bytes', '-')} / {results.get('sketch_flash_bytes', '-')} B",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"{'firmware bridge':<{width}}  value")

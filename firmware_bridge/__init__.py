@@ -15,7 +15,12 @@ Typical use::
 from firmware_bridge.actions import ActionController, ActionStats
 from firmware_bridge.clock import ClockMapper
 from firmware_bridge.codec import MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, MessageType
-from firmware_bridge.config import ActionRule, ActionsConfig, BridgeConfig, LineModeConfig
+from firmware_bridge.config import (
+    ActionRule,
+    ActionsConfig,
+    BridgeConfig,
+    LineModeConfig,
+)
 from firmware_bridge.decoder import DecoderCounters, FrameDecoder
 from firmware_bridge.errors import (
     BridgeConfigError,
@@ -32,7 +37,13 @@ from firmware_bridge.errors import (
     ProtocolError,
     SimulatorError,
 )
-from firmware_bridge.firmware import FirmwareSize, HostTools, build_avr_core, build_host_tools, build_uno_sketch
+from firmware_bridge.firmware import (
+    FirmwareSize,
+    HostTools,
+    build_avr_core,
+    build_host_tools,
+    build_uno_sketch,
+)
 from firmware_bridge.linemode import LineParser, LineReader
 from firmware_bridge.link import BridgeLink, CommandResult, LinkState
 from firmware_bridge.messages import (
@@ -57,65 +68,59 @@ from firmware_bridge.simulator import ActuatorEvent, HostSimulator
 from firmware_bridge.stats import LinkStats
 
 __all__ = [
-    # links and readings
-    "BridgeLink",
-    "BridgeConfig",
-    "LinkState",
-    "LinkStats",
-    "CommandResult",
-    "SensorReading",
-    "ClockMapper",
-    "LineReader",
-    "LineParser",
-    "LineModeConfig",
-    # actions
+    "MAX_PAYLOAD_BYTES",
+    "PROTOCOL_VERSION",
+    "Ack",
     "ActionController",
-    "ActionsConfig",
     "ActionRule",
     "ActionStats",
-    # protocol
-    "PROTOCOL_VERSION",
-    "MAX_PAYLOAD_BYTES",
-    "MessageType",
-    "Frame",
-    "Message",
-    "Hello",
-    "Sensor",
-    "Command",
-    "Ack",
-    "Nack",
-    "NackReason",
-    "Heartbeat",
-    "ChannelInfo",
-    "ActuatorInfo",
-    "encode_frame",
-    "decode_frame",
-    "describe",
-    "FrameDecoder",
-    "DecoderCounters",
-    # firmware and simulator
-    "HostSimulator",
+    "ActionsConfig",
     "ActuatorEvent",
-    "HostTools",
-    "FirmwareSize",
-    "build_host_tools",
-    "build_avr_core",
-    "build_uno_sketch",
-    # ports
-    "PortInfo",
-    "list_ports",
-    # errors
-    "BridgeError",
-    "ProtocolError",
+    "ActuatorInfo",
+    "BridgeConfig",
     "BridgeConfigError",
-    "LinkError",
-    "PortBusyError",
-    "HandshakeError",
-    "LinkDownError",
-    "CommandTimeoutError",
+    "BridgeError",
+    "BridgeLink",
+    "ChannelInfo",
+    "ClockMapper",
+    "Command",
     "CommandError",
     "CommandRejectedError",
+    "CommandResult",
+    "CommandTimeoutError",
+    "DecoderCounters",
     "FirmwareBuildError",
-    "SimulatorError",
+    "FirmwareSize",
+    "Frame",
+    "FrameDecoder",
+    "HandshakeError",
+    "Heartbeat",
+    "Hello",
+    "HostSimulator",
+    "HostTools",
+    "LineModeConfig",
+    "LineParser",
+    "LineReader",
+    "LinkDownError",
+    "LinkError",
+    "LinkState",
+    "LinkStats",
+    "Message",
+    "MessageType",
     "MissingDependencyError",
+    "Nack",
+    "NackReason",
+    "PortBusyError",
+    "PortInfo",
+    "ProtocolError",
+    "Sensor",
+    "SensorReading",
+    "SimulatorError",
+    "build_avr_core",
+    "build_host_tools",
+    "build_uno_sketch",
+    "decode_frame",
+    "describe",
+    "encode_frame",
+    "list_ports",
 ]

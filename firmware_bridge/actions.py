@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from firmware_bridge.config import ActionsConfig
 from firmware_bridge.errors import BridgeError, LinkError
 
-__all__ = ["CommandLink", "ActionStats", "ActionController", "SAFE"]
+__all__ = ["SAFE", "ActionController", "ActionStats", "CommandLink"]
 
 log = logging.getLogger(__name__)
 SAFE = "safe"  # the name of the safe action in stats and logs
@@ -39,7 +39,9 @@ class CommandLink(Protocol):
     @property
     def state(self) -> Any: ...
 
-    def send_command(self, actuator: str | int, value: int, *, timeout_s: float | None = None) -> Any: ...
+    def send_command(
+        self, actuator: str | int, value: int, *, timeout_s: float | None = None
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,9 @@ class ActionStats:
     commands_failed: int
     rate_limited: int
     safe_stops: int
-    last_safe_stop_ms: float | None  # results stale (or link back) → safe command acknowledged
+    last_safe_stop_ms: (
+        float | None
+    )  # results stale (or link back) → safe command acknowledged
     current_action: str | None
 
 
@@ -65,7 +69,9 @@ class ActionController:
         self._cond = threading.Condition()
         self._closing = False
         now = time.monotonic()
-        self._last_result_s = now  # nothing yet: the robot is stopped once stale_after_s passes
+        self._last_result_s = (
+            now  # nothing yet: the robot is stopped once stale_after_s passes
+        )
         self._candidate: str | None = None
         self._streak = 0
         self._desired: str | None = None
@@ -77,13 +83,20 @@ class ActionController:
              "commands_failed", "rate_limited", "safe_stops"), 0)  # fmt: skip
         self._last_safe_stop_ms: float | None = None
         self._rules = {rule.label: rule for rule in config.rules}
-        self._thread = threading.Thread(target=self._run, name="firmware-bridge-actions", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="firmware-bridge-actions", daemon=True
+        )
         self._thread.start()
 
     # -- called by the runtime ---------------------------------------------------------------
-    def on_result(self, label: str, confidence: float, timestamp_s: float | None = None) -> None:
+    def on_result(
+        self, label: str, confidence: float, timestamp_s: float | None = None
+    ) -> None:
         """A new result; ``timestamp_s`` is its capture time in ``time.time()`` seconds."""
-        if timestamp_s is not None and time.time() - timestamp_s > self.config.stale_after_s:
+        if (
+            timestamp_s is not None
+            and time.time() - timestamp_s > self.config.stale_after_s
+        ):
             self._counts["results_too_old"] += 1
             return
         rule = self._rules.get(label)
@@ -100,7 +113,10 @@ class ActionController:
                 self._streak += 1
             else:
                 self._candidate, self._streak = candidate, 1
-            if self._streak >= self.config.debounce_results and self._desired != candidate:
+            if (
+                self._streak >= self.config.debounce_results
+                and self._desired != candidate
+            ):
                 self._desired = candidate
                 self._cond.notify()
 
@@ -115,7 +131,7 @@ class ActionController:
         if send_safe and _is_connected(self._link):
             self._send(SAFE, self.config.safe_command, deadline_s=None)
 
-    def __enter__(self) -> ActionController:
+    def __enter__(self) -> ActionController:  # noqa: PYI034 (not meant for subclassing)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -124,7 +140,9 @@ class ActionController:
     def stats(self) -> ActionStats:
         with self._cond:
             return ActionStats(
-                last_safe_stop_ms=self._last_safe_stop_ms, current_action=self._active, **self._counts
+                last_safe_stop_ms=self._last_safe_stop_ms,
+                current_action=self._active,
+                **self._counts,
             )
 
     # -- worker ------------------------------------------------------------------------------
@@ -139,21 +157,30 @@ class ActionController:
             now = time.monotonic()
             if not _is_connected(self._link):
                 if self._link_was_up:
-                    log.warning("link down: the firmware's failsafe holds until it is back")
+                    log.warning(
+                        "link down: the firmware's failsafe holds until it is back"
+                    )
                 self._link_was_up = False
-                self._active = None  # unknown after a drop: the device may have rebooted
+                self._active = (
+                    None  # unknown after a drop: the device may have rebooted
+                )
                 continue
             if not self._link_was_up:
                 self._link_was_up = True
                 if self._send(SAFE, self.config.safe_command, deadline_s=now):
                     with self._cond:
-                        self._desired = None  # act again only on results that come after the drop
+                        self._desired = (
+                            None  # act again only on results that come after the drop
+                        )
                         self._candidate, self._streak = None, 0
                 continue
             stale_at = last_result_s + self.config.stale_after_s
             if now >= stale_at:
                 if self._active != SAFE:
-                    log.info("results stale for %.0f ms: sending the safe command", (now - last_result_s) * 1000)
+                    log.info(
+                        "results stale for %.0f ms: sending the safe command",
+                        (now - last_result_s) * 1000,
+                    )
                     if self._send(SAFE, self.config.safe_command, deadline_s=stale_at):
                         with self._cond:
                             self._desired = None
@@ -161,13 +188,22 @@ class ActionController:
                 continue
             if desired is None or desired == self._active:
                 continue
-            if desired != SAFE and now - self._last_change_s < self.config.min_interval_s:
+            if (
+                desired != SAFE
+                and now - self._last_change_s < self.config.min_interval_s
+            ):
                 self._counts["rate_limited"] += 1
                 continue
-            commands = self.config.safe_command if desired == SAFE else self._rules[desired].commands
+            commands = (
+                self.config.safe_command
+                if desired == SAFE
+                else self._rules[desired].commands
+            )
             self._send(desired, commands, deadline_s=now if desired == SAFE else None)
 
-    def _send(self, action: str, commands: Mapping[str, int], deadline_s: float | None) -> bool:
+    def _send(
+        self, action: str, commands: Mapping[str, int], deadline_s: float | None
+    ) -> bool:
         """Send every actuator value of ``action``; True when all were acknowledged."""
         ok = True
         for actuator, value in commands.items():

@@ -17,36 +17,66 @@ from types import FrameType
 
 from firmware_bridge.config import BridgeConfig, LineModeConfig
 from firmware_bridge.decoder import FrameDecoder
-from firmware_bridge.errors import BridgeError, CommandError, CommandRejectedError, LinkError, MissingDependencyError
-from firmware_bridge.link import HOST_HELLO, BridgeLink
+from firmware_bridge.errors import (
+    BridgeError,
+    CommandError,
+    CommandRejectedError,
+    LinkError,
+    MissingDependencyError,
+)
 from firmware_bridge.linemode import LineParser
+from firmware_bridge.link import HOST_HELLO, BridgeLink
 from firmware_bridge.messages import describe, encode_frame
 from firmware_bridge.ports import list_ports
 from firmware_bridge.simulator import HostSimulator
 from firmware_bridge.transport import open_port
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edge-sdk bridge", description="Serial bridge to a microcontroller.")
+    parser = argparse.ArgumentParser(
+        prog="edge-sdk bridge", description="Serial bridge to a microcontroller."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("ports", help="list serial ports with VID:PID and /dev/serial/by-id names")
+    sub.add_parser(
+        "ports", help="list serial ports with VID:PID and /dev/serial/by-id names"
+    )
     mon = sub.add_parser("monitor", help="print decoded frames live")
     mon.add_argument("url", help="device path, /dev/serial/by-id name or pyserial URL")
     mon.add_argument("--baudrate", type=int, default=115200)
-    mon.add_argument("--line-mode", action="store_true", help="the device prints key=value, CSV or JSON lines")
-    mon.add_argument("--duration-s", type=float, default=math.inf, help="stop after this many seconds")
+    mon.add_argument(
+        "--line-mode",
+        action="store_true",
+        help="the device prints key=value, CSV or JSON lines",
+    )
+    mon.add_argument(
+        "--duration-s",
+        type=float,
+        default=math.inf,
+        help="stop after this many seconds",
+    )
     send = sub.add_parser("send", help="send one command and wait for its ACK")
     send.add_argument("url")
-    send.add_argument("actuator", help="actuator name (from the device's HELLO) or index")
+    send.add_argument(
+        "actuator", help="actuator name (from the device's HELLO) or index"
+    )
     send.add_argument("value", type=int)
     send.add_argument("--baudrate", type=int, default=115200)
-    send.add_argument("--timeout-s", type=float, default=0.5, help="ACK timeout per attempt")
-    sim = sub.add_parser("simulate", help="run the host simulator on a pty and print its path")
+    send.add_argument(
+        "--timeout-s", type=float, default=0.5, help="ACK timeout per attempt"
+    )
+    sim = sub.add_parser(
+        "simulate", help="run the host simulator on a pty and print its path"
+    )
     sim.add_argument("--trace", type=Path, help="file of 't_ms distance_cm' lines")
-    sim.add_argument("--distance-cm", type=float, default=100.0, help="fixed distance without a trace")
+    sim.add_argument(
+        "--distance-cm",
+        type=float,
+        default=100.0,
+        help="fixed distance without a trace",
+    )
     sim.add_argument("--loop", action="store_true", help="repeat the trace")
     sim.add_argument("--sensor-period-ms", type=int, default=50)
     sim.add_argument("--failsafe-ms", type=int, default=1000)
@@ -67,7 +97,9 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr
+    )
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _run(args)
@@ -78,7 +110,11 @@ def main(argv: list[str]) -> int:
         return 2
     except LinkError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2 if args.command in ("monitor", "send") and "cannot open" in str(exc) else 1
+        return (
+            2
+            if args.command in ("monitor", "send") and "cannot open" in str(exc)
+            else 1
+        )
     except BridgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -98,7 +134,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "monitor":
         return _monitor(args)
     if args.command == "send":
-        actuator: str | int = int(args.actuator) if args.actuator.isdigit() else args.actuator
+        actuator: str | int = (
+            int(args.actuator) if args.actuator.isdigit() else args.actuator
+        )
         config = BridgeConfig(baudrate=args.baudrate, command_timeout_s=args.timeout_s)
         with BridgeLink.open(args.url, config) as link:
             try:
@@ -120,7 +158,9 @@ def _monitor(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         if not args.line_mode:
-            port.write(b"\x00" + encode_frame(0, HOST_HELLO))  # ask the device to introduce itself
+            port.write(
+                b"\x00" + encode_frame(0, HOST_HELLO)
+            )  # ask the device to introduce itself
         while time.monotonic() - started < args.duration_s:
             data = port.read(max(1, port.in_waiting))
             stamp = f"{time.monotonic() - started:9.3f}"
@@ -134,12 +174,18 @@ def _monitor(args: argparse.Namespace) -> int:
                 buffer = bytearray(rest)
                 values = parser.parse(raw.decode("utf-8", errors="replace"))
                 if values is not None:
-                    print(f"{stamp} " + " ".join(f"{k}={v:g}" for k, v in values.items()), flush=True)
+                    print(
+                        f"{stamp} " + " ".join(f"{k}={v:g}" for k, v in values.items()),
+                        flush=True,
+                    )
     finally:
         port.close()
         if not args.line_mode:
             c = decoder.counters()
-            print(f"frames_ok={c.frames_ok} crc_errors={c.crc_errors} resyncs={c.resyncs}", file=sys.stderr)
+            print(
+                f"frames_ok={c.frames_ok} crc_errors={c.crc_errors} resyncs={c.resyncs}",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -14,17 +14,17 @@ from enum import IntEnum
 from firmware_bridge.errors import ProtocolError
 
 __all__ = [
-    "PROTOCOL_VERSION",
-    "MAX_PAYLOAD_BYTES",
     "MAX_FRAME_BYTES",
+    "MAX_PAYLOAD_BYTES",
     "MAX_WIRE_BYTES",
+    "PROTOCOL_VERSION",
     "MessageType",
     "RawFrame",
-    "crc16_ccitt_false",
-    "cobs_encode",
     "cobs_decode",
-    "encode_raw_frame",
+    "cobs_encode",
+    "crc16_ccitt_false",
     "decode_raw_frame",
+    "encode_raw_frame",
 ]
 
 PROTOCOL_VERSION = 1
@@ -91,7 +91,9 @@ def cobs_encode(data: bytes) -> bytes:
             out += block[:254]
             block = block[254:]
             if last and not block:
-                return bytes(out)  # as in the reference algorithm: no empty block after a final run
+                return bytes(
+                    out
+                )  # as in the reference algorithm: no empty block after a final run
         out.append(len(block) + 1)
         out += block
     return bytes(out)
@@ -105,7 +107,10 @@ def cobs_decode(data: bytes) -> bytes:
     while index < length:
         code = data[index]
         if code == 0:
-            raise ProtocolError(f"COBS data must not contain 0x00. Got one at offset {index}", kind="cobs")
+            raise ProtocolError(
+                f"COBS data must not contain 0x00. Got one at offset {index}",
+                kind="cobs",
+            )
         end = index + code
         if end > length:
             raise ProtocolError(
@@ -114,7 +119,10 @@ def cobs_decode(data: bytes) -> bytes:
             )
         block = data[index + 1 : end]
         if 0 in block:
-            raise ProtocolError(f"COBS data must not contain 0x00. Got one in block at offset {index}", kind="cobs")
+            raise ProtocolError(
+                f"COBS data must not contain 0x00. Got one in block at offset {index}",
+                kind="cobs",
+            )
         out += block
         index = end
         if code != 0xFF and index < length:
@@ -128,7 +136,8 @@ def encode_raw_frame(msg_type: int, seq: int, payload: bytes) -> bytes:
         raise ProtocolError(f"sequence number must be 0..255. Got: {seq}")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError(
-            f"payload must be at most {MAX_PAYLOAD_BYTES} bytes. Got: {len(payload)} bytes", kind="oversize"
+            f"payload must be at most {MAX_PAYLOAD_BYTES} bytes. Got: {len(payload)} bytes",
+            kind="oversize",
         )
     body = bytes((PROTOCOL_VERSION, int(msg_type), seq)) + payload
     crc = crc16_ccitt_false(body)
@@ -142,20 +151,26 @@ def decode_raw_frame(stuffed: bytes) -> RawFrame:
     """
     if len(stuffed) > MAX_WIRE_BYTES - 1:
         raise ProtocolError(
-            f"frame must be at most {MAX_WIRE_BYTES - 1} stuffed bytes. Got: {len(stuffed)}", kind="oversize"
+            f"frame must be at most {MAX_WIRE_BYTES - 1} stuffed bytes. Got: {len(stuffed)}",
+            kind="oversize",
         )
     frame = cobs_decode(stuffed)
     if len(frame) < HEADER_BYTES + CRC_BYTES:
         raise ProtocolError(
-            f"frame must be at least {HEADER_BYTES + CRC_BYTES} bytes. Got: {len(frame)}", kind="short"
+            f"frame must be at least {HEADER_BYTES + CRC_BYTES} bytes. Got: {len(frame)}",
+            kind="short",
         )
     expected = crc16_ccitt_false(frame[:-2])
     received = (frame[-2] << 8) | frame[-1]
     if expected != received:
-        raise ProtocolError(f"CRC mismatch: computed 0x{expected:04X}, frame carries 0x{received:04X}", kind="crc")
+        raise ProtocolError(
+            f"CRC mismatch: computed 0x{expected:04X}, frame carries 0x{received:04X}",
+            kind="crc",
+        )
     if frame[0] != PROTOCOL_VERSION:
         raise ProtocolError(
-            f"protocol version must be {PROTOCOL_VERSION}. Got: {frame[0]}", kind="version"
+            f"protocol version must be {PROTOCOL_VERSION}. Got: {frame[0]}",
+            kind="version",
         )
     try:
         msg_type = MessageType(frame[1])

@@ -23,7 +23,9 @@ class DecoderCounters:
     frames_ok: int = 0
     crc_errors: int = 0
     cobs_errors: int = 0
-    malformed: int = 0  # too short, wrong version, unknown type, payload not matching its layout
+    malformed: int = (
+        0  # too short, wrong version, unknown type, payload not matching its layout
+    )
     oversize: int = 0
     resyncs: int = 0  # discarded segments of any kind
     bytes_in: int = 0
@@ -70,7 +72,9 @@ class FrameDecoder:
         return frames
 
     def _count_error(self, kind: str) -> None:
-        key = {"crc": "crc_errors", "cobs": "cobs_errors", "oversize": "oversize"}.get(kind, "malformed")
+        key = {"crc": "crc_errors", "cobs": "cobs_errors", "oversize": "oversize"}.get(
+            kind, "malformed"
+        )
         self._counts[key] += 1
         self._counts["resyncs"] += 1
 

@@ -22,7 +22,9 @@ T = TypeVar("T")
 class CallbackDispatcher(Generic[T]):
     """Deliver items to ``callback`` on a thread named ``name``. ``close()`` is idempotent."""
 
-    def __init__(self, name: str, callback: Callable[[T], None], max_queue: int) -> None:
+    def __init__(
+        self, name: str, callback: Callable[[T], None], max_queue: int
+    ) -> None:
         self._callback = callback
         self._queue: deque[T] = deque()
         self._max_queue = max_queue

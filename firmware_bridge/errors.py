@@ -25,19 +25,19 @@ original stays attached. The decoder never raises on bad input: corrupt frames a
 from __future__ import annotations
 
 __all__ = [
-    "BridgeError",
-    "ProtocolError",
     "BridgeConfigError",
-    "LinkError",
-    "PortBusyError",
-    "HandshakeError",
-    "LinkDownError",
-    "CommandTimeoutError",
+    "BridgeError",
     "CommandError",
     "CommandRejectedError",
+    "CommandTimeoutError",
     "FirmwareBuildError",
-    "SimulatorError",
+    "HandshakeError",
+    "LinkDownError",
+    "LinkError",
     "MissingDependencyError",
+    "PortBusyError",
+    "ProtocolError",
+    "SimulatorError",
 ]
 
 

@@ -19,14 +19,14 @@ from pathlib import Path
 from firmware_bridge.errors import FirmwareBuildError
 
 __all__ = [
-    "HostTools",
     "FirmwareSize",
-    "firmware_dir",
-    "cache_dir",
-    "build_host_tools",
+    "HostTools",
     "build_avr_core",
-    "build_uno_sketch",
+    "build_host_tools",
     "build_simavr_harness",
+    "build_uno_sketch",
+    "cache_dir",
+    "firmware_dir",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,11 @@ def _source_hash() -> str:
     digest = hashlib.sha256()
     root = firmware_dir()
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in {".c", ".h", ".ino", ""} and "build" not in path.parts:
+        if (
+            path.is_file()
+            and path.suffix in {".c", ".h", ".ino", ""}
+            and "build" not in path.parts
+        ):
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -76,24 +80,38 @@ def _source_hash() -> str:
 
 def _make(target: str, build: Path, extra: tuple[str, ...] = ()) -> str:
     if shutil.which("make") is None:
-        raise FirmwareBuildError("building the firmware needs `make`; install the Debian package make")
+        raise FirmwareBuildError(
+            "building the firmware needs `make`; install the Debian package make"
+        )
     build.mkdir(parents=True, exist_ok=True)
     # One build at a time per cache entry: tests and the bench may start together.
     with open(build / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        cmd = ["make", "-s", "-C", str(firmware_dir()), f"BUILD_DIR={build}", target, *extra]
+        cmd = [
+            "make",
+            "-s",
+            "-C",
+            str(firmware_dir()),
+            f"BUILD_DIR={build}",
+            target,
+            *extra,
+        ]
         log.debug("building firmware: %s", " ".join(cmd))
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise FirmwareBuildError(f"`make {target}` in {firmware_dir()} failed (exit {proc.returncode}):\n{tail}")
+        raise FirmwareBuildError(
+            f"`make {target}` in {firmware_dir()} failed (exit {proc.returncode}):\n{tail}"
+        )
     return proc.stdout
 
 
 def build_host_tools() -> HostTools:
     """Build (or reuse) bp_sim and bp_vectors with the host's gcc."""
     if shutil.which(os.environ.get("CC", "gcc")) is None:
-        raise FirmwareBuildError("building the host simulator needs gcc; install the Debian package gcc")
+        raise FirmwareBuildError(
+            "building the host simulator needs gcc; install the Debian package gcc"
+        )
     build = cache_dir() / _source_hash()
     tools = HostTools(build / "bp_sim", build / "bp_vectors")
     if not (tools.simulator.exists() and tools.vectors_tool.exists()):
@@ -106,11 +124,16 @@ _AVR_SIZE = re.compile(r"^(Program|Data):\s+(\d+) bytes", re.MULTILINE)
 
 def _avr_size(elf: Path) -> tuple[int, int]:
     proc = subprocess.run(
-        ["avr-size", "--format=avr", "--mcu=atmega328p", str(elf)], capture_output=True, text=True, check=False
+        ["avr-size", "--format=avr", "--mcu=atmega328p", str(elf)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    found = dict((m.group(1), int(m.group(2))) for m in _AVR_SIZE.finditer(proc.stdout))
+    found = {m.group(1): int(m.group(2)) for m in _AVR_SIZE.finditer(proc.stdout)}
     if proc.returncode != 0 or len(found) != 2:
-        raise FirmwareBuildError(f"avr-size must report Program and Data sizes. Got: {proc.stdout or proc.stderr}")
+        raise FirmwareBuildError(
+            f"avr-size must report Program and Data sizes. Got: {proc.stdout or proc.stderr}"
+        )
     return found["Data"], found["Program"]
 
 
@@ -125,15 +148,32 @@ def build_avr_core() -> FirmwareSize:
         return FirmwareSize("atmega328p", ram, flash, elf)
     log.warning("avr-gcc not found: reporting the core's size for the host instead")
     tools = build_host_tools()
-    proc = subprocess.run(["size", "-A", str(tools.vectors_tool)], capture_output=True, text=True, check=False)
-    sections = {p[0]: int(p[1]) for p in (line.split() for line in proc.stdout.splitlines()) if len(p) >= 2 and p[1].isdigit()}
+    proc = subprocess.run(
+        ["size", "-A", str(tools.vectors_tool)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    sections = {
+        p[0]: int(p[1])
+        for p in (line.split() for line in proc.stdout.splitlines())
+        if len(p) >= 2 and p[1].isdigit()
+    }
     ram = sections.get(".data", 0) + sections.get(".bss", 0)
-    return FirmwareSize("host", ram, sections.get(".text", 0) + sections.get(".data", 0), tools.vectors_tool)
+    return FirmwareSize(
+        "host",
+        ram,
+        sections.get(".text", 0) + sections.get(".data", 0),
+        tools.vectors_tool,
+    )
 
 
 def build_uno_sketch() -> FirmwareSize:
     """Build the Arduino sketch for an Uno with arduino-mk; the ELF is what would be flashed."""
-    if not Path("/usr/share/arduino/Arduino.mk").exists() or shutil.which("avr-gcc") is None:
+    if (
+        not Path("/usr/share/arduino/Arduino.mk").exists()
+        or shutil.which("avr-gcc") is None
+    ):
         raise FirmwareBuildError(
             "building the Uno sketch needs arduino-mk, arduino-core-avr and gcc-avr (Debian packages)"
         )
@@ -148,7 +188,9 @@ def build_uno_sketch() -> FirmwareSize:
 def build_simavr_harness() -> Path:
     """Build bp_simavr, which runs an AVR image in simavr with its UART on a pty."""
     if not Path("/usr/include/simavr/sim_avr.h").exists():
-        raise FirmwareBuildError("the simavr harness needs libsimavr-dev and libsimavrparts1 (Debian packages)")
+        raise FirmwareBuildError(
+            "the simavr harness needs libsimavr-dev and libsimavrparts1 (Debian packages)"
+        )
     build = cache_dir() / _source_hash()
     harness = build / "bp_simavr"
     if not harness.exists():

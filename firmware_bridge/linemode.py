@@ -57,7 +57,13 @@ class LineParser:
             return None
         fmt = self.format
         if fmt == "auto":
-            fmt = "json" if line.startswith("{") else "kv" if ("=" in line or ":" in line) else "csv"
+            fmt = (
+                "json"
+                if line.startswith("{")
+                else "kv"
+                if ("=" in line or ":" in line)
+                else "csv"
+            )
         if fmt == "json":
             return self._json(line)
         if fmt == "kv":
@@ -93,11 +99,15 @@ class LineParser:
         numbers = [_number(f) for f in fields]
         if any(n is None for n in numbers):
             if all(n is None for n in numbers):
-                self.header = fields  # a header line (or a new one after a sketch reset)
+                self.header = (
+                    fields  # a header line (or a new one after a sketch reset)
+                )
             return None
         if self.header is None or len(self.header) != len(fields):
             return None
-        return {name: float(n) for name, n in zip(self.header, numbers) if n is not None}
+        return {
+            name: float(n) for name, n in zip(self.header, numbers) if n is not None
+        }
 
 
 class LineReader:
@@ -121,11 +131,21 @@ class LineReader:
         self._port: Any = None
         self._thread: threading.Thread | None = None
         self._dispatcher: CallbackDispatcher[SensorReading] | None = None
-        self.counts = {"lines_ok": 0, "lines_skipped": 0, "lines_oversize": 0, "link_losses": 0, "readings": 0}
+        self.counts = {
+            "lines_ok": 0,
+            "lines_skipped": 0,
+            "lines_oversize": 0,
+            "link_losses": 0,
+            "readings": 0,
+        }
 
     @classmethod
     def open(
-        cls, url: str, config: LineModeConfig | None = None, *, on_reading: Callable[[SensorReading], None] | None = None
+        cls,
+        url: str,
+        config: LineModeConfig | None = None,
+        *,
+        on_reading: Callable[[SensorReading], None] | None = None,
     ) -> LineReader:
         """Open ``url`` and start reading; raises PortBusyError or LinkError."""
         reader = cls(url, config, on_reading=on_reading)
@@ -135,10 +155,16 @@ class LineReader:
     def start(self) -> None:
         if self._thread is not None:
             raise LinkError(f"line reader for {self.url} is already started")
-        self._port = open_port(self.url, baudrate=self.config.baudrate, timeout_s=0.05, exclusive=True)
+        self._port = open_port(
+            self.url, baudrate=self.config.baudrate, timeout_s=0.05, exclusive=True
+        )
         if self._on_reading is not None:
-            self._dispatcher = CallbackDispatcher(f"firmware-bridge-lines-callbacks:{self.url}", self._on_reading, 256)
-        self._thread = threading.Thread(target=self._run, name=f"firmware-bridge-lines:{self.url}", daemon=True)
+            self._dispatcher = CallbackDispatcher(
+                f"firmware-bridge-lines-callbacks:{self.url}", self._on_reading, 256
+            )
+        self._thread = threading.Thread(
+            target=self._run, name=f"firmware-bridge-lines:{self.url}", daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -156,7 +182,7 @@ class LineReader:
         with self._cond:
             self._cond.notify_all()
 
-    def __enter__(self) -> LineReader:
+    def __enter__(self) -> LineReader:  # noqa: PYI034 (not meant for subclassing)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -165,19 +191,29 @@ class LineReader:
     def latest_reading(self, max_age_s: float | None = None) -> SensorReading | None:
         with self._cond:
             reading = self._latest
-        if reading is not None and max_age_s is not None and reading.age_s(time.time()) > max_age_s:
+        if (
+            reading is not None
+            and max_age_s is not None
+            and reading.age_s(time.time()) > max_age_s
+        ):
             return None
         return reading
 
     def wait_for_reading(self, timeout_s: float) -> SensorReading:
         with self._cond:
             before = self._latest
-            self._cond.wait_for(lambda: self._latest is not before or self._closing.is_set(), timeout_s)
+            self._cond.wait_for(
+                lambda: self._latest is not before or self._closing.is_set(), timeout_s
+            )
             if self._latest is before or self._latest is None:
-                raise LinkDownError(f"no reading line from {self.url} within {timeout_s} s")
+                raise LinkDownError(
+                    f"no reading line from {self.url} within {timeout_s} s"
+                )
             return self._latest
 
-    def feed_line(self, line: str, received_s: float | None = None) -> SensorReading | None:
+    def feed_line(
+        self, line: str, received_s: float | None = None
+    ) -> SensorReading | None:
         """Parse one line as if it came from the port (also used by the reader thread)."""
         received = time.time() if received_s is None else received_s
         values = self._parser.parse(line)
@@ -206,21 +242,26 @@ class LineReader:
             port = self._port
             if port is None:
                 try:
-                    self._port = open_port(self.url, baudrate=self.config.baudrate, timeout_s=0.05, exclusive=True)
+                    self._port = open_port(
+                        self.url,
+                        baudrate=self.config.baudrate,
+                        timeout_s=0.05,
+                        exclusive=True,
+                    )
                     buffer.clear()
                 except LinkError:
                     self._closing.wait(self.config.reconnect_interval_s)
                 continue
             try:
                 data = port.read(max(1, port.in_waiting))
-            except Exception as exc:  # SerialException / OSError when the device vanishes
+            except Exception as exc:  # noqa: BLE001 -- pyserial raises SerialException, OSError or TypeError when the device vanishes
                 log.warning("line reader %s lost the port: %s", self.url, exc)
                 self.counts["link_losses"] += 1
                 self._port = None
                 try:
                     port.close()
-                except Exception:  # the fd is already gone
-                    pass
+                except Exception as close_exc:  # noqa: BLE001 -- the fd is already gone
+                    log.debug("closing %s: %s", self.url, close_exc)
                 continue
             buffer += data
             while b"\n" in buffer:

@@ -48,17 +48,19 @@ from firmware_bridge.reading import SensorReading
 from firmware_bridge.stats import LatencyWindow, LinkStats
 from firmware_bridge.transport import open_port
 
-__all__ = ["LinkState", "CommandResult", "BridgeLink", "HOST_HELLO"]
+__all__ = ["HOST_HELLO", "BridgeLink", "CommandResult", "LinkState"]
 
 log = logging.getLogger(__name__)
 
 HOST_HELLO = Hello(name="edge-sdk-host", firmware_version=(0, 1, 0))
-_READ_TIMEOUT_S = 0.02  # how often the reader wakes without data, for heartbeats and checks
+_READ_TIMEOUT_S = (
+    0.02  # how often the reader wakes without data, for heartbeats and checks
+)
 
 
 def _scale(raw: int, exponent: int) -> float:
     # Divide for negative exponents: 423 / 10 is 42.3 exactly as printed, 423 * 0.1 is not.
-    return raw / 10.0 ** -exponent if exponent < 0 else float(raw * 10**exponent)
+    return raw / 10.0**-exponent if exponent < 0 else float(raw * 10**exponent)
 
 
 class LinkState(str, Enum):
@@ -104,7 +106,9 @@ class BridgeLink:
         self._on_reading = on_reading
         self._on_state = on_state
         self._state = LinkState.CLOSED
-        self._cond = threading.Condition()  # guards state, device, latest reading, pending
+        self._cond = (
+            threading.Condition()
+        )  # guards state, device, latest reading, pending
         self._write_lock = threading.Lock()
         self._port: Any = None
         self._reader: threading.Thread | None = None
@@ -146,23 +150,34 @@ class BridgeLink:
         """Open the port and wait for the device's HELLO (see :meth:`open`)."""
         with self._cond:
             if self._state is not LinkState.CLOSED or self._reader is not None:
-                raise LinkError(f"link to {self.url} is already {self._state.value}; open a new BridgeLink")
+                raise LinkError(
+                    f"link to {self.url} is already {self._state.value}; open a new BridgeLink"
+                )
         self._closing.clear()
         self._dispatcher = CallbackDispatcher(
-            f"firmware-bridge-callbacks:{self.url}", self._dispatch, self.config.callback_queue
+            f"firmware-bridge-callbacks:{self.url}",
+            self._dispatch,
+            self.config.callback_queue,
         )
         self._set_state(LinkState.CONNECTING)
         try:
             self._port = open_port(
-                self.url, baudrate=self.config.baudrate, timeout_s=_READ_TIMEOUT_S, exclusive=self.config.exclusive
+                self.url,
+                baudrate=self.config.baudrate,
+                timeout_s=_READ_TIMEOUT_S,
+                exclusive=self.config.exclusive,
             )
         except LinkError:
             self.close()
             raise
         self._start_handshake(time.monotonic())
-        self._reader = threading.Thread(target=self._run, name=f"firmware-bridge-reader:{self.url}", daemon=True)
+        self._reader = threading.Thread(
+            target=self._run, name=f"firmware-bridge-reader:{self.url}", daemon=True
+        )
         self._reader.start()
-        budget_s = self.config.handshake_timeout_s * self.config.handshake_attempts + 0.5
+        budget_s = (
+            self.config.handshake_timeout_s * self.config.handshake_attempts + 0.5
+        )
         if not self.wait_connected(budget_s):
             counters = self._decoder.counters()
             self.close()
@@ -187,7 +202,7 @@ class BridgeLink:
         if dispatcher is not None:
             dispatcher.close()
 
-    def __enter__(self) -> BridgeLink:
+    def __enter__(self) -> BridgeLink:  # noqa: PYI034 (not meant for subclassing)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -208,15 +223,26 @@ class BridgeLink:
     def wait_connected(self, timeout_s: float) -> bool:
         """Block until CONNECTED; False on timeout or if the link is closed."""
         with self._cond:
-            return self._cond.wait_for(
-                lambda: self._state in (LinkState.CONNECTED, LinkState.CLOSED) or self._closing.is_set(), timeout_s
-            ) and self._state is LinkState.CONNECTED
+            return (
+                self._cond.wait_for(
+                    lambda: (
+                        self._state in (LinkState.CONNECTED, LinkState.CLOSED)
+                        or self._closing.is_set()
+                    ),
+                    timeout_s,
+                )
+                and self._state is LinkState.CONNECTED
+            )
 
     def latest_reading(self, max_age_s: float | None = None) -> SensorReading | None:
         """The newest reading, or None if there is none or it is older than ``max_age_s``."""
         with self._cond:
             reading = self._latest
-        if reading is not None and max_age_s is not None and reading.age_s(time.time()) > max_age_s:
+        if (
+            reading is not None
+            and max_age_s is not None
+            and reading.age_s(time.time()) > max_age_s
+        ):
             return None
         return reading
 
@@ -224,15 +250,24 @@ class BridgeLink:
         """Block for the next reading that arrives after this call; LinkDownError on timeout."""
         with self._cond:
             before = self._latest
-            if not self._cond.wait_for(lambda: self._latest is not before or self._closing.is_set(), timeout_s):
-                raise LinkDownError(f"no SENSOR frame from {self.url} within {timeout_s} s (state {self._state.value})")
+            if not self._cond.wait_for(
+                lambda: self._latest is not before or self._closing.is_set(), timeout_s
+            ):
+                raise LinkDownError(
+                    f"no SENSOR frame from {self.url} within {timeout_s} s (state {self._state.value})"
+                )
             if self._latest is before:
                 raise LinkDownError(f"link to {self.url} was closed")
             assert self._latest is not None
             return self._latest
 
     def send_command(
-        self, actuator: str | int, value: int, *, timeout_s: float | None = None, retries: int | None = None
+        self,
+        actuator: str | int,
+        value: int,
+        *,
+        timeout_s: float | None = None,
+        retries: int | None = None,
     ) -> CommandResult:
         """Set ``actuator`` (name or index) to ``value`` and wait for the device's ACK.
 
@@ -243,7 +278,9 @@ class BridgeLink:
         retries = self.config.command_retries if retries is None else retries
         budget_s = timeout_s * (retries + 1)
         if not self.wait_connected(budget_s):
-            raise LinkDownError(f"cannot send to {self.url}: link is {self.state.value} (waited {budget_s:.2f} s)")
+            raise LinkDownError(
+                f"cannot send to {self.url}: link is {self.state.value} (waited {budget_s:.2f} s)"
+            )
         actuator_id, name = self._resolve(actuator, value)
         with self._cond:
             seq = self._tx_seq
@@ -262,16 +299,27 @@ class BridgeLink:
                 except LinkError as exc:
                     log.debug("command %s=%s attempt %d: %s", name, value, attempt, exc)
                 self._counts["commands_sent"] += 1
-                if pending.event.wait(timeout_s) and isinstance(pending.reply, (Ack, Nack)):
+                if pending.event.wait(timeout_s) and isinstance(
+                    pending.reply, (Ack, Nack)
+                ):
                     latency_ms = (time.monotonic() - started) * 1000.0
                     if isinstance(pending.reply, Nack):
                         reason = pending.reply.reason
-                        label = NackReason(reason).name if reason in NackReason._value2member_map_ else str(reason)
-                        raise CommandRejectedError(f"{self.device_name} refused {name}={value}: NACK {label}", reason)
+                        label = (
+                            NackReason(reason).name
+                            if reason in NackReason._value2member_map_
+                            else str(reason)
+                        )
+                        raise CommandRejectedError(
+                            f"{self.device_name} refused {name}={value}: NACK {label}",
+                            reason,
+                        )
                     self._latency.add(latency_ms)
                     return CommandResult(name, value, seq, attempt, latency_ms)
                 if self._closing.is_set():
-                    raise LinkDownError(f"link to {self.url} was closed while waiting for ACK of {name}={value}")
+                    raise LinkDownError(
+                        f"link to {self.url} was closed while waiting for ACK of {name}={value}"
+                    )
                 pending.event.clear()
             self._counts["command_timeouts"] += 1
             raise CommandTimeoutError(
@@ -311,12 +359,14 @@ class BridgeLink:
                 continue
             try:
                 data = port.read(max(1, port.in_waiting))
-            except Exception as exc:  # pyserial raises SerialException, OSError, TypeError on a vanished fd
+            except Exception as exc:  # noqa: BLE001 -- pyserial raises SerialException, OSError, TypeError on a vanished fd
                 self._lose(f"read failed: {exc}")
                 continue
             now = time.monotonic()
             if data:
-                self._last_rx_s = now if self._state is LinkState.CONNECTED else self._last_rx_s
+                self._last_rx_s = (
+                    now if self._state is LinkState.CONNECTED else self._last_rx_s
+                )
                 for frame in self._decoder.feed(data):
                     self._handle(frame, now)
             self._housekeeping(now)
@@ -327,7 +377,10 @@ class BridgeLink:
             return
         try:
             port = open_port(
-                self.url, baudrate=self.config.baudrate, timeout_s=_READ_TIMEOUT_S, exclusive=self.config.exclusive
+                self.url,
+                baudrate=self.config.baudrate,
+                timeout_s=_READ_TIMEOUT_S,
+                exclusive=self.config.exclusive,
             )
         except LinkError as exc:
             log.debug("reopen %s: %s", self.url, exc)
@@ -358,13 +411,23 @@ class BridgeLink:
             elif now - self._last_hb_tx_s >= self.config.heartbeat_interval_s:
                 self._last_hb_tx_s = now
                 try:
-                    self._write(encode_frame(self._next_seq(), Heartbeat(int(now * 1000) & 0xFFFFFFFF)))
+                    self._write(
+                        encode_frame(
+                            self._next_seq(), Heartbeat(int(now * 1000) & 0xFFFFFFFF)
+                        )
+                    )
                 except LinkError as exc:
                     self._lose(f"heartbeat not sent: {exc}")
-        elif self._port is not None and now - self._hello_sent_s > self.config.handshake_timeout_s:
-            if self._hello_attempts < self.config.handshake_attempts or self._ever_connected:
-                self._send_hello(now)  # after a replug, keep trying for as long as it takes
-            # else: connect() gives up and closes the link
+        elif (
+            self._port is not None
+            and now - self._hello_sent_s > self.config.handshake_timeout_s
+            # After a replug, keep trying for as long as it takes; at first, connect() gives up.
+            and (
+                self._hello_attempts < self.config.handshake_attempts
+                or self._ever_connected
+            )
+        ):
+            self._send_hello(now)
 
     def _handle(self, frame: Frame, now: float) -> None:
         msg = frame.message
@@ -383,12 +446,19 @@ class BridgeLink:
             self._counts["heartbeats_rx"] += 1
             failsafe = bool(msg.flags & HEARTBEAT_FLAG_FAILSAFE)
             if failsafe and not self._device_failsafe:
-                log.warning("%s: the device's own failsafe stopped its actuators", self.device_name)
+                log.warning(
+                    "%s: the device's own failsafe stopped its actuators",
+                    self.device_name,
+                )
             self._device_failsafe = failsafe
 
     def _on_hello(self, hello: Hello, now: float) -> None:
         if hello.protocol_version != 1:
-            log.error("%s speaks protocol v%d; this host speaks v1", hello.name, hello.protocol_version)
+            log.error(
+                "%s speaks protocol v%d; this host speaks v1",
+                hello.name,
+                hello.protocol_version,
+            )
             return
         self._clock.reset()  # a HELLO means a (re)started device: its millis() restarted
         with self._cond:
@@ -414,7 +484,9 @@ class BridgeLink:
                 values[f"ch{i}"] = float(raw)
         wall_minus_mono = time.time() - time.monotonic()
         taken_s = self._clock.to_host(msg.mcu_time_ms, now) + wall_minus_mono
-        reading = SensorReading(values, taken_s, now + wall_minus_mono, msg.mcu_time_ms, seq, self.url)
+        reading = SensorReading(
+            values, taken_s, now + wall_minus_mono, msg.mcu_time_ms, seq, self.url
+        )
         with self._cond:
             self._latest = reading
             self._cond.notify_all()
@@ -438,15 +510,21 @@ class BridgeLink:
         if isinstance(actuator, str):
             names = [a.name for a in actuators]
             if actuator not in names:
-                raise CommandError(f"unknown actuator {actuator!r}. {self.device_name} has: {', '.join(names) or 'none'}")
+                raise CommandError(
+                    f"unknown actuator {actuator!r}. {self.device_name} has: {', '.join(names) or 'none'}"
+                )
             index = names.index(actuator)
         else:
             index = actuator
             if not 0 <= index < len(actuators):
-                raise CommandError(f"actuator index must be 0..{len(actuators) - 1}. Got: {index}")
+                raise CommandError(
+                    f"actuator index must be 0..{len(actuators) - 1}. Got: {index}"
+                )
         info = actuators[index]
         if not info.min_value <= value <= info.max_value:
-            raise CommandError(f"{info.name} value must be within [{info.min_value}, {info.max_value}]. Got: {value}")
+            raise CommandError(
+                f"{info.name} value must be within [{info.min_value}, {info.max_value}]. Got: {value}"
+            )
         return index, info.name
 
     def _next_seq(self) -> int:
@@ -473,7 +551,7 @@ class BridgeLink:
         if port is not None:
             try:
                 port.close()
-            except Exception as exc:  # closing a vanished device can fail; the fd is gone anyway
+            except Exception as exc:  # noqa: BLE001 -- closing a vanished device can fail; the fd is gone anyway
                 log.debug("closing %s: %s", self.url, exc)
 
     def _set_state(self, state: LinkState) -> None:

@@ -23,29 +23,31 @@ from firmware_bridge.codec import (
 from firmware_bridge.errors import ProtocolError
 
 __all__ = [
-    "ChannelInfo",
-    "ActuatorInfo",
-    "Hello",
-    "Sensor",
-    "Command",
-    "Ack",
-    "Nack",
-    "NackReason",
-    "Heartbeat",
-    "Message",
-    "Frame",
-    "pack",
-    "unpack",
-    "encode_frame",
-    "decode_frame",
-    "describe",
     "CAP_FAILSAFE",
     "CAP_HEARTBEAT",
     "HEARTBEAT_FLAG_FAILSAFE",
+    "Ack",
+    "ActuatorInfo",
+    "ChannelInfo",
+    "Command",
+    "Frame",
+    "Heartbeat",
+    "Hello",
+    "Message",
+    "Nack",
+    "NackReason",
+    "Sensor",
+    "decode_frame",
+    "describe",
+    "encode_frame",
+    "pack",
+    "unpack",
 ]
 
 CAP_HEARTBEAT = 0x01  # the device sends HEARTBEAT on its own
-CAP_FAILSAFE = 0x02  # the device stops its actuators by itself when the host goes silent
+CAP_FAILSAFE = (
+    0x02  # the device stops its actuators by itself when the host goes silent
+)
 HEARTBEAT_FLAG_FAILSAFE = 0x01  # the device's own failsafe has stopped the actuators
 
 _I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
@@ -131,7 +133,7 @@ class Heartbeat:
     flags: int = 0
 
 
-Message = Union[Hello, Sensor, Command, Ack, Nack, Heartbeat]
+Message = Union[Hello, Sensor, Command, Ack, Nack, Heartbeat]  # noqa: UP007 (a runtime alias on 3.10)
 
 _TYPE_OF: dict[type, MessageType] = {
     Hello: MessageType.HELLO,
@@ -171,16 +173,22 @@ def pack(message: Message) -> bytes:
     """Return the payload bytes of ``message``; raises :class:`ProtocolError` if it cannot be sent."""
     if isinstance(message, Sensor):
         if not 0 <= message.mcu_time_ms <= 0xFFFFFFFF:
-            raise ProtocolError(f"mcu_time_ms must fit in uint32. Got: {message.mcu_time_ms}")
+            raise ProtocolError(
+                f"mcu_time_ms must fit in uint32. Got: {message.mcu_time_ms}"
+            )
         for v in message.values:
             _check_i32(v, "sensor value")
         if len(message.values) > 16:
-            raise ProtocolError(f"a SENSOR frame carries at most 16 values. Got: {len(message.values)}")
+            raise ProtocolError(
+                f"a SENSOR frame carries at most 16 values. Got: {len(message.values)}"
+            )
         n = len(message.values)
         return struct.pack(f"<IB{n}i", message.mcu_time_ms, n, *message.values)
     if isinstance(message, Command):
         if not 0 <= message.actuator_id <= 0xFF:
-            raise ProtocolError(f"actuator_id must be 0..255. Got: {message.actuator_id}")
+            raise ProtocolError(
+                f"actuator_id must be 0..255. Got: {message.actuator_id}"
+            )
         _check_i32(message.value, "command value")
         return struct.pack("<Bi", message.actuator_id, message.value)
     if isinstance(message, Ack):
@@ -190,7 +198,12 @@ def pack(message: Message) -> bytes:
     if isinstance(message, Heartbeat):
         return struct.pack("<IB", message.uptime_ms & 0xFFFFFFFF, message.flags & 0xFF)
     if isinstance(message, Hello):
-        out = bytearray((message.protocol_version & 0xFF, *(v & 0xFF for v in message.firmware_version)))
+        out = bytearray(
+            (
+                message.protocol_version & 0xFF,
+                *(v & 0xFF for v in message.firmware_version),
+            )
+        )
         out.append(message.capabilities & 0xFF)
         out += _pack_name(message.name, "firmware name")
         out.append(len(message.channels))
@@ -200,9 +213,13 @@ def pack(message: Message) -> bytes:
         for act in message.actuators:
             _check_i32(act.min_value, "actuator min")
             _check_i32(act.max_value, "actuator max")
-            out += struct.pack("<ii", act.min_value, act.max_value) + _pack_name(act.name, "actuator name")
+            out += struct.pack("<ii", act.min_value, act.max_value) + _pack_name(
+                act.name, "actuator name"
+            )
         if len(out) > MAX_PAYLOAD_BYTES:
-            raise ProtocolError(f"HELLO payload must be at most {MAX_PAYLOAD_BYTES} bytes. Got: {len(out)}")
+            raise ProtocolError(
+                f"HELLO payload must be at most {MAX_PAYLOAD_BYTES} bytes. Got: {len(out)}"
+            )
         return bytes(out)
     raise ProtocolError(f"cannot pack {type(message).__name__}: not a protocol message")
 
@@ -242,7 +259,9 @@ class _Reader:
 def _fixed(data: bytes, fmt: str, what: str) -> tuple[int, ...]:
     size = struct.calcsize(fmt)
     if len(data) != size:
-        raise ProtocolError(f"{what} payload must be {size} bytes. Got: {len(data)} bytes")
+        raise ProtocolError(
+            f"{what} payload must be {size} bytes. Got: {len(data)} bytes"
+        )
     return struct.unpack(fmt, data)
 
 
@@ -250,7 +269,9 @@ def unpack(msg_type: MessageType, payload: bytes) -> Message:
     """Parse a payload of the given type; raises :class:`ProtocolError` if the layout does not fit."""
     if msg_type is MessageType.SENSOR:
         if len(payload) < 5:
-            raise ProtocolError(f"SENSOR payload must be at least 5 bytes. Got: {len(payload)} bytes")
+            raise ProtocolError(
+                f"SENSOR payload must be at least 5 bytes. Got: {len(payload)} bytes"
+            )
         t_ms, n = struct.unpack_from("<IB", payload)
         if n > 16 or len(payload) != 5 + 4 * n:
             raise ProtocolError(
@@ -279,7 +300,9 @@ def unpack(msg_type: MessageType, payload: bytes) -> Message:
             lo, hi = struct.unpack("<ii", r.take(8))
             actuators.append(ActuatorInfo(r.name(), lo, hi))
         r.end()
-        return Hello(name, (major, minor, patch), proto, caps, tuple(channels), tuple(actuators))
+        return Hello(
+            name, (major, minor, patch), proto, caps, tuple(channels), tuple(actuators)
+        )
     raise ProtocolError(f"unknown message type {int(msg_type)}", kind="type")
 
 
@@ -304,7 +327,9 @@ def describe(frame: Frame) -> str:
         acts = ",".join(f"{a.name}:{a.min_value}..{a.max_value}" for a in m.actuators)
         return f"{head} proto={m.protocol_version} fw={m.name}/{ver} caps=0x{m.capabilities:02x} channels=[{chans}] actuators=[{acts}]"
     if isinstance(m, Sensor):
-        return f"{head} t_ms={m.mcu_time_ms} values=[{','.join(str(v) for v in m.values)}]"
+        return (
+            f"{head} t_ms={m.mcu_time_ms} values=[{','.join(str(v) for v in m.values)}]"
+        )
     if isinstance(m, Command):
         return f"{head} actuator={m.actuator_id} value={m.value}"
     if isinstance(m, Ack):

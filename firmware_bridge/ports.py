@@ -37,6 +37,17 @@ def list_ports() -> list[PortInfo]:
     by_id = _by_id_names()
     found = []
     for port in list_ports_mod.comports():
-        vid_pid = f"{port.vid:04x}:{port.pid:04x}" if port.vid is not None and port.pid is not None else ""
-        found.append(PortInfo(port.device, vid_pid, port.description or "", tuple(by_id.get(os.path.realpath(port.device), ()))))
+        vid_pid = (
+            f"{port.vid:04x}:{port.pid:04x}"
+            if port.vid is not None and port.pid is not None
+            else ""
+        )
+        found.append(
+            PortInfo(
+                port.device,
+                vid_pid,
+                port.description or "",
+                tuple(by_id.get(os.path.realpath(port.device), ())),
+            )
+        )
     return sorted(found, key=lambda p: p.device)

@@ -100,20 +100,34 @@ class HostSimulator:
             args += ["--trace", str(self._trace)]
         else:
             trace_file = Path(self._tmp.name) / "trace.txt"
-            trace_file.write_text("".join(f"{t} {d}\n" for t, d in self._trace), encoding="utf-8")
+            trace_file.write_text(
+                "".join(f"{t} {d}\n" for t, d in self._trace), encoding="utf-8"
+            )
             args += ["--trace", str(trace_file)]
         self._link = link
         self._proc = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
-        self._reader = threading.Thread(target=self._read_events, name="bp-sim-events", daemon=True)
+        self._reader = threading.Thread(
+            target=self._read_events, name="bp-sim-events", daemon=True
+        )
         self._reader.start()
         with self._cond:
-            ready = self._cond.wait_for(lambda: bool(self._pty_path) or self._proc_exited(), self._start_timeout_s)
+            ready = self._cond.wait_for(
+                lambda: bool(self._pty_path) or self._proc_exited(),
+                self._start_timeout_s,
+            )
         if not ready or not self._pty_path:
             stderr = self._drain_stderr()
             self.close()
-            raise SimulatorError(f"bp_sim did not report READY within {self._start_timeout_s} s. stderr: {stderr!r}")
+            raise SimulatorError(
+                f"bp_sim did not report READY within {self._start_timeout_s} s. stderr: {stderr!r}"
+            )
         log.info("host simulator on %s (link %s)", self._pty_path, link)
         return self
 
@@ -144,7 +158,7 @@ class HostSimulator:
             self._tmp = None
         return code
 
-    def __enter__(self) -> HostSimulator:
+    def __enter__(self) -> HostSimulator:  # noqa: PYI034 (not meant for subclassing)
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -182,7 +196,9 @@ class HostSimulator:
         with self._cond:
             return list(self._events)
 
-    def wait_for_actuator(self, name: str, value: int, timeout_s: float, since_s: float = 0.0) -> ActuatorEvent:
+    def wait_for_actuator(
+        self, name: str, value: int, timeout_s: float, since_s: float = 0.0
+    ) -> ActuatorEvent:
         """Block until the firmware sets ``name`` to ``value`` (after ``since_s``); return that event."""
 
         def found() -> ActuatorEvent | None:
@@ -194,7 +210,9 @@ class HostSimulator:
             return None
 
         with self._cond:
-            self._cond.wait_for(lambda: found() is not None or self._proc_exited(), timeout_s)
+            self._cond.wait_for(
+                lambda: found() is not None or self._proc_exited(), timeout_s
+            )
             event = found()
         if event is None:
             raise SimulatorError(
@@ -212,7 +230,9 @@ class HostSimulator:
         self._control("replug")
         with self._cond:
             if not self._cond.wait_for(lambda: self._replugs > before, timeout_s):
-                raise SimulatorError(f"bp_sim did not come back within {timeout_s} s after replug")
+                raise SimulatorError(
+                    f"bp_sim did not come back within {timeout_s} s after replug"
+                )
 
     # -- internals ---------------------------------------------------------------------------
     def _control(self, line: str) -> None:
@@ -247,12 +267,14 @@ class HostSimulator:
         fields = dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
         with self._cond:
             self._lines.append(line)
-            if line.startswith("READY") or line.startswith("REPLUG"):
+            if line.startswith(("READY", "REPLUG")):
                 self._pty_path = fields.get("pty", "")
                 if line.startswith("REPLUG"):
                     self._replugs += 1
             elif line.startswith("APPLY"):
-                event = ActuatorEvent(time.monotonic(), fields["name"], int(fields["value"]))
+                event = ActuatorEvent(
+                    time.monotonic(), fields["name"], int(fields["value"])
+                )
                 self._events.append(event)
                 self._state[event.name] = event.value
             elif line.startswith("FAILSAFE"):

@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["LinkStats", "LatencyWindow"]
+__all__ = ["LatencyWindow", "LinkStats"]
 
 
 @dataclass(frozen=True)

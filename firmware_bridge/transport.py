@@ -13,7 +13,7 @@ from typing import Any
 
 from firmware_bridge.errors import LinkError, MissingDependencyError, PortBusyError
 
-__all__ = ["require_serial", "normalize_url", "open_port"]
+__all__ = ["normalize_url", "open_port", "require_serial"]
 
 
 def require_serial() -> ModuleType:
@@ -30,7 +30,9 @@ def require_serial() -> ModuleType:
 def normalize_url(url: str) -> str:
     """``serial:///dev/ttyACM0`` → ``/dev/ttyACM0``; other URLs pass through."""
     if not url:
-        raise LinkError("serial URL must not be empty. Expected a device path or a pyserial URL like loop://")
+        raise LinkError(
+            "serial URL must not be empty. Expected a device path or a pyserial URL like loop://"
+        )
     if url.startswith("serial://"):
         return url[len("serial://") :]
     return url
@@ -55,7 +57,9 @@ def open_port(url: str, *, baudrate: int, timeout_s: float, exclusive: bool) -> 
     except serial.SerialException as exc:
         text = str(exc)
         if "exclusively lock" in text or "Resource temporarily unavailable" in text:
-            raise PortBusyError(f"{url} is in use by another process (exclusive lock held): {text}") from exc
+            raise PortBusyError(
+                f"{url} is in use by another process (exclusive lock held): {text}"
+            ) from exc
         raise LinkError(f"cannot open {url}: {text}") from exc
     except (OSError, ValueError) as exc:
         raise LinkError(f"cannot open {url}: {exc}") from exc

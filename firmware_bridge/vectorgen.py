@@ -20,11 +20,10 @@ from firmware_bridge.codec import (
     encode_raw_frame,
 )
 from firmware_bridge.messages import (
-    ActuatorInfo,
     Ack,
+    ActuatorInfo,
     ChannelInfo,
     Command,
-    Frame,
     Heartbeat,
     Hello,
     Message,
@@ -36,7 +35,7 @@ from firmware_bridge.messages import (
     pack,
 )
 
-__all__ = ["VECTORS_FILE", "build_vectors", "render_vectors", "load_vectors", "main"]
+__all__ = ["VECTORS_FILE", "build_vectors", "load_vectors", "main", "render_vectors"]
 
 VECTORS_FILE = "protocol_v1.json"
 
@@ -83,7 +82,14 @@ def build_vectors() -> list[dict[str, Any]]:
         ("crc_zeros", bytes(8)),
         ("crc_ff", b"\xff" * 4),
     ]:
-        vectors.append({"name": name, "kind": "crc", "data_hex": data.hex(), "crc": crc16_ccitt_false(data)})
+        vectors.append(
+            {
+                "name": name,
+                "kind": "crc",
+                "data_hex": data.hex(),
+                "crc": crc16_ccitt_false(data),
+            }
+        )
     for name, raw in [
         ("cobs_single_zero", b"\x00"),
         ("cobs_two_zeros", b"\x00\x00"),
@@ -91,13 +97,22 @@ def build_vectors() -> list[dict[str, Any]]:
         ("cobs_no_zero", b"\x11\x22\x33\x44"),
         ("cobs_trailing_zeros", b"\x11\x00\x00\x00"),
         ("cobs_254_nonzero", bytes(range(1, 255))),
-        ("cobs_255_from_zero", bytes(range(0, 255))),
+        ("cobs_255_from_zero", bytes(range(255))),
         ("cobs_255_nonzero", bytes(range(1, 256))),
     ]:
-        vectors.append({"name": name, "kind": "cobs", "raw_hex": raw.hex(), "cobs_hex": cobs_encode(raw).hex()})
+        vectors.append(
+            {
+                "name": name,
+                "kind": "cobs",
+                "raw_hex": raw.hex(),
+                "cobs_hex": cobs_encode(raw).hex(),
+            }
+        )
     vectors += [
         _frame("hello_device_seek", 0, SEEK_HELLO),
-        _frame("hello_host", 1, Hello(name="edge-sdk-host", firmware_version=(0, 1, 0))),
+        _frame(
+            "hello_host", 1, Hello(name="edge-sdk-host", firmware_version=(0, 1, 0))
+        ),
         _frame("sensor_one_channel", 5, Sensor(123456, (423,))),
         _frame("sensor_two_channels_negative", 6, Sensor(1000, (423, -5))),
         _frame("sensor_clock_wrap", 255, Sensor(0xFFFFFFFF, (0,))),
@@ -119,12 +134,32 @@ def build_vectors() -> list[dict[str, Any]]:
     vectors += [
         _reject("reject_crc_bit_flip", bytes(flipped), "crc"),
         _reject("reject_truncated", good[:3] + b"\x00", "cobs"),
-        _reject("reject_too_short", cobs_encode(b"\x01\x04\x01\x02") + b"\x00", "short"),
-        _reject("reject_bad_version", _unstuffed(bytes((2, MessageType.ACK, 1, 9))), "version"),
+        _reject(
+            "reject_too_short", cobs_encode(b"\x01\x04\x01\x02") + b"\x00", "short"
+        ),
+        _reject(
+            "reject_bad_version",
+            _unstuffed(bytes((2, MessageType.ACK, 1, 9))),
+            "version",
+        ),
         _reject("reject_unknown_type", _unstuffed(bytes((1, 0x7F, 1, 9))), "type"),
-        _reject("reject_ack_wrong_length", _unstuffed(bytes((1, MessageType.ACK, 1, 9, 9))), "payload"),
-        _reject("reject_sensor_count_mismatch", _unstuffed(bytes((1, MessageType.SENSOR, 1, 0, 0, 0, 0, 2, 1, 0, 0, 0))), "payload"),
-        _reject("reject_oversize", encode_raw_frame(MessageType.SENSOR, 1, bytes(1))[:-1] + b"\x01" * 120 + b"\x00", "oversize"),
+        _reject(
+            "reject_ack_wrong_length",
+            _unstuffed(bytes((1, MessageType.ACK, 1, 9, 9))),
+            "payload",
+        ),
+        _reject(
+            "reject_sensor_count_mismatch",
+            _unstuffed(bytes((1, MessageType.SENSOR, 1, 0, 0, 0, 0, 2, 1, 0, 0, 0))),
+            "payload",
+        ),
+        _reject(
+            "reject_oversize",
+            encode_raw_frame(MessageType.SENSOR, 1, bytes(1))[:-1]
+            + b"\x01" * 120
+            + b"\x00",
+            "oversize",
+        ),
     ]
     return vectors
 
@@ -137,7 +172,11 @@ def render_vectors(vectors: list[dict[str, Any]]) -> str:
 
 def load_vectors() -> list[dict[str, Any]]:
     """The vectors shipped with the package."""
-    text = resources.files("firmware_bridge").joinpath("vectors", VECTORS_FILE).read_text("utf-8")
+    text = (
+        resources.files("firmware_bridge")
+        .joinpath("vectors", VECTORS_FILE)
+        .read_text("utf-8")
+    )
     data: dict[str, Any] = json.loads(text)
     return list(data["vectors"])
 

@@ -7,7 +7,13 @@ that needs them is opened. Timestamps are on :func:`edge_sdk.clock.now_s`.
 from edge_sdk.sources.align import AlignedInputs, Aligner
 from edge_sdk.sources.base import FrameSource, SourceState, SourceStats
 from edge_sdk.sources.capture import CaptureThread
-from edge_sdk.sources.config import AlignConfig, CameraConfig, PlaybackMode, SensorConfig, TextConfig
+from edge_sdk.sources.config import (
+    AlignConfig,
+    CameraConfig,
+    PlaybackMode,
+    SensorConfig,
+    TextConfig,
+)
 from edge_sdk.sources.factory import SCHEMES, open_frame_source, split_spec
 from edge_sdk.sources.frame import ColorOrder, Frame
 from edge_sdk.sources.readings import LatestReading

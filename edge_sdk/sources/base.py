@@ -13,6 +13,7 @@ import math
 import threading
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Self
 
 from edge_sdk.clock import MediaClock, now_s
 from edge_sdk.errors import SourceError
@@ -97,7 +98,7 @@ class FrameSource:
         return SourceStats(self.name, self._state.value, self._frames_read, self._read_failures, self._reconnects,
                            self._frames_skipped, self._loops)
 
-    def __enter__(self) -> FrameSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

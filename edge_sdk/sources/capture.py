@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from types import TracebackType
+from typing import Self
 
 from edge_sdk.errors import SourceError
 from edge_sdk.sources.base import FrameSource
@@ -44,7 +45,7 @@ class CaptureThread:
     def name(self) -> str:
         return self._thread.name
 
-    def start(self) -> CaptureThread:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -78,7 +79,7 @@ class CaptureThread:
         except SourceError as exc:
             if not self._stop.is_set():
                 error = exc
-        except BaseException as exc:  # a bug in a source must still reach the owner
+        except BaseException as exc:  # noqa: BLE001 - a bug in a source must still reach the owner
             if not self._stop.is_set():
                 error = exc
         finally:
@@ -88,8 +89,9 @@ class CaptureThread:
             self.slot.close(error)
             self.source.close()
 
-    def __enter__(self) -> CaptureThread:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()

@@ -101,7 +101,8 @@ class SeekSource(_IndexedSource):
 
     def __init__(self, config: CameraConfig, seconds: float = 30.0, fps: float = 15.0, seed: int = 0,
                  size: int | None = None, name: str | None = None, media_clock: MediaClock | None = None) -> None:
-        from edge_sdk.seek.video import SeekClip  # numpy only; imported here to keep package import light
+        # numpy only, but imported here so that importing edge_sdk.sources stays light
+        from edge_sdk.seek.video import SeekClip
 
         if seconds <= 0 or fps <= 0:
             raise SourceError(f"seek://: expected positive seconds and fps. Got: seconds={seconds}, fps={fps}")

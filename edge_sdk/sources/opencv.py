@@ -47,26 +47,27 @@ class OpenCVSource(FrameSource):
         self._position = 0  # next frame within the file
         self._play_index = 0  # frames played including loops and skips: drives pacing
         self._failed_position: int | None = None
-        self._open_first()
+        self._cap = self._open_first()
         self.fps = self._fps()
         self.frame_count = int(self._cap.get(self._cv2.CAP_PROP_FRAME_COUNT)) if kind == "file" else 0
         realtime = kind == "file" and config.playback == "realtime"
         self._pacer = Pacer(self.fps, self._stop) if realtime else None
 
     # opening ------------------------------------------------------------------------------------
-    def _open_first(self) -> None:
+    def _open_first(self) -> Any:
         if self._kind == "file" and not os.path.isfile(str(self._target)):
             raise SourceError(f"{self.name}: video file not found: {self._target}")
         if self._kind == "gst" and not self._cv2.videoio_registry.hasBackend(self._cv2.CAP_GSTREAMER):
             raise SourceError(f"{self.name}: this OpenCV build has no GStreamer backend (the pip wheels do not); "
                               "install the distribution's OpenCV (apt install python3-opencv) to use gst:// sources")
-        self._cap = self._open()
-        if self._cap is None:
+        cap = self._open()
+        if cap is None:
             what = {"file": "cannot decode this file as video (not a video, corrupt or unsupported codec)",
                     "camera": "cannot open camera device index",
                     "stream": f"cannot open stream within {self._config.read_timeout_s:g} s",
                     "gst": "GStreamer cannot start this pipeline"}[self._kind]
             raise SourceError(f"{self.name}: {what}: {self._target}")
+        return cap
 
     def _open(self) -> Any:
         cv2 = self._cv2

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import IO, Generic, TypeVar
+from typing import IO, Generic, Self, TypeVar
 
 from edge_sdk.clock import ReplayClock, now_s
 
@@ -93,14 +93,13 @@ class LatestReading(Generic[T]):
         for feeder in self._feeders:
             feeder.stop()
 
-    def __enter__(self: _R) -> _R:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
 
-_R = TypeVar("_R", bound=LatestReading)  # type: ignore[type-arg]
 
 
 class LineFeeder:

@@ -77,7 +77,7 @@ def parse_sensor_record(line: bytes | str) -> tuple[dict[str, float], tuple[str,
     except json.JSONDecodeError as exc:
         raise ValueError(f"sensor line is not valid JSON ({exc.msg}). Got: {text.strip()[:80]!r}") from None
     if not isinstance(record, dict):
-        raise ValueError(f"sensor line must be a JSON object of numbers. Got: {text.strip()[:80]!r}")
+        raise ValueError(f"sensor line must be a JSON object of numbers. Got: {text.strip()[:80]!r}")  # noqa: TRY004
     values: dict[str, float] = {}
     stamp: tuple[str, float] = ("", 0.0)
     for key, value in record.items():

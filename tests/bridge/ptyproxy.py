@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 
 class PtyProxy:
-    def __init__(self, device_path: str, corrupt: Callable[[bytes], bytes] | None = None) -> None:
+    def __init__(
+        self, device_path: str, corrupt: Callable[[bytes], bytes] | None = None
+    ) -> None:
         self._device_fd = os.open(device_path, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self._device_fd)
         self._master, slave = os.openpty()
@@ -33,7 +35,9 @@ class PtyProxy:
                 except OSError:
                     return
                 if fd == self._device_fd:
-                    os.write(self._master, self._corrupt(data) if self._corrupt else data)
+                    os.write(
+                        self._master, self._corrupt(data) if self._corrupt else data
+                    )
                 else:
                     os.write(self._device_fd, data)
 
@@ -43,7 +47,7 @@ class PtyProxy:
         for fd in (self._device_fd, self._master, self._slave):
             os.close(fd)
 
-    def __enter__(self) -> PtyProxy:
+    def __enter__(self) -> PtyProxy:  # noqa: PYI034 (not meant for subclassing)
         return self
 
     def __exit__(self, *exc: object) -> None:

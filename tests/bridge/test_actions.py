@@ -25,20 +25,30 @@ def link(sim: HostSimulator) -> Iterator[BridgeLink]:
         yield bridge_link
 
 
-def feed(controller: ActionController, label: str, confidence: float, n: int, period_s: float = 0.02) -> None:
+def feed(
+    controller: ActionController,
+    label: str,
+    confidence: float,
+    n: int,
+    period_s: float = 0.02,
+) -> None:
     for _ in range(n):
         controller.on_result(label, confidence, time.time())
         time.sleep(period_s)
 
 
-def test_confident_result_turns_and_stale_results_stop_the_robot(sim: HostSimulator, link: BridgeLink) -> None:
+def test_confident_result_turns_and_stale_results_stop_the_robot(
+    sim: HostSimulator, link: BridgeLink
+) -> None:
     config = ActionsConfig(rules=RULES, stale_after_s=0.3, debounce_results=2)
     with ActionController(link, config) as controller:
         feed(controller, "left", 0.9, 5)
         sim.wait_for_actuator("motor_right", 300, timeout_s=1.0)
         assert sim.actuator_state()["motor_left"] == -300
         results_stop = time.monotonic()
-        event = sim.wait_for_actuator("motor_right", 0, timeout_s=1.5, since_s=results_stop)
+        event = sim.wait_for_actuator(
+            "motor_right", 0, timeout_s=1.5, since_s=results_stop
+        )
         assert 0.25 <= event.time_s - results_stop < 0.6
         time.sleep(0.1)  # the ACK follows the firmware's action
         stats = controller.stats()
@@ -46,7 +56,9 @@ def test_confident_result_turns_and_stale_results_stop_the_robot(sim: HostSimula
     assert stats.last_safe_stop_ms is not None and stats.last_safe_stop_ms < 100
 
 
-def test_low_confidence_and_single_flickers_do_not_drive(sim: HostSimulator, link: BridgeLink) -> None:
+def test_low_confidence_and_single_flickers_do_not_drive(
+    sim: HostSimulator, link: BridgeLink
+) -> None:
     config = ActionsConfig(rules=RULES, stale_after_s=1.0, debounce_results=3)
     with ActionController(link, config) as controller:
         feed(controller, "left", 0.5, 5)  # below min_confidence: safe
@@ -59,7 +71,9 @@ def test_low_confidence_and_single_flickers_do_not_drive(sim: HostSimulator, lin
 
 
 def test_changes_are_rate_limited(sim: HostSimulator, link: BridgeLink) -> None:
-    config = ActionsConfig(rules=RULES, stale_after_s=2.0, debounce_results=1, min_interval_s=0.5)
+    config = ActionsConfig(
+        rules=RULES, stale_after_s=2.0, debounce_results=1, min_interval_s=0.5
+    )
     with ActionController(link, config) as controller:
         feed(controller, "left", 0.9, 3)
         feed(controller, "center", 0.9, 5)  # 0.1 s later: inside the interval
@@ -69,7 +83,9 @@ def test_changes_are_rate_limited(sim: HostSimulator, link: BridgeLink) -> None:
         assert controller.stats().rate_limited > 0
 
 
-def test_results_already_old_on_arrival_are_ignored(sim: HostSimulator, link: BridgeLink) -> None:
+def test_results_already_old_on_arrival_are_ignored(
+    sim: HostSimulator, link: BridgeLink
+) -> None:
     config = ActionsConfig(rules=RULES, stale_after_s=0.3, debounce_results=1)
     with ActionController(link, config) as controller:
         for _ in range(5):
@@ -79,7 +95,9 @@ def test_results_already_old_on_arrival_are_ignored(sim: HostSimulator, link: Br
     assert sim.actuator_state().get("motor_left", 0) == 0
 
 
-def test_after_a_replug_the_safe_command_comes_first(sim: HostSimulator, link: BridgeLink) -> None:
+def test_after_a_replug_the_safe_command_comes_first(
+    sim: HostSimulator, link: BridgeLink
+) -> None:
     config = ActionsConfig(rules=RULES, stale_after_s=5.0, debounce_results=1)
     with ActionController(link, config) as controller:
         feed(controller, "center", 0.9, 3)
@@ -95,7 +113,9 @@ def test_after_a_replug_the_safe_command_comes_first(sim: HostSimulator, link: B
 
 
 def test_close_sends_the_safe_command(sim: HostSimulator, link: BridgeLink) -> None:
-    controller = ActionController(link, ActionsConfig(rules=RULES, stale_after_s=5.0, debounce_results=1))
+    controller = ActionController(
+        link, ActionsConfig(rules=RULES, stale_after_s=5.0, debounce_results=1)
+    )
     feed(controller, "center", 0.9, 3)
     sim.wait_for_actuator("motor_left", 500, timeout_s=1.0)
     controller.close()
@@ -104,9 +124,16 @@ def test_close_sends_the_safe_command(sim: HostSimulator, link: BridgeLink) -> N
 
 
 def test_rule_config_errors_name_the_field() -> None:
-    with pytest.raises(BridgeConfigError, match=r"min_confidence must be within \[0, 1\]\. Got: 1.5 for 'left'"):
+    with pytest.raises(
+        BridgeConfigError,
+        match=r"min_confidence must be within \[0, 1\]\. Got: 1.5 for 'left'",
+    ):
         ActionRule("left", {"motor_left": 1}, min_confidence=1.5)
-    with pytest.raises(BridgeConfigError, match=r"stale_after_s must be a number > 0\. Got: 0"):
+    with pytest.raises(
+        BridgeConfigError, match=r"stale_after_s must be a number > 0\. Got: 0"
+    ):
         ActionsConfig(stale_after_s=0)
-    with pytest.raises(BridgeConfigError, match=r"ActionRule for 'left' must set at least one actuator"):
+    with pytest.raises(
+        BridgeConfigError, match=r"ActionRule for 'left' must set at least one actuator"
+    ):
         ActionRule("left", {})

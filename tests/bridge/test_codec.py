@@ -13,8 +13,22 @@ from firmware_bridge.codec import (
     encode_raw_frame,
 )
 from firmware_bridge.errors import ProtocolError
-from firmware_bridge.messages import Command, Hello, Sensor, decode_frame, describe, encode_frame, pack, unpack
-from firmware_bridge.vectorgen import build_vectors, load_vectors, render_vectors, vectors_path
+from firmware_bridge.messages import (
+    Command,
+    Hello,
+    Sensor,
+    decode_frame,
+    describe,
+    encode_frame,
+    pack,
+    unpack,
+)
+from firmware_bridge.vectorgen import (
+    build_vectors,
+    load_vectors,
+    render_vectors,
+    vectors_path,
+)
 
 
 def test_crc_matches_the_catalogue_check_value() -> None:
@@ -24,7 +38,11 @@ def test_crc_matches_the_catalogue_check_value() -> None:
 @pytest.mark.parametrize("length", [0, 1, 253, 254, 255, 508, 509, 600])
 def test_cobs_round_trips_and_never_emits_zero(length: int) -> None:
     rng = random.Random(length)
-    for data in (bytes(length), b"\x01" * length, bytes(rng.randrange(256) for _ in range(length))):
+    for data in (
+        bytes(length),
+        b"\x01" * length,
+        bytes(rng.randrange(256) for _ in range(length)),
+    ):
         encoded = cobs_encode(data)
         assert 0 not in encoded
         assert cobs_decode(encoded) == data
@@ -68,17 +86,31 @@ def test_crc_and_cobs_vectors_hold() -> None:
 
 
 def test_error_messages_say_what_was_expected_and_what_came() -> None:
-    with pytest.raises(ProtocolError, match=r"COMMAND payload must be 5 bytes\. Got: 4 bytes"):
+    with pytest.raises(
+        ProtocolError, match=r"COMMAND payload must be 5 bytes\. Got: 4 bytes"
+    ):
         unpack(MessageType.COMMAND, b"\x00\x01\x02\x03")
-    with pytest.raises(ProtocolError, match=r"sequence number must be 0\.\.255\. Got: 256"):
+    with pytest.raises(
+        ProtocolError, match=r"sequence number must be 0\.\.255\. Got: 256"
+    ):
         encode_raw_frame(MessageType.ACK, 256, b"\x00")
-    with pytest.raises(ProtocolError, match=rf"payload must be at most {MAX_PAYLOAD_BYTES} bytes\. Got: 97 bytes"):
+    with pytest.raises(
+        ProtocolError,
+        match=rf"payload must be at most {MAX_PAYLOAD_BYTES} bytes\. Got: 97 bytes",
+    ):
         encode_raw_frame(MessageType.SENSOR, 0, bytes(97))
-    with pytest.raises(ProtocolError, match=r"command value must fit in int32\. Got: 2147483648"):
+    with pytest.raises(
+        ProtocolError, match=r"command value must fit in int32\. Got: 2147483648"
+    ):
         pack(Command(0, 2**31))
-    with pytest.raises(ProtocolError, match=r"firmware name must be 1\.\.32 UTF-8 bytes\. Got: ''"):
+    with pytest.raises(
+        ProtocolError, match=r"firmware name must be 1\.\.32 UTF-8 bytes\. Got: ''"
+    ):
         pack(Hello(name=""))
-    with pytest.raises(ProtocolError, match=r"CRC mismatch: computed 0x[0-9A-F]{4}, frame carries 0x[0-9A-F]{4}"):
+    with pytest.raises(
+        ProtocolError,
+        match=r"CRC mismatch: computed 0x[0-9A-F]{4}, frame carries 0x[0-9A-F]{4}",
+    ):
         wire = bytearray(encode_frame(1, Sensor(5, (1,))))
         wire[3] ^= 0x40
         decode_frame(bytes(wire[:-1]))

@@ -3,7 +3,14 @@ from __future__ import annotations
 import random
 
 from firmware_bridge.decoder import FrameDecoder
-from firmware_bridge.messages import Ack, Command, Frame, Heartbeat, Sensor, encode_frame
+from firmware_bridge.messages import (
+    Ack,
+    Command,
+    Frame,
+    Heartbeat,
+    Sensor,
+    encode_frame,
+)
 
 FRAMES = [
     Frame(1, Sensor(100, (423,))),
@@ -28,7 +35,13 @@ def test_frames_split_at_every_byte_boundary_are_all_decoded() -> None:
 
 def test_garbage_between_frames_is_dropped_counted_and_the_decoder_resyncs() -> None:
     decoder = FrameDecoder()
-    stream = b"\x13\x37noise\x00" + wire(FRAMES[:2]) + b"\xff" * 40 + b"\x00" + wire(FRAMES[2:])
+    stream = (
+        b"\x13\x37noise\x00"
+        + wire(FRAMES[:2])
+        + b"\xff" * 40
+        + b"\x00"
+        + wire(FRAMES[2:])
+    )
     assert decoder.feed(stream) == FRAMES
     counters = decoder.counters()
     assert counters.resyncs == 2

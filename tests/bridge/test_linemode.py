@@ -31,7 +31,9 @@ def pty_pair() -> Iterator[tuple[int, str]]:
         ("distance_cm=nan", None),
     ],
 )
-def test_auto_format_parses_kv_and_json_and_skips_chatter(line: str, expected: dict[str, float] | None) -> None:
+def test_auto_format_parses_kv_and_json_and_skips_chatter(
+    line: str, expected: dict[str, float] | None
+) -> None:
     assert LineParser().parse(line) == expected
 
 
@@ -46,17 +48,24 @@ def test_csv_needs_a_header_and_follows_a_new_one() -> None:
 
 
 def test_bad_format_is_refused_with_the_valid_ones() -> None:
-    with pytest.raises(BridgeConfigError, match=r"format must be one of auto, kv, csv, json\. Got: 'xml'"):
+    with pytest.raises(
+        BridgeConfigError,
+        match=r"format must be one of auto, kv, csv, json\. Got: 'xml'",
+    ):
         LineModeConfig(format="xml")  # type: ignore[arg-type]
 
 
-def test_reader_on_a_pty_yields_readings_with_mcu_time_mapped(pty_pair: tuple[int, str]) -> None:
+def test_reader_on_a_pty_yields_readings_with_mcu_time_mapped(
+    pty_pair: tuple[int, str],
+) -> None:
     master, path = pty_pair
     with LineReader.open(path, LineModeConfig(time_key="t_ms")) as reader:
         os.write(master, b"booting...\r\n")
         os.write(master, b"t_ms=1000 distance_cm=80\r\n")
         first = reader.wait_for_reading(2.0)
-        os.write(master, b"t_ms=1500 distance_cm=") + os.write(master, b"75.5\r\n")  # split write
+        os.write(master, b"t_ms=1500 distance_cm=") + os.write(
+            master, b"75.5\r\n"
+        )  # split write
         second = reader.wait_for_reading(2.0)
     assert first.values == {"distance_cm": 80.0} and first.mcu_time_ms == 1000
     assert second.values == {"distance_cm": 75.5}

@@ -10,7 +10,13 @@ import tty
 import pytest
 
 from firmware_bridge.config import BridgeConfig
-from firmware_bridge.errors import CommandError, HandshakeError, LinkDownError, LinkError, PortBusyError
+from firmware_bridge.errors import (
+    CommandError,
+    HandshakeError,
+    LinkDownError,
+    LinkError,
+    PortBusyError,
+)
 from firmware_bridge.link import BridgeLink, LinkState
 from firmware_bridge.reading import SensorReading
 from firmware_bridge.simulator import HostSimulator
@@ -18,16 +24,24 @@ from firmware_bridge.simulator import HostSimulator
 from .ptyproxy import PtyProxy, byte_noise
 
 
-def test_handshake_reports_the_devices_channels_and_actuators(sim: HostSimulator) -> None:
+def test_handshake_reports_the_devices_channels_and_actuators(
+    sim: HostSimulator,
+) -> None:
     with BridgeLink.open(sim.port) as link:
         assert link.state is LinkState.CONNECTED
         assert link.device is not None
         assert link.device.name == "edge-seek-sim"
         assert [c.name for c in link.device.channels] == ["distance_cm"]
-        assert [a.name for a in link.device.actuators] == ["motor_left", "motor_right", "led"]
+        assert [a.name for a in link.device.actuators] == [
+            "motor_left",
+            "motor_right",
+            "led",
+        ]
 
 
-def test_command_is_acknowledged_and_applied_by_the_firmware(sim: HostSimulator) -> None:
+def test_command_is_acknowledged_and_applied_by_the_firmware(
+    sim: HostSimulator,
+) -> None:
     with BridgeLink.open(sim.port) as link:
         result = link.send_command("motor_left", -700)
         assert result.attempts == 1 and result.latency_ms < 200
@@ -35,14 +49,20 @@ def test_command_is_acknowledged_and_applied_by_the_firmware(sim: HostSimulator)
     assert sim.actuator_state() == {"motor_left": -700, "led": 1}
 
 
-def test_sensor_readings_arrive_in_physical_units_with_host_timestamps(sim: HostSimulator) -> None:
+def test_sensor_readings_arrive_in_physical_units_with_host_timestamps(
+    sim: HostSimulator,
+) -> None:
     got: list[SensorReading] = []
     with BridgeLink.open(sim.port, on_reading=got.append) as link:
         first = link.wait_for_reading(1.0)
         time.sleep(0.3)
         latest = link.latest_reading(max_age_s=0.5)
     assert first.values == {"distance_cm": 42.3}
-    assert latest is not None and latest.mcu_time_ms is not None and first.mcu_time_ms is not None
+    assert (
+        latest is not None
+        and latest.mcu_time_ms is not None
+        and first.mcu_time_ms is not None
+    )
     # MCU time and mapped host time advance together (20 ms sensor period).
     mcu_span_s = (latest.mcu_time_ms - first.mcu_time_ms) / 1000
     assert abs((latest.timestamp_s - first.timestamp_s) - mcu_span_s) < 0.05
@@ -52,7 +72,10 @@ def test_sensor_readings_arrive_in_physical_units_with_host_timestamps(sim: Host
 
 def test_distance_follows_the_scripted_trace(host_tools: object) -> None:
     trace = [(0, 200.0), (400, 200.0), (401, 15.0), (10_000, 15.0)]
-    with HostSimulator(trace, sensor_period_ms=20) as sim, BridgeLink.open(sim.port) as link:
+    with (
+        HostSimulator(trace, sensor_period_ms=20) as sim,
+        BridgeLink.open(sim.port) as link,
+    ):
         deadline = time.monotonic() + 3
         seen = set()
         while time.monotonic() < deadline and 15.0 not in seen:
@@ -62,20 +85,32 @@ def test_distance_follows_the_scripted_trace(host_tools: object) -> None:
 
 def test_out_of_range_value_is_refused_before_sending(sim: HostSimulator) -> None:
     with BridgeLink.open(sim.port) as link:
-        with pytest.raises(CommandError, match=r"motor_left value must be within \[-1000, 1000\]\. Got: 5000"):
+        with pytest.raises(
+            CommandError,
+            match=r"motor_left value must be within \[-1000, 1000\]\. Got: 5000",
+        ):
             link.send_command("motor_left", 5000)
-        with pytest.raises(CommandError, match=r"unknown actuator 'arm'\. edge-seek-sim has: motor_left, motor_right, led"):
+        with pytest.raises(
+            CommandError,
+            match=r"unknown actuator 'arm'\. edge-seek-sim has: motor_left, motor_right, led",
+        ):
             link.send_command("arm", 1)
         assert link.stats().commands_sent == 0
 
 
-def test_second_open_of_the_same_port_is_refused_by_the_lock(sim: HostSimulator) -> None:
-    with BridgeLink.open(sim.port):
-        with pytest.raises(PortBusyError, match="in use by another process"):
-            BridgeLink.open(sim.port)
+def test_second_open_of_the_same_port_is_refused_by_the_lock(
+    sim: HostSimulator,
+) -> None:
+    with (
+        BridgeLink.open(sim.port),
+        pytest.raises(PortBusyError, match="in use by another process"),
+    ):
+        BridgeLink.open(sim.port)
 
 
-def test_missing_port_fails_with_the_path_in_the_message(tmp_path: os.PathLike[str]) -> None:
+def test_missing_port_fails_with_the_path_in_the_message(
+    tmp_path: os.PathLike[str],
+) -> None:
     missing = os.path.join(tmp_path, "ttyNOPE")
     with pytest.raises(LinkError, match=f"cannot open {missing}"):
         BridgeLink.open(missing)
@@ -86,15 +121,22 @@ def test_silent_device_fails_the_handshake_with_a_diagnosis() -> None:
     tty.setraw(slave)
     try:
         config = BridgeConfig(handshake_timeout_s=0.2, handshake_attempts=2)
-        os.write(master, b"distance_cm=42\r\n" * 3)  # a line-mode sketch, not the protocol
-        with pytest.raises(HandshakeError, match=r"did not answer HELLO within 0\.9 s.*line-mode sketch"):
+        os.write(
+            master, b"distance_cm=42\r\n" * 3
+        )  # a line-mode sketch, not the protocol
+        with pytest.raises(
+            HandshakeError,
+            match=r"did not answer HELLO within 0\.9 s.*line-mode sketch",
+        ):
             BridgeLink.open(os.ttyname(slave), config)
     finally:
         os.close(master)
         os.close(slave)
 
 
-def test_link_recovers_by_itself_when_the_device_is_replugged(sim: HostSimulator) -> None:
+def test_link_recovers_by_itself_when_the_device_is_replugged(
+    sim: HostSimulator,
+) -> None:
     states: list[LinkState] = []
     with BridgeLink.open(sim.port, on_state=states.append) as link:
         link.send_command("motor_left", 300)
@@ -108,7 +150,9 @@ def test_link_recovers_by_itself_when_the_device_is_replugged(sim: HostSimulator
     assert sim.actuator_state() == {"motor_left": 0, "motor_right": 400, "led": 0}
 
 
-def test_silence_is_detected_as_link_loss_and_commands_fail_fast(host_tools: object) -> None:
+def test_silence_is_detected_as_link_loss_and_commands_fail_fast(
+    host_tools: object,
+) -> None:
     config = BridgeConfig(link_timeout_s=0.4, command_timeout_s=0.1, command_retries=1)
     with HostSimulator(heartbeat_ms=100, sensor_period_ms=50) as sim:
         link = BridgeLink.open(sim.port, config)
@@ -126,7 +170,10 @@ def test_silence_is_detected_as_link_loss_and_commands_fail_fast(host_tools: obj
 
 def test_commands_survive_line_noise_from_the_device(sim: HostSimulator) -> None:
     config = BridgeConfig(command_timeout_s=0.1, command_retries=5, link_timeout_s=2.0)
-    with PtyProxy(sim.port, corrupt=byte_noise(0.01)) as proxy, BridgeLink.open(proxy.path, config) as link:
+    with (
+        PtyProxy(sim.port, corrupt=byte_noise(0.01)) as proxy,
+        BridgeLink.open(proxy.path, config) as link,
+    ):
         for value in range(-500, 500, 25):
             link.send_command("motor_left", value)
         time.sleep(0.2)
@@ -158,9 +205,14 @@ def test_readings_are_delivered_even_when_a_callback_raises(sim: HostSimulator) 
 
 
 def test_mcu_clock_wrap_keeps_timestamps_monotonic(host_tools: object) -> None:
-    with HostSimulator(clock_start_ms=2**32 - 150, sensor_period_ms=20) as sim, BridgeLink.open(sim.port) as link:
+    with (
+        HostSimulator(clock_start_ms=2**32 - 150, sensor_period_ms=20) as sim,
+        BridgeLink.open(sim.port) as link,
+    ):
         readings = [link.wait_for_reading(1.0) for _ in range(20)]
     mcu = [r.mcu_time_ms for r in readings]
-    assert any(m is not None and m < 1000 for m in mcu) and any(m is not None and m > 2**31 for m in mcu)
+    assert any(m is not None and m < 1000 for m in mcu) and any(
+        m is not None and m > 2**31 for m in mcu
+    )
     stamps = [r.timestamp_s for r in readings]
     assert stamps == sorted(stamps)

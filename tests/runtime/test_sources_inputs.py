@@ -15,11 +15,18 @@ from pathlib import Path
 
 import pytest
 
-import edge_sdk.sources as sources
+from edge_sdk import sources
 from edge_sdk.clock import WallReplayClock, from_wall_s, now_s, to_wall_s, wall_s
 from edge_sdk.errors import ConfigError, SourceError
 from edge_sdk.seek.video import SeekClip, write_clip
-from edge_sdk.sources import SensorConfig, SensorSlot, TextConfig, TextSlot, open_sensor_source, open_text_source
+from edge_sdk.sources import (
+    SensorConfig,
+    SensorSlot,
+    TextConfig,
+    TextSlot,
+    open_sensor_source,
+    open_text_source,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -148,7 +155,7 @@ def test_sensor_lines_from_stdin_reject_malformed_and_go_on() -> None:
         assert slot is not None
         wait_for(lambda: slot.updates + slot.rejected == len(lines))
         assert slot.updates == 2 and slot.rejected == 5
-        values, ts = slot.latest()  # type: ignore[misc]
+        values, _ = slot.latest()  # type: ignore[misc]
     assert values == {"distance_cm": 43.5, "battery_v": 7.0}
     assert slot.last_error == "sensor value 'distance_cm' must be a finite number. Got: True"
 

@@ -3,6 +3,7 @@ folder, the live seek generator, a TCP MJPEG stream, and the capture thread with
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import socket
 import threading
@@ -15,10 +16,10 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from edge_sdk.clock import MediaClock, now_s  # noqa: E402
-from edge_sdk.errors import ConfigError, MissingDependencyError, SourceError  # noqa: E402
-from edge_sdk.seek.video import SeekClip, write_clip  # noqa: E402
-from edge_sdk.sources import (  # noqa: E402
+from edge_sdk.clock import MediaClock, now_s
+from edge_sdk.errors import ConfigError, MissingDependencyError, SourceError
+from edge_sdk.seek.video import SeekClip, write_clip
+from edge_sdk.sources import (
     BlockingSlot,
     CameraConfig,
     CaptureThread,
@@ -84,7 +85,7 @@ def test_file_plays_every_frame_then_ends(clip: Path) -> None:
     first = frames[0]
     assert first.pixels.shape == (96, 96, 3) and first.pixels.dtype == np.uint8 and first.color_order == "BGR"
     assert frames[-1].media_t_s == pytest.approx((CLIP_FRAMES - 1) / 15)
-    assert all(a.timestamp_s <= b.timestamp_s for a, b in zip(frames, frames[1:]))
+    assert all(a.timestamp_s <= b.timestamp_s for a, b in itertools.pairwise(frames))
     assert abs(first.wall_time_s - time.time()) < 60
     assert stats.frames_read == CLIP_FRAMES and stats.state == "ended" and stats.read_failures == 0
 
@@ -200,7 +201,7 @@ class _FakeCapture:
     def __init__(self, good_reads: int, fail_reads: int) -> None:
         self.good_reads, self.fail_reads, self.released = good_reads, fail_reads, False
 
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+    def isOpened(self) -> bool:
         return True
 
     def get(self, prop: int) -> float:
