@@ -70,7 +70,7 @@ class ImageSpec:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _cv2():  # type: ignore[no-untyped-def]
+def _cv2():
     return require("cv2", "image decoding and resizing")
 
 
@@ -147,7 +147,7 @@ def _resize(frame: np.ndarray, spec: ImageSpec) -> np.ndarray:
     return _scale(cv2, frame, spec.width, spec.height)
 
 
-def _scale(cv2, frame: np.ndarray, width: int, height: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _scale(cv2, frame: np.ndarray, width: int, height: int) -> np.ndarray:
     # INTER_AREA averages when shrinking (no aliasing of small shapes); linear when enlarging.
     shrinking = width < frame.shape[1] or height < frame.shape[0]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR

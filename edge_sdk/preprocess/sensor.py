@@ -51,6 +51,8 @@ class SensorSpec:
         channels = []
         for name, values in columns.items():
             array = np.asarray(values, dtype=np.float64)
+            if array.size == 0 or not np.all(np.isfinite(array)):
+                raise InputError(f"sensor channel {name!r}: cannot fit on empty or non-finite values. Got: {array.size} values")
             std = float(array.std())
             channels.append(
                 SensorChannel(name=name, unit=(units or {}).get(name, ""), mean=float(array.mean()), std=std if std > 0 else 1.0)

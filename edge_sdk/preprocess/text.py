@@ -103,7 +103,8 @@ class Tokenizer:
         return self._encode_cached(text)
 
     def encode_batch(self, texts: Iterable[str]) -> np.ndarray:
-        return np.stack([self.encode(t) for t in texts]) if texts else np.zeros((0, self.spec.max_length), np.int32)
+        encoded = [self.encode(str(t)) for t in texts]
+        return np.stack(encoded) if encoded else np.zeros((0, self.spec.max_length), np.int32)
 
     def words_out_of_vocabulary(self, text: str) -> list[str]:
         return [w for w in split_words(text, self.spec.lowercase) if w not in self._ids]

@@ -1,0 +1,186 @@
+"""``edge-sdk``: the one command line of the SDK. A thin ``main(argv) -> int``.
+
+Device commands run on numpy and the device extras; host commands (training, conversion) live in
+``converters.cli`` and import TensorFlow only when they run. Data goes to stdout, diagnostics to
+stderr. Exit codes: 0 success (and on SIGINT/SIGTERM), 1 a run failed, 2 bad config, model or
+arguments (with a one-line cause).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from edge_sdk.errors import BundleError, ConfigError, EdgeSDKError, InputError, MissingDependencyError
+
+__all__ = ["main", "console_main"]
+
+_log = logging.getLogger("edge_sdk.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-sdk", description="Multimodal fusion models from Keras to a Raspberry Pi and into the world."
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run fused inference from a device config and publish results")
+    run.add_argument("--config", "-c", help="device YAML/JSON config; without it: embedded defaults (seek demo)")
+    run.add_argument("--model", help="override model.path")
+    run.add_argument("--source", help="override camera.source (camera://0, file://clip.mp4, seek://...)")
+    run.add_argument("--prompt", help="override the text with a fixed prompt")
+    run.add_argument("--max-frames", type=int, help="stop after this many results")
+    run.add_argument("--stdout", action="store_true", help="also write results to stdout as JSON lines")
+    run.set_defaults(func=_cmd_run)
+
+    check = sub.add_parser("validate-config", help="check a device config; errors carry line numbers")
+    check.add_argument("config")
+    check.set_defaults(func=_cmd_validate_config)
+
+    info = sub.add_parser("info", help="print a model bundle's manifest: inputs, outputs, parity, goldens")
+    info.add_argument("model")
+    info.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    info.add_argument("--verify", action="store_true", help="also load it and run its golden vectors")
+    info.set_defaults(func=_cmd_info)
+
+    wrap = sub.add_parser("wrap", help="make a bundle from any .tflite by describing its inputs and outputs")
+    wrap.add_argument("tflite")
+    wrap.add_argument("--out", "-o", required=True)
+    wrap.add_argument("--spec", required=True, help="YAML/JSON file describing inputs, outputs and model info")
+    wrap.set_defaults(func=_cmd_wrap)
+
+    bridge = sub.add_parser("bridge", help="serial link to a microcontroller: ports, monitor, send, simulate",
+                            add_help=False)
+    bridge.add_argument("args", nargs=argparse.REMAINDER)
+    bridge.set_defaults(func=_cmd_bridge)
+
+    from converters.cli import register_host_commands
+
+    register_host_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 0
+    except (ConfigError, BundleError, InputError, MissingDependencyError) as exc:
+        print(f"edge-sdk {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except EdgeSDKError as exc:
+        print(f"edge-sdk {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the host toolchain's errors, translated the same way
+        from converters.errors import ConverterError, DataError, SpecError
+
+        if isinstance(exc, (DataError, SpecError)):
+            print(f"edge-sdk {args.command}: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, ConverterError):
+            print(f"edge-sdk {args.command}: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+# -- device commands ------------------------------------------------------------------------------
+def _cmd_run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from edge_sdk.config import DeviceConfig, load_config, parse_config
+    from edge_sdk.runtime import Runtime, check_config
+
+    config = load_config(args.config) if args.config else parse_config({})
+    if args.model:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=args.model))
+    if args.source:
+        config = dataclasses.replace(config, camera=dataclasses.replace(config.camera, source=args.source))
+    if args.prompt:
+        config = dataclasses.replace(config, text=dataclasses.replace(config.text, source="fixed", prompt=args.prompt))
+    if args.max_frames:
+        config = dataclasses.replace(config, pipeline=dataclasses.replace(config.pipeline, max_frames=args.max_frames))
+    if args.stdout:
+        config = dataclasses.replace(config, output=dataclasses.replace(config.output, stdout_jsonl=True))
+    assert isinstance(config, DeviceConfig)
+    check_config(config)
+    with Runtime(config) as runtime:
+        if runtime.broker is not None:
+            print(f"edge-sdk run: no broker configured; embedded MQTT broker on mqtt://127.0.0.1:{runtime.broker.port}"
+                  f" (subscribe to {config.device} topics under edge_sdk/)", file=sys.stderr)
+        summary = runtime.run()
+    print(_summary_line(summary), file=sys.stderr)
+    return 0
+
+
+def _summary_line(summary: dict[str, Any]) -> str:
+    stages = summary.get("stages", {})
+    parts = [f"results={summary.get('results')}", f"published={summary.get('published')}", f"fps={summary.get('fps')}"]
+    for stage in ("capture", "preprocess", "invoke", "publish"):
+        if stage in stages:
+            parts.append(f"{stage}_p50={stages[stage]['p50_ms']}ms")
+    parts.append(f"drops={summary.get('drops')}")
+    return "edge-sdk run: " + " ".join(parts)
+
+
+def _cmd_validate_config(args: argparse.Namespace) -> int:
+    from edge_sdk.config import load_config
+    from edge_sdk.runtime import check_config
+
+    config = load_config(args.config)
+    check_config(config)
+    print(f"{args.config}: ok (device {config.device!r}, camera {config.camera.source}, "
+          f"mqtt {'embedded broker' if config.mqtt is None else config.mqtt.host})")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from edge_sdk.bundle import read_bundle
+
+    bundle = read_bundle(args.model)
+    if args.json:
+        print(bundle.manifest.to_json())
+    else:
+        from edge_sdk.bundle.describe import describe_bundle
+
+        print(describe_bundle(bundle))
+    if args.verify:
+        from edge_sdk.model import FusionModel
+
+        with FusionModel.from_bundle(bundle) as model:
+            print(f"loaded with {model.backend.runtime}: {len(bundle.manifest.golden)} golden vectors pass")
+    return 0
+
+
+def _cmd_wrap(args: argparse.Namespace) -> int:
+    from edge_sdk.bundle.wrap import wrap_from_spec_file
+
+    manifest = wrap_from_spec_file(args.tflite, args.out, args.spec)
+    print(f"wrote {args.out}: {manifest.model.name} with inputs {[i.name for i in manifest.inputs]}")
+    return 0
+
+
+def _cmd_bridge(args: argparse.Namespace) -> int:
+    try:
+        from firmware_bridge.cli import main as bridge_main
+    except ImportError as exc:
+        raise MissingDependencyError(f"the bridge commands need firmware_bridge and pyserial ({exc})") from exc
+    return int(bridge_main(list(args.args)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

@@ -1,0 +1,213 @@
+"""Assemble and run the whole device runtime from a :class:`~edge_sdk.config.DeviceConfig`.
+
+    with Runtime(load_config("device.yaml")) as runtime:
+        stats = runtime.run()
+
+Owns, and closes in reverse order of opening: the embedded broker (when no broker is configured),
+the serial link and its action controller, the sinks, and the pipeline with its model and sources.
+SIGINT and SIGTERM end the run cleanly when :meth:`run` is called from the main thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from edge_sdk.clock import MediaClock, WallReplayClock, now_s
+from edge_sdk.config import DeviceConfig, actions_settings, bridge_settings
+from edge_sdk.errors import ConfigError
+from edge_sdk.model import FusionModel
+from edge_sdk.pipeline import Pipeline, Result
+from edge_sdk.pipeline.pipeline import ResultSink
+
+__all__ = ["Runtime", "default_bundle_path"]
+
+_log = logging.getLogger(__name__)
+
+
+def default_bundle_path() -> Path:
+    """The seek int8 bundle shipped inside the package (rebuilt by ``make seek-bundle``)."""
+    return Path(__file__).parent / "data" / "seek_int8.tflite"
+
+
+class Runtime:
+    def __init__(self, config: DeviceConfig, *, on_result: Callable[[Result], Any] | None = None) -> None:
+        self.config = config
+        self._stack = contextlib.ExitStack()
+        self.broker: Any = None
+        self.publisher: Any = None
+        self.link: Any = None
+        self.actions: Any = None
+        self.pipeline: Pipeline | None = None
+        self._on_result = on_result
+        self._closed = False
+        self.first_result_s: float | None = None
+        self._built_s = 0.0
+        try:
+            self._build()
+        except BaseException:
+            self._stack.close()
+            raise
+
+    # -- assembly -------------------------------------------------------------------------------
+    def _build(self) -> None:
+        config = self.config
+        started = now_s()
+        model_path = Path(config.model.path) if config.model.path else default_bundle_path()
+        model = FusionModel.from_bundle(
+            model_path, num_threads=config.model.num_threads, runtime=config.model.runtime,
+            verify_golden=config.model.verify_golden,
+        )
+        self._stack.callback(model.close)
+        from edge_sdk.sources import open_frame_source, open_sensor_source, open_text_source
+
+        every_frame = config.camera.playback == "every_frame"
+        media_clock = MediaClock() if every_frame else None
+        replay_clock = media_clock or WallReplayClock()
+        frames = open_frame_source(config.camera, media_clock=media_clock)
+        self._stack.callback(frames.close)
+        text = open_text_source(config.text, replay_clock)
+        self._stack.callback(text.close)
+        sensor = open_sensor_source(config.sensor, replay_clock)
+        if sensor is not None:
+            self._stack.callback(sensor.close)
+
+        sinks: list[ResultSink] = []
+        if config.mqtt is not None or config.embedded_broker.enabled:
+            self.publisher = self._start_publisher()
+            sinks.append(self.publisher)
+            if config.text.source == "mqtt":
+                self.publisher.on_command("text", lambda payload: text.set_from_payload(payload), payload_format="text")
+            if config.sensor.source == "mqtt" and sensor is not None:
+                self.publisher.on_command("sensor", lambda payload: sensor.update_from_json(payload), payload_format="text")
+        if config.output.stdout_jsonl:
+            from edge_sdk.mqtt.sinks import JSONLinesSink
+
+            sinks.append(JSONLinesSink(config.device).start())
+
+        if config.bridge is not None:
+            self._start_bridge(sensor)
+
+        self.pipeline = Pipeline(
+            model, frames, text=text, sensor=sensor, config=config.pipeline, align=config.align,
+            sinks=sinks, every_frame=every_frame,
+        )
+        self._stack.callback(self.pipeline.close)
+        self.pipeline.on_result(self._first_result, name="first-result")
+        if self.actions is not None:
+            actions = self.actions
+            self.pipeline.on_result(lambda r: actions.on_result(r.label or "", r.confidence), name="actions")
+        if self._on_result is not None:
+            self.pipeline.on_result(self._on_result, name="user")
+        self._built_s = started
+
+    def _start_publisher(self) -> Any:
+        from edge_sdk.mqtt.config import MQTTConfig
+        from edge_sdk.mqtt.publisher import MQTTPublisher
+
+        mqtt = self.config.mqtt
+        if mqtt is None:
+            from edge_sdk.mqtt.broker import EmbeddedBroker
+
+            settings = self.config.embedded_broker
+            self.broker = EmbeddedBroker(port=settings.port, ws_port=settings.ws_port).start()
+            self._stack.callback(self.broker.stop)
+            _log.warning(
+                "no mqtt section: results go to the embedded broker at mqtt://127.0.0.1:%d; "
+                "point deployments at Mosquitto or EMQX", self.broker.port,
+            )
+            mqtt = MQTTConfig(device_id=self.config.device, **self.broker.mqtt_overrides())
+        publisher = MQTTPublisher(mqtt).start()
+        # the pipeline closes its sinks in order; this is the safety net if building fails later
+        self._stack.callback(publisher.close)
+        return publisher
+
+    def _start_bridge(self, sensor: Any) -> None:
+        from firmware_bridge import ActionController, BridgeLink
+
+        url, link_config = bridge_settings(self.config)
+        on_reading = None
+        if sensor is not None and self.config.sensor.source == "bridge":
+            on_reading = lambda reading: sensor.update(reading.values, reading.timestamp_s)  # noqa: E731
+        try:
+            self.link = BridgeLink.open(url, link_config, on_reading=on_reading)
+        except OSError as exc:
+            from edge_sdk.errors import SourceError
+
+            raise SourceError(f"bridge: cannot open {url}: {exc}") from exc
+        self._stack.callback(self.link.close)
+        if self.config.actions is not None:
+            self.actions = ActionController(self.link, actions_settings(self.config))
+            self._stack.callback(self.actions.close)
+
+    def _first_result(self, result: Result) -> None:
+        if self.first_result_s is None:
+            self.first_result_s = now_s() - self._built_s
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        assert self.pipeline is not None
+        with self._signals_stop(self.pipeline.stop):
+            stats = self.pipeline.run()
+        return self.summary(stats)
+
+    def summary(self, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert self.pipeline is not None
+        out = dict(stats or self.pipeline.stats())
+        if self.first_result_s is not None:
+            out["first_result_s"] = round(self.first_result_s, 3)
+        if self.publisher is not None:
+            out["mqtt"] = self.publisher.stats()
+        if self.link is not None:
+            out["bridge"] = dataclasses.asdict(self.link.stats()) if dataclasses.is_dataclass(self.link.stats()) else self.link.stats()
+        if self.actions is not None:
+            action_stats = self.actions.stats()
+            out["actions"] = dataclasses.asdict(action_stats) if dataclasses.is_dataclass(action_stats) else action_stats
+        return out
+
+    def stop(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.stop()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._stack.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _signals_stop(stop: Callable[[], None]) -> Iterator[None]:
+        """SIGINT/SIGTERM call ``stop`` (main thread only; elsewhere the caller handles signals)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            _log.info("received %s: stopping", signal.Signals(signum).name)
+            stop()
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def check_config(config: DeviceConfig) -> None:
+    """Checks that need the file system, beyond the config's own validation."""
+    if config.model.path and not Path(config.model.path).is_file():
+        raise ConfigError(f"model.path: bundle not found: {config.model.path}")
