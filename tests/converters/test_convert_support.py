@@ -89,4 +89,16 @@ def converted(fusion: str = "attention", rnn: str = "lstm", modes: tuple[str, ..
 
     _, train, _ = seek_data()
     _, inference, _ = tiny_model(fusion, rnn)
-    return convert_modes(inference, modes or MODES, calibration=train.tensors)
+    results = convert_modes(inference, modes or MODES, calibration=train.tensors)
+    _debug_dump(results)
+    return results
+
+
+def _debug_dump(results: dict[str, Any]) -> None:
+    import os
+
+    target = os.environ.get("EDGE_SDK_TEST_DUMP")
+    if target:
+        for mode, result in results.items():
+            with open(f"{target}/{mode}.tflite", "wb") as handle:
+                handle.write(result.tflite)
