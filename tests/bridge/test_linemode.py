@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import os
+import time
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from firmware_bridge.config import LineModeConfig
 from firmware_bridge.errors import BridgeConfigError
 from firmware_bridge.linemode import LineParser, LineReader
+from firmware_bridge.reading import SensorReading
 
 
 @pytest.fixture
@@ -55,6 +57,16 @@ def test_bad_format_is_refused_with_the_valid_ones() -> None:
         LineModeConfig(format="xml")  # type: ignore[arg-type]
 
 
+def wait_latest(reader: LineReader, predicate: Callable[[SensorReading], bool], timeout_s: float = 2.0) -> SensorReading:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        reading = reader.latest_reading()
+        if reading is not None and predicate(reading):
+            return reading
+        time.sleep(0.01)
+    raise AssertionError(f"no matching reading within {timeout_s} s; latest: {reader.latest_reading()}")
+
+
 def test_reader_on_a_pty_yields_readings_with_mcu_time_mapped(
     pty_pair: tuple[int, str],
 ) -> None:
@@ -62,11 +74,11 @@ def test_reader_on_a_pty_yields_readings_with_mcu_time_mapped(
     with LineReader.open(path, LineModeConfig(time_key="t_ms")) as reader:
         os.write(master, b"booting...\r\n")
         os.write(master, b"t_ms=1000 distance_cm=80\r\n")
-        first = reader.wait_for_reading(2.0)
+        first = wait_latest(reader, lambda r: r.mcu_time_ms == 1000)
         os.write(master, b"t_ms=1500 distance_cm=") + os.write(
             master, b"75.5\r\n"
         )  # split write
-        second = reader.wait_for_reading(2.0)
+        second = wait_latest(reader, lambda r: r.mcu_time_ms == 1500)
     assert first.values == {"distance_cm": 80.0} and first.mcu_time_ms == 1000
     assert second.values == {"distance_cm": 75.5}
     assert reader.counts["lines_skipped"] == 1
@@ -78,5 +90,5 @@ def test_reader_drops_overlong_lines_and_keeps_going(pty_pair: tuple[int, str]) 
     with LineReader.open(path, LineModeConfig(max_line_bytes=64)) as reader:
         os.write(master, b"x" * 500)
         os.write(master, b"\ndistance_cm=10\n")
-        assert reader.wait_for_reading(2.0).values == {"distance_cm": 10.0}
+        assert wait_latest(reader, lambda r: True).values == {"distance_cm": 10.0}
         assert reader.counts["lines_oversize"] >= 1
