@@ -58,7 +58,7 @@ def test_send_to_a_missing_port_exits_2(
 def test_monitor_prints_decoded_frames(
     sim: HostSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["monitor", sim.port, "--duration-s", "0.4"]) == 0
+    assert main(["monitor", sim.port, "--duration-s", "1.0"]) == 0
     out = capsys.readouterr()
     assert "HELLO seq=" in out.out and "fw=edge-seek-sim/1.0.0" in out.out
     assert "SENSOR seq=" in out.out and "values=[423]" in out.out
