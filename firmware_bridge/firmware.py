@@ -23,7 +23,6 @@ __all__ = [
     "HostTools",
     "build_avr_core",
     "build_host_tools",
-    "build_simavr_harness",
     "build_uno_sketch",
     "cache_dir",
     "firmware_dir",
@@ -184,15 +183,3 @@ def build_uno_sketch() -> FirmwareSize:
     ram, flash = _avr_size(elf)
     return FirmwareSize("atmega328p", ram, flash, elf)
 
-
-def build_simavr_harness() -> Path:
-    """Build bp_simavr, which runs an AVR image in simavr with its UART on a pty."""
-    if not Path("/usr/include/simavr/sim_avr.h").exists():
-        raise FirmwareBuildError(
-            "the simavr harness needs libsimavr-dev and libsimavrparts1 (Debian packages)"
-        )
-    build = cache_dir() / _source_hash()
-    harness = build / "bp_simavr"
-    if not harness.exists():
-        _make("simavr", build)
-    return harness
