@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from edge_sdk.clock import MediaClock, WallReplayClock, now_s
+from edge_sdk.clock import MediaClock, WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig, actions_settings, bridge_settings
 from edge_sdk.errors import ConfigError
 from edge_sdk.model import FusionModel
@@ -135,7 +135,8 @@ class Runtime:
         url, link_config = bridge_settings(self.config)
         on_reading = None
         if sensor is not None and self.config.sensor.source == "bridge":
-            on_reading = lambda reading: sensor.update(reading.values, reading.timestamp_s)  # noqa: E731
+            # the bridge stamps readings in wall time (MCU clock mapped to the host); slots use the runtime clock
+            on_reading = lambda reading: sensor.update(reading.values, from_wall_s(reading.timestamp_s))  # noqa: E731
         try:
             self.link = BridgeLink.open(url, link_config, on_reading=on_reading)
         except OSError as exc:
