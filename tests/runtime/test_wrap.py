@@ -1,0 +1,203 @@
+"""Wrapping a third-party .tflite into a bundle by describing its inputs and outputs (no TensorFlow).
+
+The "third-party" models are built here with the flatbuffer schema that ai-edge-litert ships:
+image (1, 4, 4, 3) -> MEAN over H, W -> scores (1, 3); sensor (1, 2) -> RESHAPE -> sensor_copy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ai_edge_litert")
+
+from edge_sdk.bundle import ModelInfo, read_bundle
+from edge_sdk.bundle.wrap import (
+    InputDescription,
+    OutputDescription,
+    read_tensor_details,
+    wrap_tflite,
+)
+from edge_sdk.errors import BundleError
+from edge_sdk.preprocess import ImageSpec, SensorChannel, SensorSpec, TokenizerSpec
+
+
+def tiny_tflite(signature: bool = True, image_dtype: str = "float32") -> bytes:
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    def tensor(name: str, shape: tuple[int, ...], dtype: int, buffer: int = 0, quant: tuple[float, int] | None = None) -> object:
+        t = s.TensorT()
+        t.name, t.shape, t.type, t.buffer = name, list(shape), dtype, buffer
+        if quant is not None:
+            t.quantization = s.QuantizationParametersT()
+            t.quantization.scale, t.quantization.zeroPoint = [quant[0]], [quant[1]]
+        return t
+
+    def buffer(data: np.ndarray | None = None) -> object:
+        b = s.BufferT()
+        if data is not None:
+            b.data = np.frombuffer(data.tobytes(), dtype=np.uint8)
+        return b
+
+    def op(opcode: int, inputs: list[int], outputs: list[int]) -> object:
+        o = s.OperatorT()
+        o.opcodeIndex, o.inputs, o.outputs = opcode, inputs, outputs
+        return o
+
+    def code(builtin: int) -> object:
+        c = s.OperatorCodeT()
+        c.builtinCode, c.deprecatedBuiltinCode, c.version = builtin, min(builtin, 127), 1
+        return c
+
+    uint8 = image_dtype == "uint8"
+    image_type = s.TensorType.UINT8 if uint8 else s.TensorType.FLOAT32
+    tensors = [
+        tensor("image", (1, 4, 4, 3), image_type, quant=(1.0, 0) if uint8 else None),
+        tensor("sensor", (1, 2), s.TensorType.FLOAT32),
+        tensor("axes", (2,), s.TensorType.INT32, buffer=1),
+        tensor("scores", (1, 3), image_type, quant=(1.0, 0) if uint8 else None),
+        tensor("new_shape", (2,), s.TensorType.INT32, buffer=2),
+        tensor("sensor_copy", (1, 2), s.TensorType.FLOAT32),
+    ]
+    mean = op(0, [0, 2], [3])
+    mean.builtinOptionsType = s.BuiltinOptions.ReducerOptions
+    mean.builtinOptions = s.ReducerOptionsT()
+    subgraph = s.SubGraphT()
+    subgraph.tensors, subgraph.inputs, subgraph.outputs = tensors, [0, 1], [3, 5]
+    subgraph.operators = [mean, op(1, [1, 4], [5])]
+    model = s.ModelT()
+    model.version, model.subgraphs = 3, [subgraph]
+    model.operatorCodes = [code(s.BuiltinOperator.MEAN), code(s.BuiltinOperator.RESHAPE)]
+    model.buffers = [buffer(), buffer(np.array([1, 2], np.int32)), buffer(np.array([1, 2], np.int32))]
+    if signature:
+        sig = s.SignatureDefT()
+        sig.signatureKey, sig.subgraphIndex = "serving_default", 0
+        sig.inputs = [_map(s, "image", 0), _map(s, "sensor", 1)]
+        sig.outputs = [_map(s, "scores", 3), _map(s, "sensor_copy", 5)]
+        model.signatureDefs = [sig]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _map(s: object, name: str, index: int) -> object:
+    m = s.TensorMapT()  # type: ignore[attr-defined]
+    m.name, m.tensorIndex = name, index
+    return m
+
+
+IMAGE = InputDescription("image", ImageSpec(width=4, height=4, color_order="RGB", mean=(127.5,) * 3, std=(127.5,) * 3), "image")
+SENSOR = InputDescription("sensor", SensorSpec((SensorChannel("distance_cm", "cm", 100.0, 50.0), SensorChannel("lux"))), "sensor")
+SCORES = OutputDescription(("red", "green", "blue"), name="scores")
+EMBEDDING = OutputDescription(role="embedding", name="sensor_copy")
+
+
+@pytest.fixture
+def model_path(tmp_path: Path) -> Path:
+    path = tmp_path / "third_party.tflite"
+    path.write_bytes(tiny_tflite())
+    return path
+
+
+def test_wrapped_bundle_carries_the_description_and_still_loads_as_a_plain_model(model_path: Path, tmp_path: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    out = tmp_path / "wrapped.tflite"
+    manifest = wrap_tflite(model_path, out, [IMAGE, SENSOR], [SCORES, EMBEDDING], ModelInfo("colours", "2"))
+    bundle = read_bundle(out)
+    assert bundle.manifest == manifest
+    assert bundle.flatbuffer == model_path.read_bytes()
+    assert manifest.quantization == "external"
+    image = manifest.input("image")
+    assert (image.shape, image.dtype, image.quantization) == ((1, 4, 4, 3), "float32", None)
+    assert image.preprocess.mean == (127.5, 127.5, 127.5)
+    assert manifest.input("sensor").preprocess.names == ["distance_cm", "lux"]
+    assert manifest.scores_output.labels == ("red", "green", "blue")
+    assert [o.role for o in manifest.outputs] == ["scores", "embedding"]
+    assert bundle.assets["labels_scores.txt"] == b"red\ngreen\nblue\n"
+
+    interpreter = Interpreter(model_path=str(out))  # the appended archive is ignored
+    runner = interpreter.get_signature_runner()
+    image_in = np.full((1, 4, 4, 3), 2.0, np.float32)
+    out_tensors = runner(image=image_in, sensor=np.array([[1.0, 2.0]], np.float32))
+    np.testing.assert_allclose(out_tensors["scores"], [[2.0, 2.0, 2.0]])
+
+
+def test_uint8_model_quantization_is_read_from_the_flatbuffer(tmp_path: Path) -> None:
+    path = tmp_path / "u8.tflite"
+    path.write_bytes(tiny_tflite(image_dtype="uint8"))
+    inputs, _ = read_tensor_details(path.read_bytes())
+    assert inputs["image"].dtype == "uint8" and inputs["image"].quantization.scale == 1.0
+    manifest = wrap_tflite(path, tmp_path / "b.tflite", [IMAGE, SENSOR], [SCORES], ModelInfo("u8"))
+    assert manifest.input("image").quantization.zero_point == 0
+    assert manifest.scores_output.dtype == "uint8"
+
+
+def test_model_without_signature_is_named_by_tensor_names(tmp_path: Path) -> None:
+    path = tmp_path / "nosig.tflite"
+    path.write_bytes(tiny_tflite(signature=False))
+    inputs, outputs = read_tensor_details(path.read_bytes())
+    assert sorted(inputs) == ["image", "sensor"] and sorted(outputs) == ["scores", "sensor_copy"]
+
+
+def test_unknown_input_name_is_refused_listing_the_models_inputs(model_path: Path, tmp_path: Path) -> None:
+    wrong = InputDescription("image", IMAGE.preprocess, name="img")
+    with pytest.raises(BundleError, match=r"the model has no input named 'img'. The model's inputs: \['image', 'sensor'\]"):
+        wrap_tflite(model_path, tmp_path / "b.tflite", [wrong, SENSOR], [SCORES], ModelInfo("x"))
+
+
+def test_image_size_that_does_not_fit_is_refused(model_path: Path, tmp_path: Path) -> None:
+    wrong = InputDescription("image", ImageSpec(width=8, height=8), name="image")
+    with pytest.raises(
+        BundleError,
+        match=r"input 'image' \(image\): the description gives shape \(1, 8, 8, 3\) \(height=8, width=8, 3 channels, NHWC\)\. "
+        r"Got from the model: \(1, 4, 4, 3\)",
+    ):
+        wrap_tflite(model_path, tmp_path / "b.tflite", [wrong, SENSOR], [SCORES], ModelInfo("x"))
+
+
+def test_sensor_channel_count_that_does_not_fit_is_refused(model_path: Path, tmp_path: Path) -> None:
+    wrong = InputDescription("sensor", SensorSpec((SensorChannel("distance_cm"),)), name="sensor")
+    with pytest.raises(BundleError, match=r"shape \(1, 1\) \(1 channels \['distance_cm'\]\). Got from the model: \(1, 2\)"):
+        wrap_tflite(model_path, tmp_path / "b.tflite", [IMAGE, wrong], [SCORES], ModelInfo("x"))
+
+
+def test_label_count_that_does_not_fit_is_refused(model_path: Path, tmp_path: Path) -> None:
+    wrong = OutputDescription(("a", "b"), name="scores")
+    with pytest.raises(BundleError, match=r"output 'scores': expected one score per label, 2 labels. Got from the model: shape \(1, 3\)"):
+        wrap_tflite(model_path, tmp_path / "b.tflite", [IMAGE, SENSOR], [wrong], ModelInfo("x"))
+
+
+def test_undescribed_input_is_refused(model_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match=r"model inputs \['sensor'\] are not described"):
+        wrap_tflite(model_path, tmp_path / "b.tflite", [IMAGE], [SCORES], ModelInfo("x"))
+
+
+def test_unnamed_description_needs_a_single_input_model(model_path: Path, tmp_path: Path) -> None:
+    unnamed = InputDescription("image", IMAGE.preprocess)
+    with pytest.raises(BundleError, match=r"an unnamed input description needs a model with one input. Name it"):
+        wrap_tflite(model_path, tmp_path / "b.tflite", [unnamed, SENSOR], [SCORES], ModelInfo("x"))
+
+
+def test_role_and_preprocessing_must_agree(model_path: Path, tmp_path: Path) -> None:
+    wrong = InputDescription("text", IMAGE.preprocess, name="image")
+    with pytest.raises(BundleError, match=r"input 'image' \(text\): preprocessing must be a TokenizerSpec. Got: ImageSpec"):
+        wrap_tflite(model_path, tmp_path / "b.tflite", [wrong, SENSOR], [SCORES], ModelInfo("x"))
+    text = InputDescription("text", TokenizerSpec(("<pad>", "<unk>", "red"), max_length=2), name="sensor")
+    with pytest.raises(BundleError, match=r"input 'sensor' \(text\): dtype must be one of \('int32', 'int64'\). Got: float32"):
+        wrap_tflite(model_path, tmp_path / "b.tflite", [IMAGE, text], [SCORES], ModelInfo("x"))
+
+
+def test_a_bundle_is_not_wrapped_twice(model_path: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first.tflite"
+    wrap_tflite(model_path, first, [IMAGE, SENSOR], [SCORES], ModelInfo("x"))
+    with pytest.raises(BundleError, match=r"is already a bundle"):
+        wrap_tflite(first, tmp_path / "second.tflite", [IMAGE, SENSOR], [SCORES], ModelInfo("x"))
+
+
+def test_missing_file_is_a_bundle_error(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match=r"cannot read model .*nope.tflite"):
+        wrap_tflite(tmp_path / "nope.tflite", tmp_path / "b.tflite", [IMAGE], [SCORES], ModelInfo("x"))
