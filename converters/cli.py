@@ -1,0 +1,158 @@
+"""Host commands of ``edge-sdk``: data, training, conversion. TensorFlow loads only when one runs.
+
+Registered into the one CLI by :func:`register_host_commands`; each handler returns an exit code
+and prints data to stdout, progress and diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register_host_commands"]
+
+
+def register_host_commands(sub: Any) -> None:
+    data = sub.add_parser("seek-data", help="[host] generate a seek dataset (images + manifest.csv)")
+    data.add_argument("--out", "-o", required=True, help="output folder")
+    data.add_argument("--samples", type=int, default=16000)
+    data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--size", type=int, default=64, help="image size in pixels")
+    data.set_defaults(func=_cmd_seek_data)
+
+    clip = sub.add_parser("seek-clip", help="[host] render a seek video with command and sensor traces")
+    clip.add_argument("out", help="video path (.mp4 or .avi)")
+    clip.add_argument("--seconds", type=float, default=30.0)
+    clip.add_argument("--fps", type=float, default=15.0)
+    clip.add_argument("--size", type=int, default=192)
+    clip.add_argument("--seed", type=int, default=0)
+    clip.set_defaults(func=_cmd_seek_clip)
+
+    train = sub.add_parser("train", help="[host] train a fusion model from a manifest (CSV, JSONL, Parquet)")
+    train.add_argument("--manifest", required=True)
+    train.add_argument("--out", "-o", required=True, help="folder for the Keras model and training report")
+    _model_args(train)
+    train.set_defaults(func=_cmd_train)
+
+    convert = sub.add_parser("convert", help="[host] convert a trained model, check parity, write bundles")
+    convert.add_argument("model_dir", help="folder written by `edge-sdk train`")
+    convert.add_argument("--manifest", required=True, help="the training manifest (calibration and test split)")
+    convert.add_argument("--out", "-o", required=True, help="folder for bundles and the HTML report")
+    convert.add_argument("--modes", default="float32,float16,dynamic,int8,int8_io_int8,int8_io_uint8")
+    convert.add_argument("--name", default="model", help="model name in the manifest")
+    convert.add_argument("--seed", type=int, default=0, help="the split seed used for training")
+    convert.set_defaults(func=_cmd_convert)
+
+    bundle = sub.add_parser("build-seek-bundle", help="[host] rebuild the seek int8 bundle shipped with edge_sdk")
+    bundle.add_argument("--out", "-o", default="edge_sdk/data/seek_int8.tflite")
+    bundle.add_argument("--workdir", default="work/seek")
+    bundle.add_argument("--samples", type=int, default=16000)
+    bundle.add_argument("--epochs", type=int, default=40)
+    bundle.add_argument("--seed", type=int, default=0)
+    bundle.set_defaults(func=_cmd_build_seek_bundle)
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fusion", choices=("attention", "concat", "weighted"), default="attention")
+    parser.add_argument("--modalities", default="image,text,sensor", help="comma-separated subset")
+    parser.add_argument("--rnn", choices=("lstm", "gru"), default="lstm")
+    parser.add_argument("--cnn-block", choices=("separable", "conv"), default="separable")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--patience", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--labels", help="comma-separated label order (default: sorted training labels)")
+    parser.add_argument("--hflip-swap", default="", help="label pairs a horizontal flip swaps, e.g. left:right")
+
+
+def _spec_and_config(args: argparse.Namespace) -> tuple[Any, Any]:
+    from converters.spec import ModelSpec
+    from converters.train import TrainConfig
+
+    spec = ModelSpec(modalities=tuple(m.strip() for m in args.modalities.split(",") if m.strip()),
+                     fusion=args.fusion, rnn=args.rnn, cnn_block=args.cnn_block)
+    pairs = tuple(tuple(pair.split(":", 1)) for pair in args.hflip_swap.split(",") if ":" in pair)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         patience=args.patience, seed=args.seed, hflip_swap=pairs)  # type: ignore[arg-type]
+    return spec, config
+
+
+def _cmd_seek_data(args: argparse.Namespace) -> int:
+    from converters.workflow import ensure_seek_dataset
+
+    manifest = ensure_seek_dataset(args.out, args.samples, args.seed, args.size)
+    print(manifest)
+    return 0
+
+
+def _cmd_seek_clip(args: argparse.Namespace) -> int:
+    from edge_sdk.seek import SeekClip, write_clip
+
+    paths = write_clip(args.out, SeekClip(seconds=args.seconds, fps=args.fps, size=args.size, seed=args.seed))
+    print(json.dumps({k: str(v) for k, v in vars(paths).items()}))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from converters.workflow import load_dataset, split_tensors, test_accuracy, train_on_dataset
+
+    spec, config = _spec_and_config(args)
+    labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
+    dataset = load_dataset(args.manifest, labels=labels, seed=args.seed)
+    print(dataset.manifest.report.summary(), file=sys.stderr)
+    tensors = split_tensors(dataset)
+    trained = train_on_dataset(dataset, spec, config, name=spec.fusion, tensors=tensors)
+    out = trained.save(args.out)
+    print(json.dumps({"model_dir": str(out), "best_epoch": trained.best_epoch,
+                      "val_accuracy": round(trained.best_val_accuracy, 4),
+                      "test_accuracy": round(test_accuracy(trained, tensors["test"]), 4),
+                      "train_s": round(trained.train_s, 1)}))
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from converters.report import format_table, write_html_report
+    from converters.train import TrainedModel
+    from converters.workflow import export_bundles, load_dataset, split_tensors
+
+    trained = TrainedModel.load(args.model_dir)
+    dataset = load_dataset(args.manifest, labels=trained.preprocessing.labels, seed=args.seed)
+    tensors = split_tensors(dataset)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    outcomes = export_bundles(trained, dataset, tensors, args.out, modes, model_name=args.name)
+    reports = {trained.spec.fusion: [o.report for o in outcomes]}  # type: ignore[misc]
+    print(format_table(reports))
+    html = write_html_report(Path(args.out) / "report.html", reports)
+    print(f"bundles: {', '.join(str(o.bundle_path) for o in outcomes)}\nreport: {html}", file=sys.stderr)
+    return 0
+
+
+def _cmd_build_seek_bundle(args: argparse.Namespace) -> int:
+    import shutil
+
+    from converters.spec import ModelSpec
+    from converters.workflow import SEEK_TRAIN_CONFIG, ensure_seek_dataset, export_bundles, load_dataset, split_tensors, \
+        train_on_dataset
+    import dataclasses
+
+    from edge_sdk.seek import LABELS
+
+    workdir = Path(args.workdir)
+    manifest = ensure_seek_dataset(workdir / "data", args.samples, args.seed)
+    dataset = load_dataset(manifest, labels=LABELS, seed=args.seed)
+    tensors = split_tensors(dataset)
+    config = dataclasses.replace(SEEK_TRAIN_CONFIG, epochs=args.epochs, seed=args.seed)
+    trained = train_on_dataset(dataset, ModelSpec(fusion="attention"), config, name="attention", tensors=tensors)
+    trained.save(workdir / "attention")
+    (outcome,) = export_bundles(trained, dataset, tensors, workdir / "bundles", ("int8_io_uint8",))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(outcome.bundle_path, args.out)
+    report = outcome.report
+    print(json.dumps({"bundle": args.out, "keras_acc": report.keras_accuracy,  # type: ignore[attr-defined]
+                      "int8_acc": report.tflite_accuracy, "agreement": report.top1_agreement,  # type: ignore[attr-defined]
+                      "size_bytes": report.size_bytes}))  # type: ignore[attr-defined]
+    return 0

@@ -1,0 +1,137 @@
+"""The host toolchain end to end: manifest → tensors → training → conversion → parity → bundle.
+
+One code path serves ``edge-sdk train``/``convert``, ``make demo``, ``make seek-bundle`` and
+``bench/toolchain.py``, so what the benchmark measures is what users run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from converters.dataset import Dataset, Tensors, prepare_dataset
+from converters.errors import ParityError
+from converters.spec import ModelSpec
+from converters.train import TrainConfig, TrainedModel, predict, train
+
+__all__ = ["ModeOutcome", "ensure_seek_dataset", "export_bundles", "train_on_dataset", "SEEK_TRAIN_CONFIG"]
+
+_log = logging.getLogger(__name__)
+
+# Seek's augmentation: a mirrored scene has its object on the other side.
+SEEK_TRAIN_CONFIG = TrainConfig(hflip_swap=(("left", "right"),))
+
+
+@dataclass
+class ModeOutcome:
+    mode: str
+    bundle_path: Path
+    report: object  # converters.validate.ParityReport
+    result: object = field(repr=False)  # converters.convert.ConversionResult
+
+
+def ensure_seek_dataset(directory: str | Path, samples: int, seed: int = 0, image_size: int = 64,
+                        progress: bool = True) -> Path:
+    """Write a seek dataset unless an identical one (same samples, seed, size) is already there."""
+    from edge_sdk.seek import write_dataset
+
+    out = Path(directory)
+    stamp = out / ".seek-dataset"
+    key = f"samples={samples} seed={seed} size={image_size} generator=2\n"
+    manifest = out / "manifest.csv"
+    if manifest.is_file() and stamp.is_file() and stamp.read_text() == key:
+        return manifest
+    bar = _bar(samples, "seek data") if progress else None
+    try:
+        write_dataset(out, samples, seed=seed, image_size=image_size, progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    stamp.write_text(key)
+    return manifest
+
+
+def load_dataset(manifest: str | Path, labels: Sequence[str] | None = None, seed: int = 0,
+                 max_text_length: int | None = 8, progress: bool = True) -> Dataset:
+    return prepare_dataset(manifest, labels=labels, seed=seed, max_text_length=max_text_length,
+                           val_fraction=0.1, test_fraction=0.1, progress=progress)
+
+
+def train_on_dataset(dataset: Dataset, spec: ModelSpec, config: TrainConfig, name: str,
+                     progress: bool = True, tensors: dict[str, Tensors] | None = None) -> TrainedModel:
+    """Train on the dataset's train split, early-stopping on its validation split."""
+    tensors = tensors if tensors is not None else split_tensors(dataset, progress)
+    return train(spec, dataset.preprocessing, tensors["train"].inputs, tensors["train"].labels,
+                 tensors["val"].inputs, tensors["val"].labels, config, progress=progress, name=name)
+
+
+def split_tensors(dataset: Dataset, progress: bool = True) -> dict[str, Tensors]:
+    return {split: dataset.tensors(split, progress=progress) for split in ("train", "val", "test")}
+
+
+def test_accuracy(trained: TrainedModel, test: Tensors) -> float:
+    scores = predict(trained, test.inputs)
+    return float((scores.argmax(-1) == test.labels).mean())
+
+
+def export_bundles(
+    trained: TrainedModel,
+    dataset: Dataset,
+    tensors: dict[str, Tensors],
+    out_dir: str | Path,
+    modes: Sequence[str] = ("float32", "int8_io_uint8"),
+    model_name: str = "seek",
+    model_version: str = "1",
+    golden_count: int = 4,
+    latency_runs: int = 100,
+    check_parity: bool = True,
+) -> list[ModeOutcome]:
+    """Convert the inference copy in each mode, compare with Keras on the test split, write bundles."""
+    from converters.bundle_builder import GoldenSample, build_bundle
+    from converters.convert import convert_modes
+    from converters.models import inference_copy
+    from converters.validate import validate
+    from edge_sdk.bundle import ModelInfo
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    copy = inference_copy(trained.model, trained.spec, trained.shapes)
+    modalities = trained.spec.modalities
+    calibration = {m: _float_inputs(m, tensors["train"].inputs[m]) for m in modalities}
+    results = convert_modes(copy, modes, calibration)
+    test_inputs = {m: _float_inputs(m, tensors["test"].inputs[m]) for m in modalities}
+    keras_scores = predict(trained, tensors["test"].inputs)
+    samples = dataset.samples("test", limit=golden_count)
+    golden = [GoldenSample(image_bgr=s.image_bgr if "image" in modalities else None,
+                           text=s.text if "text" in modalities else None,
+                           sensor=s.sensor if "sensor" in modalities else None, label=s.label) for s in samples]
+    outcomes = []
+    for mode, result in results.items():
+        report = validate(result, trained.model, test_inputs, tensors["test"].labels, trained.preprocessing.labels,
+                          keras_scores=keras_scores, latency_runs=latency_runs)
+        path = out / f"{model_name}_{trained.spec.fusion}_{mode}.tflite"
+        build_bundle(path, result, trained.preprocessing, ModelInfo(model_name, model_version,
+                     f"{trained.spec.fusion} fusion of {', '.join(modalities)}"),
+                     fusion=trained.spec.fusion, parity=report, golden=golden)
+        if check_parity:
+            try:
+                report.check()
+            except ParityError as exc:
+                _log.warning("%s", exc)
+        outcomes.append(ModeOutcome(mode, path, report, result))
+    return outcomes
+
+
+def _float_inputs(modality: str, values: np.ndarray) -> np.ndarray:
+    # Images are kept as uint8 to save memory; the converted model's float input takes the same values.
+    return values.astype(np.float32) if modality == "image" else values
+
+
+def _bar(total: int, desc: str):  # type: ignore[no-untyped-def]
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", leave=False, mininterval=1.0)
