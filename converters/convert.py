@@ -140,7 +140,7 @@ def convert_modes(
                 )
             chosen = calibration_subset({n: calibration[n] for n in model_inputs}, calibration_samples, seed, full_range_inputs)
             job["calibration_path"] = str(work / "calibration.npz")
-            np.savez(job["calibration_path"], **chosen)
+            np.savez(job["calibration_path"], **chosen)  # type: ignore[arg-type]  (numpy stubs)
         job_path = work / "job.json"
         job_path.write_text(json.dumps(job))
         _run_worker(job_path, work, timeout_s)
