@@ -1,0 +1,311 @@
+"""``make_deployment``: everything that goes on the Pi, in one directory (and optionally a tarball).
+
+::
+
+    out/
+      install.sh            run on the Pi: sudo ./install.sh   (--dry-run, --root DIR to try it)
+      edge-sdk.service      the systemd unit
+      requirements.txt      edge-sdk and its device dependencies, without the interpreter
+      constraints.txt       numpy<2, for the apt-built picamera2
+      deployment.json       what was deployed: model name, version and SHA-256, options
+      config/device.yaml    the device config, model.path pointing at the installed bundle
+      config/env.example    the secrets the config references, to fill in /etc/edge-sdk/env
+      config/...            extra files (TLS certificates)
+      models/<bundle>.tflite
+      wheels/<edge-sdk wheel> (optional)
+
+Inputs are checked before anything is written: the bundle is read (manifest and SHA-256), the
+config is validated like ``edge-sdk validate-config`` does, and errors name what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from edge_sdk._lazy import require
+from edge_sdk.bundle import read_bundle
+from edge_sdk.config import parse_config
+from edge_sdk.deploy.install_script import render_install_script
+from edge_sdk.deploy.options import DeployOptions
+from edge_sdk.deploy.requirements import render_constraints, render_requirements
+from edge_sdk.deploy.unit import render_unit
+from edge_sdk.errors import ConfigError
+
+__all__ = ["MARKER", "make_deployment", "tarball_path"]
+
+_log = logging.getLogger(__name__)
+
+MARKER = "deployment.json"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
+# Stands in for unset ${VAR} secrets while validating on the build machine; never written out.
+_PLACEHOLDER = "edge-sdk-deploy-placeholder"
+
+
+def tarball_path(out_dir: str | Path) -> Path:
+    """Where ``make_deployment(..., options.tar=True)`` writes the archive: next to ``out_dir``."""
+    out = Path(out_dir)
+    return out.with_name(out.name + ".tar.gz")
+
+
+def make_deployment(
+    bundle_path: str | Path,
+    config: str | Path | Mapping[str, Any],
+    out_dir: str | Path,
+    options: DeployOptions | None = None,
+) -> Path:
+    """Write a deployment directory for ``bundle_path`` and ``config`` to ``out_dir``; returns it.
+
+    ``config`` is a YAML/JSON device config file or the mapping such a file holds. ``out_dir`` is
+    replaced when it holds an earlier deployment and refused when it holds anything else. With
+    ``options.tar`` the directory is also archived to :func:`tarball_path`.
+    """
+    options = options or DeployOptions()
+    out = Path(out_dir)
+    bundle_file = Path(bundle_path)
+    bundle = read_bundle(bundle_file)  # BundleError names the file and what is wrong with it
+    data, source_text, where = _read_config(config)
+    env_names = _env_references(data)
+    _validate(data, source_text, where)
+
+    installed_model = f"{options.models_dir}/{bundle_file.name}"
+    data = _for_device(data, installed_model, options)
+    _validate(data, None, "generated device.yaml")
+    extras = _extras_for(data)
+    wheel = _check_wheel(options.wheel)
+    extra_files = [_check_file(f, "deploy.extra_files") for f in options.extra_files]
+    _check_out_dir(out)
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
+    try:
+        staging.chmod(0o755)  # mkdtemp makes it 0700; the Pi's admin user copies and reads it
+        (staging / "models").mkdir()
+        (staging / "config").mkdir()
+        shutil.copyfile(bundle_file, staging / "models" / bundle_file.name)
+        wheel_rel = ""
+        if wheel is not None:
+            (staging / "wheels").mkdir()
+            shutil.copyfile(wheel, staging / "wheels" / wheel.name)
+            wheel_rel = f"./wheels/{wheel.name}"
+        for extra in extra_files:
+            if extra.name in ("device.yaml", "env.example"):
+                raise ConfigError(f"deploy.extra_files: {extra} would replace the generated {extra.name}")
+            shutil.copyfile(extra, staging / "config" / extra.name)
+        (staging / "config" / "device.yaml").write_text(_device_yaml(data, bundle_file.name))
+        (staging / "config" / "env.example").write_text(_env_example(env_names, options))
+        (staging / "requirements.txt").write_text(render_requirements(extras, package=options.package, wheel=wheel_rel))
+        (staging / "constraints.txt").write_text(render_constraints())
+        (staging / options.unit_name).write_text(render_unit(options))
+        script = staging / "install.sh"
+        script.write_text(render_install_script(options, wheel=wheel_rel))
+        script.chmod(0o755)
+        manifest = bundle.manifest
+        record = {
+            "schema": "edge_sdk.deployment/1",
+            "model": {"file": bundle_file.name, "name": manifest.model.name, "version": manifest.model.version,
+                      "sha256": bundle.sha256, "installed_path": installed_model},
+            "device": data.get("device", "edge-device"),
+            "extras": sorted(extras),
+            "env": env_names,
+            "options": _jsonable(asdict(options)),
+        }
+        (staging / MARKER).write_text(json.dumps(record, indent=1) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _log.info("deployment of %s (%s) written to %s", manifest.model.name, bundle.sha256[:12], out)
+    if options.tar:
+        _write_tarball(out, tarball_path(out))
+    return out
+
+
+# -- the config ------------------------------------------------------------------------------------
+def _read_config(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str | None, str]:
+    if isinstance(config, Mapping):
+        return dict(config), None, "config"
+    path = Path(config)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"device config not found: {path}. Expected a YAML or JSON file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+        text_for_lines = None
+    else:
+        yaml = require("yaml", "reading YAML configs")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        text_for_lines = text
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top. Got: {type(data).__name__}")
+    return dict(data), text_for_lines, str(path)
+
+
+def _validate(data: Mapping[str, Any], source_text: str | None, where: str) -> None:
+    """The checks of ``load_config``, with unset ``${VAR}`` secrets standing in as placeholders.
+
+    The secrets live in the device's env file, not on the build machine, so their absence here is
+    expected; everything else (unknown keys, types, values) is checked as on the device.
+    """
+    parse_config(_with_placeholders(data), source_text, where)
+
+
+def _with_placeholders(value: Any) -> Any:
+    if isinstance(value, str):
+        return _ENV_REF.sub(lambda m: m.group(0) if m.group(1) in os.environ or m.group(2) else _PLACEHOLDER, value)
+    if isinstance(value, Mapping):
+        return {k: _with_placeholders(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_placeholders(v) for v in value]
+    return value
+
+
+def _env_references(value: Any) -> list[str]:
+    names: set[str] = set()
+
+    def walk(item: Any) -> None:
+        if isinstance(item, str):
+            names.update(m.group(1) for m in _ENV_REF.finditer(item))
+        elif isinstance(item, Mapping):
+            for v in item.values():
+                walk(v)
+        elif isinstance(item, list):
+            for v in item:
+                walk(v)
+
+    walk(value)
+    return sorted(names)
+
+
+def _for_device(data: Mapping[str, Any], installed_model: str, options: DeployOptions) -> dict[str, Any]:
+    """The config as the device sees it: the installed bundle, the outbox in the state directory."""
+    model = dict(data.get("model") or {})
+    if model.get("path") and model["path"] != installed_model:
+        _log.info("model.path %s replaced by the installed bundle %s", model["path"], installed_model)
+    model["path"] = installed_model
+    # device first, then model, then the rest in the user's order: reads like the example configs
+    out = {k: v for k, v in data.items() if k == "device"}
+    out["model"] = model
+    out.update((k, v) for k, v in data.items() if k not in out)
+    mqtt = out.get("mqtt")
+    if isinstance(mqtt, Mapping):
+        outbox = dict(mqtt.get("outbox") or {})
+        outbox.setdefault("path", options.outbox)
+        out["mqtt"] = {**mqtt, "outbox": outbox}
+    return out
+
+
+def _extras_for(data: Mapping[str, Any]) -> set[str]:
+    extras = {"device"}
+    embedded = data.get("embedded_broker") or {}
+    if data.get("mqtt") is None and (not isinstance(embedded, Mapping) or embedded.get("enabled", True)):
+        _log.warning(
+            "the config has no mqtt section: the device will run the embedded broker (edge-sdk[broker]); "
+            "point it at Mosquitto or EMQX for a fleet"
+        )
+        extras.add("broker")
+    return extras
+
+
+def _device_yaml(data: Mapping[str, Any], bundle_name: str) -> str:
+    yaml = require("yaml", "writing the device config")
+    header = (
+        "# Device config for `edge-sdk run`, generated by `edge-sdk deploy` for the bundle "
+        f"{bundle_name}.\n# ${{VAR}} values are read from the service's environment file.\n"
+    )
+    return header + yaml.safe_dump(_plain(data), sort_keys=False, default_flow_style=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _env_example(names: list[str], options: DeployOptions) -> str:
+    lines = [
+        f"# {options.env_file}: environment of {options.unit_name} (KEY=value lines, no quotes needed).",
+        "# Root-owned, readable by the service group only. install.sh never overwrites it.",
+    ]
+    lines += [f"{name}=" for name in names] or ["# the device config references no ${VAR} values"]
+    return "\n".join(lines) + "\n"
+
+
+# -- files and directories -------------------------------------------------------------------------
+def _check_file(path: str | Path, what: str) -> Path:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{what}: expected an existing file. Got: {file}")
+    return file
+
+
+def _check_wheel(wheel: str) -> Path | None:
+    if not wheel:
+        return None
+    file = _check_file(wheel, "deploy.wheel")
+    if not (file.suffix == ".whl" and file.name.startswith("edge_sdk-")):
+        raise ConfigError(f"deploy.wheel: expected an edge_sdk-<version>-....whl file. Got: {file.name}")
+    return file
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output directory: expected a directory. Got: a file at {out}")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise ConfigError(
+            f"output directory {out} is not empty and holds no earlier deployment ({MARKER}); "
+            "expected an empty or new directory"
+        )
+
+
+def _parent(out: Path) -> Path:
+    parent = out.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def _write_tarball(directory: Path, target: Path) -> None:
+    def normalize(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        # Owned by root on the device whoever built it; the modes (install.sh 0755) are kept.
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info
+
+    tmp = target.with_name(target.name + ".tmp")
+    with tarfile.open(tmp, "w:gz") as archive:
+        archive.add(directory, arcname=directory.name, filter=normalize)
+    tmp.replace(target)
+    _log.info("archive written to %s", target)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
