@@ -25,7 +25,9 @@ _COLUMNS = (
 
 def format_table(reports: Mapping[str, Sequence[ParityReport]]) -> str:
     """One row per model and mode; a fixed-width table for a terminal."""
-    lines = ["  ".join(name.rjust(width) if i > 1 else name.ljust(width) for i, (name, width) in enumerate(_COLUMNS))]
+    model_width = max([len(_COLUMNS[0][0]), *(len(name) for name in reports)])
+    columns = (("model", model_width), *_COLUMNS[1:])
+    lines = ["  ".join(name.rjust(width) if i > 1 else name.ljust(width) for i, (name, width) in enumerate(columns))]
     lines.append("-" * len(lines[0]))
     for model_name, model_reports in reports.items():
         for r in model_reports:
@@ -35,7 +37,7 @@ def format_table(reports: Mapping[str, Sequence[ParityReport]]) -> str:
                 _latency(r, "1"), _latency(r, "2"), str(sum(r.op_counts.values())), str(sum(r.float_ops.values())),
             )  # fmt: skip
             lines.append(
-                "  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, (_, w)) in enumerate(zip(cells, _COLUMNS)))
+                "  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, (_, w)) in enumerate(zip(cells, columns)))
             )
     return "\n".join(lines)
 
