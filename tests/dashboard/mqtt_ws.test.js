@@ -127,6 +127,9 @@ test("the client connects with subprotocol mqtt, subscribes after CONNACK and ha
   socket.deliver([0x20, 0x02, 0x00, 0x00]);
   assert.equal(client.state, "connected");
   assert.equal(socket.sent[1], "82080001" + "0003612f6200");
+  assert.equal(client.subscribed, false);
+  socket.deliver([0x90, 0x03, 0x00, 0x01, 0x00]);
+  assert.equal(client.subscribed, true);
   socket.deliver([...publishQos0, ...publishQos1]);
   assert.deepEqual(messages, [["t/é", [0xff, 0xd8]], ["x", [0x7b]]]);
   assert.equal(socket.sent[2], "40020005", "a QoS 1 PUBLISH is acknowledged");

@@ -220,7 +220,7 @@
         EdgeChart.drawSeries($(`chart-${stage}`), series, { color: COLORS[stage], windowS: CHART_WINDOW_S });
         text(`stage-${stage}-value`, formatMs(series.last));
       }
-      EdgeChart.drawSeries($("chart-fps"), state.series.fps, { color: COLORS.fps, windowS: CHART_WINDOW_S * 5 });
+      EdgeChart.drawSeries($("chart-fps"), state.series.fps, { color: COLORS.fps, windowS: CHART_WINDOW_S * 5, minSpanS: 30 });
     }
     requestAnimationFrame(draw);
   }

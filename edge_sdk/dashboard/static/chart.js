@@ -52,9 +52,17 @@
     return { context, width: canvas.clientWidth, height: canvas.clientHeight };
   }
 
-  function drawSeries(canvas, series, { color = "#38bdf8", windowS = 60 } = {}) {
+  function formatSpan(seconds) {
+    return seconds >= 120 ? `−${Math.round(seconds / 60)} min` : `−${Math.round(seconds)} s`;
+  }
+
+  /**
+   * The x axis ends at the newest point and spans the visible history, between `minSpanS` and
+   * `windowS`: a chart fills its width from the start instead of waiting a whole window.
+   */
+  function drawSeries(canvas, series, { color = "#38bdf8", windowS = 60, minSpanS = 10 } = {}) {
     const { context: ctx, width, height } = prepare(canvas);
-    const pad = { left: 4, right: 30, top: 6, bottom: 6 };
+    const pad = { left: 4, right: 30, top: 6, bottom: 16 };
     const plotW = width - pad.left - pad.right;
     const plotH = height - pad.top - pad.bottom;
     ctx.clearRect(0, 0, width, height);
@@ -62,12 +70,22 @@
     const points = series.points;
     const endS = points.length ? points[points.length - 1][0] : 0;
     const visible = points.filter(([t]) => t >= endS - windowS);
+    const spanS = Math.min(windowS, Math.max(minSpanS, visible.length ? endS - visible[0][0] : 0));
     const maxValue = niceCeil(Math.max(0, ...visible.map(([, v]) => v)) * 1.1);
-    const x = (t) => pad.left + plotW * (1 - (endS - t) / windowS);
+    const x = (t) => pad.left + plotW * (1 - (endS - t) / spanS);
     const y = (v) => pad.top + plotH * (1 - v / maxValue);
 
-    // Grid: baseline, middle and top, labelled on the right.
+    // Time labels under the plot: how far back the left edge is, and the newest point.
     ctx.font = "10px system-ui, sans-serif";
+    ctx.fillStyle = "rgba(148,163,184,0.7)";
+    ctx.textBaseline = "bottom";
+    ctx.textAlign = "left";
+    ctx.fillText(formatSpan(spanS), pad.left, height);
+    ctx.textAlign = "right";
+    ctx.fillText("now", pad.left + plotW, height);
+    ctx.textAlign = "left";
+
+    // Grid: baseline, middle and top, labelled on the right.
     ctx.textBaseline = "middle";
     for (const fraction of [0, 0.5, 1]) {
       const value = maxValue * fraction;

@@ -184,6 +184,7 @@
       this.onstatechange = () => {};
       this.state = "idle";
       this.received = 0; // PUBLISH packets received, for the page and the tests
+    this.subscribed = false; // true once SUBACK granted every filter
       this._socket = null;
       this._timers = { ping: null, retry: null };
       this._retryMs = this.reconnectMinMs;
@@ -200,6 +201,7 @@
       this._socket = socket;
       socket.onopen = () => {
         this._lastInboundMs = Date.now();
+        this.subscribed = false;
         socket.send(encodeConnect({ clientId: this.clientId, keepaliveS: this.keepaliveS }));
       };
       socket.onmessage = (event) => {
@@ -243,6 +245,10 @@
           this._socket.send(encodeSubscribe(this._packetId(), filters));
         }
         this._startPing();
+      } else if (message.type === "suback") {
+        // 0x80 per filter is a refusal (MQTT 3.1.1 section 3.9.3), e.g. by the broker's ACL.
+        this.subscribed = !message.granted.includes(0x80);
+        if (!this.subscribed) console.warn("broker refused a subscription", message.granted);
       } else if (message.type === "publish") {
         if (message.qos === 1) this._socket.send(encodePuback(message.packetId));
         this.received += 1;
