@@ -8,7 +8,12 @@ OpenCV (only :func:`encode_thumbnail` needs it).
 """
 
 from edge_sdk.dashboard.server import DashboardConfig, DashboardServer, serve
-from edge_sdk.dashboard.snapshot import PublishBytes, SnapshotPublisher, encode_thumbnail, snapshot_topic
+from edge_sdk.dashboard.snapshot import (
+    PublishBytes,
+    SnapshotPublisher,
+    encode_thumbnail,
+    snapshot_topic,
+)
 
 __all__ = [
     "DashboardConfig",

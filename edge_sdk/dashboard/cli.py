@@ -18,7 +18,7 @@ from edge_sdk.dashboard.server import DashboardConfig, DashboardServer
 __all__ = ["register", "run"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add ``dashboard`` to ``edge-sdk``'s sub-commands."""
     parser = subparsers.add_parser(
         "dashboard", help="serve a live web dashboard that subscribes to a device over MQTT-over-WebSockets",

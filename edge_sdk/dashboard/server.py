@@ -75,10 +75,10 @@ def _load_static() -> dict[str, tuple[bytes, str]]:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "edge_sdk-dashboard"
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+    def do_GET(self) -> None:
         self._respond(send_body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._respond(send_body=False)
 
     def _respond(self, *, send_body: bool) -> None:
@@ -100,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         if send_body:
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: object) -> None:
         # http.server writes access lines to stderr; the library logs instead.
         logger.debug("%s %s", self.address_string(), format % args)
 

@@ -17,9 +17,12 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.sync.client import ClientConnection, connect
+
+if TYPE_CHECKING:
+    from typing import Self
 
 _EXECUTABLES = ("chromium", "chromium-browser", "google-chrome")
 
@@ -47,7 +50,7 @@ class Chromium:
         self._socket: ClientConnection | None = None
         self._next_id = 0
 
-    def start(self, timeout_s: float = 20.0) -> Chromium:
+    def start(self, timeout_s: float = 20.0) -> Self:
         executable = find_chromium()
         if executable is None:
             raise FileNotFoundError("chromium is not installed (Debian: apt-get install chromium)")
@@ -167,7 +170,7 @@ class Chromium:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
 
-    def __enter__(self) -> Chromium:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
