@@ -1,4 +1,5 @@
-"""Build the reference firmware: host tools with gcc (cached), the core and the sketch for AVR.
+"""Build the reference firmware: host tools with gcc (cached), the core and the sketch for AVR,
+and the simavr harness that runs an AVR image on a pty.
 
 Builds go through ``firmware/Makefile`` into a cache directory keyed by a hash of the sources,
 so the tests, the bench and the demo share one build and rebuild only when a C file changes.
@@ -23,6 +24,7 @@ __all__ = [
     "HostTools",
     "build_avr_core",
     "build_host_tools",
+    "build_simavr_harness",
     "build_uno_sketch",
     "cache_dir",
     "firmware_dir",
@@ -183,3 +185,18 @@ def build_uno_sketch() -> FirmwareSize:
     ram, flash = _avr_size(elf)
     return FirmwareSize("atmega328p", ram, flash, elf)
 
+
+SIMAVR_HEADER = Path("/usr/include/simavr/parts/uart_pty.h")
+
+
+def build_simavr_harness() -> Path:
+    """Build (or reuse) bp_simavr, which runs an AVR image in simavr with UART0 on a pty."""
+    if not SIMAVR_HEADER.exists() or shutil.which(os.environ.get("CC", "gcc")) is None:
+        raise FirmwareBuildError(
+            f"the simavr harness needs gcc and {SIMAVR_HEADER}: install the Debian packages "
+            "gcc, simavr, libsimavr-dev and libsimavrparts1"
+        )
+    harness = cache_dir() / _source_hash() / "bp_simavr"
+    if not harness.exists():
+        _make(str(harness), harness.parent)
+    return harness
