@@ -8,6 +8,9 @@ is idempotent, so a duplicate is harmless). Readings are delivered to a callback
 thread and kept as "latest reading" with the MCU's clock mapped to host time.
 
 State: CLOSED → CONNECTING → CONNECTED ⇄ RECONNECTING → CLOSED (after close()).
+
+This module is the public face (lifecycle, readings, commands); what the reader thread does is in
+:mod:`firmware_bridge.receiver`, command checks and results in :mod:`firmware_bridge.commands`.
 """
 
 from __future__ import annotations
@@ -16,35 +19,31 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from firmware_bridge.clock import ClockMapper
+from firmware_bridge.commands import CommandResult, PendingCommand, resolve_actuator
 from firmware_bridge.config import BridgeConfig
 from firmware_bridge.decoder import FrameDecoder
 from firmware_bridge.dispatch import CallbackDispatcher
 from firmware_bridge.errors import (
-    CommandError,
     CommandRejectedError,
     CommandTimeoutError,
     HandshakeError,
     LinkDownError,
     LinkError,
 )
+from firmware_bridge.link_state import LinkState
 from firmware_bridge.messages import (
-    HEARTBEAT_FLAG_FAILSAFE,
     Ack,
     Command,
-    Frame,
-    Heartbeat,
     Hello,
     Nack,
     NackReason,
-    Sensor,
     encode_frame,
 )
 from firmware_bridge.reading import SensorReading
+from firmware_bridge.receiver import HOST_HELLO, READ_TIMEOUT_S, LinkReceiver
 from firmware_bridge.stats import LatencyWindow, LinkStats
 from firmware_bridge.transport import open_port
 
@@ -52,42 +51,8 @@ __all__ = ["HOST_HELLO", "BridgeLink", "CommandResult", "LinkState"]
 
 log = logging.getLogger(__name__)
 
-HOST_HELLO = Hello(name="edge-sdk-host", firmware_version=(0, 1, 0))
-_READ_TIMEOUT_S = (
-    0.02  # how often the reader wakes without data, for heartbeats and checks
-)
 
-
-def _scale(raw: int, exponent: int) -> float:
-    # Divide for negative exponents: 423 / 10 is 42.3 exactly as printed, 423 * 0.1 is not.
-    return raw / 10.0**-exponent if exponent < 0 else float(raw * 10**exponent)
-
-
-class LinkState(str, Enum):
-    CLOSED = "closed"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """An acknowledged command."""
-
-    actuator: str
-    value: int
-    seq: int
-    attempts: int
-    latency_ms: float  # first send to ACK
-
-
-class _Pending:
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.reply: Ack | Nack | None = None
-
-
-class BridgeLink:
+class BridgeLink(LinkReceiver):
     """A link to a device at ``url``; prefer :meth:`open`, which connects and handshakes.
 
     ``on_reading`` and ``on_state`` run on a dispatcher thread, never on the reader thread.
@@ -117,7 +82,7 @@ class BridgeLink:
         self._clock = ClockMapper(self.config.clock_window_s)
         self._device: Hello | None = None
         self._latest: SensorReading | None = None
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, PendingCommand] = {}
         self._tx_seq = 0
         self._latency = LatencyWindow()
         self._dispatcher: CallbackDispatcher[Any] | None = None
@@ -164,7 +129,7 @@ class BridgeLink:
             self._port = open_port(
                 self.url,
                 baudrate=self.config.baudrate,
-                timeout_s=_READ_TIMEOUT_S,
+                timeout_s=READ_TIMEOUT_S,
                 exclusive=self.config.exclusive,
             )
         except LinkError:
@@ -281,11 +246,13 @@ class BridgeLink:
             raise LinkDownError(
                 f"cannot send to {self.url}: link is {self.state.value} (waited {budget_s:.2f} s)"
             )
-        actuator_id, name = self._resolve(actuator, value)
+        actuator_id, name = resolve_actuator(
+            self.device, self.device_name, actuator, value
+        )
         with self._cond:
             seq = self._tx_seq
             self._tx_seq = (self._tx_seq + 1) & 0xFF
-            pending = self._pending[seq] = _Pending()
+            pending = self._pending[seq] = PendingCommand()
         frame = encode_frame(seq, Command(actuator_id, value))
         started = time.monotonic()
         try:
@@ -350,183 +317,7 @@ class BridgeLink:
     def latencies_ms(self) -> list[float]:
         return self._latency.values()
 
-    # -- reader thread -----------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._closing.is_set():
-            port = self._port
-            if port is None:
-                self._try_reopen()
-                continue
-            try:
-                data = port.read(max(1, port.in_waiting))
-            except Exception as exc:  # noqa: BLE001 -- pyserial raises SerialException, OSError, TypeError on a vanished fd
-                self._lose(f"read failed: {exc}")
-                continue
-            now = time.monotonic()
-            if data:
-                self._last_rx_s = (
-                    now if self._state is LinkState.CONNECTED else self._last_rx_s
-                )
-                for frame in self._decoder.feed(data):
-                    self._handle(frame, now)
-            self._housekeeping(now)
-
-    def _try_reopen(self) -> None:
-        if not self.config.reconnect:
-            self._closing.set()
-            return
-        try:
-            port = open_port(
-                self.url,
-                baudrate=self.config.baudrate,
-                timeout_s=_READ_TIMEOUT_S,
-                exclusive=self.config.exclusive,
-            )
-        except LinkError as exc:
-            log.debug("reopen %s: %s", self.url, exc)
-            self._closing.wait(self.config.reconnect_interval_s)
-            return
-        self._port = port
-        self._decoder.reset()
-        self._start_handshake(time.monotonic())
-
-    def _start_handshake(self, now: float) -> None:
-        self._hello_attempts = 0
-        self._send_hello(now)
-
-    def _send_hello(self, now: float) -> None:
-        self._hello_attempts += 1
-        self._hello_sent_s = now
-        try:
-            # The leading 0x00 ends any half frame the device's decoder still holds.
-            self._write(b"\x00" + encode_frame(self._next_seq(), HOST_HELLO))
-        except LinkError as exc:
-            self._lose(f"HELLO not sent: {exc}")
-
-    def _housekeeping(self, now: float) -> None:
-        state = self._state
-        if state is LinkState.CONNECTED:
-            if now - self._last_rx_s > self.config.link_timeout_s:
-                self._lose(f"device silent for {now - self._last_rx_s:.2f} s")
-            elif now - self._last_hb_tx_s >= self.config.heartbeat_interval_s:
-                self._last_hb_tx_s = now
-                try:
-                    self._write(
-                        encode_frame(
-                            self._next_seq(), Heartbeat(int(now * 1000) & 0xFFFFFFFF)
-                        )
-                    )
-                except LinkError as exc:
-                    self._lose(f"heartbeat not sent: {exc}")
-        elif (
-            self._port is not None
-            and now - self._hello_sent_s > self.config.handshake_timeout_s
-            # After a replug, keep trying for as long as it takes; at first, connect() gives up.
-            and (
-                self._hello_attempts < self.config.handshake_attempts
-                or self._ever_connected
-            )
-        ):
-            self._send_hello(now)
-
-    def _handle(self, frame: Frame, now: float) -> None:
-        msg = frame.message
-        if isinstance(msg, Hello):
-            self._on_hello(msg, now)
-        elif isinstance(msg, Sensor):
-            self._on_sensor(frame.seq, msg, now)
-        elif isinstance(msg, (Ack, Nack)):
-            self._counts["acks" if isinstance(msg, Ack) else "nacks"] += 1
-            with self._cond:
-                pending = self._pending.get(msg.acked_seq)
-                if pending is not None:
-                    pending.reply = msg
-                    pending.event.set()
-        elif isinstance(msg, Heartbeat):
-            self._counts["heartbeats_rx"] += 1
-            failsafe = bool(msg.flags & HEARTBEAT_FLAG_FAILSAFE)
-            if failsafe and not self._device_failsafe:
-                log.warning(
-                    "%s: the device's own failsafe stopped its actuators",
-                    self.device_name,
-                )
-            self._device_failsafe = failsafe
-
-    def _on_hello(self, hello: Hello, now: float) -> None:
-        if hello.protocol_version != 1:
-            log.error(
-                "%s speaks protocol v%d; this host speaks v1",
-                hello.name,
-                hello.protocol_version,
-            )
-            return
-        self._clock.reset()  # a HELLO means a (re)started device: its millis() restarted
-        with self._cond:
-            self._device = hello
-            reconnect = self._ever_connected and self._state is not LinkState.CONNECTED
-        self._last_rx_s = now
-        if self._state is not LinkState.CONNECTED:
-            if reconnect:
-                self._counts["reconnects"] += 1
-                log.info("link to %s is back", self.url)
-            self._ever_connected = True
-            self._set_state(LinkState.CONNECTED)
-
-    def _on_sensor(self, seq: int, msg: Sensor, now: float) -> None:
-        self._counts["sensor_frames"] += 1
-        device = self._device
-        channels = device.channels if device else ()
-        values: dict[str, float] = {}
-        for i, raw in enumerate(msg.values):
-            if i < len(channels):
-                values[channels[i].name] = _scale(raw, channels[i].exponent)
-            else:
-                values[f"ch{i}"] = float(raw)
-        wall_minus_mono = time.time() - time.monotonic()
-        taken_s = self._clock.to_host(msg.mcu_time_ms, now) + wall_minus_mono
-        reading = SensorReading(
-            values, taken_s, now + wall_minus_mono, msg.mcu_time_ms, seq, self.url
-        )
-        with self._cond:
-            self._latest = reading
-            self._cond.notify_all()
-        if self._on_reading is not None and self._dispatcher is not None:
-            self._dispatcher.submit(reading)
-
-    def _lose(self, reason: str) -> None:
-        if self._closing.is_set():
-            return
-        log.warning("link to %s lost: %s", self.url, reason)
-        self._counts["link_losses"] += 1
-        self._close_port()
-        self._set_state(LinkState.RECONNECTING)
-        if not self.config.reconnect:
-            self._closing.set()
-
     # -- helpers -----------------------------------------------------------------------------
-    def _resolve(self, actuator: str | int, value: int) -> tuple[int, str]:
-        device = self._device
-        actuators = device.actuators if device else ()
-        if isinstance(actuator, str):
-            names = [a.name for a in actuators]
-            if actuator not in names:
-                raise CommandError(
-                    f"unknown actuator {actuator!r}. {self.device_name} has: {', '.join(names) or 'none'}"
-                )
-            index = names.index(actuator)
-        else:
-            index = actuator
-            if not 0 <= index < len(actuators):
-                raise CommandError(
-                    f"actuator index must be 0..{len(actuators) - 1}. Got: {index}"
-                )
-        info = actuators[index]
-        if not info.min_value <= value <= info.max_value:
-            raise CommandError(
-                f"{info.name} value must be within [{info.min_value}, {info.max_value}]. Got: {value}"
-            )
-        return index, info.name
-
     def _next_seq(self) -> int:
         with self._cond:
             seq = self._tx_seq
