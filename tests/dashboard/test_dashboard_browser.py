@@ -209,3 +209,27 @@ def test_update_screenshot(browser: Chromium, ws_broker: MosquittoBroker) -> Non
         finally:
             device.close()
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_page_works_with_the_embedded_amqtt_brokers_websockets_listener(browser: Chromium) -> None:
+    pytest.importorskip("amqtt", reason="needs the broker extra (amqtt)")
+    import paho.mqtt.client as mqtt
+
+    from edge_sdk.mqtt.broker import EmbeddedBroker
+
+    with EmbeddedBroker(port=0, ws_port=0) as broker, \
+            serve(port=0, ws_url=f"ws://127.0.0.1:{broker.ws_port}/", prefix=PREFIX, device="pi-embedded") as server:
+        open_dashboard(browser, server)
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-embedded", protocol=mqtt.MQTTv311)
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        try:
+            _, payload = ResultStamper("pi-embedded").stamp(example_result(4))  # "blocked"
+            topics = Topics(PREFIX, "pi-embedded")
+            client.publish(topics.events, encode(payload), qos=1).wait_for_publish(5.0)
+            client.publish(topics.available, "online", qos=1, retain=True).wait_for_publish(5.0)
+            browser.wait_for("document.getElementById('decision-label').textContent === 'blocked'")
+            browser.wait_for("document.getElementById('availability').dataset.state === 'online'")
+        finally:
+            client.loop_stop()
+            client.disconnect()
