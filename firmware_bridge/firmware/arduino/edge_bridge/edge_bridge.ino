@@ -78,7 +78,10 @@ static int32_t read_distance_tenths_cm(void)
     digitalWrite(TRIG_PIN, HIGH);
     delayMicroseconds(10);
     digitalWrite(TRIG_PIN, LOW);
-    echo_us = pulseIn(ECHO_PIN, HIGH, ECHO_TIMEOUT_US);
+    /* pulseInLong() times the echo with micros(); pulseIn() counts loop turns, and every
+     * interrupt (millis, the serial TX/RX) taken meanwhile goes uncounted: run in simavr it read
+     * 1-2 % short while a frame was being sent. */
+    echo_us = pulseInLong(ECHO_PIN, HIGH, ECHO_TIMEOUT_US);
     if (echo_us == 0) {
         return -1;
     }
