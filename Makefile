@@ -33,7 +33,7 @@ test-fast: $(STAMP)
 
 # The inference backend on tflite-runtime (numpy<2) instead of ai-edge-litert.
 test-tflite-runtime: $(STAMP_TFLRT)
-	EDGE_SDK_BACKEND=tflite_runtime $(VENV_TFLRT)/bin/python -m pytest -p no:cacheprovider tests/runtime/test_backend.py
+	EDGE_SDK_BACKEND=tflite_runtime $(VENV_TFLRT)/bin/python -m pytest -p no:cacheprovider --noconftest tests/runtime/test_backend.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check edge_sdk converters firmware_bridge bench tests examples

@@ -23,7 +23,10 @@ import threading
 import time
 from typing import Protocol
 
-__all__ = ["MediaClock", "ReplayClock", "WallReplayClock", "from_wall_s", "now_s", "to_wall_s", "wall_s"]
+__all__ = ["TIME_EPSILON_S", "MediaClock", "ReplayClock", "WallReplayClock", "from_wall_s", "now_s", "to_wall_s", "wall_s"]
+
+TIME_EPSILON_S = 1e-6
+"""Timestamps closer than this are the same instant (media-time arithmetic rounds differently)."""
 
 now_s = time.monotonic
 """Runtime clock: monotonic seconds (arbitrary origin)."""
@@ -82,21 +85,25 @@ class WallReplayClock:
 class MediaClock:
     """A timeline driven by a video: each decoded frame advances it to the frame's media time.
 
-    Used with ``every_frame`` playback, where the video runs faster or slower than real time: a
-    reading at trace time ``t_s`` is released once the video has reached ``t_s`` and is stamped
-    relative to the frame that got there, so frame/sensor skews match the recording.
+    Used with ``every_frame`` playback, where the video runs faster or slower than real time. The
+    timeline is anchored once, at the first frame: media time ``t_s`` is ``origin_s + t_s`` on the
+    runtime clock, for frames (the source re-stamps them) and for trace readings alike. A reading is
+    released once the video has reached its time, so frame/sensor skews match the recording even
+    when the capture thread runs a few frames ahead of inference.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._media_t_s = -1.0
-        self._frame_ts_s = now_s()
+        self._origin_s: float | None = None
         self._closed = False
 
     def advance(self, media_t_s: float, timestamp_s: float) -> None:
         """Called by the video source with each frame's media time and capture timestamp."""
         with self._cond:
-            self._media_t_s, self._frame_ts_s = media_t_s, timestamp_s
+            if self._origin_s is None:
+                self._origin_s = timestamp_s - media_t_s
+            self._media_t_s = media_t_s
             self._cond.notify_all()
 
     @property
@@ -118,6 +125,8 @@ class MediaClock:
 
     def to_runtime_s(self, t_s: float) -> float:
         with self._cond:
-            behind_s = self._media_t_s - t_s
-            # a sample at the frame's instant (to the trace's rounding) gets the frame's own stamp
-            return self._frame_ts_s - (behind_s if abs(behind_s) > _MEDIA_TOLERANCE_S else 0.0)
+            if self._origin_s is None:  # before the first frame: anchor at "now"
+                self._origin_s = now_s() - max(self._media_t_s, 0.0)
+            if abs(self._media_t_s - t_s) <= _MEDIA_TOLERANCE_S:
+                t_s = self._media_t_s  # a sample at the frame's instant, to the trace's rounding, is the frame's
+            return self._origin_s + t_s

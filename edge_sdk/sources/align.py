@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from edge_sdk.clock import TIME_EPSILON_S
 from edge_sdk.sources.config import AlignConfig
 from edge_sdk.sources.frame import Frame
 from edge_sdk.sources.sensor import SensorSlot
@@ -64,7 +65,7 @@ class Aligner:
         sensor_reading = None
         if self.sensor is not None:
             sensor_reading = self.sensor.latest(frame_ts)
-            if self._wait_fresh and (sensor_reading is None or sensor_reading[1] < frame_ts):
+            if self._wait_fresh and (sensor_reading is None or sensor_reading[1] < frame_ts - TIME_EPSILON_S):
                 fresh = self.sensor.wait_since(frame_ts, self._wait_timeout_s)
                 if fresh is None:
                     self.fresh_timeouts += 1

@@ -7,6 +7,8 @@ the device, so OpenCV never sees a release during a read.
 
 from __future__ import annotations
 
+import dataclasses
+
 import enum
 import logging
 import math
@@ -79,6 +81,8 @@ class FrameSource:
             self._frames_read += 1
             if self.media_clock is not None and frame.media_t_s is not None:
                 self.media_clock.advance(frame.media_t_s, frame.timestamp_s)
+                # on the media timeline, so frames and replayed readings compare directly
+                frame = dataclasses.replace(frame, timestamp_s=self.media_clock.to_runtime_s(frame.media_t_s))
             return frame
 
     def close(self) -> None:

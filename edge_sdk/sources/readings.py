@@ -1,20 +1,24 @@
 """Latest-value holders with a max age, and the threads that feed them from lines or traces.
 
-Text and sensor inputs change at their own pace, independent of the camera. Each is kept as one
-``(value, timestamp_s)`` reading that producers overwrite (stdin, a file, an MQTT handler, the
-firmware bridge) and the aligner reads per frame; a reading older than ``max_age_s`` counts as
-missing. Timestamps are on the runtime clock (:func:`edge_sdk.clock.now_s`).
+Text and sensor inputs change at their own pace, independent of the camera. Producers (stdin, a
+file, an MQTT handler, the firmware bridge) store ``(value, timestamp_s)`` readings; the aligner
+asks per frame for the newest reading taken at or before the frame. A short history is kept because
+the inference worker may lag the capture thread by a few frames, and by then newer readings have
+arrived. A reading older than ``max_age_s`` counts as missing. Timestamps are on the runtime clock
+(:func:`edge_sdk.clock.now_s`).
 """
 
 from __future__ import annotations
 
+import bisect
+import collections
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import IO, Generic, Self, TypeVar
 
-from edge_sdk.clock import ReplayClock, now_s
+from edge_sdk.clock import TIME_EPSILON_S, ReplayClock, now_s
 
 __all__ = ["LatestReading", "LineFeeder", "TraceReplay"]
 
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _STOP_POLL_S = 0.1  # replay waits are sliced so close() takes effect promptly
 _LOGGED_REJECTS = 5  # then only counted, so a noisy producer cannot flood the log
+_HISTORY = 128  # readings kept for a worker that lags capture (a 100 Hz sensor: 1.3 s)
 
 
 class LatestReading(Generic[T]):
@@ -34,6 +39,7 @@ class LatestReading(Generic[T]):
         self.name, self.max_age_s = name, max_age_s
         self._cond = threading.Condition(threading.Lock())
         self._reading: tuple[T, float] | None = None
+        self._history: collections.deque[tuple[T, float]] = collections.deque(maxlen=_HISTORY)
         self._feeders: list[LineFeeder | TraceReplay] = []
         self._closed = False
         self.updates = 0
@@ -43,7 +49,10 @@ class LatestReading(Generic[T]):
     def _store(self, value: T, timestamp_s: float | None) -> None:
         reading = (value, now_s() if timestamp_s is None else timestamp_s)
         with self._cond:
+            if self._reading is not None and reading[1] < self._reading[1]:
+                self._history.clear()  # the clock went back (a replay restarted): forget the future
             self._reading = reading
+            self._history.append(reading)
             self.updates += 1
             self._cond.notify_all()
 
@@ -57,22 +66,34 @@ class LatestReading(Generic[T]):
             log.warning("%s: rejected input (%d so far): %s", self.name, count, reason)
 
     def latest(self, at_s: float | None = None) -> tuple[T, float] | None:
-        """``(value, timestamp_s)``, or None when there is none or it is older than ``max_age_s`` at ``at_s``."""
-        reading = self._reading  # one atomic reference read: no lock needed on the hot path
+        """The newest ``(value, timestamp_s)`` taken at or before ``at_s`` (default: now), or None
+        when there is none or it is older than ``max_age_s`` at ``at_s``."""
+        reading = self._reading  # one atomic reference read: no lock needed on the common path
         if reading is None:
             return None
-        if self.max_age_s is not None and (now_s() if at_s is None else at_s) - reading[1] > self.max_age_s:
+        if at_s is None:
+            at_s = now_s()
+        elif reading[1] > at_s + TIME_EPSILON_S:  # the worker lags: find what was current at the frame's time
+            with self._cond:
+                history = list(self._history)
+            index = bisect.bisect_right([r[1] for r in history], at_s + TIME_EPSILON_S)
+            if index == 0:
+                return None
+            reading = history[index - 1]
+        if self.max_age_s is not None and at_s - reading[1] > self.max_age_s:
             return None
         return reading
 
     def wait_since(self, since_s: float, timeout_s: float) -> tuple[T, float] | None:
-        """Wait up to ``timeout_s`` for a reading stamped at or after ``since_s``; None on timeout."""
+        """Wait up to ``timeout_s`` for a reading stamped at or after ``since_s``; return the first
+        such reading (the one nearest ``since_s``), or None on timeout."""
         with self._cond:
+            since_s -= TIME_EPSILON_S
             if self._cond.wait_for(lambda: (self._reading is not None and self._reading[1] >= since_s) or self._closed,
                                    timeout_s):
-                reading = self._reading
-                if reading is not None and reading[1] >= since_s:
-                    return reading
+                for reading in self._history:
+                    if reading[1] >= since_s:
+                        return reading
         return None
 
     def attach(self, feeder: LineFeeder | TraceReplay) -> None:
