@@ -2,7 +2,8 @@
 
 Prints a table, then as its last line one JSON object with the figures the issue asks for.
 Everything runs for real: the Python decoder and the C decoder on the same fuzz stream, the C
-simulator on a pty for round trips, sensor rate, replug and safe stop, avr-gcc for sizes.
+simulator on a pty for round trips, sensor rate, replug and safe stop, avr-gcc for sizes, and
+the Uno image itself in simavr (``simavr_*``: its UART on a pty, the same BridgeLink).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from firmware_bridge import (
     encode_frame,
 )
 from firmware_bridge.messages import Sensor, decode_frame, pack
+from firmware_bridge.simavr import AVRSimulator, motor_duty, simavr_installed
 from firmware_bridge.vectorgen import load_vectors, vectors_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "bridge"))
@@ -285,6 +287,55 @@ def safe_stop() -> dict[str, Any]:
             "safe_stop_trials": len(figures)}  # fmt: skip
 
 
+def simavr_figures() -> dict[str, Any]:
+    """The Uno image in simavr: handshake, command RTT, sensor rate and distance, pin check."""
+    if not simavr_installed():
+        return {
+            "simavr_handshake_ok": None,
+            "simavr_skipped": "simavr is not installed",
+        }
+    out: dict[str, Any] = {"simavr_handshake_ok": False}
+    try:
+        with AVRSimulator(distance_cm=42.3) as avr:
+            started = time.monotonic()
+            with BridgeLink.open(avr.port) as link:
+                out["simavr_handshake_ok"] = True
+                out["simavr_handshake_ms"] = round(
+                    (time.monotonic() - started) * 1000, 1
+                )
+                latencies = sorted(
+                    link.send_command("motor_left", (i % 2001) - 1000).latency_ms
+                    for i in tqdm(
+                        range(300), desc="simavr rtt", leave=False, file=sys.stderr
+                    )
+                )
+                out["simavr_rtt_p50_ms"] = round(statistics.median(latencies), 3)
+                out["simavr_rtt_p99_ms"] = round(
+                    latencies[int(0.99 * (len(latencies) - 1))], 3
+                )
+                link.send_command("motor_left", -500)
+                avr.wait_for_output("motor_left", motor_duty(-500), 1.0)
+                out["simavr_pins_ok"] = True
+                before, t0 = link.stats().sensor_frames, time.monotonic()
+                distances = [
+                    link.wait_for_reading(1.0).values["distance_cm"] for _ in range(20)
+                ]
+                stats = link.stats()
+                out["simavr_sensor_frames_per_s"] = round(
+                    (stats.sensor_frames - before) / (time.monotonic() - t0), 1
+                )
+                out["simavr_distance_error_cm"] = round(
+                    max(abs(d - 42.3) for d in distances), 2
+                )
+                out["simavr_crc_errors"] = stats.crc_errors
+        out["simavr_lag_ms"] = (
+            avr.lag_ms
+        )  # wall time the simulation could not keep up with
+    except BridgeError as exc:
+        out["simavr_error"] = str(exc).splitlines()[0]
+    return out
+
+
 def sizes() -> dict[str, Any]:
     core = build_avr_core()
     out: dict[str, Any] = {"firmware_target": core.target, "firmware_ram_bytes": core.ram_bytes,
@@ -309,6 +360,7 @@ def main() -> int:
         results.update(link_figures())
         results.update(safe_stop())
         results.update(sizes())
+        results.update(simavr_figures())
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     rows = [
         (
@@ -352,6 +404,20 @@ def main() -> int:
         (
             "Uno sketch RAM / flash",
             f"{results.get('sketch_ram_bytes', '-')} / {results.get('sketch_flash_bytes', '-')} B",
+        ),
+        (
+            "Uno image in simavr: handshake / RTT p50 / p99",
+            (
+                f"{results['simavr_handshake_ok']} / {results.get('simavr_rtt_p50_ms', '-')} / "
+                f"{results.get('simavr_rtt_p99_ms', '-')} ms"
+            ),
+        ),
+        (
+            "simavr sensor frames/s, distance error",
+            (
+                f"{results.get('simavr_sensor_frames_per_s', '-')}, "
+                f"{results.get('simavr_distance_error_cm', '-')} cm"
+            ),
         ),
     ]
     width = max(len(name) for name, _ in rows)
