@@ -42,6 +42,7 @@ from firmware_bridge.firmware import (
     HostTools,
     build_avr_core,
     build_host_tools,
+    build_simavr_harness,
     build_uno_sketch,
 )
 from firmware_bridge.linemode import LineParser, LineReader
@@ -64,12 +65,14 @@ from firmware_bridge.messages import (
 )
 from firmware_bridge.ports import PortInfo, list_ports
 from firmware_bridge.reading import SensorReading
+from firmware_bridge.simavr import AVRSimulator, OutputEvent
 from firmware_bridge.simulator import ActuatorEvent, HostSimulator
 from firmware_bridge.stats import LinkStats
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "PROTOCOL_VERSION",
+    "AVRSimulator",
     "Ack",
     "ActionController",
     "ActionRule",
@@ -110,6 +113,7 @@ __all__ = [
     "MissingDependencyError",
     "Nack",
     "NackReason",
+    "OutputEvent",
     "PortBusyError",
     "PortInfo",
     "ProtocolError",
@@ -118,6 +122,7 @@ __all__ = [
     "SimulatorError",
     "build_avr_core",
     "build_host_tools",
+    "build_simavr_harness",
     "build_uno_sketch",
     "decode_frame",
     "describe",
