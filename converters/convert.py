@@ -140,7 +140,7 @@ def convert_modes(
                 )
             chosen = calibration_subset({n: calibration[n] for n in model_inputs}, calibration_samples, seed, full_range_inputs)
             job["calibration_path"] = str(work / "calibration.npz")
-            np.savez(job["calibration_path"], **chosen)  # type: ignore[arg-type]  (numpy stubs)
+            np.savez(job["calibration_path"], **chosen)  # type: ignore[arg-type]
         job_path = work / "job.json"
         job_path.write_text(json.dumps(job))
         _run_worker(job_path, work, timeout_s)
@@ -202,7 +202,10 @@ def _run_worker(job_path: Path, work: Path, timeout_s: float) -> None:
                 "convert the batch-1 unrolled copy (converters.models.inference_copy)."
             )
         raise ConversionError(f"the TFLite converter {how} in mode {mode!r}.{hint} Converter stderr:\n{tail}")
-    raise ConversionError(f"TFLite conversion failed in mode {mode!r} (exit code {proc.returncode}). Converter stderr:\n{tail}")
+    cause = tail.splitlines()[-1].strip()  # the exception line, for people who read only one line
+    raise ConversionError(
+        f"TFLite conversion failed in mode {mode!r} (exit code {proc.returncode}): {cause}\nConverter stderr:\n{tail}"
+    )
 
 
 def _current_mode(work: Path) -> str | None:
@@ -223,16 +226,19 @@ def _check_op_set(result: ConversionResult, allow_select_tf_ops: bool) -> None:
     op_set = result.op_set
     if op_set.builtin_only or allow_select_tf_ops:
         return
-    needs = []
+    needs, why = [], []
     if op_set.select_tf_ops:
         needs.append(f"Select TF ops {list(op_set.select_tf_ops)}")
     if op_set.custom_ops:
         needs.append(f"custom ops {list(op_set.custom_ops)}")
+    if op_set.select_tf_ops or op_set.custom_ops:
+        why.append("ai-edge-litert and tflite-runtime cannot run them")
     if op_set.has_control_flow:
         loops = {op: n for op, n in op_set.op_counts.items() if op in ("WHILE", "IF", "CALL_ONCE")}
         needs.append(f"control flow {loops} in {op_set.subgraphs} subgraphs")
+        why.append("a loop RNN cannot be fully quantized (TF 2.21's int8 calibrator crashes on it)")
     raise ConversionError(
-        f"the {result.mode} model needs {' and '.join(needs)}, which ai-edge-litert and tflite-runtime "
-        "cannot run (a Keras RNN loop does this). Convert the batch-1 unrolled inference copy "
+        f"the {result.mode} model needs {' and '.join(needs)}; {'; '.join(why)}. A Keras RNN that is not unrolled "
+        "does this. Convert the batch-1 unrolled inference copy "
         "(converters.models.inference_copy), or pass allow_select_tf_ops=True to keep them"
     )
