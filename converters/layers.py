@@ -23,6 +23,8 @@ class NullTokenAttention(layers.Layer):
     def __init__(self, dim: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dim = dim
+        # A hidden layer lets a key express a conjunction (red AND circle), not just a sum of cues.
+        self.key_hidden = layers.Dense(dim, activation="relu", name="key_hidden")
         self.key = layers.Dense(dim, name="key")
         self.value = layers.Dense(dim, name="value")
         self.query = layers.Dense(dim, name="query")
@@ -31,7 +33,8 @@ class NullTokenAttention(layers.Layer):
         feature_shape, query_shape = input_shape
         _, height, width, channels = feature_shape
         self.grid = (int(height), int(width))
-        self.key.build((None, height * width, channels))
+        self.key_hidden.build((None, height * width, channels))
+        self.key.build((None, height * width, self.dim))
         self.value.build((None, height * width, channels))
         self.query.build(query_shape)
         init = keras.initializers.RandomNormal(stddev=0.1)
@@ -46,7 +49,7 @@ class NullTokenAttention(layers.Layer):
         height, width = self.grid
         tokens = ops.reshape(features, (-1, height * width, features.shape[-1]))
         position = ops.reshape(self.row_embedding + self.col_embedding, (1, height * width, self.dim))
-        keys = self.key(tokens)
+        keys = self.key(self.key_hidden(tokens))
         values = self.value(tokens) + position
         q = ops.expand_dims(self.query(query), 1)  # (batch, 1, dim)
         scale = 1.0 / math.sqrt(self.dim)

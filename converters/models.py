@@ -80,9 +80,10 @@ def inference_copy(model: keras.Model, spec: ModelSpec, shapes: ModelShapes) -> 
 
 
 def _cnn(spec: ModelSpec, image: keras.KerasTensor) -> keras.KerasTensor:
-    # A cheap stem (4x4, stride 4) then a few blocks: 64x64 becomes an 8x8 map of tokens.
+    # A cheap stem then a few blocks: 64x64 becomes an 8x8 map of tokens.
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(image)
-    x = layers.Conv2D(spec.cnn_stem_filters, 4, strides=4, activation="relu", name="stem")(x)
+    x = layers.Conv2D(spec.cnn_stem_filters, spec.cnn_stem_kernel, strides=spec.cnn_stem_stride, padding="same",
+                      activation="relu", name="stem")(x)
     for index, (filters, stride) in enumerate(zip(spec.cnn_filters, spec.cnn_strides)):
         conv = layers.SeparableConv2D if spec.cnn_block == "separable" else layers.Conv2D
         x = conv(filters, 3, strides=stride, padding="same", use_bias=False, name=f"block{index}_conv")(x)

@@ -21,6 +21,8 @@ class ModelSpec:
     fusion: Fusion = field(default="attention", metadata={"help": "concat, weighted or attention"})
     cnn_block: Literal["separable", "conv"] = field(default="separable", metadata={"help": "CNN block type"})
     cnn_stem_filters: int = 24
+    cnn_stem_kernel: int = field(default=4, metadata={"help": "first conv kernel size"})
+    cnn_stem_stride: int = field(default=4, metadata={"help": "first conv stride"})
     cnn_filters: tuple[int, ...] = field(default=(32, 48, 64), metadata={"help": "filters of each CNN block"})
     cnn_strides: tuple[int, ...] = (1, 2, 1)
     rnn: Literal["lstm", "gru"] = "lstm"

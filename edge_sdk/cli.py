@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     bridge.add_argument("args", nargs=argparse.REMAINDER)
     bridge.set_defaults(func=_cmd_bridge)
 
+    from edge_sdk.dashboard.cli import register as register_dashboard
+    from edge_sdk.deploy.cli import register as register_deploy
+
+    register_dashboard(sub)
+    register_deploy(sub)
+
     from converters.cli import register_host_commands
 
     register_host_commands(sub)
@@ -66,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "bridge":  # the bridge parses its own options, --help included
+        return _cmd_bridge(argparse.Namespace(args=argv[1:]))
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:

@@ -95,9 +95,13 @@ class Runtime:
         if config.bridge is not None:
             self._start_bridge(sensor)
 
+        from edge_sdk.deploy.sdnotify import Watchdog
+
+        self.watchdog = Watchdog.from_environment()
+        self._stack.callback(self.watchdog.close)
         self.pipeline = Pipeline(
             model, frames, text=text, sensor=sensor, config=config.pipeline, align=config.align,
-            sinks=sinks, every_frame=every_frame,
+            sinks=sinks, every_frame=every_frame, on_progress=self._progress,
         )
         self._stack.callback(self.pipeline.close)
         self.pipeline.on_result(self._first_result, name="first-result")
@@ -148,6 +152,10 @@ class Runtime:
             self.actions = ActionController(self.link, actions_settings(self.config))
             self._stack.callback(self.actions.close)
 
+    def _progress(self) -> None:
+        pipeline = self.pipeline
+        self.watchdog.kick(lambda: f"results={pipeline.stats()['results'] if pipeline else 0}")
+
     def _first_result(self, result: Result) -> None:
         if self.first_result_s is None:
             self.first_result_s = now_s() - self._built_s
@@ -155,8 +163,14 @@ class Runtime:
     # -- running --------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         assert self.pipeline is not None
+        from edge_sdk.deploy import sdnotify
+
         with self._signals_stop(self.pipeline.stop):
-            stats = self.pipeline.run()
+            sdnotify.ready(f"running model {self.pipeline.model.manifest.model.name}")
+            try:
+                stats = self.pipeline.run()
+            finally:
+                sdnotify.stopping()
         return self.summary(stats)
 
     def summary(self, stats: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from edge_sdk.clock import now_s, to_wall_s, wall_s
@@ -88,8 +88,12 @@ class Pipeline:
         align: AlignConfig | None = None,
         sinks: Sequence[ResultSink] = (),
         every_frame: bool = False,
+        on_progress: Callable[[], object] | None = None,
+        on_frame: Callable[[Frame, Result], object] | None = None,
     ) -> None:
         self.model = model
+        self._on_progress = on_progress  # per frame taken, e.g. the systemd watchdog
+        self._on_frame = on_frame  # per result, on the worker, with the frame (snapshots)
         self.config = config or PipelineConfig()
         self.times = StageTimes(_STAGES)
         self._source = _TimedSource(frames, self.times)
@@ -210,6 +214,10 @@ class Pipeline:
                 continue
             if dispatcher.error is not None:
                 return
+            # per frame, not per result: a stalled camera or a hung invoke stops the kicks, while a
+            # device waiting for its first prompt (frames skipped) is still alive
+            if self._on_progress is not None:
+                self._on_progress()
             picked_s = now_s()
             if min_interval_s and picked_s < next_due_s:
                 continue  # over max_fps: skip this frame, the next fresh one will do
@@ -260,6 +268,8 @@ class Pipeline:
                 self.published += 1
                 self._last_published = result
             dispatcher.submit(result, payload)
+            if self._on_frame is not None:
+                self._on_frame(frame, result)
             self.last_result = result
             self._results.tick()
             times.record("total", (time.perf_counter() - t0) * 1000.0 + timing["wait"])

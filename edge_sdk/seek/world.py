@@ -51,7 +51,7 @@ COMMAND_TEMPLATES = (
 # Distances keep clear of the threshold so every label is unambiguous.
 _BLOCKED_CM = (4.0, BLOCKED_BELOW_CM - 2.0)
 _CLEAR_CM = (BLOCKED_BELOW_CM + 2.0, 250.0)
-_ZONE_MARGIN = 0.03
+_ZONE_MARGIN = 0.04
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def _try_place(
 
 
 def _make_shape(rng: np.random.Generator, shape: str, color: str, zone: str | None) -> ShapeInstance:
-    radius = float(rng.uniform(0.07, 0.12))
+    radius = float(rng.uniform(0.085, 0.13))
     if zone is None:
         x = float(rng.uniform(radius, 1 - radius))
     else:

@@ -1,0 +1,86 @@
+"""The one CLI: every command listed, device commands without TensorFlow, clean exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_sdk.cli import main
+from edge_sdk.runtime import default_bundle_path
+
+COMMANDS = ("run", "validate-config", "info", "wrap", "bridge", "seek-data", "seek-clip", "train", "convert",
+            "build-seek-bundle")
+
+
+def test_help_lists_every_command_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in COMMANDS:
+        assert f"    {command}" in out
+
+
+def test_info_prints_the_manifest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(default_bundle_path())]) == 0
+    out = capsys.readouterr().out
+    assert "int8_io_uint8" in out and "left, center, right, absent, blocked" in out
+
+
+def test_info_json_is_the_manifest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--json", str(default_bundle_path())]) == 0
+    assert json.loads(capsys.readouterr().out)["schema"] == "edge_sdk.bundle/1"
+
+
+def test_info_verify_runs_the_golden_vectors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--verify", str(default_bundle_path())]) == 0
+    assert "golden vectors pass" in capsys.readouterr().out
+
+
+def test_bad_bundle_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a model at all")
+    assert main(["info", str(junk)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith("edge-sdk info: ") and "not a TFLite model" in err
+
+
+def test_validate_config_reports_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ncamera:\n  source: camera://0\n  lop: true\n")
+    assert main(["validate-config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}:4: camera.lop: unknown key. Valid keys for camera: fps, height, loop" in err
+
+
+def test_validate_config_accepts_a_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ncamera: {source: 'seek://?seconds=1'}\nmqtt: {host: broker.lan, username: pi, password: '${PW:-x}'}\n")
+    assert main(["validate-config", str(config)]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+def test_run_with_a_missing_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--model", str(tmp_path / "none.tflite")]) == 2
+    assert "model.path: bundle not found" in capsys.readouterr().err
+
+
+def test_bridge_commands_are_reachable() -> None:
+    done = subprocess.run([sys.executable, "-m", "edge_sdk.cli", "bridge", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0
+    assert "simulate" in done.stdout
+
+
+def test_device_commands_do_not_import_tensorflow() -> None:
+    code = ("import sys; from edge_sdk.cli import main; main(['info', sys.argv[1]]);"
+            "print('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(default_bundle_path())], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
