@@ -84,3 +84,41 @@ def test_device_commands_do_not_import_tensorflow() -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_wrap_makes_a_bundle_from_a_plain_tflite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge_sdk.bundle import read_bundle
+
+    shipped = read_bundle(default_bundle_path())
+    plain = tmp_path / "plain.tflite"
+    plain.write_bytes(shipped.flatbuffer)
+    (tmp_path / "labels.txt").write_text("\n".join(shipped.manifest.scores_output.labels) + "\n")
+    text = shipped.manifest.input("text").preprocess
+    (tmp_path / "vocab.txt").write_text("\n".join(text.vocabulary) + "\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "model: {name: third-party, version: '7'}\n"
+        "inputs:\n"
+        "  - {name: image, role: image, preprocess: {width: 64, height: 64, color_order: RGB}}\n"
+        "  - {name: text, role: text, preprocess: {vocabulary_file: vocab.txt, max_length: 8}}\n"
+        "  - {name: sensor, role: sensor, preprocess: {channels: [{name: distance_cm, unit: cm, mean: 80, std: 60}]}}\n"
+        "outputs:\n"
+        "  - {labels_file: labels.txt}\n"
+    )
+    out = tmp_path / "wrapped.tflite"
+    assert main(["wrap", str(plain), "--out", str(out), "--spec", str(spec)]) == 0
+    wrapped = read_bundle(out)
+    assert wrapped.manifest.model.name == "third-party"
+    assert wrapped.manifest.scores_output.labels == shipped.manifest.scores_output.labels
+    assert main(["info", str(out)]) == 0
+
+
+def test_wrap_with_a_bad_role_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain = tmp_path / "plain.tflite"
+    from edge_sdk.bundle import read_bundle
+
+    plain.write_bytes(read_bundle(default_bundle_path()).flatbuffer)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("inputs:\n  - {role: audio}\n")
+    assert main(["wrap", str(plain), "--out", str(tmp_path / "x.tflite"), "--spec", str(spec)]) == 2
+    assert "inputs[0].role: expected one of ['image', 'sensor', 'text']. Got: 'audio'" in capsys.readouterr().err

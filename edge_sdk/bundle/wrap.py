@@ -37,7 +37,14 @@ from edge_sdk.bundle.manifest import (
 from edge_sdk.errors import BundleError, MissingDependencyError
 from edge_sdk.preprocess import ImageSpec, SensorSpec, TokenizerSpec
 
-__all__ = ["InputDescription", "OutputDescription", "TensorDetail", "read_tensor_details", "wrap_tflite"]
+__all__ = [
+    "InputDescription",
+    "OutputDescription",
+    "TensorDetail",
+    "read_tensor_details",
+    "wrap_from_spec_file",
+    "wrap_tflite",
+]
 
 _log = logging.getLogger(__name__)
 _PREPROCESS_TYPES = {"image": ImageSpec, "text": TokenizerSpec, "sensor": SensorSpec}
@@ -198,3 +205,62 @@ def _interpreter(flatbuffer: bytes) -> Any:
     except (ValueError, RuntimeError) as exc:
         raise BundleError(f"the interpreter cannot load this model: {exc}") from exc
     return interpreter
+
+
+def wrap_from_spec_file(tflite_path: str | Path, out_path: str | Path, spec_path: str | Path) -> Manifest:
+    """:func:`wrap_tflite` driven by a YAML or JSON description (what ``edge-sdk wrap --spec`` reads)::
+
+        model: {name: mobilenet_v2, version: "1"}
+        inputs:
+          - role: image
+            preprocess: {width: 224, height: 224, color_order: RGB, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5]}
+        outputs:
+          - labels_file: labels.txt      # or labels: [cat, dog]; paths are relative to the spec
+    """
+    from edge_sdk.errors import ConfigError
+
+    spec_file = Path(spec_path)
+    try:
+        text = spec_file.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read wrap spec {spec_file}: {exc.strerror or exc}") from exc
+    if spec_file.suffix.lower() == ".json":
+        import json
+
+        data = json.loads(text)
+    else:
+        from edge_sdk._lazy import require
+
+        data = require("yaml", "reading YAML wrap specs").safe_load(text)
+    if not isinstance(data, dict) or not isinstance(data.get("inputs"), list) or not data["inputs"]:
+        raise ConfigError(f"{spec_file}: expected a mapping with a non-empty 'inputs' list. Got: {type(data).__name__}")
+    unknown = sorted(set(data) - {"model", "inputs", "outputs"})
+    if unknown:
+        raise ConfigError(f"{spec_file}: unknown key {unknown[0]!r}. Valid keys: inputs, model, outputs")
+    inputs = []
+    for index, item in enumerate(data["inputs"]):
+        where = f"{spec_file}: inputs[{index}]"
+        role = item.get("role") if isinstance(item, dict) else None
+        if role not in _PREPROCESS_TYPES:
+            raise ConfigError(f"{where}.role: expected one of {sorted(_PREPROCESS_TYPES)}. Got: {role!r}")
+        preprocess = dict(item.get("preprocess") or {})
+        preprocess["kind"] = role
+        if role == "text" and "vocabulary_file" in preprocess:
+            words = (spec_file.parent / preprocess.pop("vocabulary_file")).read_text().split("\n")
+            preprocess["vocabulary"] = [w for w in words if w]
+        try:
+            parsed = _PREPROCESS_TYPES[role].from_dict(preprocess)  # type: ignore[attr-defined]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}.preprocess: {exc}") from exc
+        inputs.append(InputDescription(role=role, preprocess=parsed, name=item.get("name")))
+    outputs = []
+    for index, item in enumerate(data.get("outputs") or [{}]):
+        labels = item.get("labels") or ()
+        if "labels_file" in item:
+            labels = [line.strip() for line in (spec_file.parent / item["labels_file"]).read_text().splitlines() if line.strip()]
+        outputs.append(OutputDescription(labels=tuple(str(x) for x in labels), role=item.get("role", "scores"),
+                                         name=item.get("name")))
+    info = data.get("model") or {}
+    model_info = ModelInfo(name=str(info.get("name", Path(tflite_path).stem)), version=str(info.get("version", "1")),
+                           description=str(info.get("description", "")))
+    return wrap_tflite(tflite_path, out_path, inputs, outputs, model_info)
