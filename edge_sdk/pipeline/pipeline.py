@@ -205,6 +205,7 @@ class Pipeline:
         slot, dispatcher = self._capture.slot, self._dispatcher
         min_interval_s = 1.0 / config.max_fps if config.max_fps > 0 else 0.0
         next_due_s = 0.0
+        stats_due_s = now_s() + config.stats_interval_s if config.stats_interval_s > 0 else float("inf")
         stop = self._stop
         while not stop.is_set():
             frame = slot.get(timeout_s=0.25)
@@ -219,6 +220,9 @@ class Pipeline:
             if self._on_progress is not None:
                 self._on_progress()
             picked_s = now_s()
+            if picked_s >= stats_due_s:
+                stats_due_s = picked_s + config.stats_interval_s
+                self._publish_stats()
             if min_interval_s and picked_s < next_due_s:
                 continue  # over max_fps: skip this frame, the next fresh one will do
             next_due_s = picked_s + min_interval_s
@@ -275,6 +279,15 @@ class Pipeline:
             times.record("total", (time.perf_counter() - t0) * 1000.0 + timing["wait"])
             if config.max_frames and self._results.count >= config.max_frames:
                 return
+
+    def _publish_stats(self) -> None:
+        """Stats go out at QoS 0 and never block; a sink that cannot take them is logged, not fatal."""
+        stats = self.stats()
+        for sink in self._sinks:
+            try:
+                sink.publish_stats(stats)
+            except Exception:
+                _log.warning("publishing stats failed", exc_info=True)
 
     def _should_publish(self, result: Result) -> bool:
         config = self.config

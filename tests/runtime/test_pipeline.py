@@ -219,3 +219,16 @@ def test_cli_run_exits_cleanly_on_sigterm(tmp_path: Path, clip) -> None:  # type
             process.kill()
     assert process.returncode == 0, err
     assert "edge-sdk run: results=" in err
+
+
+def test_stats_are_published_while_running(model, clip, stats_validator) -> None:  # type: ignore[no-untyped-def]
+    text, sensor = _inputs()
+    out = io.StringIO()
+    with Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=sensor,
+                  config=PipelineConfig(stats_interval_s=0.5), sinks=[JSONLinesSink("pi-test", out).start()]) as pipeline:
+        pipeline.run()
+    stats = [r for r in _lines(out) if r["schema"] == "edge_sdk.stats/1"]
+    assert len(stats) >= 3  # periodic ones during the 3 s clip, plus the final one
+    for payload in stats:
+        stats_validator.validate(payload)
+    assert stats[-1]["results"] > 0 and "invoke" in stats[-1]["stages"]

@@ -1,0 +1,68 @@
+"""Generate docs/config-reference.md from the config dataclasses, so the reference cannot drift.
+
+    python -m edge_sdk.configdoc > docs/config-reference.md
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+
+from edge_sdk import configtools
+
+__all__ = ["render_reference"]
+
+
+def _sections() -> list[tuple[str, type, str]]:
+    from firmware_bridge.config import ActionRule, ActionsConfig, BridgeConfig
+
+    from edge_sdk.config import DeviceConfig, EmbeddedBrokerConfig, ModelConfig, SinkConfig
+    from edge_sdk.mqtt.config import MQTTConfig, OutboxConfig, TLSConfig
+    from edge_sdk.pipeline.config import PipelineConfig
+    from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
+
+    return [
+        ("(top level)", DeviceConfig, "The sections of a device config."),
+        ("model", ModelConfig, "Which bundle to run and how."),
+        ("camera", CameraConfig, "Where frames come from."),
+        ("text", TextConfig, "Where the text command comes from."),
+        ("sensor", SensorConfig, "Where sensor readings come from."),
+        ("align", AlignConfig, "How text and sensor readings are matched to frames."),
+        ("pipeline", PipelineConfig, "Rates, publishing policy and queue bounds."),
+        ("mqtt", MQTTConfig, "The broker to publish to. Without this section an embedded broker starts."),
+        ("mqtt.tls", TLSConfig, "TLS to the broker."),
+        ("mqtt.outbox", OutboxConfig, "The durable outbox that keeps results until the broker has them."),
+        ("embedded_broker", EmbeddedBrokerConfig, "The local broker started when there is no mqtt section."),
+        ("output", SinkConfig, "Extra result sinks."),
+        ("bridge", BridgeConfig, "The serial link to a microcontroller; also takes `url`."),
+        ("actions", ActionsConfig, "Rules from results to actuator commands."),
+        ("actions.rules[]", ActionRule, "One rule."),
+    ]
+
+
+def render_reference() -> str:
+    lines = [
+        "# Device config reference",
+        "",
+        "Generated from the config dataclasses by `python -m edge_sdk.configdoc`; do not edit by hand.",
+        "Unknown keys are rejected with the valid ones listed; `${VAR}` and `${VAR:-default}` read the",
+        "environment. Check a file with `edge-sdk validate-config device.yaml` (errors carry line numbers).",
+        "",
+    ]
+    for section, cls, summary in _sections():
+        lines += [f"## `{section}`", "", summary, "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        for name, type_name, default, help_text in configtools.describe(cls):
+            if dataclasses.is_dataclass(typing.get_type_hints(cls).get(name)):
+                help_text, default = help_text or f"see `{name}` below", "section"
+            lines.append(f"| `{name}` | {_escape(type_name)} | {_escape(default)} | {_escape(help_text)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render_reference())
