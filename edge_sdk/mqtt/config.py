@@ -9,6 +9,7 @@ unknown keys are rejected and ``${VAR}`` values (passwords, key paths) come from
       password: ${MQTT_PASSWORD}
       tls: {ca_file: /etc/edge_sdk/ca.pem}
       outbox: {path: /var/lib/edge_sdk/outbox.sqlite3, max_bytes: 50000000}
+      homeassistant: {enabled: true, discovery_prefix: homeassistant}
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from typing import Literal
 
 from edge_sdk.errors import ConfigError
 
-__all__ = ["DropPolicy", "MQTTConfig", "OutboxConfig", "TLSConfig"]
+__all__ = ["DropPolicy", "HomeAssistantConfig", "MQTTConfig", "OutboxConfig", "TLSConfig"]
 
 DropPolicy = Literal["drop_oldest", "reject_new"]
 
 # MQTT topic levels may hold almost anything, but a device id also names files and client ids, and
 # '+', '#' and '/' in it would change the meaning of every topic filter a consumer writes.
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Home Assistant accepts only these in the node id and object id levels of a discovery topic.
+_HA_NODE_ID = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ class OutboxConfig:
     inflight_window: int = field(
         default=100, metadata={"help": "results handed to the network and not yet acknowledged, at most"}
     )
+    memory_rows: int = field(
+        default=1024,
+        metadata={"help": "results also kept in memory for sending (no read-back); the rest wait in the file only"},
+    )
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1024:
@@ -79,12 +86,45 @@ class OutboxConfig:
             raise ConfigError(f"mqtt.outbox.max_age_s: expected a positive number. Got: {self.max_age_s}")
         if not 1 <= self.inflight_window <= 10_000:
             raise ConfigError(f"mqtt.outbox.inflight_window: expected 1 to 10000. Got: {self.inflight_window}")
+        if not 0 <= self.memory_rows <= 100_000:
+            raise ConfigError(f"mqtt.outbox.memory_rows: expected 0 to 100000. Got: {self.memory_rows}")
 
     def resolved_path(self, device_id: str) -> Path:
         if self.path:
             return Path(self.path).expanduser()
         state_home = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
         return state_home / "edge_sdk" / device_id / "outbox.sqlite3"
+
+
+@dataclass(frozen=True)
+class HomeAssistantConfig:
+    """Home Assistant MQTT discovery: the device and its entities appear in Home Assistant by themselves."""
+
+    enabled: bool = field(default=False, metadata={"help": "publish discovery configs on every (re)connect"})
+    discovery_prefix: str = field(
+        default="homeassistant", metadata={"help": "Home Assistant's discovery prefix (its MQTT integration option)"}
+    )
+    node_id: str = field(
+        default="", metadata={"help": "discovery topic node id; empty: the device id with '.' turned into '_'"}
+    )
+    name: str = field(default="", metadata={"help": "device name shown in Home Assistant; empty: the device id"})
+    expire_after_s: int = field(
+        default=0, metadata={"help": "result sensors become unavailable after this long without a result; 0: never"}
+    )
+
+    def __post_init__(self) -> None:
+        prefix = self.discovery_prefix
+        if not prefix or any(c in prefix for c in "+#") or prefix.startswith("/") or prefix.endswith("/"):
+            raise ConfigError(
+                "mqtt.homeassistant.discovery_prefix: expected a topic without '+', '#' or a leading or "
+                f"trailing '/'. Got: {prefix!r}"
+            )
+        if not _HA_NODE_ID.match(self.node_id):
+            raise ConfigError(
+                f"mqtt.homeassistant.node_id: expected letters, digits, '_' or '-' only. Got: {self.node_id!r}"
+            )
+        if self.expire_after_s < 0:
+            raise ConfigError(f"mqtt.homeassistant.expire_after_s: expected 0 or more. Got: {self.expire_after_s}")
 
 
 @dataclass(frozen=True)
@@ -115,6 +155,9 @@ class MQTTConfig:
     command_max_bytes: int = field(default=65_536, metadata={"help": "larger command payloads are rejected"})
     command_queue_size: int = field(default=64, metadata={"help": "pending commands; newer ones are rejected"})
     outbox: OutboxConfig = field(default_factory=OutboxConfig, metadata={"help": "durable outbox options"})
+    homeassistant: HomeAssistantConfig = field(
+        default_factory=HomeAssistantConfig, metadata={"help": "Home Assistant MQTT discovery"}
+    )
 
     def __post_init__(self) -> None:
         if not _DEVICE_ID.match(self.device_id):

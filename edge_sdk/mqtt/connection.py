@@ -38,7 +38,7 @@ def make_tls_context(config: MQTTConfig) -> ssl.SSLContext:
     return context
 
 
-def make_client(config: MQTTConfig, client_id: str, topics: Topics, paho_inflight: int) -> Any:
+def make_client(config: MQTTConfig, client_id: str, topics: Topics) -> Any:
     """A configured, not yet connected ``paho.mqtt.client.Client``."""
     mqtt = require("paho.mqtt.client", "publishing over MQTT")
     protocol = mqtt.MQTTv5 if config.protocol == "5" else mqtt.MQTTv311
@@ -63,9 +63,9 @@ def make_client(config: MQTTConfig, client_id: str, topics: Topics, paho_infligh
     client.will_set(topics.available, b"offline", qos=1, retain=True)
     # paho types the delays as int but computes with floats; sub-second delays matter for tests.
     client.reconnect_delay_set(config.reconnect_min_s, config.reconnect_max_s)
-    # Our outbox bounds what is handed to paho; paho's own limit only needs room for that window
-    # plus the few messages outside it (availability, latest result).
-    client.max_inflight_messages_set(paho_inflight)
+    # Our outbox thread bounds what is handed to paho (outbox.inflight_window), so paho's own limit
+    # is off: with a limit, paho rescans every unacknowledged message on each PUBACK (O(window)).
+    client.max_inflight_messages_set(0)
     return client
 
 

@@ -24,9 +24,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from edge_sdk.errors import PublishError
 from edge_sdk.mqtt.config import DropPolicy
@@ -42,8 +41,7 @@ _SCHEMA_VERSION = 1
 _SQL_VARIABLES_PER_STATEMENT = 500  # well under SQLite's 32766 default limit
 
 
-@dataclass(frozen=True)
-class OutboxRow:
+class OutboxRow(NamedTuple):
     id: int
     boot: str
     seq: int
@@ -78,6 +76,9 @@ class Outbox:
         self.rejected_new = 0
         self.expired = 0
         self.recovered = 0  # messages found at open, left by an earlier run
+        # Rows are dropped (drop_oldest, expiry) oldest first: every id up to this one is gone.
+        # A reader holding rows in memory skips those at or below it.
+        self.dropped_through_id = 0
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -200,12 +201,14 @@ class Outbox:
                 return 0
             db.execute("BEGIN")
             rows = db.execute(
-                "DELETE FROM outbox WHERE created_s < ? RETURNING length(payload)", (cutoff,)
+                "DELETE FROM outbox WHERE created_s < ? RETURNING id, length(payload)", (cutoff,)
             ).fetchall()
             db.execute("COMMIT")
             self._count -= len(rows)
-            self._bytes -= sum(size for (size,) in rows)
+            self._bytes -= sum(size for (_, size) in rows)
             self.expired += len(rows)
+            if rows:
+                self.dropped_through_id = max(self.dropped_through_id, max(row_id for (row_id, _) in rows))
         if rows:
             logger.warning("outbox: dropped %d messages older than %.0f s (max_age_s)", len(rows), self.max_age_s)
         return len(rows)
@@ -217,12 +220,14 @@ class Outbox:
 
     # -- reads -----------------------------------------------------------------------------------
 
-    def pending_after(self, after_id: int, limit: int) -> list[OutboxRow]:
-        """Up to ``limit`` messages with an id above ``after_id``, oldest first."""
+    def pending_after(self, after_id: int, limit: int, before_id: int | None = None) -> list[OutboxRow]:
+        """Up to ``limit`` messages with ``after_id < id < before_id``, oldest first."""
+        before = self._next_id if before_id is None else before_id
         with self._lock:
             rows = self._require_open().execute(
-                "SELECT id, boot, seq, topic, payload, created_s FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                (after_id, limit),
+                "SELECT id, boot, seq, topic, payload, created_s FROM outbox WHERE id > ? AND id < ? "
+                "ORDER BY id LIMIT ?",
+                (after_id, before, limit),
             ).fetchall()
         return [OutboxRow(*row) for row in rows]
 
@@ -273,6 +278,7 @@ class Outbox:
                     break
             db.execute(f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(victims))})", victims)
             dropped += len(victims)
+            self.dropped_through_id = max(self.dropped_through_id, victims[-1])
         db.execute("COMMIT")
         self._count -= dropped
         self._bytes -= freed

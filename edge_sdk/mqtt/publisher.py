@@ -2,15 +2,13 @@
 
 Data path::
 
-    publish_result() ─▶ stamp (boot, seq) ─▶ outbox.append (committed) ─▶ paho.publish (QoS 1)
-                                                  ▲                            │ PUBACK
-    outbox thread: refill after outages, replays, │ delete acknowledged ◀──────┘
-                   expiry, WAL checkpoints ───────┘
+    publish_result() ─▶ stamp (boot, seq) ─▶ outbox.append (committed) ─▶ wake the outbox thread
+    outbox thread (delivery.py) ─▶ paho.publish (QoS 1) ─▶ PUBACK ─▶ delete acknowledged (batched)
 
-``publish_result`` does no network I/O: when connected and nothing older is waiting it hands the
-message to paho's network thread itself (the fast path), otherwise the outbox thread sends it
-later in arrival order. At most ``outbox.inflight_window`` messages are handed to paho and not yet
-acknowledged; the rest wait on disk, so an outage grows the outbox, never the process memory.
+``publish_result`` does no network I/O and never waits for the broker: it persists the result
+(one SQLite commit) and hands it to the outbox thread, which sends in arrival order from the
+outbox's in-memory tail. At most ``outbox.inflight_window`` messages are handed to paho and not
+yet acknowledged; the rest wait in the outbox, so an outage grows the file, never the memory.
 
 Threads: paho's network thread (``paho-mqtt-client-<client id>``, reconnects with exponential
 backoff), ``edge_sdk-mqtt-outbox`` and ``edge_sdk-mqtt-commands`` (command handlers).
@@ -24,7 +22,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from edge_sdk.errors import PublishError
@@ -35,8 +33,10 @@ from edge_sdk.mqtt.connection import (
     describe_refusal,
     make_client,
 )
+from edge_sdk.mqtt.delivery import Delivery
+from edge_sdk.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
 from edge_sdk.mqtt.outbox import Outbox
-from edge_sdk.mqtt.payload import ResultStamper, encode, mark_replayed
+from edge_sdk.mqtt.payload import ResultStamper, encode
 from edge_sdk.mqtt.topics import Topics
 
 if TYPE_CHECKING:
@@ -45,10 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["MQTTPublisher", "PublisherState"]
 
 logger = logging.getLogger(__name__)
-
-_PUMP_IDLE_S = 0.5
-_EXPIRE_EVERY_S = 1.0
-_CHECKPOINT_EVERY_S = 2.0
 
 
 class PublisherState(enum.Enum):
@@ -88,20 +84,26 @@ class MQTTPublisher:
         )
         self._client: Any = None
         self._state = PublisherState.CREATED
-        self._lock = threading.Lock()  # seq order == outbox order; inflight map; cursor
+        self._lock = threading.Lock()  # seq order == outbox order
         self._close_lock = threading.Lock()
-        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
-        self._acks: collections.deque[tuple[int, str | None]] = collections.deque()  # (mid, refusal) from paho
-        self._cursor = 0  # highest outbox row id handed to paho
         self._connected = threading.Event()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._drained = threading.Condition()
-        self._pump_thread: threading.Thread | None = None
-        self._latest_unsent: bytes | None = None
         self._last_error: PublishError | None = None
         self._last_error_kind: str | None = None
         self._counts = collections.Counter[str]()
+        self._events_topic = self.topics.events
+        self._retain_result = config.retain_result
+        self._delivery = Delivery(
+            self._outbox, boot=self.boot, window=self._window, connected=self._connected, counts=self._counts,
+            on_refused=self._record_refusals, events_topic=self.topics.events, result_topic=self.topics.result,
+            result_qos=config.result_qos, memory_rows=config.outbox.memory_rows,
+        )
+        self._stats_sections: dict[str, Callable[[], Mapping[str, Any]]] = {}
+        self._discovery: HomeAssistantDiscovery | None = None
+        if config.homeassistant.enabled:
+            self._discovery = HomeAssistantDiscovery(
+                config.homeassistant, self.topics,
+                result_topic=self.topics.result if config.retain_result else self.topics.events,
+            )
 
     @property
     def boot(self) -> str:
@@ -123,7 +125,7 @@ class MQTTPublisher:
         """Open the outbox and start connecting in the background; returns at once."""
         if self._state is not PublisherState.CREATED:
             raise PublishError(f"start() needs a new publisher. State: {self._state.value}")
-        client = make_client(self.config, self.client_id, self.topics, self._window + 32)
+        client = make_client(self.config, self.client_id, self.topics)
         self._outbox.open()
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -133,8 +135,7 @@ class MQTTPublisher:
         self._client = client
         self._state = PublisherState.CONNECTING
         self._router.start()
-        self._pump_thread = threading.Thread(target=self._pump, name="edge_sdk-mqtt-outbox", daemon=True)
-        self._pump_thread.start()
+        self._delivery.start(client)
         extra = {"clean_start": True} if self.config.protocol == "5" else {}
         client.connect_async(self.config.host, self.config.effective_port, self.config.keepalive_s, **extra)
         client.loop_start()
@@ -155,15 +156,7 @@ class MQTTPublisher:
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until the broker acknowledged everything in the outbox; False on timeout."""
-        deadline = time.monotonic() + timeout_s
-        with self._drained:
-            while len(self._outbox) > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._wake.set()
-                self._drained.wait(min(remaining, 0.1))
-        return True
+        return self._delivery.flush(timeout_s)
 
     def close(self) -> None:
         """Deliver what can be delivered within ``drain_timeout_s``, say ``stopped``, disconnect."""
@@ -186,11 +179,7 @@ class MQTTPublisher:
                     logger.warning("close: could not publish 'stopped': %s", exc)
             client.disconnect()
             client.loop_stop()
-            self._stop.set()
-            self._wake.set()
-            if self._pump_thread is not None:
-                self._pump_thread.join(timeout=5.0)
-            self._settle_acks()
+            self._delivery.stop()
             self._router.close()
             self._outbox.close()
             self._connected.clear()
@@ -210,34 +199,26 @@ class MQTTPublisher:
     def publish_result(self, result: Mapping[str, Any]) -> int:
         """Stamp, persist and queue one result; return its ``seq``. Never waits for the network.
 
-        ``result`` is the JSON-ready result without ``seq``, ``boot`` and ``replayed``. When the
-        outbox is full under ``reject_new`` the result is counted as rejected, not raised.
+        ``result`` is the JSON-ready result without ``seq``, ``boot`` and ``replayed``. When this
+        returns, the result is committed to the outbox (it survives a crash of the process). When
+        the outbox is full under ``reject_new`` the result is counted as rejected, not raised.
         """
         if self._state not in _ACCEPTING:
             raise PublishError(f"publish_result needs a started publisher. State: {self._state.value}")
         created_s = time.time()
-        wake = False
-        client = self._client
         with self._lock:
             seq, payload = self._stamper.stamp(result)
             data = encode(payload)
-            row_id = self._outbox.append(self.boot, seq, self.topics.events, data, created_s)
-            self._counts["results"] += 1
-            connected = self._connected.is_set()
-            if row_id is None:
-                self._counts["rejected"] += 1
-            elif connected and self._cursor == row_id - 1 and len(self._inflight) < self._window:
-                self._inflight[client.publish(self.topics.events, data, qos=1).mid] = row_id
-                self._cursor = row_id
-            else:
-                wake = True
-            if self.config.retain_result:
-                if connected:
-                    client.publish(self.topics.result, data, qos=self.config.result_qos, retain=True)
-                else:
-                    self._latest_unsent = data
-        if wake:
-            self._wake.set()
+            row_id = self._outbox.append(self._stamper.boot, seq, self._events_topic, data, created_s)
+            if row_id is not None:
+                self._delivery.queue(row_id, data)  # under the lock: the queue stays in id order
+        counts = self._counts
+        counts["results"] += 1
+        if row_id is None:
+            counts["rejected"] += 1
+        if self._retain_result:
+            self._delivery.latest = data
+            self._delivery.wake()
         return seq
 
     def publish_stats(self, stats: Mapping[str, Any]) -> bool:
@@ -247,9 +228,40 @@ class MQTTPublisher:
             return False
         body = dict(stats)
         body.setdefault("mqtt", self.stats())
+        for name, section in self._stats_sections.items():
+            if name not in body:
+                try:
+                    body[name] = dict(section())
+                except Exception:  # a broken section must not stop the stats; say which one
+                    self._counts["stats_section_errors"] += 1
+                    logger.exception("stats section %r failed", name)
         self._client.publish(self.topics.stats, encode(self._stamper.stats_payload(body, time.time())), qos=0)
         self._counts["stats_sent"] += 1
         return True
+
+    def add_stats_section(self, name: str, section: Callable[[], Mapping[str, Any]]) -> None:
+        """Add ``section()`` under ``name`` to every stats message (e.g. ``actions``, ``bridge``)."""
+        self._stats_sections[name] = section
+
+    def announce_homeassistant(self, *, mcu: McuInfo | None = None, host: HostInfo | None = None) -> bool:
+        """Set the MCU (and host) shown in Home Assistant and announce again when connected.
+
+        Returns False, doing nothing, when ``mqtt.homeassistant.enabled`` is off.
+        """
+        discovery = self._discovery
+        if discovery is None:
+            return False
+        discovery.mcu = mcu
+        if host is not None:
+            discovery.host = host
+        if self._connected.is_set():
+            self._announce(self._client)
+        return True
+
+    @property
+    def discovery(self) -> HomeAssistantDiscovery | None:
+        """The Home Assistant discovery configs this publisher announces, when enabled."""
+        return self._discovery
 
     def on_command(self, name: str, handler: CommandHandler, payload_format: PayloadFormat = "json") -> None:
         """Run ``handler`` on the command thread for each valid message on ``cmd/<name>``."""
@@ -267,7 +279,10 @@ class MQTTPublisher:
             "acked": counts["acked"],
             "refused_by_broker": counts["refused"],
             "replayed": counts["replayed"],
-            "inflight": len(self._inflight),
+            "inflight": self._delivery.inflight,
+            "awaiting_delete": self._delivery.awaiting_delete,
+            "rejected": counts["rejected"],
+            "homeassistant_announcements": counts["ha_announcements"],
             "connects": counts["connects"],
             "disconnects": counts["disconnects"],
             "connect_failures": counts["connect_failures"],
@@ -276,6 +291,8 @@ class MQTTPublisher:
             "stats_sent": counts["stats_sent"],
             "stats_dropped": counts["stats_dropped"],
             "outbox": self._outbox.stats(),
+            "outbox_file_reads": self._delivery.file_reads,
+            "outbox_in_memory": self._delivery.in_memory,
             "commands": self._router.stats(),
             "last_command_rejection": self._router.last_rejection,
         }
@@ -291,14 +308,13 @@ class MQTTPublisher:
             self._state = PublisherState.CONNECTED
         client.publish(self.topics.available, b"online", qos=1, retain=True)
         client.subscribe(self.topics.commands, qos=1)
-        with self._lock:
-            latest, self._latest_unsent = self._latest_unsent, None
-            if latest is not None:
-                client.publish(self.topics.result, latest, qos=self.config.result_qos, retain=True)
+        if self._discovery is not None:
+            client.subscribe(self._discovery.status_topic, qos=1)
+            self._announce(client)
         self._connected.set()
         if self._last_error is not None:
             logger.info("connected to %s:%d after: %s", self.config.host, self.config.effective_port, self._last_error)
-        self._wake.set()
+        self._delivery.wake_now()
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         # paho calls this inside its `except OSError` block and keeps the exception to itself;
@@ -326,11 +342,32 @@ class MQTTPublisher:
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
         # paho holds its message lock here and publish_result holds ours while calling paho:
         # taking our lock here could deadlock, so hand the ack to the outbox thread.
-        self._acks.append((mid, str(reason_code) if reason_code.is_failure else None))
-        self._wake.set()
+        self._delivery.on_publish(mid, reason_code)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        discovery = self._discovery
+        if discovery is not None and message.topic == discovery.status_topic:
+            if discovery.is_restart(message.topic, message.payload):
+                logger.info("Home Assistant (re)started: announcing %s again", self.config.device_id)
+                self._announce(client)
+            return
         self._router.on_message(message.topic, message.payload)
+
+    def _announce(self, client: Any) -> None:
+        assert self._discovery is not None
+        for topic, payload in self._discovery.messages():
+            client.publish(topic, payload, qos=1, retain=True)
+        self._counts["ha_announcements"] += 1
+
+    def _record_refusals(self, refused: int, reason: str) -> None:
+        first = self._counts["refused"] == 0
+        self._counts["refused"] += refused
+        self._last_error_kind = "refused"
+        self._last_error = PublishError(
+            f"MQTT broker refused {self._counts['refused']} result(s) so far on {self.topics.events} "
+            f"({reason}); check the broker ACL for user {self.config.username or '(anonymous)'}"
+        )
+        logger.log(logging.ERROR if first else logging.DEBUG, "%s", self._last_error)
 
     def _record_failure(self, kind: str, error: PublishError) -> None:
         self._counts["connect_failures"] += 1
@@ -340,76 +377,3 @@ class MQTTPublisher:
             self._state = PublisherState.RECONNECTING
         # Log each new failure loudly; repeats (every backoff period) only at debug level.
         logger.log(logging.DEBUG if same else logging.ERROR, "%s Retrying with backoff.", error)
-
-    # -- outbox thread ---------------------------------------------------------------------------
-
-    def _pump(self) -> None:
-        last_expire = last_checkpoint = time.monotonic()
-        while not self._stop.is_set():
-            self._wake.wait(_PUMP_IDLE_S)
-            self._wake.clear()
-            try:
-                self._settle_acks()
-                if self._connected.is_set():
-                    self._refill()
-                now = time.monotonic()
-                if now - last_expire >= _EXPIRE_EVERY_S:
-                    last_expire = now
-                    self._outbox.expire()
-                if now - last_checkpoint >= _CHECKPOINT_EVERY_S:
-                    last_checkpoint = now
-                    self._outbox.checkpoint()
-            except Exception:  # keep delivering: a failed round is retried on the next wake-up
-                self._counts["pump_errors"] += 1
-                logger.exception("outbox thread: round failed, retrying")
-                time.sleep(_PUMP_IDLE_S)
-
-    def _settle_acks(self) -> None:
-        if not self._acks:
-            return
-        done: list[int] = []
-        refused = 0
-        reason = ""
-        with self._lock:
-            while self._acks:
-                mid, refusal = self._acks.popleft()
-                row_id = self._inflight.pop(mid, None)
-                if row_id is not None:
-                    done.append(row_id)
-                    if refusal is not None:
-                        refused, reason = refused + 1, refusal
-        if refused:
-            # MQTT 5 brokers say why (e.g. ACL: not authorized); resending would be refused again,
-            # so the result leaves the outbox and is counted instead of blocking everything after it.
-            first = self._counts["refused"] == 0
-            self._counts["refused"] += refused
-            self._last_error_kind = "refused"
-            self._last_error = PublishError(
-                f"MQTT broker refused {self._counts['refused']} result(s) so far on {self.topics.events} "
-                f"({reason}); check the broker ACL for user {self.config.username or '(anonymous)'}"
-            )
-            logger.log(logging.ERROR if first else logging.DEBUG, "%s", self._last_error)
-        if done:
-            self._outbox.remove(done)
-            self._counts["acked"] += len(done) - refused
-            with self._drained:
-                self._drained.notify_all()
-
-    def _refill(self) -> None:
-        with self._lock:
-            room = self._window - len(self._inflight)
-            if room <= 0 or not self._connected.is_set():
-                return
-            rows = self._outbox.pending_after(self._cursor, room)
-            if not rows:
-                self._cursor = self._outbox.last_id
-                return
-            for row in rows:
-                payload = row.payload
-                if row.boot != self.boot:  # left by an earlier run of the process
-                    payload = mark_replayed(payload)
-                    self._counts["replayed"] += 1
-                self._inflight[self._client.publish(row.topic, payload, qos=1).mid] = row.id
-                self._cursor = row.id
-        if len(rows) == room:
-            self._wake.set()  # more may be waiting once acks free the window
