@@ -1,0 +1,59 @@
+"""``edge-sdk demo`` end to end: a 10 s run of the whole loop, as `make demo` runs it for a minute."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_sdk.demo_metrics import FrameTruth, percentile_ms, score
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_ten_seconds_delivers_every_result_and_drives_the_motors(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_sdk.cli", "demo", "--seconds", "10", "--workdir", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["published"] == summary["received"] > 100  # 10 s at 15 fps, a few late frames dropped
+    assert summary["commands_acked"] > 0
+    assert summary["commands_acked"] == summary["commands_sent"]
+    assert isinstance(summary["accuracy"], float) and 0.0 <= summary["accuracy"] <= 1.0
+    assert summary["scored"] == summary["received"]
+    assert summary["latency_p50_ms"] <= summary["latency_p99_ms"]
+    assert summary["sensor_frames"] > 100  # 20 Hz over the serial protocol
+    assert summary["error"] is None
+    assert "seek demo summary" in proc.stdout
+    # the status line ticks once a second on stderr
+    assert proc.stderr.count("results ") >= 5
+    assert (tmp_path / "demo" / "seek.truth.jsonl").is_file()
+
+
+def test_demo_rejects_a_missing_bundle_with_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_sdk.cli", "demo", "--seconds", "2", "--workdir", str(tmp_path),
+         "--model", str(tmp_path / "nope.tflite")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "nope.tflite" in proc.stderr
+
+
+def test_score_matches_decisions_to_frames_by_media_time() -> None:
+    truth = FrameTruth(("left", "left", "center", "blocked"), fps=10.0)
+    result = score([(0.0, "left"), (0.1, "center"), (0.2, "center"), (0.3, "blocked"), (5.0, "left")], truth)
+    assert (result.scored, result.correct) == (4, 3)
+    assert result.confusion[("left", "center")] == 1
+    assert result.accuracy == 0.75
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile_ms([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
+    assert percentile_ms([float(v) for v in range(1, 101)], 99) == 99.0
+    assert percentile_ms([], 50) is None
