@@ -76,6 +76,7 @@ class Runtime:
         text = open_text_source(config.text, replay_clock)
         self._stack.callback(text.close)
         sensor = open_sensor_source(config.sensor, replay_clock)
+        self.text_slot, self.sensor_slot = text, sensor
         if sensor is not None:
             self._stack.callback(sensor.close)
 
@@ -178,6 +179,8 @@ class Runtime:
         out = dict(stats or self.pipeline.stats())
         if self.first_result_s is not None:
             out["first_result_s"] = round(self.first_result_s, 3)
+        out["inputs"] = {"text": self.text_slot.stats(),
+                         "sensor": self.sensor_slot.stats() if self.sensor_slot is not None else None}
         if self.publisher is not None:
             out["mqtt"] = self.publisher.stats()
         if self.link is not None:
