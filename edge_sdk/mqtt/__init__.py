@@ -6,7 +6,13 @@ when a publisher or an embedded broker starts.
 
 from edge_sdk.mqtt.broker import EmbeddedBroker
 from edge_sdk.mqtt.commands import CommandRouter
-from edge_sdk.mqtt.config import MQTTConfig, OutboxConfig, TLSConfig
+from edge_sdk.mqtt.config import (
+    HomeAssistantConfig,
+    MQTTConfig,
+    OutboxConfig,
+    TLSConfig,
+)
+from edge_sdk.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
 from edge_sdk.mqtt.outbox import Outbox, OutboxRow
 from edge_sdk.mqtt.payload import RESULT_SCHEMA, STATS_SCHEMA, ResultStamper
 from edge_sdk.mqtt.publisher import MQTTPublisher, PublisherState
@@ -18,9 +24,13 @@ __all__ = [
     "STATS_SCHEMA",
     "CommandRouter",
     "EmbeddedBroker",
+    "HomeAssistantConfig",
+    "HomeAssistantDiscovery",
+    "HostInfo",
     "JSONLinesSink",
     "MQTTConfig",
     "MQTTPublisher",
+    "McuInfo",
     "Outbox",
     "OutboxConfig",
     "OutboxRow",

@@ -26,7 +26,7 @@ def test_password_comes_from_the_environment(monkeypatch) -> None:
 
 def test_unknown_keys_list_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match=r"mqtt\.outbox\.max_size: unknown key\. Valid keys for mqtt\.outbox: "
-                                          r"drop_policy, inflight_window, max_age_s, max_bytes, path"):
+                                          r"drop_policy, inflight_window, max_age_s, max_bytes, memory_rows, path"):
         build(MQTTConfig, {"device_id": "pi", "outbox": {"max_size": 10}}, "mqtt")
 
 
