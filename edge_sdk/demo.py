@@ -63,6 +63,7 @@ class DemoOptions:
     lead_s: float = 1.5  # simulator start to video start: building the runtime takes about 0.6 s
     min_confidence: float = 0.5
     drain_timeout_s: float = 10.0  # after the run, wait this long for the last results to arrive
+    broker: str = "amqtt"  # amqtt: the runtime's embedded broker; mosquitto: a local Mosquitto, to compare
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,17 @@ class SeekDemo:
             self.simulator = stack.enter_context(HostSimulator(trace=_sim_trace(paths.sensor, o.lead_s)))
             from edge_sdk.runtime import Runtime
 
-            self.runtime = stack.enter_context(Runtime(self._device_config(self.simulator.port),
+            mosquitto = None
+            if o.broker == "mosquitto":
+                from edge_sdk.testing.mosquitto import MosquittoBroker
+
+                mosquitto = stack.enter_context(MosquittoBroker(o.workdir / "mosquitto"))
+            self.runtime = stack.enter_context(Runtime(self._device_config(self.simulator.port, mosquitto),
                                                        on_result=self._record_result))
             runtime = self.runtime
-            self.subscriber = stack.enter_context(
-                DemoSubscriber(runtime.broker.host, runtime.broker.port, o.device, on_change=self._on_change))
+            broker = mosquitto or runtime.broker
+            self.subscriber = stack.enter_context(DemoSubscriber(
+                broker.host, broker.port, o.device, on_change=self._on_change, protocol="5" if mosquitto else "3.1.1"))
             self.subscriber.watch_boot(runtime.publisher.boot)
             runtime.publisher.wait_connected(10.0)
             start_s = spawned_s + o.lead_s
@@ -175,7 +182,7 @@ class SeekDemo:
         if self.runtime is not None:
             self.runtime.stop()
 
-    def _device_config(self, port: str) -> Any:
+    def _device_config(self, port: str, mosquitto: Any = None) -> Any:
         from edge_sdk.config import parse_config
 
         o = self.options
@@ -191,6 +198,8 @@ class SeekDemo:
             "embedded_broker": {"enabled": True, "port": 0, "ws_port": None},  # free port: never collides
             "bridge": {"url": port},
             "actions": {"rules": rules, "safe_command": {"motor_left": 0, "motor_right": 0}, "stale_after_s": 0.5},
+            "mqtt": None if mosquitto is None else {
+                "host": mosquitto.host, "port": mosquitto.port, "outbox": {"path": str(o.workdir / "outbox.sqlite3")}},
         })
 
     def _record_result(self, result: Any) -> None:
@@ -272,7 +281,7 @@ class SeekDemo:
             "invoke_p50_ms": stats.get("stages", {}).get("invoke", {}).get("p50_ms"),
             "start_late_ms": round(late_s * 1000.0, 1),
             "confusion": {f"{t}->{d}": n for (t, d), n in sorted(scored.confusion.items())},
-            "broker": "amqtt (embedded)",
+            "broker": "amqtt (embedded)" if self.options.broker == "amqtt" else "mosquitto (local)",
             "error": error,
         }
 

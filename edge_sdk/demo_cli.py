@@ -29,6 +29,8 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--rebuild-bundle", action="store_true",
                       help="train and convert the seek bundle first (needs TensorFlow; takes minutes)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the seek clip")
+    demo.add_argument("--broker", choices=("amqtt", "mosquitto"), default="amqtt",
+                      help="amqtt: the runtime's embedded broker (default); mosquitto: a local Mosquitto, to compare")
     demo.add_argument("--min-confidence", type=float, default=0.5,
                       help="a decision drives the motors only at this confidence or more; below it: stop")
     demo.add_argument("--lead", type=float, default=1.5, dest="lead_s",
@@ -53,7 +55,7 @@ def run_demo(args: argparse.Namespace) -> int:
             console.note("edge-sdk demo: building the bundle failed")
             return 1
     options = DemoOptions(seconds=args.seconds, workdir=workdir, model_path=model, seed=args.seed, lead_s=args.lead_s,
-                          min_confidence=args.min_confidence)
+                          broker=args.broker, min_confidence=args.min_confidence)
     demo = SeekDemo(options, on_change=console.change, on_progress=console.progress)
     console.note(f"edge-sdk demo: {options.seconds:.0f} s seek clip in {workdir}; MCU simulator on a pty; "
                  f"embedded MQTT broker; model {model or 'shipped seek_int8'}")
