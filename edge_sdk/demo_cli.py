@@ -40,7 +40,10 @@ def register(subparsers: Any) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     from edge_sdk.demo import DemoOptions, SeekDemo
+    from edge_sdk.errors import ConfigError
 
+    if args.model and not Path(args.model).is_file():
+        raise ConfigError(f"--model: bundle not found: {args.model}")
     started_s = time.monotonic()
     console = _Console(sys.stdout, sys.stderr)
     workdir = Path(args.workdir)
@@ -91,13 +94,17 @@ class _Console:
             print(text, file=self._err, flush=True)
 
     def change(self, receipt: Any) -> None:
+        header = None
         if self._t0 is None:
             self._t0 = receipt.frame_ts
+            header = "subscriber (one line per change): video time, decision, confidence, distance, command, latency"
         distance = f"{receipt.distance_cm:5.1f} cm" if receipt.distance_cm is not None else "   -    "
         line = (f"{receipt.frame_ts - self._t0:6.1f}s  {receipt.label or '-':<8} {receipt.confidence:4.2f}  "
                 f"{distance}  {receipt.text or ''!r}  ({receipt.latency_ms:.0f} ms)")
         with self._lock:
             self._clear()
+            if header:
+                print(header, file=self._out)
             print(line, file=self._out, flush=True)
 
     def progress(self, p: Any) -> None:
