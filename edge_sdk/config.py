@@ -59,6 +59,10 @@ class EmbeddedBrokerConfig:
 @dataclass(frozen=True)
 class SinkConfig:
     stdout_jsonl: bool = field(default=False, metadata={"help": "also write every published result as a JSON line"})
+    snapshot_hz: float = field(
+        default=2.0, metadata={"help": "frame thumbnails per second on <device>/snapshot for the dashboard; 0: off"}
+    )
+    snapshot_width_px: int = field(default=160, metadata={"help": "thumbnail width"})
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ def _sections() -> list[tuple[str, type, str]]:
     from firmware_bridge.config import ActionRule, ActionsConfig, BridgeConfig
 
     from edge_sdk.config import DeviceConfig, EmbeddedBrokerConfig, ModelConfig, SinkConfig
-    from edge_sdk.mqtt.config import MQTTConfig, OutboxConfig, TLSConfig
+    from edge_sdk.mqtt.config import HomeAssistantConfig, MQTTConfig, OutboxConfig, TLSConfig
     from edge_sdk.pipeline.config import PipelineConfig
     from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
 
@@ -32,6 +32,7 @@ def _sections() -> list[tuple[str, type, str]]:
         ("pipeline", PipelineConfig, "Rates, publishing policy and queue bounds."),
         ("mqtt", MQTTConfig, "The broker to publish to. Without this section an embedded broker starts."),
         ("mqtt.tls", TLSConfig, "TLS to the broker."),
+        ("mqtt.homeassistant", HomeAssistantConfig, "Home Assistant MQTT discovery."),
         ("mqtt.outbox", OutboxConfig, "The durable outbox that keeps results until the broker has them."),
         ("embedded_broker", EmbeddedBrokerConfig, "The local broker started when there is no mqtt section."),
         ("output", SinkConfig, "Extra result sinks."),

@@ -102,7 +102,7 @@ class Runtime:
         self._stack.callback(self.watchdog.close)
         self.pipeline = Pipeline(
             model, frames, text=text, sensor=sensor, config=config.pipeline, align=config.align,
-            sinks=sinks, every_frame=every_frame, on_progress=self._progress,
+            sinks=sinks, every_frame=every_frame, on_progress=self._progress, on_frame=self._snapshot_hook(),
         )
         self._stack.callback(self.pipeline.close)
         self.pipeline.on_result(self._first_result, name="first-result")
@@ -134,6 +134,18 @@ class Runtime:
         self._stack.callback(publisher.close)
         return publisher
 
+    def _snapshot_hook(self) -> Callable[[Any, Result], Any] | None:
+        """Thumbnails for the dashboard: rate-limited, encoded only when one is due."""
+        output, publisher = self.config.output, self.publisher
+        if publisher is None or output.snapshot_hz <= 0:
+            return None
+        from edge_sdk.dashboard.snapshot import SnapshotPublisher
+
+        snapshots = SnapshotPublisher(lambda topic, payload: publisher.publish_raw(topic, payload, retain=True),
+                                      f"{publisher.topics.base}/snapshot", max_rate_hz=output.snapshot_hz,
+                                      width_px=output.snapshot_width_px)
+        return lambda frame, result: snapshots.offer(frame.pixels, frame.color_order)
+
     def _start_bridge(self, sensor: Any) -> None:
         from firmware_bridge import ActionController, BridgeLink
 
@@ -152,6 +164,15 @@ class Runtime:
         if self.config.actions is not None:
             self.actions = ActionController(self.link, actions_settings(self.config))
             self._stack.callback(self.actions.close)
+        if self.publisher is not None:
+            from edge_sdk.mqtt.homeassistant import McuInfo
+
+            link, actions = self.link, self.actions
+            if link.device is not None:
+                self.publisher.announce_homeassistant(mcu=McuInfo.from_hello(link.device))
+            self.publisher.add_stats_section("bridge", lambda: _as_dict(link.stats()))
+            if actions is not None:
+                self.publisher.add_stats_section("actions", lambda: _as_dict(actions.stats()))
 
     def _progress(self) -> None:
         pipeline = self.pipeline
@@ -184,10 +205,9 @@ class Runtime:
         if self.publisher is not None:
             out["mqtt"] = self.publisher.stats()
         if self.link is not None:
-            out["bridge"] = dataclasses.asdict(self.link.stats()) if dataclasses.is_dataclass(self.link.stats()) else self.link.stats()
+            out["bridge"] = _as_dict(self.link.stats())
         if self.actions is not None:
-            action_stats = self.actions.stats()
-            out["actions"] = dataclasses.asdict(action_stats) if dataclasses.is_dataclass(action_stats) else action_stats
+            out["actions"] = _as_dict(self.actions.stats())
         return out
 
     def stop(self) -> None:
@@ -223,6 +243,10 @@ class Runtime:
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+
+def _as_dict(stats: Any) -> dict[str, Any]:
+    return dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else dict(stats)
 
 
 def check_config(config: DeviceConfig) -> None:

@@ -239,6 +239,17 @@ class MQTTPublisher:
         self._counts["stats_sent"] += 1
         return True
 
+    def publish_raw(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> bool:
+        """Send bytes as they are, outside the outbox (e.g. dashboard snapshots); dropped (counted)
+        while disconnected. ``topic`` is relative to the device (``snapshot``) or absolute when it
+        starts with the topic prefix."""
+        if not self._connected.is_set() or self._state not in _ACCEPTING:
+            self._counts["raw_dropped"] = self._counts.get("raw_dropped", 0) + 1
+            return False
+        full = topic if topic.startswith(self.config.topic_prefix + "/") else f"{self.topics.base}/{topic}"
+        self._client.publish(full, payload, qos=qos, retain=retain)
+        return True
+
     def add_stats_section(self, name: str, section: Callable[[], Mapping[str, Any]]) -> None:
         """Add ``section()`` under ``name`` to every stats message (e.g. ``actions``, ``bridge``)."""
         self._stats_sections[name] = section

@@ -44,6 +44,9 @@ def test_text_and_sensor_commands_drive_the_run(broker, recorder_for, tmp_path, 
 
             assert recorder.wait_for(has_result, 10.0)
             assert recorder.wait_for(lambda ms: any(m.topic.endswith("/stats") for m in ms), 5.0)
+            # dashboard thumbnails: JPEG bytes on <device>/snapshot
+            assert recorder.wait_for(lambda ms: any(m.topic.endswith("/snapshot") and m.payload[:2] == b"\xff\xd8"
+                                                    for m in ms), 5.0)
         finally:
             runtime.stop()
             runner.join(15.0)
