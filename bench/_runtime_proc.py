@@ -1,0 +1,136 @@
+"""Driving ``edge-sdk run`` as a separate process for ``bench/runtime.py``: configs, pinning, RSS, summary.
+
+The bench measures the runtime from outside, as a user would run it: ``python -m edge_sdk.cli run
+--config device.json``, results read back from a real Mosquitto by a subscriber in the bench.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+_SUMMARY = re.compile(r"^edge-sdk run: results=(\d+) published=(\d+) fps=([\d.]+)")
+
+
+def pinned(command: list[str], core: int | None) -> list[str]:
+    """``command`` run on one core (with every thread it starts) via ``taskset -c``; unchanged for None."""
+    return command if core is None else ["taskset", "-c", str(core), *command]
+
+
+def device_config(path: Path, *, device: str, camera: Mapping[str, Any], text: Mapping[str, Any],
+                  sensor: Mapping[str, Any], mqtt: Mapping[str, Any], pipeline: Mapping[str, Any] | None = None) -> Path:
+    """Write a JSON device config (``load_config`` reads JSON; no YAML quoting of paths)."""
+    config = {"device": device, "camera": dict(camera), "text": dict(text), "sensor": dict(sensor),
+              "pipeline": dict(pipeline or {}), "mqtt": dict(mqtt)}
+    path.write_text(json.dumps(config, indent=1))
+    return path
+
+
+def mqtt_section(host: str, port: int, outbox_path: Path) -> dict[str, Any]:
+    # reconnect_max_s shorter than the 30 s default so that the 10 s outage does not end in a long
+    # backoff sleep that would only stretch the bench; nothing else differs from a deployment
+    return {"host": host, "port": port, "reconnect_min_s": 0.2, "reconnect_max_s": 2.0,
+            "outbox": {"path": str(outbox_path)}}
+
+
+class RuntimeProcess:
+    """One ``edge-sdk run`` child; stderr goes to a log file, parsed for the exit summary."""
+
+    def __init__(self, config: Path, log_path: Path, *, pin_core: int | None = None) -> None:
+        self.config, self.log_path = config, log_path
+        self._log = log_path.open("wb")
+        self.started_wall_s = time.time()  # process start, for first_result_s (same clock as the subscriber)
+        self.process = subprocess.Popen(
+            pinned([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(config)], pin_core),
+            stdout=subprocess.DEVNULL, stderr=self._log, cwd=str(REPO),
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def peak_rss_mb(self) -> float | None:
+        """VmHWM: the peak resident set of the process so far (None once it has exited)."""
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return None
+        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        return int(match.group(1)) / 1024 if match else None
+
+    def wait(self, timeout_s: float) -> int:
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError(f"edge-sdk run did not end within {timeout_s} s; log: {self.log_path}") from None
+        finally:
+            self._log.close()
+
+    def terminate(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM (a clean stop: the publisher drains its outbox) and wait."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.wait(timeout_s)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup at all, as an OOM kill or a power cut of the process would be."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._log.close()
+
+    def summary(self) -> dict[str, float]:
+        """``results``, ``published``, ``fps`` from the exit line, {} if the run did not print it."""
+        for line in reversed(self.log_text().splitlines()):
+            match = _SUMMARY.match(line)
+            if match:
+                return {"results": int(match.group(1)), "published": int(match.group(2)), "fps": float(match.group(3))}
+        return {}
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def outbox_last_seq(outbox_path: Path, boot: str) -> int:
+    """Highest ``seq`` of ``boot`` left in an outbox file after its process was killed (0 if none).
+
+    Reads a copy (database and WAL), so the runtime that reopens the real file later recovers it
+    untouched, exactly as it would after a crash.
+    """
+    with tempfile.TemporaryDirectory(prefix="edge_sdk-bench-outbox-copy-") as tmp:
+        copy = Path(tmp) / outbox_path.name
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{outbox_path}{suffix}")
+            if source.exists():
+                shutil.copy2(source, f"{copy}{suffix}")
+        db = sqlite3.connect(copy)
+        try:
+            row = db.execute("SELECT max(seq) FROM outbox WHERE boot = ?", (boot,)).fetchone()
+        finally:
+            db.close()
+    return int(row[0] or 0)
+
+
+def tensorflow_rss_mb(timeout_s: float = 180.0) -> float | None:
+    """Peak RSS of a process that only imports TensorFlow (None if it is not installed)."""
+    code = ("import re, pathlib, tensorflow\n"
+            "print(int(re.search(r'VmHWM:\\s+(\\d+)', pathlib.Path('/proc/self/status').read_text()).group(1)))")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_s, env=env,
+                          check=False)
+    if done.returncode != 0:
+        return None
+    return int(done.stdout.split()[-1]) / 1024

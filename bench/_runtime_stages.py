@@ -1,0 +1,115 @@
+"""The pipeline's two stages run alone, back to back, in one process (a helper of ``bench/runtime.py``).
+
+    python bench/_runtime_stages.py --video clip.mp4 --frames 3000 [--model seek_int8.tflite]
+
+Runs the same code paths as ``edge-sdk run`` with every_frame playback, without the threads around
+them, and prints one JSON object:
+
+- capture: ``open_frame_source(...).read()`` in a loop (OpenCV decode, Frame, the MediaClock
+  re-stamp every_frame playback does), ``--frames`` frames;
+- infer: ``model.prepare`` + ``model.infer`` + ``model.decode`` on the decoded frames (cycled),
+  with the text and distance a seek clip gives, ``--frames`` times.
+
+Per-call timings come from a second, timed pass so the untimed loop rates stay free of timer
+overhead. The caller pins this process (``sched_setaffinity``) for the one-core figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from edge_sdk.clock import MediaClock
+from edge_sdk.model import FusionModel
+from edge_sdk.runtime import default_bundle_path
+from edge_sdk.sources import CameraConfig, open_frame_source
+
+_PROMPT = "find the red circle"
+_SENSOR = {"distance_cm": 80.0}
+_KEPT_FRAMES = 300  # decoded frames kept for the infer loop (about 33 MB at 192x192)
+
+
+def _capture(video: Path, n_frames: int) -> tuple[float, list]:
+    """Seconds per frame of the read loop, and the first frames for the infer loop."""
+    config = CameraConfig(source=f"file://{video}", playback="every_frame")
+    source = open_frame_source(config, media_clock=MediaClock())
+    kept = []
+    try:
+        frame = source.read()  # the first read opens the decoder's buffers: not timed
+        if frame is None:
+            raise SystemExit(f"{video}: no frames")
+        kept.append(frame)
+        count = 0
+        started_s = time.perf_counter()
+        while count < n_frames:
+            frame = source.read()
+            if frame is None:
+                break
+            count += 1
+            if len(kept) < _KEPT_FRAMES:
+                kept.append(frame)
+        elapsed_s = time.perf_counter() - started_s
+    finally:
+        source.close()
+    if count < n_frames // 2:
+        raise SystemExit(f"{video}: only {count} frames, expected {n_frames}")
+    return elapsed_s / count, kept
+
+
+def _infer(model: FusionModel, frames: list, n_frames: int) -> float:
+    prepare, infer, decode = model.prepare, model.infer, model.decode
+    kept = len(frames)
+    started_s = time.perf_counter()
+    for i in range(n_frames):
+        frame = frames[i % kept]
+        decode(infer(prepare(frame.pixels, _PROMPT, _SENSOR, frame.color_order)))
+    return (time.perf_counter() - started_s) / n_frames
+
+
+def _per_call_ms(model: FusionModel, frames: list, n_frames: int) -> dict[str, float]:
+    """Median of each call, timed one by one (what the pipeline's stage timings measure)."""
+    spans: dict[str, list[float]] = {"preprocess": [], "invoke": [], "post": []}
+    clock = time.perf_counter
+    for i in range(n_frames):
+        frame = frames[i % len(frames)]
+        t0 = clock()
+        tensors = model.prepare(frame.pixels, _PROMPT, _SENSOR, frame.color_order)
+        t1 = clock()
+        outputs = model.infer(tensors)
+        t2 = clock()
+        model.decode(outputs)
+        t3 = clock()
+        spans["preprocess"].append(t1 - t0)
+        spans["invoke"].append(t2 - t1)
+        spans["post"].append(t3 - t2)
+    return {f"{name}_p50_ms": round(statistics.median(values) * 1000, 4) for name, values in spans.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", type=Path, required=True)
+    parser.add_argument("--frames", type=int, default=3000)
+    parser.add_argument("--model", type=Path, default=default_bundle_path())
+    parser.add_argument("--num-threads", type=int, default=2, help="as model.num_threads in the device config")
+    args = parser.parse_args(argv)
+    capture_s, frames = _capture(args.video, args.frames)
+    with FusionModel.from_bundle(args.model, num_threads=args.num_threads) as model:
+        _infer(model, frames, min(200, args.frames))  # warm-up: XNNPACK packs weights on the first invokes
+        infer_s = _infer(model, frames, args.frames)
+        per_call = _per_call_ms(model, frames, min(1000, args.frames))
+    print(json.dumps({
+        "capture_ms": round(capture_s * 1000, 4),
+        "infer_ms": round(infer_s * 1000, 4),  # preprocess + invoke + decode, untimed loop
+        **per_call,
+        "frames": args.frames,
+        "frame_shape": list(frames[0].pixels.shape),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
