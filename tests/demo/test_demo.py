@@ -11,9 +11,8 @@ import pytest
 
 from edge_sdk.demo_metrics import FrameTruth, percentile_ms, score
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_demo_ten_seconds_delivers_every_result_and_drives_the_motors(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "edge_sdk.cli", "demo", "--seconds", "10", "--workdir", str(tmp_path / "demo")],
