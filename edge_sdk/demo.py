@@ -133,17 +133,12 @@ class SeekDemo:
             self.simulator = stack.enter_context(HostSimulator(trace=_sim_trace(paths.sensor, o.lead_s)))
             from edge_sdk.runtime import Runtime
 
-            mosquitto = None
-            if o.broker == "mosquitto":
-                from edge_sdk.testing.mosquitto import MosquittoBroker
-
-                mosquitto = stack.enter_context(MosquittoBroker(o.workdir / "mosquitto"))
-            self.runtime = stack.enter_context(Runtime(self._device_config(self.simulator.port, mosquitto),
+            broker = stack.enter_context(self._broker())
+            self.runtime = stack.enter_context(Runtime(self._device_config(self.simulator.port, broker),
                                                        on_result=self._record_result))
             runtime = self.runtime
-            broker = mosquitto or runtime.broker
             self.subscriber = stack.enter_context(DemoSubscriber(
-                broker.host, broker.port, o.device, on_change=self._on_change, protocol="5" if mosquitto else "3.1.1"))
+                broker.host, broker.port, o.device, on_change=self._on_change, protocol=self._protocol()))
             self.subscriber.watch_boot(runtime.publisher.boot)
             runtime.publisher.wait_connected(10.0)
             start_s = spawned_s + o.lead_s
@@ -182,7 +177,25 @@ class SeekDemo:
         if self.runtime is not None:
             self.runtime.stop()
 
-    def _device_config(self, port: str, mosquitto: Any = None) -> Any:
+    def _broker(self) -> Any:
+        """The embedded amqtt broker, as ``edge-sdk run`` starts it without an mqtt section, or Mosquitto.
+
+        The demo owns it rather than the runtime, so the runtime's outbox can live in the work dir:
+        the default outbox is one file per device id, locked by its runtime, and a second demo (a
+        test while ``make demo`` runs) would find it in use.
+        """
+        if self.options.broker == "mosquitto":
+            from edge_sdk.testing.mosquitto import MosquittoBroker
+
+            return MosquittoBroker(self.options.workdir / "mosquitto")
+        from edge_sdk.mqtt.broker import EmbeddedBroker
+
+        return EmbeddedBroker(port=0)  # a free port: never collides with a broker already on 1883
+
+    def _protocol(self) -> str:
+        return "5" if self.options.broker == "mosquitto" else "3.1.1"  # amqtt speaks 3.1.1 only
+
+    def _device_config(self, port: str, broker: Any) -> Any:
         from edge_sdk.config import parse_config
 
         o = self.options
@@ -195,11 +208,10 @@ class SeekDemo:
             "text": {"source": "mqtt"},  # the demo app sends the commands, as a phone would
             "sensor": {"source": "bridge", "max_age_s": 0.5},
             "pipeline": {"publish": "every", "stats_interval_s": 5.0},
-            "embedded_broker": {"enabled": True, "port": 0, "ws_port": None},  # free port: never collides
             "bridge": {"url": port},
             "actions": {"rules": rules, "safe_command": {"motor_left": 0, "motor_right": 0}, "stale_after_s": 0.5},
-            "mqtt": None if mosquitto is None else {
-                "host": mosquitto.host, "port": mosquitto.port, "outbox": {"path": str(o.workdir / "outbox.sqlite3")}},
+            "mqtt": {"host": broker.host, "port": broker.port, "protocol": self._protocol(),
+                     "outbox": {"path": str((o.workdir / "outbox.sqlite3").resolve())}},
         })
 
     def _record_result(self, result: Any) -> None:

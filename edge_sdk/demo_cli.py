@@ -61,7 +61,7 @@ def run_demo(args: argparse.Namespace) -> int:
                           broker=args.broker, min_confidence=args.min_confidence)
     demo = SeekDemo(options, on_change=console.change, on_progress=console.progress)
     console.note(f"edge-sdk demo: {options.seconds:.0f} s seek clip in {workdir}; MCU simulator on a pty; "
-                 f"embedded MQTT broker; model {model or 'shipped seek_int8'}")
+                 f"{'embedded amqtt' if options.broker == 'amqtt' else 'local Mosquitto'} broker; model {model or 'shipped seek_int8'}")
     summary = demo.run()
     summary["total_s"] = round(time.monotonic() - started_s, 1)
     console.end_status()
