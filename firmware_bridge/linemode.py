@@ -26,7 +26,7 @@ from firmware_bridge.clock import ClockMapper
 from firmware_bridge.config import LineModeConfig
 from firmware_bridge.dispatch import CallbackDispatcher
 from firmware_bridge.errors import LinkDownError, LinkError
-from firmware_bridge.reading import SensorReading
+from firmware_bridge.reading import LatestReading, SensorReading
 from firmware_bridge.transport import open_port
 
 __all__ = ["LineParser", "LineReader"]
@@ -126,7 +126,7 @@ class LineReader:
         self._clock = ClockMapper()
         self._on_reading = on_reading
         self._cond = threading.Condition()
-        self._latest: SensorReading | None = None
+        self._latest = LatestReading(self._cond)
         self._closing = threading.Event()
         self._port: Any = None
         self._thread: threading.Thread | None = None
@@ -189,27 +189,15 @@ class LineReader:
         self.close()
 
     def latest_reading(self, max_age_s: float | None = None) -> SensorReading | None:
-        with self._cond:
-            reading = self._latest
-        if (
-            reading is not None
-            and max_age_s is not None
-            and reading.age_s(time.time()) > max_age_s
-        ):
-            return None
-        return reading
+        """The newest reading, or None if there is none or it is older than ``max_age_s``."""
+        return self._latest.get(max_age_s)
 
     def wait_for_reading(self, timeout_s: float) -> SensorReading:
-        with self._cond:
-            before = self._latest
-            self._cond.wait_for(
-                lambda: self._latest is not before or self._closing.is_set(), timeout_s
-            )
-            if self._latest is before or self._latest is None:
-                raise LinkDownError(
-                    f"no reading line from {self.url} within {timeout_s} s"
-                )
-            return self._latest
+        """Block for the next reading that arrives after this call; LinkDownError on timeout."""
+        reading = self._latest.wait_next(timeout_s, self._closing)
+        if reading is None:
+            raise LinkDownError(f"no reading line from {self.url} within {timeout_s} s")
+        return reading
 
     def feed_line(
         self, line: str, received_s: float | None = None
@@ -228,9 +216,7 @@ class LineReader:
             mcu_ms = int(values.pop(key)) & 0xFFFFFFFF
             stamp = self._clock.to_host(mcu_ms, received)
         reading = SensorReading(values, stamp, received, mcu_ms, None, self.url)
-        with self._cond:
-            self._latest = reading
-            self._cond.notify_all()
+        self._latest.put(reading)
         self.counts["readings"] += 1
         if self._dispatcher is not None:
             self._dispatcher.submit(reading)

@@ -42,7 +42,7 @@ from firmware_bridge.messages import (
     NackReason,
     encode_frame,
 )
-from firmware_bridge.reading import SensorReading
+from firmware_bridge.reading import LatestReading, SensorReading
 from firmware_bridge.receiver import HOST_HELLO, READ_TIMEOUT_S, LinkReceiver
 from firmware_bridge.stats import LatencyWindow, LinkStats
 from firmware_bridge.transport import open_port
@@ -81,7 +81,7 @@ class BridgeLink(LinkReceiver):
         self._decoder = FrameDecoder()
         self._clock = ClockMapper(self.config.clock_window_s)
         self._device: Hello | None = None
-        self._latest: SensorReading | None = None
+        self._latest = LatestReading(self._cond)
         self._pending: dict[int, PendingCommand] = {}
         self._tx_seq = 0
         self._latency = LatencyWindow()
@@ -201,30 +201,18 @@ class BridgeLink(LinkReceiver):
 
     def latest_reading(self, max_age_s: float | None = None) -> SensorReading | None:
         """The newest reading, or None if there is none or it is older than ``max_age_s``."""
-        with self._cond:
-            reading = self._latest
-        if (
-            reading is not None
-            and max_age_s is not None
-            and reading.age_s(time.time()) > max_age_s
-        ):
-            return None
-        return reading
+        return self._latest.get(max_age_s)
 
     def wait_for_reading(self, timeout_s: float) -> SensorReading:
         """Block for the next reading that arrives after this call; LinkDownError on timeout."""
-        with self._cond:
-            before = self._latest
-            if not self._cond.wait_for(
-                lambda: self._latest is not before or self._closing.is_set(), timeout_s
-            ):
-                raise LinkDownError(
-                    f"no SENSOR frame from {self.url} within {timeout_s} s (state {self._state.value})"
-                )
-            if self._latest is before:
-                raise LinkDownError(f"link to {self.url} was closed")
-            assert self._latest is not None
-            return self._latest
+        reading = self._latest.wait_next(timeout_s, self._closing)
+        if reading is not None:
+            return reading
+        if self._closing.is_set():
+            raise LinkDownError(f"link to {self.url} was closed")
+        raise LinkDownError(
+            f"no SENSOR frame from {self.url} within {timeout_s} s (state {self.state.value})"
+        )
 
     def send_command(
         self,

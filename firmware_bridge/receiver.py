@@ -36,7 +36,7 @@ from firmware_bridge.messages import (
     Sensor,
     encode_frame,
 )
-from firmware_bridge.reading import SensorReading
+from firmware_bridge.reading import LatestReading, SensorReading
 from firmware_bridge.transport import open_port
 
 __all__ = ["HOST_HELLO", "READ_TIMEOUT_S", "LinkReceiver", "scale_value"]
@@ -68,7 +68,7 @@ class LinkReceiver:
     _decoder: FrameDecoder
     _clock: ClockMapper
     _device: Hello | None
-    _latest: SensorReading | None
+    _latest: LatestReading
     _pending: dict[int, PendingCommand]
     _dispatcher: CallbackDispatcher[Any] | None
     _on_reading: Callable[[SensorReading], None] | None
@@ -223,9 +223,7 @@ class LinkReceiver:
         reading = SensorReading(
             values, taken_s, now + wall_minus_mono, msg.mcu_time_ms, seq, self.url
         )
-        with self._cond:
-            self._latest = reading
-            self._cond.notify_all()
+        self._latest.put(reading)
         if self._on_reading is not None and self._dispatcher is not None:
             self._dispatcher.submit(reading)
 
