@@ -127,12 +127,15 @@ class SimulatorProcess(Generic[E]):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 code = proc.wait(timeout=3)
-            for stream in (proc.stdin, proc.stdout, proc.stderr):
-                if stream:
-                    stream.close()
+        # The program has exited: let the reader take its last lines (EXIT) up to end of file
+        # before the pipes close under it.
         if self._reader is not None:
             self._reader.join(timeout=2)
             self._reader = None
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
