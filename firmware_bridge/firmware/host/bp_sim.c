@@ -69,14 +69,13 @@ static unsigned long elapsed_ms(void)
     return (unsigned long)(uint32_t)(mcu_now_ms() - clock_start_ms);
 }
 
-static void write_serial(void *ctx, const uint8_t *data, uint16_t len)
+static void write_pty(const uint8_t *data, size_t len)
 {
-    (void)ctx;
     while (len > 0 && master_fd >= 0) {
         ssize_t n = write(master_fd, data, len);
         if (n > 0) {
             data += n;
-            len = (uint16_t)(len - n);
+            len -= (size_t)n;
             continue;
         }
         if (n < 0 && errno == EAGAIN) {
@@ -90,6 +89,25 @@ static void write_serial(void *ctx, const uint8_t *data, uint16_t len)
         }
         dropped_bytes += len;
         return;
+    }
+}
+
+/* The core writes a frame piecewise (COBS on the fly: code byte, block, ..., delimiter). Gather it
+   and give the pty one write() per frame, as a USB-serial bridge delivers a short frame in one
+   packet. Otherwise a host that opens the port (and flushes stale input) while this process is
+   preempted in the middle of a frame starts on the frame's tail, a CRC error no line caused. */
+static uint8_t tx_frame[BP_MAX_WIRE];
+static size_t tx_len = 0;
+
+static void write_serial(void *ctx, const uint8_t *data, uint16_t len)
+{
+    (void)ctx;
+    while (len-- > 0) {
+        tx_frame[tx_len++] = *data;
+        if (*data++ == 0 || tx_len == sizeof tx_frame) {
+            write_pty(tx_frame, tx_len);
+            tx_len = 0;
+        }
     }
 }
 
