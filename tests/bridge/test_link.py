@@ -53,9 +53,18 @@ def test_sensor_readings_arrive_in_physical_units_with_host_timestamps(
     sim: HostSimulator,
 ) -> None:
     got: list[SensorReading] = []
-    with BridgeLink.open(sim.port, on_reading=got.append) as link:
+    ten_delivered = threading.Event()
+
+    def on_reading(reading: SensorReading) -> None:
+        got.append(reading)
+        if len(got) >= 10:
+            ten_delivered.set()
+
+    with BridgeLink.open(sim.port, on_reading=on_reading) as link:
         first = link.wait_for_reading(1.0)
-        time.sleep(0.3)
+        # Ten callbacks span ~0.2 s of MCU time at a 20 ms period; on a loaded host they take
+        # longer to come, so wait for them rather than for a fixed time.
+        ten_delivered.wait(30.0)
         latest = link.latest_reading(max_age_s=0.5)
     assert first.values == {"distance_cm": 42.3}
     assert (
