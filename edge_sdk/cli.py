@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     register_dashboard(sub)
     register_deploy(sub)
 
+    from edge_sdk.demo_cli import register as register_demo
+
+    register_demo(sub)
+
     from converters.cli import register_host_commands
 
     register_host_commands(sub)

@@ -42,7 +42,10 @@ _SECTIONS_WITH_OWN_LOADER = ("bridge", "actions")
 @dataclass(frozen=True)
 class ModelConfig:
     path: str = field(default="", metadata={"help": "bundle path; empty: the seek int8 bundle shipped with edge_sdk"})
-    num_threads: int = field(default=2, metadata={"help": "interpreter threads"})
+    num_threads: int = field(
+        default=1,
+        metadata={"help": "interpreter threads; small fusion models invoke fastest on one, leaving a core for I/O"},
+    )
     runtime: str | None = field(
         default=None, metadata={"help": "ai_edge_litert, tflite_runtime or tensorflow; null: the first that imports"}
     )

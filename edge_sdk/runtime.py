@@ -70,7 +70,9 @@ class Runtime:
 
         every_frame = config.camera.playback == "every_frame"
         media_clock = MediaClock() if every_frame else None
+        # a wall replay starts when the run does (see run()), not when the runtime was built
         replay_clock = media_clock or WallReplayClock()
+        self._wall_replay = replay_clock if isinstance(replay_clock, WallReplayClock) else None
         frames = open_frame_source(config.camera, media_clock=media_clock)
         self._stack.callback(frames.close)
         text = open_text_source(config.text, replay_clock)
@@ -108,7 +110,9 @@ class Runtime:
         self.pipeline.on_result(self._first_result, name="first-result")
         if self.actions is not None:
             actions = self.actions
-            self.pipeline.on_result(lambda r: actions.on_result(r.label or "", r.confidence), name="actions")
+            # the frame's wall time lets the controller ignore results that are already stale
+            self.pipeline.on_result(lambda r: actions.on_result(r.label or "", r.confidence, r.frame_ts),
+                                    name="actions")
         if self._on_result is not None:
             self.pipeline.on_result(self._on_result, name="user")
         self._built_s = started
@@ -187,6 +191,8 @@ class Runtime:
         assert self.pipeline is not None
         from edge_sdk.deploy import sdnotify
 
+        if self._wall_replay is not None:
+            self._wall_replay.start_s = now_s()
         with self._signals_stop(self.pipeline.stop):
             sdnotify.ready(f"running model {self.pipeline.model.manifest.model.name}")
             try:

@@ -22,7 +22,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from edge_sdk.errors import PublishError
@@ -203,23 +203,29 @@ class MQTTPublisher:
         returns, the result is committed to the outbox (it survives a crash of the process). When
         the outbox is full under ``reject_new`` the result is counted as rejected, not raised.
         """
+        return self.publish_results((result,))[0]
+
+    def publish_results(self, results: Sequence[Mapping[str, Any]]) -> list[int]:
+        """:meth:`publish_result` for a burst: one outbox transaction and one wake-up for all."""
         if self._state not in _ACCEPTING:
             raise PublishError(f"publish_result needs a started publisher. State: {self._state.value}")
+        if not results:
+            return []
         created_s = time.time()
         with self._lock:
-            seq, payload = self._stamper.stamp(result)
-            data = encode(payload)
-            row_id = self._outbox.append(self._stamper.boot, seq, self._events_topic, data, created_s)
-            if row_id is not None:
-                self._delivery.queue(row_id, data)  # under the lock: the queue stays in id order
+            stamped = [self._stamper.stamp(result) for result in results]
+            encoded = [(seq, self._events_topic, encode(payload)) for seq, payload in stamped]
+            row_ids = self._outbox.append_many(self._stamper.boot, encoded, created_s)
+            for row_id, (_, _, data) in zip(row_ids, encoded):
+                if row_id is not None:
+                    self._delivery.queue(row_id, data)  # under the lock: the queue stays in id order
         counts = self._counts
-        counts["results"] += 1
-        if row_id is None:
-            counts["rejected"] += 1
+        counts["results"] += len(results)
+        counts["rejected"] += sum(1 for row_id in row_ids if row_id is None)
         if self._retain_result:
-            self._delivery.latest = data
+            self._delivery.latest = encoded[-1][2]
             self._delivery.wake()
-        return seq
+        return [seq for seq, _ in stamped]
 
     def publish_stats(self, stats: Mapping[str, Any]) -> bool:
         """Publish on the stats topic (QoS 0, dropped while disconnected); True when sent."""

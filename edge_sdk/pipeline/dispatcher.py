@@ -1,7 +1,9 @@
 """The dispatcher thread: user callbacks, actions and publishing, off the inference worker.
 
 A bounded queue with the ``drop_oldest`` policy sits in front: a slow callback or sink can never
-stall inference, and what it drops is counted. Callback exceptions are logged and counted, never
+stall inference, and what it drops is counted. Each wake-up takes everything queued and hands the
+payloads to each sink as one batch: under load that is one outbox transaction and one thread
+hand-off for many results instead of one per result; at camera rates a batch is one result. Callback exceptions are logged and counted, never
 swallowed silently and never fatal to the stream; a sink that fails for good stops the run.
 """
 
@@ -29,7 +31,7 @@ class Dispatcher:
         self._capacity = capacity
         self._cond = threading.Condition()
         self._callbacks: list[tuple[str, ResultCallback]] = []
-        self._publishers: list[Callable[[dict[str, Any]], Any]] = []
+        self._publishers: list[Callable[[list[dict[str, Any]]], Any]] = []
         self._times = times
         self._closed = False
         self.error: BaseException | None = None
@@ -41,9 +43,9 @@ class Dispatcher:
     def add_callback(self, callback: ResultCallback, name: str | None = None) -> None:
         self._callbacks.append((name or getattr(callback, "__qualname__", repr(callback)), callback))
 
-    def add_publisher(self, publish: Callable[[dict[str, Any]], Any]) -> None:
-        """``publish(payload)`` is called for results that carry a payload; errors stop the run."""
-        self._publishers.append(publish)
+    def add_publisher(self, publish_many: Callable[[list[dict[str, Any]]], Any]) -> None:
+        """``publish_many(payloads)`` gets the payloads of each batch, in order; errors stop the run."""
+        self._publishers.append(publish_many)
 
     def start(self) -> Dispatcher:
         self._thread.start()
@@ -77,18 +79,21 @@ class Dispatcher:
                     self._cond.wait()
                 if not self._queue:
                     return
-                result, payload = self._queue.popleft()
-            for name, callback in self._callbacks:
-                try:
-                    callback(result)
-                except Exception:
-                    self.callback_errors += 1
-                    _log.exception("result callback %s failed (the stream goes on)", name)
-            if payload is not None and self._publishers:
+                batch = list(self._queue)
+                self._queue.clear()
+            for result, _ in batch:
+                for name, callback in self._callbacks:
+                    try:
+                        callback(result)
+                    except Exception:
+                        self.callback_errors += 1
+                        _log.exception("result callback %s failed (the stream goes on)", name)
+            payloads = [payload for _, payload in batch if payload is not None]
+            if payloads and self._publishers:
                 started = time.perf_counter()
                 try:
-                    for publish in self._publishers:
-                        publish(payload)
+                    for publish_many in self._publishers:
+                        publish_many(payloads)
                 except Exception as exc:  # a sink that cannot take results ends the run
                     self.error = exc
                     _log.error("publishing failed: %s", exc)
@@ -96,5 +101,5 @@ class Dispatcher:
                         self._queue.clear()
                         self._closed = True
                     return
-                self._times.record("publish", (time.perf_counter() - started) * 1000.0)
-            self.dispatched += 1
+                self._times.record("publish", (time.perf_counter() - started) * 1000.0 / len(payloads))
+            self.dispatched += len(batch)

@@ -45,27 +45,11 @@ class ResultSink(Protocol):
     def close(self) -> None: ...
 
 
-class _TimedSource(FrameSource):
-    """Wraps a frame source to time each read (decode included) as the ``capture`` stage."""
-
-    def __init__(self, inner: FrameSource, times: StageTimes) -> None:
-        self._inner, self._times = inner, times
-        self.name = inner.name
-        self.last_read_ms = 0.0
-
-    def read(self) -> Frame | None:
-        started = time.perf_counter()
-        frame = self._inner.read()
-        self.last_read_ms = (time.perf_counter() - started) * 1000.0
-        if frame is not None:
-            self._times.record("capture", self.last_read_ms)
-        return frame
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def stats(self) -> Any:
-        return self._inner.stats()
+def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:
+    many = getattr(sink, "publish_results", None)
+    if callable(many):
+        return many  # type: ignore[no-any-return]
+    return lambda payloads: [sink.publish_result(payload) for payload in payloads]
 
 
 class Pipeline:
@@ -96,15 +80,15 @@ class Pipeline:
         self._on_frame = on_frame  # per result, on the worker, with the frame (snapshots)
         self.config = config or PipelineConfig()
         self.times = StageTimes(_STAGES)
-        self._source = _TimedSource(frames, self.times)
-        self._capture = CaptureThread.for_source(self._source, every_frame=every_frame)
+        self._source = frames
+        self._capture = CaptureThread.for_source(frames, every_frame=every_frame)
         self._aligner = Aligner(text, sensor, align)
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles
         self._sinks = list(sinks)
         self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times)
         for sink in self._sinks:
-            self._dispatcher.add_publisher(sink.publish_result)
+            self._dispatcher.add_publisher(_batch_publisher(sink))
         manifest = model.manifest
         self._model_info = {"name": manifest.model.name, "version": manifest.model.version,
                             "quant": manifest.quantization, "sha256": manifest.tflite_sha256}
@@ -241,12 +225,13 @@ class Pipeline:
             prediction = model.decode(outputs)
             t3 = time.perf_counter()
             timing = {
-                "capture": self._source.last_read_ms,
-                "wait": (picked_s - frame.timestamp_s) * 1000.0,
+                "capture": frame.read_ms,
+                "wait": (picked_s - frame.capture_instant_s) * 1000.0,
                 "preprocess": (t1 - t0) * 1000.0,
                 "invoke": (t2 - t1) * 1000.0,
                 "post": (t3 - t2) * 1000.0,
             }
+            times.record("capture", timing["capture"])
             times.record("wait", timing["wait"])
             times.record("preprocess", timing["preprocess"])
             times.record("invoke", timing["invoke"])

@@ -82,7 +82,8 @@ class FrameSource:
             if self.media_clock is not None and frame.media_t_s is not None:
                 self.media_clock.advance(frame.media_t_s, frame.timestamp_s)
                 # on the media timeline, so frames and replayed readings compare directly
-                frame = dataclasses.replace(frame, timestamp_s=self.media_clock.to_runtime_s(frame.media_t_s))
+                frame = dataclasses.replace(frame, timestamp_s=self.media_clock.to_runtime_s(frame.media_t_s),
+                                            captured_s=frame.timestamp_s)
             return frame
 
     def close(self) -> None:

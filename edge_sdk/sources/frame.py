@@ -22,7 +22,9 @@ class Frame:
     generator gives RGB). ``timestamp_s`` is the runtime clock (:func:`edge_sdk.clock.now_s`) taken
     right after capture; ``wall_time_s`` is the same instant in seconds since the epoch, for results.
     ``index`` counts frames from this source from 0 across loops and reconnects. ``media_t_s`` is the
-    position in a file or generated clip (None for live cameras and streams).
+    position in a file or generated clip (None for live cameras and streams). ``read_ms`` is how
+    long the read and decode took (pacing waits excluded). With ``every_frame`` playback the source
+    re-stamps ``timestamp_s`` on the media timeline; ``captured_s`` then keeps the capture instant.
     """
 
     pixels: np.ndarray
@@ -31,6 +33,13 @@ class Frame:
     index: int
     source: str
     media_t_s: float | None = None
+    read_ms: float = 0.0
+    captured_s: float | None = None
+
+    @property
+    def capture_instant_s(self) -> float:
+        """When the frame was read, on the runtime clock, whatever timeline ``timestamp_s`` is on."""
+        return self.timestamp_s if self.captured_s is None else self.captured_s
 
     @property
     def wall_time_s(self) -> float:

@@ -45,6 +45,7 @@ class _IndexedSource(FrameSource):
                 self._pacer.wait(self._play_index)
             position = self._play_index % self.frame_count
             self._loops = self._play_index // self.frame_count
+            read_start_s = now_s()
             pixels = self._pixels(position)
             timestamp_s = now_s()
             self._play_index += 1
@@ -54,7 +55,8 @@ class _IndexedSource(FrameSource):
                 if failures_in_row >= self.frame_count:
                     raise SourceError(f"{self.name}: none of the {self.frame_count} frames can be read")
                 continue
-            frame = Frame(pixels, self._color_order, timestamp_s, self._index, self.name, position / self.fps)
+            frame = Frame(pixels, self._color_order, timestamp_s, self._index, self.name, position / self.fps,
+                          read_ms=(timestamp_s - read_start_s) * 1000.0)
             self._index += 1
             return frame
         return None

@@ -120,13 +120,15 @@ class OpenCVSource(FrameSource):
                 if self._at_end_of_file() and not self._rewind():
                     return None
                 self._pacer.wait(self._play_index)
+            read_start_s = now_s()
             ok, pixels = self._cap.read()
             timestamp_s = now_s()
             if ok and pixels is not None:
                 self._backoff.reset()
                 self._failed_position = None
                 media_t_s = self._position / self.fps if self._kind == "file" and self.fps else None
-                frame = Frame(pixels, "BGR", timestamp_s, self._index, self.name, media_t_s)
+                frame = Frame(pixels, "BGR", timestamp_s, self._index, self.name, media_t_s,
+                              read_ms=(timestamp_s - read_start_s) * 1000.0)
                 self._index += 1
                 self._position += 1
                 self._play_index += 1

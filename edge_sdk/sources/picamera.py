@@ -52,12 +52,15 @@ class Picamera2Source(FrameSource):
         self._index = 0
 
     def _read(self) -> Frame | None:
+        read_start_s = now_s()
         try:
             pixels = self._camera.capture_array("main")
         except Exception as exc:
             self._read_failures += 1
             raise SourceError(f"{self.name}: Picamera2 capture failed: {exc}") from exc
-        frame = Frame(pixels[:, :, :3], "BGR", now_s(), self._index, self.name)
+        timestamp_s = now_s()
+        frame = Frame(pixels[:, :, :3], "BGR", timestamp_s, self._index, self.name,
+                      read_ms=(timestamp_s - read_start_s) * 1000.0)
         self._index += 1
         return frame
 

@@ -130,7 +130,9 @@ def test_every_frame_playback_drives_trace_replay_through_the_media_clock(tmp_pa
         t_s = aligned.frame.media_t_s
         # text is never waited for: on the frame where the command changes, the replay thread may
         # still be releasing it, so the previous command is allowed there
-        assert aligned.text in (clip.command_at(t_s), clip.command_at(t_s - 1 / 15))  # type: ignore[operator]
+        # (on a loaded machine it may take the replay thread a few frames' time)
+        recent = {clip.command_at(max(0.0, t_s - k / 15)) for k in range(4)}
+        assert aligned.text in recent  # type: ignore[operator]
         # the sensor reading is the trace sample at (or just after) this frame's media time
         # 30 Hz sensor, 15 fps video: every frame has the trace sample of its own instant
         assert aligned.skew_ms == pytest.approx(0.0, abs=0.1)  # trace times have 0.1 ms resolution
