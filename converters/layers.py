@@ -56,11 +56,12 @@ class NullTokenAttention(layers.Layer):
         image_scores = ops.matmul(q, ops.transpose(keys, (0, 2, 1))) * scale  # (batch, 1, tokens)
         null_scores = ops.sum(q * self.null_key, axis=-1, keepdims=True) * scale  # (batch, 1, 1)
         weights = ops.softmax(ops.concatenate([image_scores, null_scores], axis=-1), axis=-1)
-        attended = ops.matmul(weights[:, :, : height * width], values) + weights[:, :, height * width :] * self.null_value
-        return ops.reshape(attended, (-1, self.dim))
+        null_weight = weights[:, :, height * width :]
+        attended = ops.matmul(weights[:, :, : height * width], values) + null_weight * self.null_value
+        return ops.concatenate([ops.reshape(attended, (-1, self.dim)), ops.reshape(null_weight, (-1, 1))], axis=-1)
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, int]:
-        return (input_shape[0][0], self.dim)
+        return (input_shape[0][0], self.dim + 1)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "dim": self.dim}

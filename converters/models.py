@@ -55,7 +55,14 @@ def build_model(
 
     if spec.fusion == "attention":
         attended = NullTokenAttention(spec.fusion_dim, name="attention")([feature_map, text_vector])
-        parts = [attended, text_vector] + ([sensor_vector] if sensor_vector is not None else [])
+        # Verification: does what was attended to match what was asked for? A product of the two
+        # projections gives the head that comparison directly, which decides "absent" when a
+        # distractor shares only the colour or only the shape.
+        match = layers.Multiply(name="match")([
+            layers.Dense(spec.fusion_dim, name="match_seen")(attended),
+            layers.Dense(spec.fusion_dim, name="match_asked")(text_vector),
+        ])
+        parts = [attended, match, text_vector] + ([sensor_vector] if sensor_vector is not None else [])
         fused = layers.Concatenate(name="fuse")(parts)
     elif spec.fusion == "weighted" and len(vectors) > 1:
         projected = [

@@ -41,7 +41,7 @@ def ensure_seek_dataset(directory: str | Path, samples: int, seed: int = 0, imag
 
     out = Path(directory)
     stamp = out / ".seek-dataset"
-    key = f"samples={samples} seed={seed} size={image_size} generator=2\n"
+    key = f"samples={samples} seed={seed} size={image_size} generator=3\n"
     manifest = out / "manifest.csv"
     if manifest.is_file() and stamp.is_file() and stamp.read_text() == key:
         return manifest

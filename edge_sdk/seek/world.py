@@ -182,7 +182,7 @@ def _try_place(
 
 
 def _make_shape(rng: np.random.Generator, shape: str, color: str, zone: str | None) -> ShapeInstance:
-    radius = float(rng.uniform(0.085, 0.13))
+    radius = float(rng.uniform(0.09, 0.14))
     if zone is None:
         x = float(rng.uniform(radius, 1 - radius))
     else:
@@ -192,7 +192,7 @@ def _make_shape(rng: np.random.Generator, shape: str, color: str, zone: str | No
         x = float(rng.uniform(low, high))
     y = float(rng.uniform(radius, 1 - radius))
     tint = tuple(int(v) for v in rng.integers(-18, 19, size=3))
-    return ShapeInstance(shape, color, x, y, radius, float(rng.uniform(-0.4, 0.4)), tint)  # type: ignore[arg-type]
+    return ShapeInstance(shape, color, x, y, radius, float(rng.uniform(-0.3, 0.3)), tint)  # type: ignore[arg-type]
 
 
 def render_scene(scene: Scene, size: int = 64, supersample: int = 4, noise_std: float = 3.0) -> np.ndarray:
