@@ -21,9 +21,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from converters.report import format_table, write_html_report  # noqa: E402
-from converters.spec import ModelSpec  # noqa: E402
-from converters.workflow import (  # noqa: E402
+from converters.report import format_table, write_html_report
+from converters.spec import ModelSpec
+from converters.workflow import (
     SEEK_TRAIN_CONFIG,
     ensure_seek_dataset,
     export_bundles,
@@ -32,7 +32,7 @@ from converters.workflow import (  # noqa: E402
     test_accuracy,
     train_on_dataset,
 )
-from edge_sdk.seek import LABELS  # noqa: E402
+from edge_sdk.seek import LABELS
 
 FUSIONS = ("attention", "concat", "weighted")
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": epochs_run,
         "train_s": round(sum(train_s.values()), 1),
         "train_s_by_model": {k: round(v, 1) for k, v in train_s.items()},
-        "test_samples": int(len(tensors["test"].labels)),
+        "test_samples": len(tensors["test"].labels),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "bench_s": round(time.perf_counter() - started, 1),
     }

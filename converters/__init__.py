@@ -53,7 +53,43 @@ _EXPORTS = {
     "ParityError": "converters.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CleaningPolicy",
+    "CleaningReport",
+    "ColumnMap",
+    "ConversionError",
+    "ConversionResult",
+    "ConverterError",
+    "DataError",
+    "Dataset",
+    "GoldenSample",
+    "ModelShapes",
+    "ModelSpec",
+    "ParityError",
+    "ParityReport",
+    "Preprocessing",
+    "RawSample",
+    "SpecError",
+    "Split",
+    "Tensors",
+    "TrainConfig",
+    "TrainedModel",
+    "build_bundle",
+    "build_model",
+    "convert",
+    "convert_modes",
+    "fit_preprocessing",
+    "format_table",
+    "inference_copy",
+    "load_manifest",
+    "make_tensors",
+    "prepare_dataset",
+    "raw_samples",
+    "split_rows",
+    "train",
+    "validate",
+    "write_html_report",
+]
 
 
 def __getattr__(name: str) -> Any:

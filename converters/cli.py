@@ -77,7 +77,7 @@ def _spec_and_config(args: argparse.Namespace) -> tuple[Any, Any]:
                      fusion=args.fusion, rnn=args.rnn, cnn_block=args.cnn_block)
     pairs = tuple(tuple(pair.split(":", 1)) for pair in args.hflip_swap.split(",") if ":" in pair)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         patience=args.patience, seed=args.seed, hflip_swap=pairs)  # type: ignore[arg-type]
+                         patience=args.patience, seed=args.seed, hflip_swap=pairs)
     return spec, config
 
 
@@ -124,7 +124,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     tensors = split_tensors(dataset)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     outcomes = export_bundles(trained, dataset, tensors, args.out, modes, model_name=args.name)
-    reports = {trained.spec.fusion: [o.report for o in outcomes]}  # type: ignore[misc]
+    reports: dict[str, list[Any]] = {trained.spec.fusion: [o.report for o in outcomes]}
     print(format_table(reports))
     html = write_html_report(Path(args.out) / "report.html", reports)
     print(f"bundles: {', '.join(str(o.bundle_path) for o in outcomes)}\nreport: {html}", file=sys.stderr)
@@ -132,13 +132,18 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_build_seek_bundle(args: argparse.Namespace) -> int:
+    import dataclasses
     import shutil
 
     from converters.spec import ModelSpec
-    from converters.workflow import SEEK_TRAIN_CONFIG, ensure_seek_dataset, export_bundles, load_dataset, split_tensors, \
-        train_on_dataset
-    import dataclasses
-
+    from converters.workflow import (
+        SEEK_TRAIN_CONFIG,
+        ensure_seek_dataset,
+        export_bundles,
+        load_dataset,
+        split_tensors,
+        train_on_dataset,
+    )
     from edge_sdk.seek import LABELS
 
     workdir = Path(args.workdir)
@@ -152,7 +157,7 @@ def _cmd_build_seek_bundle(args: argparse.Namespace) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(outcome.bundle_path, args.out)
     report = outcome.report
-    print(json.dumps({"bundle": args.out, "keras_acc": report.keras_accuracy,  # type: ignore[attr-defined]
-                      "int8_acc": report.tflite_accuracy, "agreement": report.top1_agreement,  # type: ignore[attr-defined]
-                      "size_bytes": report.size_bytes}))  # type: ignore[attr-defined]
+    print(json.dumps({"bundle": args.out, "keras_acc": report.keras_accuracy,
+                      "int8_acc": report.tflite_accuracy, "agreement": report.top1_agreement,
+                      "size_bytes": report.size_bytes}))
     return 0

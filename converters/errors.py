@@ -12,7 +12,7 @@ was expected and what came.
 
 from __future__ import annotations
 
-__all__ = ["ConverterError", "DataError", "SpecError", "ConversionError", "ParityError"]
+__all__ = ["ConversionError", "ConverterError", "DataError", "ParityError", "SpecError"]
 
 
 class ConverterError(Exception):

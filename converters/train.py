@@ -90,10 +90,10 @@ class TrainedModel:
 
         src = Path(directory)
         meta = json.loads((src / "train_report.json").read_text())
-        spec_data = meta["spec"]
-        spec = ModelSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec_data.items()})
-        shape_data = meta["shapes"]
-        shapes = ModelShapes(**{k: tuple(v) if isinstance(v, list) else v for k, v in shape_data.items()})
+        spec_data: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()}
+        shape_data: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["shapes"].items()}
+        spec = ModelSpec(**spec_data)
+        shapes = ModelShapes(**shape_data)
         return cls(
             model=keras.models.load_model(src / "model.keras"),
             spec=spec,
@@ -280,5 +280,5 @@ def _warmup_cosine_factory() -> Any:
     return WarmupCosine
 
 
-def _WarmupCosine(peak: float, warmup_steps: int, total_steps: int) -> Any:  # noqa: N802
+def _WarmupCosine(peak: float, warmup_steps: int, total_steps: int) -> Any:
     return _warmup_cosine_factory()(peak, warmup_steps, total_steps)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from converters.errors import ParityError
 from converters.spec import ModelSpec
 from converters.train import TrainConfig, TrainedModel, predict, train
 
-__all__ = ["ModeOutcome", "ensure_seek_dataset", "export_bundles", "train_on_dataset", "SEEK_TRAIN_CONFIG"]
+__all__ = ["SEEK_TRAIN_CONFIG", "ModeOutcome", "ensure_seek_dataset", "export_bundles", "train_on_dataset"]
 
 _log = logging.getLogger(__name__)
 
@@ -26,12 +27,17 @@ _log = logging.getLogger(__name__)
 SEEK_TRAIN_CONFIG = TrainConfig(hflip_swap=(("left", "right"),))
 
 
+if TYPE_CHECKING:
+    from converters.convert import ConversionResult
+    from converters.validate import ParityReport
+
+
 @dataclass
 class ModeOutcome:
     mode: str
     bundle_path: Path
-    report: object  # converters.validate.ParityReport
-    result: object = field(repr=False)  # converters.convert.ConversionResult
+    report: ParityReport
+    result: ConversionResult = field(repr=False)
 
 
 def ensure_seek_dataset(directory: str | Path, samples: int, seed: int = 0, image_size: int = 64,
@@ -131,7 +137,7 @@ def _float_inputs(modality: str, values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32) if modality == "image" else values
 
 
-def _bar(total: int, desc: str):  # type: ignore[no-untyped-def]
+def _bar(total: int, desc: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="sample", leave=False, mininterval=1.0)

@@ -9,7 +9,6 @@ arguments (with a one-line cause).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from typing import Any
 
 from edge_sdk.errors import BundleError, ConfigError, EdgeSDKError, InputError, MissingDependencyError
 
-__all__ = ["main", "console_main"]
+__all__ = ["console_main", "main"]
 
 _log = logging.getLogger("edge_sdk.cli")
 

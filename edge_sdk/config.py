@@ -34,7 +34,15 @@ from edge_sdk.mqtt.config import MQTTConfig
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
 
-__all__ = ["DeviceConfig", "EmbeddedBrokerConfig", "ModelConfig", "SinkConfig", "load_config", "parse_config"]
+__all__ = [
+    "DeviceConfig",
+    "EmbeddedBrokerConfig",
+    "ModelConfig",
+    "SinkConfig",
+    "load_config",
+    "parse_config",
+    "read_config_file",
+]
 
 _SECTIONS_WITH_OWN_LOADER = ("bridge", "actions")
 
@@ -108,9 +116,17 @@ def parse_config(data: Mapping[str, Any] | None, source_text: str | None = None,
 
 def load_config(path: str | Path) -> DeviceConfig:
     """Read a YAML or JSON device config; errors name the file and line."""
+    data, source_text = read_config_file(path)
+    return parse_config(data, source_text, str(path))
+
+
+def read_config_file(path: str | Path) -> tuple[dict[str, Any], str | None]:
+    """The raw mapping of a YAML or JSON config, and the YAML text (for line numbers; None for JSON)."""
     path = Path(path)
     try:
         text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"device config not found: {path}. Expected a YAML or JSON file") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
     if path.suffix.lower() == ".json":
@@ -118,17 +134,21 @@ def load_config(path: str | Path) -> DeviceConfig:
             data = json.loads(text)
         except ValueError as exc:
             raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
-        return parse_config(data, None, str(path))
-    yaml = require("yaml", "reading YAML configs")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
-    if data is not None and not isinstance(data, Mapping):
+        source_text = None
+    else:
+        yaml = require("yaml", "reading YAML configs")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        source_text = text
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping of sections at the top. Got: {type(data).__name__}")
-    return parse_config(data, text, str(path))
+    return dict(data), source_text
 
 
 def bridge_settings(config: DeviceConfig) -> tuple[str, Any]:
@@ -159,7 +179,7 @@ def _build_foreign(cls: type, data: Mapping[str, Any], where: str) -> Any:
     """Build another package's config dataclass, translating its errors into ConfigError."""
     plain = {k: v for k, v in data.items() if k != "rules"}
     try:
-        built = configtools.build(cls, plain, where)
+        built: Any = configtools.build(cls, plain, where)
         if "rules" in data:
             built = dataclasses.replace(built, rules=data["rules"])
         return built
@@ -190,7 +210,7 @@ def _line_of(source_text: str, dotted: str) -> int | None:
     try:
         yaml = require("yaml", "reading YAML configs")
         node = yaml.compose(source_text)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a line number is a nicety; the message stands without it
         return None
     line = None
     for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):

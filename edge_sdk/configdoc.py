@@ -15,12 +15,11 @@ __all__ = ["render_reference"]
 
 
 def _sections() -> list[tuple[str, type, str]]:
-    from firmware_bridge.config import ActionRule, ActionsConfig, BridgeConfig
-
     from edge_sdk.config import DeviceConfig, EmbeddedBrokerConfig, ModelConfig, SinkConfig
     from edge_sdk.mqtt.config import HomeAssistantConfig, MQTTConfig, OutboxConfig, TLSConfig
     from edge_sdk.pipeline.config import PipelineConfig
     from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
+    from firmware_bridge.config import ActionRule, ActionsConfig, BridgeConfig
 
     return [
         ("(top level)", DeviceConfig, "The sections of a device config."),

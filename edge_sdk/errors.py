@@ -21,15 +21,15 @@ Errors from OpenCV, paho-mqtt, pyserial and the interpreter are translated at th
 from __future__ import annotations
 
 __all__ = [
-    "EdgeSDKError",
-    "ConfigError",
-    "BundleError",
-    "InputError",
     "BackendError",
+    "BundleError",
+    "ConfigError",
+    "EdgeSDKError",
+    "InputError",
     "MissingDependencyError",
-    "SourceError",
-    "PublishError",
     "PipelineError",
+    "PublishError",
+    "SourceError",
 ]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -165,7 +165,7 @@ class FusionModel:
             self._closed = True
             self.backend.close()
 
-    def __enter__(self) -> FusionModel:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -215,9 +215,10 @@ def _check_contract(manifest: Manifest, backend: TFLiteBackend) -> None:
         raise BundleError(
             f"manifest outputs do not match the model's signature. Manifest: {sorted(declared_out)}. Model: {sorted(actual_out)}"
         )
-    for spec in (*manifest.inputs, *manifest.outputs):
-        binding = backend.inputs.get(spec.name) or backend.outputs[spec.name]
-        _check_tensor(spec, binding)
+    for spec in manifest.inputs:
+        _check_tensor(spec, backend.inputs[spec.name])
+    for out in manifest.outputs:
+        _check_tensor(out, backend.outputs[out.name])
 
 
 def _check_tensor(spec: Any, binding: TensorBinding) -> None:
@@ -226,11 +227,11 @@ def _check_tensor(spec: Any, binding: TensorBinding) -> None:
     if np.dtype(spec.dtype) != binding.dtype:
         raise BundleError(f"tensor {spec.name!r}: manifest dtype {spec.dtype} but the model has {binding.dtype}")
     q = spec.quantization
-    if binding.quantized:
-        if q is None or abs(q.scale - binding.scale) > 1e-6 * max(1.0, binding.scale) or q.zero_point != binding.zero_point:
-            raise BundleError(
-                f"tensor {spec.name!r}: manifest quantization {q} but the model has "
-                f"scale={binding.scale}, zero_point={binding.zero_point}"
-            )
+    mismatch = q is None or abs(q.scale - binding.scale) > 1e-6 * max(1.0, binding.scale) or q.zero_point != binding.zero_point
+    if binding.quantized and mismatch:
+        raise BundleError(
+            f"tensor {spec.name!r}: manifest quantization {q} but the model has "
+            f"scale={binding.scale}, zero_point={binding.zero_point}"
+        )
     if spec.role == "text" and not isinstance(spec.preprocess, TokenizerSpec):
         raise BundleError(f"tensor {spec.name!r}: text input without a tokenizer spec")

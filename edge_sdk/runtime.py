@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Self
 
 from edge_sdk.clock import MediaClock, WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig, actions_settings, bridge_settings
@@ -157,7 +157,7 @@ class Runtime:
         on_reading = None
         if sensor is not None and self.config.sensor.source == "bridge":
             # the bridge stamps readings in wall time (MCU clock mapped to the host); slots use the runtime clock
-            on_reading = lambda reading: sensor.update(reading.values, from_wall_s(reading.timestamp_s))  # noqa: E731
+            on_reading = lambda reading: sensor.update(reading.values, from_wall_s(reading.timestamp_s))
         try:
             self.link = BridgeLink.open(url, link_config, on_reading=on_reading)
         except OSError as exc:
@@ -225,7 +225,7 @@ class Runtime:
             self._closed = True
             self._stack.close()
 
-    def __enter__(self) -> Runtime:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -252,7 +252,9 @@ class Runtime:
 
 
 def _as_dict(stats: Any) -> dict[str, Any]:
-    return dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else dict(stats)
+    if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
+        return dataclasses.asdict(stats)
+    return dict(stats)
 
 
 def check_config(config: DeviceConfig) -> None:

@@ -11,13 +11,13 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
 from edge_sdk.errors import BackendError, InputError, MissingDependencyError
 
-__all__ = ["BACKEND_ENV", "TensorBinding", "TFLiteBackend", "available_runtimes"]
+__all__ = ["BACKEND_ENV", "TFLiteBackend", "TensorBinding", "available_runtimes"]
 
 _log = logging.getLogger(__name__)
 BACKEND_ENV = "EDGE_SDK_BACKEND"
@@ -133,7 +133,7 @@ class TFLiteBackend:
             self._closed = True
             self._interpreter = None
 
-    def __enter__(self) -> TFLiteBackend:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

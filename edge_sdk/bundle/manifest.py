@@ -9,7 +9,7 @@ checked against the flatbuffer at load time.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -209,7 +209,9 @@ def _input_from_dict(data: dict[str, Any], where: str) -> InputSpec:
     role = data.get("role")
     pre = data.get("preprocess") or {}
     kind = pre.get("kind")
-    parsers = {"image": ImageSpec.from_dict, "text": TokenizerSpec.from_dict, "sensor": SensorSpec.from_dict}
+    parsers: dict[str, Callable[[dict[str, Any]], ImageSpec | TokenizerSpec | SensorSpec]] = {
+        "image": ImageSpec.from_dict, "text": TokenizerSpec.from_dict, "sensor": SensorSpec.from_dict,
+    }
     if role not in parsers:
         raise BundleError(f"{where}: role must be one of {sorted(parsers)}. Got: {role!r}")
     if kind != role:
@@ -219,7 +221,7 @@ def _input_from_dict(data: dict[str, Any], where: str) -> InputSpec:
         role=role,
         shape=tuple(int(x) for x in data["shape"]),
         dtype=_check_dtype(data["dtype"], where),
-        preprocess=parsers[role](pre),  # type: ignore[operator]
+        preprocess=parsers[role](pre),
         quantization=_quant(data.get("quantization")),
     )
 

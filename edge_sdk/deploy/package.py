@@ -34,7 +34,7 @@ from typing import Any
 
 from edge_sdk._lazy import require
 from edge_sdk.bundle import read_bundle
-from edge_sdk.config import parse_config
+from edge_sdk.config import parse_config, read_config_file
 from edge_sdk.deploy.install_script import render_install_script
 from edge_sdk.deploy.options import DeployOptions
 from edge_sdk.deploy.requirements import render_constraints, render_requirements
@@ -135,33 +135,8 @@ def make_deployment(
 def _read_config(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str | None, str]:
     if isinstance(config, Mapping):
         return dict(config), None, "config"
-    path = Path(config)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"device config not found: {path}. Expected a YAML or JSON file") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
-        text_for_lines = None
-    else:
-        yaml = require("yaml", "reading YAML configs")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
-        text_for_lines = text
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top. Got: {type(data).__name__}")
-    return dict(data), text_for_lines, str(path)
+    data, source_text = read_config_file(config)
+    return data, source_text, str(config)
 
 
 def _validate(data: Mapping[str, Any], source_text: str | None, where: str) -> None:

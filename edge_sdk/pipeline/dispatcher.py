@@ -41,7 +41,8 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def add_callback(self, callback: ResultCallback, name: str | None = None) -> None:
-        self._callbacks.append((name or getattr(callback, "__qualname__", repr(callback)), callback))
+        label = name or str(getattr(callback, "__qualname__", repr(callback)))
+        self._callbacks.append((label, callback))
 
     def add_publisher(self, publish_many: Callable[[list[dict[str, Any]]], Any]) -> None:
         """``publish_many(payloads)`` gets the payloads of each batch, in order; errors stop the run."""
@@ -85,7 +86,7 @@ class Dispatcher:
                 for name, callback in self._callbacks:
                     try:
                         callback(result)
-                    except Exception:
+                    except Exception:  # noqa: BLE001 - user code: counted and logged, never fatal to the stream
                         self.callback_errors += 1
                         _log.exception("result callback %s failed (the stream goes on)", name)
             payloads = [payload for _, payload in batch if payload is not None]
@@ -94,7 +95,7 @@ class Dispatcher:
                 try:
                     for publish_many in self._publishers:
                         publish_many(payloads)
-                except Exception as exc:  # a sink that cannot take results ends the run
+                except Exception as exc:  # noqa: BLE001 - any sink failure ends the run, with its cause
                     self.error = exc
                     _log.error("publishing failed: %s", exc)
                     with self._cond:

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from edge_sdk.clock import now_s, to_wall_s, wall_s
 from edge_sdk.errors import InputError, PipelineError, SourceError
@@ -48,7 +48,7 @@ class ResultSink(Protocol):
 def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:
     many = getattr(sink, "publish_results", None)
     if callable(many):
-        return many  # type: ignore[no-any-return]
+        return many
     return lambda payloads: [sink.publish_result(payload) for payload in payloads]
 
 
@@ -177,7 +177,7 @@ class Pipeline:
             self._state = "closed"
             self.model.close()
 
-    def __enter__(self) -> Pipeline:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -271,7 +271,7 @@ class Pipeline:
         for sink in self._sinks:
             try:
                 sink.publish_stats(stats)
-            except Exception:
+            except Exception:  # noqa: BLE001 - stats are best effort; results are what must not be lost
                 _log.warning("publishing stats failed", exc_info=True)
 
     def _should_publish(self, result: Result) -> bool:
@@ -293,11 +293,11 @@ class Pipeline:
         for sink in self._sinks:
             try:
                 sink.publish_stats(self.stats())
-            except Exception:  # stats at exit are best effort; the results matter
+            except Exception:  # noqa: BLE001 - stats at exit are best effort; the results matter
                 _log.debug("final stats publish failed", exc_info=True)
             try:
                 sink.close()
-            except Exception:
+            except Exception:  # noqa: BLE001 - one sink failing to close must not keep the others open
                 _log.exception("closing sink %r failed", sink)
         if self._state == "running":
             self._state = "stopped"

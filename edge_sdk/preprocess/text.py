@@ -17,7 +17,7 @@ import numpy as np
 
 from edge_sdk.errors import InputError
 
-__all__ = ["PAD_TOKEN", "OOV_TOKEN", "TokenizerSpec", "Tokenizer"]
+__all__ = ["OOV_TOKEN", "PAD_TOKEN", "Tokenizer", "TokenizerSpec"]
 
 PAD_TOKEN = "<pad>"
 OOV_TOKEN = "<unk>"

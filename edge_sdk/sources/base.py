@@ -8,7 +8,6 @@ the device, so OpenCV never sees a release during a read.
 from __future__ import annotations
 
 import dataclasses
-
 import enum
 import logging
 import math

@@ -10,12 +10,12 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from converters.dataset import prepare_dataset  # noqa: E402
-from converters.errors import SpecError  # noqa: E402
-from converters.spec import ModelSpec  # noqa: E402
-from converters.train import TrainConfig, TrainedModel, _swap_table, predict  # noqa: E402
-from converters.workflow import SEEK_TRAIN_CONFIG, split_tensors, train_on_dataset  # noqa: E402
-from edge_sdk.seek import LABELS, write_dataset  # noqa: E402
+from converters.dataset import prepare_dataset
+from converters.errors import SpecError
+from converters.spec import ModelSpec
+from converters.train import TrainConfig, TrainedModel, _swap_table, predict
+from converters.workflow import SEEK_TRAIN_CONFIG, split_tensors, train_on_dataset
+from edge_sdk.seek import LABELS, write_dataset
 
 pytestmark = pytest.mark.host
 

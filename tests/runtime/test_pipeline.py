@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -127,10 +127,10 @@ def test_a_failing_sink_stops_the_run_with_its_error(model, clip) -> None:  # ty
             pass
 
     text, sensor = _inputs()
-    with Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=sensor,
-                  sinks=[BrokenSink()], every_frame=True) as pipeline:
-        with pytest.raises(PipelineError, match="pipeline stopped: disk full"):
-            pipeline.run()
+    with (Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=sensor,
+                   sinks=[BrokenSink()], every_frame=True) as pipeline,
+          pytest.raises(PipelineError, match="pipeline stopped: disk full")):
+        pipeline.run()
 
 
 def test_callback_errors_are_counted_and_the_stream_goes_on(model, clip) -> None:  # type: ignore[no-untyped-def]
@@ -163,7 +163,7 @@ def test_publish_on_change_sends_fewer_messages(model, clip) -> None:  # type: i
     results = [r for r in _lines(out) if r["schema"] == "edge_sdk.result/1"]
     assert 1 <= len(results) == stats["published"] < stats["results"]
     labels = [r["label"] for r in results]
-    assert all(a != b for a, b in zip(labels, labels[1:]))
+    assert all(a != b for a, b in itertools.pairwise(labels))
 
 
 def test_stop_from_another_thread_ends_a_looping_source(model, clip) -> None:  # type: ignore[no-untyped-def]
