@@ -49,7 +49,7 @@ def register_host_commands(sub: Any) -> None:
     bundle = sub.add_parser("build-seek-bundle", help="[host] rebuild the seek int8 bundle shipped with edge_sdk")
     bundle.add_argument("--out", "-o", default="edge_sdk/data/seek_int8.tflite")
     bundle.add_argument("--workdir", default="work/seek")
-    bundle.add_argument("--samples", type=int, default=16000)
+    bundle.add_argument("--samples", type=int, default=20000)
     bundle.add_argument("--epochs", type=int, default=40)
     bundle.add_argument("--seed", type=int, default=0)
     bundle.set_defaults(func=_cmd_build_seek_bundle)
