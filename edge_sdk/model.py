@@ -11,6 +11,7 @@ vectors and refuses a model that fails them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -189,12 +190,18 @@ class FusionModel:
     def _quantize(self, spec: InputSpec, value: np.ndarray) -> np.ndarray:
         binding = self.backend.inputs[spec.name]
         if binding.quantized and value.dtype.kind == "f":
-            info = np.iinfo(binding.dtype)
+            low, high = _integer_range(binding.dtype)
             q = np.round(value / binding.scale) + binding.zero_point
-            return np.clip(q, info.min, info.max).astype(binding.dtype)[None]
+            return np.clip(q, low, high).astype(binding.dtype)[None]
         if value.dtype != binding.dtype:
             value = value.astype(binding.dtype)
         return value[None]
+
+
+@functools.cache
+def _integer_range(dtype: np.dtype) -> tuple[int, int]:
+    info = np.iinfo(dtype)  # costs microseconds per call: the per-frame path asks for it every frame
+    return int(info.min), int(info.max)
 
 
 def _dequantize(binding: TensorBinding, value: np.ndarray) -> np.ndarray:

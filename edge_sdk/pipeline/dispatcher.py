@@ -58,7 +58,8 @@ class Dispatcher:
                 self._queue.popleft()
                 self.dropped += 1
             self._queue.append((result, payload))
-            self._cond.notify()
+            if len(self._queue) == 1:  # the thread only waits on an empty queue
+                self._cond.notify()
 
     def depth(self) -> int:
         return len(self._queue)

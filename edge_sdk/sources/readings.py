@@ -10,7 +10,6 @@ arrived. A reading older than ``max_age_s`` counts as missing. Timestamps are on
 
 from __future__ import annotations
 
-import bisect
 import collections
 import logging
 import threading
@@ -74,12 +73,13 @@ class LatestReading(Generic[T]):
         if at_s is None:
             at_s = now_s()
         elif reading[1] > at_s + TIME_EPSILON_S:  # the worker lags: find what was current at the frame's time
+            limit_s = at_s + TIME_EPSILON_S
             with self._cond:
-                history = list(self._history)
-            index = bisect.bisect_right([r[1] for r in history], at_s + TIME_EPSILON_S)
-            if index == 0:
+                # newest first: the one wanted is a few readings back, not a scan of the history
+                found = next((r for r in reversed(self._history) if r[1] <= limit_s), None)
+            if found is None:
                 return None
-            reading = history[index - 1]
+            reading = found
         if self.max_age_s is not None and at_s - reading[1] > self.max_age_s:
             return None
         return reading

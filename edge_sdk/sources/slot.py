@@ -111,24 +111,29 @@ class BlockingSlot(_Slot[T]):
     def put(self, value: T, timeout_s: float | None = None) -> bool:
         """Append ``value``, waiting while full; False if closed or timed out (value not stored)."""
         with self._cond:
-            if not self._cond.wait_for(lambda: len(self._items) < self.capacity or self._closed, timeout_s):
+            if len(self._items) >= self.capacity and not self._cond.wait_for(
+                lambda: len(self._items) < self.capacity or self._closed, timeout_s
+            ):
                 return False
             if self._closed:
                 return False
             self._items.append(value)
             self.puts += 1
-            self._cond.notify_all()
+            if len(self._items) == 1:  # only an empty queue can have a consumer waiting
+                self._cond.notify_all()
         return True
 
     def get(self, timeout_s: float | None = None) -> T | None:
         with self._cond:
-            if not self._cond.wait_for(lambda: self._items or self._closed, timeout_s):
+            if not self._items and not self._cond.wait_for(lambda: self._items or self._closed, timeout_s):
                 return None
             if not self._items:
                 self._end()
                 return None
+            was_full = len(self._items) >= self.capacity
             value = self._items.popleft()
-            self._cond.notify_all()
+            if was_full:  # only a full queue can have a producer waiting
+                self._cond.notify_all()
             return value
 
     def depth(self) -> int:
