@@ -14,7 +14,7 @@ built meanwhile, and the video is started when the shifted trace reaches its tim
 app sends each command on the same schedule, so all three start together.
 
 The library part logs and never prints: :class:`SeekDemo` reports through callbacks and returns
-the summary; ``edge_sdk.demo_cli`` does the printing.
+the summary; ``edge_sdk.cli_demo`` does the printing.
 """
 
 from __future__ import annotations

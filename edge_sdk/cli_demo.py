@@ -155,7 +155,7 @@ def _table(s: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m edge_sdk.demo_cli``: the same command without the rest of ``edge-sdk``."""
+    """``python -m edge_sdk.cli_demo``: the same command without the rest of ``edge-sdk``."""
     import logging
 
     parser = argparse.ArgumentParser(prog="edge-sdk demo")
