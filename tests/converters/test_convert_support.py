@@ -68,7 +68,8 @@ def tiny_model(fusion: str = "attention", rnn: str = "lstm", epochs: int = 3) ->
     preprocessing, train, _ = seek_data()
     keras.utils.set_random_seed(0)
     spec = ModelSpec(
-        fusion=fusion, rnn=rnn, cnn_stem_filters=8, cnn_filters=(8, 8), cnn_strides=(1, 1),
+        fusion=fusion, rnn=rnn, cnn_stem_filters=8, cnn_stem_kernel=4, cnn_stem_stride=4, cnn_filters=(8, 8),
+        cnn_strides=(1, 1),
         embedding_dim=8, rnn_units=8, sensor_units=4, fusion_dim=8, head_units=8, dropout=0.0,
     )
     shapes = ModelShapes(
