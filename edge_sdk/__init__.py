@@ -3,7 +3,7 @@
     from edge_sdk import FusionModel, Pipeline, open_frame_source, TextSlot, JSONLinesSink
 
     with FusionModel.from_bundle("seek_int8.tflite") as model:
-        print(model.predict(image=frame, text="find the red circle", sensor={"distance_cm": 80}).label)
+        label = model.predict(image=frame, text="find the red circle", sensor={"distance_cm": 80}).label
 
 Importing this package does no I/O and loads no heavy module: OpenCV, paho-mqtt, pyserial and the
 TFLite interpreter load when something that needs them is used. TensorFlow is never imported.

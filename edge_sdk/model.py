@@ -2,7 +2,8 @@
 
     with FusionModel.from_bundle("seek_int8.tflite") as model:
         prediction = model.predict(image=frame_bgr, text="find the red circle", sensor={"distance_cm": 80})
-        print(prediction.label, prediction.confidence)
+        if prediction.label == "left" and prediction.confidence > 0.8:
+            turn_left()
 
 The tensor contract comes from the manifest: each input is prepared by its role's spec, quantized
 with the tensor's own scale and zero point, and bound by name. Loading re-runs the bundle's golden
