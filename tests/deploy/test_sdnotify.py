@@ -177,3 +177,28 @@ def test_a_child_process_under_a_notify_socket_reports_ready_watchdog_and_stoppi
     assert messages[0] == "READY=1\nSTATUS=started"
     pings = messages[1:-1]
     assert set(pings) == {"WATCHDOG=1"} and 2 <= len(pings) <= 5, messages
+
+
+def test_edge_sdk_run_under_systemd_reports_ready_pings_the_watchdog_and_says_stopping(
+    abstract_socket: NotifySocket, tmp_path: Path
+) -> None:
+    """The real runtime, as a systemd Type=notify service would run it."""
+    config = tmp_path / "device.yaml"
+    config.write_text(
+        "device: sd-test\n"
+        "camera: {source: 'seek://?seconds=600&fps=20&size=64'}\n"
+        "sensor: {source: stdin, max_age_s: null}\n"
+        "embedded_broker: {enabled: false}\n"
+    )
+    env = {**os.environ, **abstract_socket.env, "WATCHDOG_USEC": "400000"}
+    env.pop("WATCHDOG_PID", None)
+    readings = "".join('{"distance_cm": 80}\n' for _ in range(40))
+    process = subprocess.Popen([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(config), "--max-frames", "30"],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    _, err = process.communicate(readings, timeout=60)
+    assert process.returncode == 0, err
+    messages = [abstract_socket.receive()]
+    while messages[-1] != "STOPPING=1":
+        messages.append(abstract_socket.receive())
+    assert messages[0].startswith("READY=1\nSTATUS=running model seek")
+    assert all(m.startswith("WATCHDOG=1") for m in messages[1:-1])
