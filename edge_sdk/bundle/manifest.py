@@ -51,14 +51,7 @@ class InputSpec:
     quantization: Quantization | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "role": self.role,
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "quantization": asdict(self.quantization) if self.quantization else None,
-            "preprocess": self.preprocess.to_dict(),
-        }
+        return {**_tensor_fields(self), "preprocess": self.preprocess.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -71,14 +64,17 @@ class OutputSpec:
     quantization: Quantization | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "role": self.role,
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "labels": list(self.labels),
-            "quantization": asdict(self.quantization) if self.quantization else None,
-        }
+        return {**_tensor_fields(self), "labels": list(self.labels)}
+
+
+def _tensor_fields(spec: InputSpec | OutputSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "role": spec.role,
+        "shape": list(spec.shape),
+        "dtype": spec.dtype,
+        "quantization": asdict(spec.quantization) if spec.quantization else None,
+    }
 
 
 @dataclass(frozen=True)

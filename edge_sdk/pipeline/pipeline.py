@@ -96,13 +96,11 @@ class Pipeline:
         self._lock = threading.Lock()
         self._state = "created"
         self._results = RateMeter()
-        self._invokes = RateMeter()
         self.skipped_incomplete = 0
         self.published = 0
         self.last_result: Result | None = None
         self._last_published: Result | None = None
         self._error: BaseException | None = None
-        self._started_wall_s = 0.0
 
     # -- public API -----------------------------------------------------------------------------
     def on_result(self, callback: ResultCallback, name: str | None = None) -> None:
@@ -126,20 +124,13 @@ class Pipeline:
             if self._state != "created":
                 raise PipelineError(f"run() can be called once. State: {self._state}")
             self._state = "running"
-        self._started_wall_s = wall_s()
         self._results = RateMeter()
-        self._invokes = RateMeter()
         self._dispatcher.start()
         self._capture.start()
         try:
             self._work()
-        except SourceError as exc:
+        except (SourceError, InputError) as exc:  # a stage failed: reported below as PipelineError
             self._error = exc
-        except InputError as exc:
-            self._error = exc
-        except BaseException as exc:
-            self._error = exc
-            raise
         finally:
             self._shutdown_stages()
         error = self._error or self._capture.error or self._dispatcher.error
@@ -236,7 +227,6 @@ class Pipeline:
             times.record("preprocess", timing["preprocess"])
             times.record("invoke", timing["invoke"])
             times.record("post", timing["post"])
-            self._invokes.tick()
             result = Result(
                 ts=wall_s(),
                 label=prediction.label,
