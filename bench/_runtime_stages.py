@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from edge_sdk.clock import MediaClock
+from edge_sdk.config import ModelConfig
 from edge_sdk.model import FusionModel
 from edge_sdk.runtime import default_bundle_path
 from edge_sdk.sources import CameraConfig, open_frame_source
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", type=Path, required=True)
     parser.add_argument("--frames", type=int, default=3000)
     parser.add_argument("--model", type=Path, default=default_bundle_path())
-    parser.add_argument("--num-threads", type=int, default=2, help="as model.num_threads in the device config")
+    parser.add_argument("--num-threads", type=int, default=ModelConfig().num_threads,
+                        help="model.num_threads; default: the device config's default, which the runs use")
     args = parser.parse_args(argv)
     capture_s, frames = _capture(args.video, args.frames)
     with FusionModel.from_bundle(args.model, num_threads=args.num_threads) as model:

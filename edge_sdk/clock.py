@@ -19,8 +19,10 @@ in step with the frames either way.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 __all__ = ["TIME_EPSILON_S", "MediaClock", "ReplayClock", "WallReplayClock", "from_wall_s", "now_s", "to_wall_s", "wall_s"]
@@ -97,6 +99,19 @@ class MediaClock:
         self._media_t_s = -1.0
         self._origin_s: float | None = None
         self._closed = False
+        # Media times the waiters need, so advance() wakes them only when one is reached: a trace
+        # sampled at 20 Hz under a video decoded at 2000 frames/s would otherwise wake every frame.
+        self._targets: list[float] = []
+        self._listeners: list[Callable[[float], object]] = []
+
+    def subscribe(self, on_advance: Callable[[float], object]) -> None:
+        """Call ``on_advance(media_t_s)`` after each :meth:`advance`, on the video's thread."""
+        with self._cond:
+            self._listeners = [*self._listeners, on_advance]
+
+    def unsubscribe(self, on_advance: Callable[[float], object]) -> None:
+        with self._cond:
+            self._listeners = [f for f in self._listeners if f != on_advance]
 
     def advance(self, media_t_s: float, timestamp_s: float) -> None:
         """Called by the video source with each frame's media time and capture timestamp."""
@@ -104,7 +119,16 @@ class MediaClock:
             if self._origin_s is None:
                 self._origin_s = timestamp_s - media_t_s
             self._media_t_s = media_t_s
-            self._cond.notify_all()
+            targets = self._targets
+            if targets and media_t_s >= targets[0]:
+                self._cond.notify_all()
+            listeners = self._listeners
+        for on_advance in listeners:
+            on_advance(media_t_s)
+
+    def reached(self, t_s: float) -> bool:
+        """Whether the video has reached trace time ``t_s`` (to the traces' rounding)."""
+        return self._media_t_s >= t_s - _MEDIA_TOLERANCE_S
 
     @property
     def closed(self) -> bool:
@@ -119,9 +143,14 @@ class MediaClock:
     def wait_until(self, t_s: float, timeout_s: float | None) -> bool:
         t_s -= _MEDIA_TOLERANCE_S
         with self._cond:
-            return self._cond.wait_for(lambda: self._media_t_s >= t_s or self._closed, timeout_s) and not (
-                self._closed and self._media_t_s < t_s
-            )
+            if self._media_t_s >= t_s:
+                return True
+            bisect.insort(self._targets, t_s)
+            try:
+                self._cond.wait_for(lambda: self._media_t_s >= t_s or self._closed, timeout_s)
+            finally:
+                self._targets.remove(t_s)
+            return self._media_t_s >= t_s
 
     def to_runtime_s(self, t_s: float) -> float:
         with self._cond:

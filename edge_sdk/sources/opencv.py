@@ -77,11 +77,11 @@ class OpenCVSource(FrameSource):
         try:
             if self._kind == "stream":
                 params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
-                cap = cv2.VideoCapture(self._target, cv2.CAP_FFMPEG, params)
+                cap = cv2.VideoCapture(self._target, cv2.CAP_FFMPEG, params + self._thread_params())
             elif self._kind == "gst":
                 cap = cv2.VideoCapture(self._target, cv2.CAP_GSTREAMER)
             elif self._kind == "file":
-                cap = cv2.VideoCapture(str(self._target), cv2.CAP_FFMPEG)
+                cap = cv2.VideoCapture(str(self._target), cv2.CAP_FFMPEG, self._thread_params())
             else:
                 cap = cv2.VideoCapture(int(self._target), cv2.CAP_ANY)
         except cv2.error as exc:
@@ -98,6 +98,13 @@ class OpenCVSource(FrameSource):
         if self._kind == "file" and self._position > 0:
             cap.set(cv2.CAP_PROP_POS_FRAMES, self._position)
         return cap
+
+    def _thread_params(self) -> list[int]:
+        # CAP_PROP_N_THREADS came with OpenCV 4.6; older builds (Debian's, Raspberry Pi OS's) decode
+        # with FFmpeg's own default
+        threads = self._config.decode_threads
+        prop = getattr(self._cv2, "CAP_PROP_N_THREADS", None)
+        return [] if threads == 0 or prop is None else [prop, threads]
 
     def _fps(self) -> float:
         if self._config.fps is not None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import IO, Generic, Self, TypeVar
 
-from edge_sdk.clock import TIME_EPSILON_S, ReplayClock, now_s
+from edge_sdk.clock import TIME_EPSILON_S, MediaClock, ReplayClock, now_s
 
 __all__ = ["LatestReading", "LineFeeder", "TraceReplay"]
 
@@ -159,24 +159,55 @@ class LineFeeder:
 
 
 class TraceReplay(Generic[T]):
-    """Replays ``(t_s, value)`` records on a :class:`~edge_sdk.clock.ReplayClock` into a setter."""
+    """Replays ``(t_s, value)`` records on a :class:`~edge_sdk.clock.ReplayClock` into a setter.
+
+    On a :class:`~edge_sdk.clock.MediaClock` the video releases the records itself: each frame's
+    ``advance`` hands over the records it reached, on the capture thread. A replay thread would wake
+    for every reading, and under ``every_frame`` playback at thousands of frames per second those
+    wake-ups cost more than the inference they fed. On a wall clock, a named thread sleeps until
+    each record is due.
+    """
 
     def __init__(self, records: Iterable[tuple[float, T]], setter: Callable[[T, float], object], clock: ReplayClock,
                  name: str) -> None:
         self.records = sorted(records, key=lambda r: r[0])
         self._setter, self._clock = setter, clock
+        self._media_clock = clock if isinstance(clock, MediaClock) else None
+        self._next = 0  # index of the first record not released yet (media clock)
+        self._release_lock = threading.Lock()  # start() and the capture thread may both release
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.done = threading.Event()
         self.replayed = 0
 
     def start(self) -> None:
-        self._thread.start()
+        if self._media_clock is not None:
+            self._media_clock.subscribe(self._release)
+            self._release(None)  # records at or before where the video already is
+        else:
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._media_clock is not None:
+            self._media_clock.unsubscribe(self._release)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(1.0)
+
+    def _release(self, media_t_s: float | None) -> None:
+        clock = self._media_clock
+        assert clock is not None
+        records = self.records
+        with self._release_lock:
+            index = self._next
+            while index < len(records) and clock.reached(records[index][0]):
+                t_s, value = records[index]
+                index += 1
+                self._next = index
+                self._setter(value, clock.to_runtime_s(t_s))
+                self.replayed += 1
+        if index == len(records):
+            self.done.set()
 
     def _run(self) -> None:
         try:

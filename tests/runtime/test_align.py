@@ -138,3 +138,28 @@ def test_every_frame_playback_drives_trace_replay_through_the_media_clock(tmp_pa
         assert aligned.skew_ms == pytest.approx(0.0, abs=0.1)  # trace times have 0.1 ms resolution
         assert aligned.sensor == {"distance_cm": clip.distance_at(round(t_s, 4))}  # type: ignore[arg-type]
     assert aligner.fresh_timeouts == 0
+
+
+def test_media_clock_releases_trace_readings_with_the_frame_and_no_thread(tmp_path: Path) -> None:
+    """every_frame playback: the frame's read releases the readings of its instant before the frame
+    is returned, so even the never-waiting ``latest`` policy sees exactly them, with no replay thread."""
+    clip = SeekClip(seconds=2.0, fps=15.0, size=64, seed=4, command_period_s=0.5, sensor_hz=20.0)
+    paths = write_clip(tmp_path / "clip.mp4", clip)
+    media_clock = MediaClock()
+    threads_before = threading.active_count()
+    source = open_frame_source(CameraConfig(source=str(paths.video), playback="every_frame"), media_clock=media_clock)
+    text = open_text_source(TextConfig(source="file", path=str(paths.commands)), clock=media_clock)
+    sensor = open_sensor_source(SensorConfig(source="file", path=str(paths.sensor), max_age_s=5.0), clock=media_clock)
+    aligner = Aligner(text, sensor, AlignConfig(policy="latest"))
+    results = []
+    with source, text, sensor:  # type: ignore[union-attr]
+        assert threading.active_count() == threads_before
+        while (frame := source.read()) is not None:
+            results.append(aligner.align(frame))
+    assert len(results) == 30
+    for aligned in results:
+        t_s = aligned.frame.media_t_s
+        assert aligned.text == clip.command_at(t_s)
+        sample_t_s = max(k / 20 for k in range(41) if k / 20 <= t_s + 5e-4)  # 20 Hz trace, latest at or before
+        assert aligned.sensor == {"distance_cm": clip.distance_at(round(sample_t_s, 4))}
+        assert aligned.skew_ms == pytest.approx((t_s - sample_t_s) * 1000.0, abs=0.2)

@@ -306,6 +306,21 @@ def test_media_clock_follows_the_video(clip: Path) -> None:
     assert clock.closed
 
 
+def test_files_decode_on_one_thread_unless_asked(clip: Path) -> None:
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2, "CAP_PROP_N_THREADS"):
+        pytest.skip("this OpenCV has no CAP_PROP_N_THREADS (before 4.6)")
+    with open_frame_source(CameraConfig(source=str(clip))) as one:
+        assert one._cap.get(cv2.CAP_PROP_N_THREADS) == 1  # type: ignore[attr-defined]
+    with open_frame_source(CameraConfig(source=str(clip), decode_threads=2)) as two:
+        assert two._cap.get(cv2.CAP_PROP_N_THREADS) == 2  # type: ignore[attr-defined]
+
+
+def test_decode_threads_must_not_be_negative() -> None:
+    with pytest.raises(ConfigError, match=r"camera.decode_threads: expected 0 .* Got: -1"):
+        CameraConfig(source="file://x.mp4", decode_threads=-1)
+
+
 def test_nonexistent_file_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"video file not found: .*missing\.mp4"):
         open_frame_source(str(tmp_path / "missing.mp4"))
