@@ -147,6 +147,9 @@ class MQTTConfig:
         default=0, metadata={"help": "QoS of the retained latest result (events are always QoS 1)"}
     )
     retain_result: bool = field(default=True, metadata={"help": "retain the latest result on <device>/result"})
+    retain_interval_s: float = field(default=0.1, metadata={
+        "help": "refresh the retained result at most this often (the newest one is always sent last); every "
+                "result still goes to <device>/events. 0: with every result"})
     reconnect_min_s: float = field(default=0.5, metadata={"help": "first reconnect delay; doubles each failure"})
     reconnect_max_s: float = field(default=30.0, metadata={"help": "longest reconnect delay"})
     drain_timeout_s: float = field(
@@ -181,6 +184,8 @@ class MQTTConfig:
             )
         if self.keepalive_s < 1:
             raise ConfigError(f"mqtt.keepalive_s: expected at least 1. Got: {self.keepalive_s}")
+        if not 0 <= self.retain_interval_s <= 3600:
+            raise ConfigError(f"mqtt.retain_interval_s: expected 0 to 3600 seconds. Got: {self.retain_interval_s}")
 
     @property
     def effective_port(self) -> int:

@@ -96,6 +96,7 @@ class MQTTPublisher:
             self._outbox, boot=self.boot, window=self._window, connected=self._connected, counts=self._counts,
             on_refused=self._record_refusals, events_topic=self.topics.events, result_topic=self.topics.result,
             result_qos=config.result_qos, memory_rows=config.outbox.memory_rows,
+            latest_interval_s=config.retain_interval_s,
         )
         self._stats_sections: dict[str, Callable[[], Mapping[str, Any]]] = {}
         self._discovery: HomeAssistantDiscovery | None = None

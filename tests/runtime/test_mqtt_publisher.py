@@ -56,6 +56,25 @@ def test_latest_result_is_retained_for_late_subscribers(broker, recorder_for, mq
     assert late.on("edge_sdk/pi-test/available")[-1].payload == b"stopped"
 
 
+def test_retained_result_is_refreshed_at_most_every_interval_and_ends_on_the_newest(
+    broker, recorder_for, mqtt_config
+) -> None:
+    recorder = recorder_for(broker, ["edge_sdk/pi-test/result", "edge_sdk/pi-test/events"])
+    with MQTTPublisher(mqtt_config(broker, retain_interval_s=0.3)) as publisher:
+        publisher.wait_connected(5)
+        started_s = time.monotonic()
+        for i in range(40):  # 40 results over about 0.4 s
+            publisher.publish_result(sample_result(i))
+            time.sleep(0.01)
+        elapsed_s = time.monotonic() - started_s
+        assert recorder.wait_for(lambda _: len(recorder.on("edge_sdk/pi-test/events")) >= 40, 5)
+        assert recorder.wait_for(lambda _: any(m.json()["seq"] == 40 for m in recorder.on("edge_sdk/pi-test/result")),
+                                 2)  # the newest follows within the interval, without another result
+    retained = [m.json()["seq"] for m in recorder.on("edge_sdk/pi-test/result")]
+    assert retained[-1] == 40 and retained == sorted(retained)
+    assert len(retained) <= elapsed_s / 0.3 + 2, retained
+
+
 def test_availability_says_online_then_stopped_on_clean_close(broker, recorder_for, mqtt_config) -> None:
     recorder = recorder_for(broker, ["edge_sdk/pi-test/available"])
     publisher = MQTTPublisher(mqtt_config(broker))
