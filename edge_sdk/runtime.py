@@ -119,6 +119,7 @@ class Runtime:
 
     def _start_publisher(self) -> Any:
         from edge_sdk.mqtt.config import MQTTConfig
+        from edge_sdk.mqtt.process import PublisherProcess
         from edge_sdk.mqtt.publisher import MQTTPublisher
 
         mqtt = self.config.mqtt
@@ -133,7 +134,7 @@ class Runtime:
                 "point deployments at Mosquitto or EMQX", self.broker.port,
             )
             mqtt = MQTTConfig(device_id=self.config.device, **self.broker.mqtt_overrides())
-        publisher = MQTTPublisher(mqtt).start()
+        publisher = (PublisherProcess(mqtt) if mqtt.delivery_process else MQTTPublisher(mqtt)).start()
         # the pipeline closes its sinks in order; this is the safety net if building fails later
         self._stack.callback(publisher.close)
         return publisher

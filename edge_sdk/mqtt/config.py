@@ -158,6 +158,9 @@ class MQTTConfig:
     command_max_bytes: int = field(default=65_536, metadata={"help": "larger command payloads are rejected"})
     command_queue_size: int = field(default=64, metadata={"help": "pending commands; newer ones are rejected"})
     outbox: OutboxConfig = field(default_factory=OutboxConfig, metadata={"help": "durable outbox options"})
+    delivery_process: bool = field(default=True, metadata={
+        "help": "edge-sdk run: deliver (outbox, paho) from a child process, on another core than inference; "
+                "false: threads in the runtime process"})
     homeassistant: HomeAssistantConfig = field(
         default_factory=HomeAssistantConfig, metadata={"help": "Home Assistant MQTT discovery"}
     )

@@ -162,7 +162,8 @@ class Outbox:
         """
         created_s = time.time() if created_s is None else created_s
         if isinstance(messages, (list, tuple)) and len(messages) == 1:
-            return [self._append_one(boot, *messages[0], created_s)]
+            seq, topic, payload = messages[0]
+            return [self._append_one(boot, seq, topic, payload, created_s)]
         ids: list[int | None] = []
         with self._lock:
             db = self._require_open()

@@ -67,8 +67,13 @@ class MQTTPublisher:
     ...     publisher.publish_result({"ts": time.time(), "label": "left", ...})
     """
 
-    def __init__(self, config: MQTTConfig, *, boot: str | None = None) -> None:
+    def __init__(self, config: MQTTConfig, *, boot: str | None = None,
+                 command_sink: Callable[[str, bytes], object] | None = None) -> None:
+        """``command_sink(topic, payload)``, when given, receives the messages on the command topics
+        instead of the handlers registered with :meth:`on_command` (the delivery process forwards
+        them to its parent this way)."""
         self.config = config
+        self._command_sink = command_sink
         self.topics = Topics(config.topic_prefix, config.device_id)
         self.client_id = config.make_client_id()
         self._stamper = ResultStamper(config.device_id, boot)
@@ -116,6 +121,15 @@ class MQTTPublisher:
         return self._state
 
     @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def pending(self) -> int:
+        """Results in the outbox, not acknowledged yet."""
+        return len(self._outbox)
+
+    @property
     def last_error(self) -> PublishError | None:
         """The latest connection or delivery problem (kept after recovery, for the record)."""
         return self._last_error
@@ -159,8 +173,9 @@ class MQTTPublisher:
         """Wait until the broker acknowledged everything in the outbox; False on timeout."""
         return self._delivery.flush(timeout_s)
 
-    def close(self) -> None:
-        """Deliver what can be delivered within ``drain_timeout_s``, say ``stopped``, disconnect."""
+    def close(self, drain_timeout_s: float | None = None) -> None:
+        """Deliver what can be delivered within ``drain_timeout_s`` (default: the config's), say
+        ``stopped``, disconnect."""
         with self._close_lock:
             if self._state in (PublisherState.CLOSED, PublisherState.CLOSING):
                 return
@@ -169,7 +184,8 @@ class MQTTPublisher:
                 return
             was_connected = self._connected.is_set()
             self._state = PublisherState.CLOSING
-            if was_connected and not self.flush(self.config.drain_timeout_s):
+            drain_s = self.config.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
+            if was_connected and drain_s > 0 and not self.flush(drain_s):
                 logger.warning("close: %d results not acknowledged yet stay in the outbox", len(self._outbox))
             client = self._client
             if self._connected.is_set():
@@ -212,21 +228,39 @@ class MQTTPublisher:
             raise PublishError(f"publish_result needs a started publisher. State: {self._state.value}")
         if not results:
             return []
-        created_s = time.time()
         with self._lock:
             stamped = [self._stamper.stamp(result) for result in results]
-            encoded = [(seq, self._events_topic, encode(payload)) for seq, payload in stamped]
-            row_ids = self._outbox.append_many(self._stamper.boot, encoded, created_s)
-            for row_id, (_, _, data) in zip(row_ids, encoded):
-                if row_id is not None:
-                    self._delivery.queue(row_id, data)  # under the lock: the queue stays in id order
+            self._accept([(seq, encode(payload)) for seq, payload in stamped])
+        return [seq for seq, _ in stamped]
+
+    def publish_stamped(self, messages: Sequence[tuple[int, bytes]]) -> None:
+        """Persist and queue results already stamped with this publisher's ``boot`` and encoded, as
+        ``(seq, payload)`` in ``seq`` order (the delivery process gets them so from its parent)."""
+        if self._state not in _ACCEPTING:
+            raise PublishError(f"publish_stamped needs a started publisher. State: {self._state.value}")
+        if messages:
+            with self._lock:
+                self._stamper.last_seq = messages[-1][0]
+                self._accept(messages)
+
+    def count(self, event: str) -> None:
+        """Count an event in :meth:`stats` (``unencodable`` results of the delivery process)."""
+        self._counts[event] += 1
+
+    def _accept(self, messages: Sequence[tuple[int, bytes]]) -> None:
+        """One outbox transaction, then the delivery queue; call under ``self._lock`` (id order)."""
+        topic = self._events_topic
+        row_ids = self._outbox.append_many(self._stamper.boot, [(seq, topic, data) for seq, data in messages],
+                                           time.time())
+        for row_id, (_, data) in zip(row_ids, messages):
+            if row_id is not None:
+                self._delivery.queue(row_id, data)
         counts = self._counts
-        counts["results"] += len(results)
+        counts["results"] += len(messages)
         counts["rejected"] += sum(1 for row_id in row_ids if row_id is None)
         if self._retain_result:
-            self._delivery.latest = encoded[-1][2]
+            self._delivery.latest = messages[-1][1]
             self._delivery.wake()
-        return [seq for seq, _ in stamped]
 
     def publish_stats(self, stats: Mapping[str, Any]) -> bool:
         """Publish on the stats topic (QoS 0, dropped while disconnected); True when sent."""
@@ -300,6 +334,7 @@ class MQTTPublisher:
             "inflight": self._delivery.inflight,
             "awaiting_delete": self._delivery.awaiting_delete,
             "rejected": counts["rejected"],
+            "unencodable": counts["unencodable"],
             "homeassistant_announcements": counts["ha_announcements"],
             "connects": counts["connects"],
             "disconnects": counts["disconnects"],
@@ -369,7 +404,10 @@ class MQTTPublisher:
                 logger.info("Home Assistant (re)started: announcing %s again", self.config.device_id)
                 self._announce(client)
             return
-        self._router.on_message(message.topic, message.payload)
+        if self._command_sink is not None:
+            self._command_sink(message.topic, message.payload)
+        else:
+            self._router.on_message(message.topic, message.payload)
 
     def _announce(self, client: Any) -> None:
         assert self._discovery is not None

@@ -1,7 +1,9 @@
 """The dispatcher thread: user callbacks, actions and publishing, off the inference worker.
 
-A bounded queue with the ``drop_oldest`` policy sits in front: a slow callback or sink can never
-stall inference, and what it drops is counted. Each wake-up takes everything queued and hands the
+A bounded queue sits in front. Its policy is ``drop_oldest`` for live sources: a slow callback
+or sink can never stall inference, and what it drops is counted. With ``block`` (every_frame
+playback, where every frame counts) the worker waits for room instead, so a file's results are
+all delivered and the run goes at the pace of its slowest stage, publishing included. Each wake-up takes everything queued and hands the
 payloads to each sink as one batch: under load that is one outbox transaction and one thread
 hand-off for many results instead of one per result; at camera rates a batch is one result. Callback exceptions are logged and counted, never
 swallowed silently and never fatal to the stream; a sink that fails for good stops the run.
@@ -26,9 +28,13 @@ ResultCallback = Callable[[Result], Any]
 
 
 class Dispatcher:
-    def __init__(self, capacity: int, times: StageTimes, name: str = "edge_sdk-dispatcher") -> None:
+    def __init__(self, capacity: int, times: StageTimes, name: str = "edge_sdk-dispatcher",
+                 block_when_full: bool = False) -> None:
         self._queue: collections.deque[tuple[Result, dict[str, Any] | None]] = collections.deque()
         self._capacity = capacity
+        self._block = block_when_full
+        self.policy = "block" if block_when_full else "drop_oldest"
+        self.blocked_s = 0.0  # time the worker waited for room (block policy)
         self._cond = threading.Condition()
         self._callbacks: list[tuple[str, ResultCallback]] = []
         self._publishers: list[Callable[[list[dict[str, Any]]], Any]] = []
@@ -54,6 +60,11 @@ class Dispatcher:
 
     def submit(self, result: Result, payload: dict[str, Any] | None) -> None:
         with self._cond:
+            if len(self._queue) >= self._capacity and self._block:
+                started_s = time.perf_counter()
+                while len(self._queue) >= self._capacity and not self._closed:
+                    self._cond.wait(0.1)
+                self.blocked_s += time.perf_counter() - started_s
             if len(self._queue) >= self._capacity:
                 self._queue.popleft()
                 self.dropped += 1
@@ -82,6 +93,8 @@ class Dispatcher:
                 if not self._queue:
                     return
                 batch = list(self._queue)
+                if self._block and len(batch) >= self._capacity:
+                    self._cond.notify_all()  # a worker may wait for room
                 self._queue.clear()
             for result, _ in batch:
                 for name, callback in self._callbacks:

@@ -86,7 +86,7 @@ class Pipeline:
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles
         self._sinks = list(sinks)
-        self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times)
+        self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times, block_when_full=every_frame)
         for sink in self._sinks:
             self._dispatcher.add_publisher(_batch_publisher(sink))
         manifest = model.manifest
@@ -152,7 +152,9 @@ class Pipeline:
                 "dispatch": self._dispatcher.dropped,
                 "incomplete_inputs": self.skipped_incomplete,
             },
-            "queues": {"frames": self._capture.slot.depth(), "dispatch": self._dispatcher.depth()},
+            "queues": {"frames": self._capture.slot.depth(), "dispatch": self._dispatcher.depth(),
+                       "dispatch_policy": self._dispatcher.policy,
+                       "dispatch_blocked_s": round(self._dispatcher.blocked_s, 3)},
             "capture": {"frames_read": capture.frames_read, "read_failures": capture.read_failures,
                         "reconnects": capture.reconnects},
             "align": self._aligner.stats(),
