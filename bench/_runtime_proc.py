@@ -63,12 +63,11 @@ class RuntimeProcess:
 
     def peak_rss_mb(self) -> float | None:
         """VmHWM: the peak resident set of the process so far (None once it has exited)."""
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return None
-        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-        return int(match.group(1)) / 1024 if match else None
+        return _vm_hwm_mb(self.pid)
+
+    def children_peak_rss_mb(self) -> float:
+        """Sum of VmHWM of the run's child processes (the MQTT delivery process)."""
+        return sum(_vm_hwm_mb(pid) or 0.0 for pid in _children(self.pid))
 
     def wait(self, timeout_s: float) -> int:
         try:
@@ -134,3 +133,22 @@ def tensorflow_rss_mb(timeout_s: float = 180.0) -> float | None:
     if done.returncode != 0:
         return None
     return int(done.stdout.split()[-1]) / 1024
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else None
+
+
+def _children(pid: int) -> list[int]:
+    pids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            pids += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return pids

@@ -9,8 +9,11 @@ a ratio of medians would not:
 
 - ``paho``: ``json.dumps`` + ``client.publish(qos=1)`` in a loop, ``max_inflight_messages`` set to
   the publisher's window, then wait for every PUBACK;
-- ``outbox``: ``MQTTPublisher.publish_result`` (stamp, SQLite commit, hand to paho) in a loop,
-  then ``flush()`` until every result is acknowledged and deleted from the outbox.
+- ``outbox``: ``PublisherProcess.publish_result`` in a loop, what ``edge-sdk run`` uses (stamp, hand
+  to the delivery process, which commits to SQLite and hands to paho), then ``flush()`` until every
+  result is acknowledged and deleted from the outbox; the headline ``outbox_qos1_ratio``;
+- ``threads``: the same with ``MQTTPublisher`` (delivery in threads of the caller's process,
+  ``mqtt.delivery_process: false``): ``outbox_qos1_ratio_threads``, measured in the same rounds.
 
 Both send one message per result: the publisher runs with ``retain_result: false`` here so the
 figure isolates the outbox's cost. Also reported: ``publish_result_us`` (wall time per call in
@@ -34,6 +37,7 @@ from typing import Any
 from edge_sdk.configtools import build
 from edge_sdk.mqtt import MQTTConfig, MQTTPublisher
 from edge_sdk.mqtt.payload import ResultStamper, encode
+from edge_sdk.mqtt.process import PublisherProcess
 from edge_sdk.testing import MosquittoBroker, example_result
 
 __all__ = ["measure_outbox_qos1_ratio"]
@@ -42,8 +46,9 @@ _WINDOW = 100
 
 
 def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process and its children that ended (the delivery process, once closed)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _paho_rate(host: str, port: int, n_messages: int) -> float:
@@ -82,12 +87,14 @@ def _paho_rate(host: str, port: int, n_messages: int) -> float:
         client.loop_stop()
 
 
-def _outbox_rate(host: str, port: int, n_messages: int, workdir: Path) -> tuple[float, float, float]:
+def _outbox_rate(host: str, port: int, n_messages: int, workdir: Path,
+                 publisher_class: type[MQTTPublisher | PublisherProcess] = PublisherProcess,
+                 ) -> tuple[float, float, float]:
     config = build(MQTTConfig, {
         "device_id": "bench", "host": host, "port": port, "protocol": "3.1.1", "retain_result": False,
         "outbox": {"path": str(workdir / f"outbox-{time.monotonic_ns()}.sqlite3"), "inflight_window": _WINDOW},
     }, "mqtt")
-    with MQTTPublisher(config) as publisher:
+    with publisher_class(config) as publisher:
         publisher.wait_connected(10)
         result = example_result()
         start = time.perf_counter()
@@ -103,42 +110,48 @@ def _outbox_rate(host: str, port: int, n_messages: int, workdir: Path) -> tuple[
 
 
 def measure_outbox_qos1_ratio(host: str, port: int, n_messages: int = 3000, rounds: int = 7) -> dict[str, Any]:
-    """Results/s through the outbox at QoS 1 divided by plain paho QoS 1: median of paired rounds."""
-    ratios: list[float] = []
-    paho_rates: list[float] = []
-    outbox_rates: list[float] = []
+    """Results/s through the outbox at QoS 1 divided by plain paho QoS 1: median of per-round ratios,
+    the three paths run back to back in a rotating order each round."""
+    paths = ("paho", "outbox", "threads")
+    rates: dict[str, list[float]] = {path: [] for path in paths}
+    cpu_us: dict[str, list[float]] = {path: [] for path in paths}
     call_us: list[float] = []
     call_cpu_us: list[float] = []
-    paho_cpu_us: list[float] = []
-    outbox_cpu_us: list[float] = []
     with tempfile.TemporaryDirectory(prefix="edge_sdk-bench-outbox-") as tmp:
         _paho_rate(host, port, min(n_messages, 500))  # warm-up: imports, connections, page cache
         _outbox_rate(host, port, min(n_messages, 500), Path(tmp))
+        _outbox_rate(host, port, min(n_messages, 500), Path(tmp), MQTTPublisher)
         for index in range(rounds):
-            order = ("paho", "outbox") if index % 2 == 0 else ("outbox", "paho")
-            pair: dict[str, float] = {}
-            for path in order:
+            for path in paths[index % 3:] + paths[:index % 3]:
                 cpu_start_s = _cpu_s()
                 if path == "paho":
-                    pair["paho"] = _paho_rate(host, port, n_messages)
-                    paho_cpu_us.append((_cpu_s() - cpu_start_s) / n_messages * 1e6)
-                else:
-                    pair["outbox"], per_call_us, per_call_cpu_us = _outbox_rate(host, port, n_messages, Path(tmp))
-                    outbox_cpu_us.append((_cpu_s() - cpu_start_s) / n_messages * 1e6)
+                    rate = _paho_rate(host, port, n_messages)
+                elif path == "outbox":
+                    rate, per_call_us, per_call_cpu_us = _outbox_rate(host, port, n_messages, Path(tmp))
                     call_us.append(per_call_us)
                     call_cpu_us.append(per_call_cpu_us)
-            paho_rates.append(pair["paho"])
-            outbox_rates.append(pair["outbox"])
-            ratios.append(pair["outbox"] / pair["paho"])
+                else:
+                    rate, _, _ = _outbox_rate(host, port, n_messages, Path(tmp), MQTTPublisher)
+                rates[path].append(rate)
+                cpu_us[path].append((_cpu_s() - cpu_start_s) / n_messages * 1e6)
+    ratios = [o / p for o, p in zip(rates["outbox"], rates["paho"])]
+    ratios_threads = [t / p for t, p in zip(rates["threads"], rates["paho"])]
+
+    def med(values: list[float]) -> float:
+        return round(statistics.median(values), 1)
+
     return {
         "outbox_qos1_ratio": round(statistics.median(ratios), 3),
         "outbox_qos1_ratio_min": round(min(ratios), 3),
-        "outbox_qos1_per_s": round(statistics.median(outbox_rates), 1),
-        "paho_qos1_per_s": round(statistics.median(paho_rates), 1),
-        "publish_result_us": round(statistics.median(call_us), 1),
-        "publish_result_cpu_us": round(statistics.median(call_cpu_us), 1),
-        "outbox_cpu_us_per_msg": round(statistics.median(outbox_cpu_us), 1),
-        "paho_cpu_us_per_msg": round(statistics.median(paho_cpu_us), 1),
+        "outbox_qos1_ratio_threads": round(statistics.median(ratios_threads), 3),
+        "outbox_qos1_per_s": med(rates["outbox"]),
+        "outbox_threads_qos1_per_s": med(rates["threads"]),
+        "paho_qos1_per_s": med(rates["paho"]),
+        "publish_result_us": med(call_us),
+        "publish_result_cpu_us": med(call_cpu_us),
+        "outbox_cpu_us_per_msg": med(cpu_us["outbox"]),
+        "outbox_threads_cpu_us_per_msg": med(cpu_us["threads"]),
+        "paho_cpu_us_per_msg": med(cpu_us["paho"]),
         "n_messages": n_messages,
         "rounds": rounds,
     }
@@ -152,11 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         figures = measure_outbox_qos1_ratio(broker.host, broker.port, n_messages, rounds)
     print(f"{'path':<34}{'results/s':>12}")
     print(f"{'plain paho, QoS 1':<34}{figures['paho_qos1_per_s']:>12.0f}")
-    print(f"{'MQTTPublisher + outbox, QoS 1':<34}{figures['outbox_qos1_per_s']:>12.0f}")
+    print(f"{'delivery process + outbox, QoS 1':<34}{figures['outbox_qos1_per_s']:>12.0f}")
+    print(f"{'threads + outbox, QoS 1':<34}{figures['outbox_threads_qos1_per_s']:>12.0f}")
     print(f"{'ratio (target >= 0.8)':<34}{figures['outbox_qos1_ratio']:>12.3f}")
+    print(f"{'ratio, threads':<34}{figures['outbox_qos1_ratio_threads']:>12.3f}")
     print(f"{'publish_result call, us':<34}{figures['publish_result_us']:>12.1f}")
     print(f"{'publish_result call, CPU us':<34}{figures['publish_result_cpu_us']:>12.1f}")
-    print(f"{'CPU us/message: outbox / paho':<34}{figures['outbox_cpu_us_per_msg']:>6.0f} /{figures['paho_cpu_us_per_msg']:>4.0f}")
+    print(f"{'CPU us/message: outbox / threads / paho':<40}{figures['outbox_cpu_us_per_msg']:>6.0f} /"
+          f"{figures['outbox_threads_cpu_us_per_msg']:>4.0f} /{figures['paho_cpu_us_per_msg']:>4.0f}")
     print(json.dumps(figures))
     return 0
 

@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 _RPC_TIMEOUT_S = 5.0
 _STATUS_POLL_S = 0.05  # how often the child looks for connection changes when no message comes
+_BATCH_MAX = 512  # results committed in one outbox transaction at most
 
 
 class PublisherProcess:
@@ -314,6 +315,9 @@ def _serve(conn: Connection) -> int:
     publisher = MQTTPublisher(config, boot=boot, command_sink=lambda topic, payload: send(("command", topic, payload)))
     publisher.start()
     status: tuple[Any, ...] = ()
+    # Results read but not committed yet. Everything already in the socket is read before one
+    # commit: when the parent sends faster than one transaction per message, batches form here.
+    pending: list[tuple[int, dict[str, Any]]] = []
     try:
         while True:
             now = (publisher.state.value, publisher.connected, str(publisher.last_error or "") or None)
@@ -321,15 +325,29 @@ def _serve(conn: Connection) -> int:
                 status = now
                 send(("status", *now))
             try:
-                if not conn.poll(_STATUS_POLL_S):
+                if pending:
+                    message = conn.recv() if conn.poll(0) else None
+                elif conn.poll(_STATUS_POLL_S):
+                    message = conn.recv()
+                else:
                     continue
-                message = conn.recv()
             except (EOFError, OSError):
-                # the parent died: what it sent is read by now; keep it (it is committed) and go
+                # the parent died: all it sent is read by now; commit it and go without waiting
+                _accept(publisher, pending)
                 logger.warning("the runtime process is gone: %d results stay in the outbox for the next run",
                                publisher.pending)
                 publisher.close(drain_timeout_s=0.0)
                 return 0
+            if message is not None and message[0] == "results":
+                pending += message[1]
+                if len(pending) < _BATCH_MAX:
+                    continue
+                message = None
+            if pending:
+                _accept(publisher, pending)
+                pending = []
+            if message is None:
+                continue
             if message[0] == "close":
                 publisher.close(drain_timeout_s=message[1])
                 send(("closed", publisher.stats()))
@@ -342,18 +360,20 @@ def _serve(conn: Connection) -> int:
         return 1
 
 
+def _accept(publisher: MQTTPublisher, results: list[tuple[int, dict[str, Any]]]) -> None:
+    encoded = []
+    for seq, payload in results:
+        try:
+            encoded.append((seq, encode(payload)))
+        except (TypeError, ValueError) as exc:
+            publisher.count("unencodable")
+            logger.error("result seq %d is not JSON (%s); not published", seq, exc)
+    publisher.publish_stamped(encoded)
+
+
 def _handle(publisher: MQTTPublisher, message: tuple[Any, ...], send: Callable[[tuple[Any, ...]], None]) -> None:
     kind = message[0]
-    if kind == "results":
-        encoded = []
-        for seq, payload in message[1]:
-            try:
-                encoded.append((seq, encode(payload)))
-            except (TypeError, ValueError) as exc:
-                publisher.count("unencodable")
-                logger.error("result seq %d is not JSON (%s); not published", seq, exc)
-        publisher.publish_stamped(encoded)
-    elif kind == "stats":
+    if kind == "stats":
         _, body, commands, last_rejection = message
         mqtt = publisher.stats()
         mqtt["commands"], mqtt["last_command_rejection"] = commands, last_rejection
