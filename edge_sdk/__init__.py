@@ -9,35 +9,52 @@ Importing this package does no I/O and loads no heavy module: OpenCV, paho-mqtt,
 TFLite interpreter load when something that needs them is used. TensorFlow is never imported.
 """
 
-from edge_sdk.bundle import Bundle, Manifest, read_bundle, write_bundle
-from edge_sdk.config import DeviceConfig, load_config, parse_config
-from edge_sdk.errors import (
-    BackendError,
-    BundleError,
-    ConfigError,
-    EdgeSDKError,
-    InputError,
-    MissingDependencyError,
-    PipelineError,
-    PublishError,
-    SourceError,
-)
-from edge_sdk.model import FusionModel, Prediction
-from edge_sdk.mqtt import EmbeddedBroker, JSONLinesSink, MQTTConfig, MQTTPublisher
-from edge_sdk.pipeline import Pipeline, PipelineConfig, Result
-from edge_sdk.runtime import Runtime, default_bundle_path
-from edge_sdk.sources import (
-    AlignConfig,
-    CameraConfig,
-    Frame,
-    SensorConfig,
-    SensorSlot,
-    TextConfig,
-    TextSlot,
-    open_frame_source,
-    open_sensor_source,
-    open_text_source,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Names load on first use (PEP 562): ``python -m edge_sdk.mqtt.process`` and the CLI start without
+# importing numpy, the bundle reader and the pipeline they do not need.
+_EXPORTS = {
+    "Bundle": "edge_sdk.bundle",
+    "Manifest": "edge_sdk.bundle",
+    "read_bundle": "edge_sdk.bundle",
+    "write_bundle": "edge_sdk.bundle",
+    "DeviceConfig": "edge_sdk.config",
+    "load_config": "edge_sdk.config",
+    "parse_config": "edge_sdk.config",
+    "BackendError": "edge_sdk.errors",
+    "BundleError": "edge_sdk.errors",
+    "ConfigError": "edge_sdk.errors",
+    "EdgeSDKError": "edge_sdk.errors",
+    "InputError": "edge_sdk.errors",
+    "MissingDependencyError": "edge_sdk.errors",
+    "PipelineError": "edge_sdk.errors",
+    "PublishError": "edge_sdk.errors",
+    "SourceError": "edge_sdk.errors",
+    "FusionModel": "edge_sdk.model",
+    "Prediction": "edge_sdk.model",
+    "EmbeddedBroker": "edge_sdk.mqtt",
+    "JSONLinesSink": "edge_sdk.mqtt",
+    "MQTTConfig": "edge_sdk.mqtt",
+    "MQTTPublisher": "edge_sdk.mqtt",
+    "Pipeline": "edge_sdk.pipeline",
+    "PipelineConfig": "edge_sdk.pipeline",
+    "Result": "edge_sdk.pipeline",
+    "Runtime": "edge_sdk.runtime",
+    "default_bundle_path": "edge_sdk.runtime",
+    "AlignConfig": "edge_sdk.sources",
+    "CameraConfig": "edge_sdk.sources",
+    "Frame": "edge_sdk.sources",
+    "SensorConfig": "edge_sdk.sources",
+    "SensorSlot": "edge_sdk.sources",
+    "TextConfig": "edge_sdk.sources",
+    "TextSlot": "edge_sdk.sources",
+    "open_frame_source": "edge_sdk.sources",
+    "open_sensor_source": "edge_sdk.sources",
+    "open_text_source": "edge_sdk.sources",
+}
 
 __version__ = "0.1.0"
 
@@ -81,3 +98,16 @@ __all__ = [
     "read_bundle",
     "write_bundle",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'edge_sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -43,6 +43,7 @@ class Runtime:
         self._stack = contextlib.ExitStack()
         self.broker: Any = None
         self.publisher: Any = None
+        self._delivery_child: Any = None  # a delivery process spawned ahead of its configuration
         self.link: Any = None
         self.actions: Any = None
         self.pipeline: Pipeline | None = None
@@ -60,6 +61,13 @@ class Runtime:
     def _build(self) -> None:
         config = self.config
         started = now_s()
+        wants_mqtt = config.mqtt is not None or config.embedded_broker.enabled
+        if wants_mqtt and (config.mqtt is None or config.mqtt.delivery_process):
+            from edge_sdk.mqtt.process import PublisherProcess
+
+            # its interpreter starts while the model loads; configured in _start_publisher
+            self._delivery_child = PublisherProcess.spawn()
+            self._stack.callback(self._close_unused_child)
         model_path = Path(config.model.path) if config.model.path else default_bundle_path()
         model = FusionModel.from_bundle(
             model_path, num_threads=config.model.num_threads, runtime=config.model.runtime,
@@ -83,7 +91,7 @@ class Runtime:
             self._stack.callback(sensor.close)
 
         sinks: list[ResultSink] = []
-        if config.mqtt is not None or config.embedded_broker.enabled:
+        if wants_mqtt:
             self.publisher = self._start_publisher()
             sinks.append(self.publisher)
             if config.text.source == "mqtt":
@@ -117,6 +125,11 @@ class Runtime:
             self.pipeline.on_result(self._on_result, name="user")
         self._built_s = started
 
+    def _close_unused_child(self) -> None:
+        if self._delivery_child is not None:  # building failed before the publisher was configured
+            self._delivery_child.close()
+            self._delivery_child = None
+
     def _start_publisher(self) -> Any:
         from edge_sdk.mqtt.config import MQTTConfig
         from edge_sdk.mqtt.process import PublisherProcess
@@ -134,7 +147,11 @@ class Runtime:
                 "point deployments at Mosquitto or EMQX", self.broker.port,
             )
             mqtt = MQTTConfig(device_id=self.config.device, **self.broker.mqtt_overrides())
-        publisher = (PublisherProcess(mqtt) if mqtt.delivery_process else MQTTPublisher(mqtt)).start()
+        child, self._delivery_child = self._delivery_child, None
+        if mqtt.delivery_process:
+            publisher: Any = PublisherProcess(mqtt, child=child).start()
+        else:
+            publisher = MQTTPublisher(mqtt).start()
         # the pipeline closes its sinks in order; this is the safety net if building fails later
         self._stack.callback(publisher.close)
         return publisher

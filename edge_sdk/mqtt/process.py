@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
@@ -50,13 +51,30 @@ from edge_sdk.mqtt.topics import Topics
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ["PublisherProcess"]
+__all__ = ["DeliveryChild", "PublisherProcess"]
 
 logger = logging.getLogger(__name__)
 
 _RPC_TIMEOUT_S = 5.0
 _STATUS_POLL_S = 0.05  # how often the child looks for connection changes when no message comes
 _BATCH_MAX = 512  # results committed in one outbox transaction at most
+
+
+@dataclass(frozen=True)
+class DeliveryChild:
+    """A started delivery process waiting for its configuration."""
+
+    process: subprocess.Popen[bytes]
+    conn: Connection
+
+    def close(self) -> None:
+        """Never configured after all: end it (it exits on end of file)."""
+        self.conn.close()
+        try:
+            self.process.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5.0)
 
 
 class PublisherProcess:
@@ -67,8 +85,10 @@ class PublisherProcess:
     ...     publisher.publish_results([{"ts": time.time(), "label": "left", ...}])
     """
 
-    def __init__(self, config: MQTTConfig, *, boot: str | None = None) -> None:
+    def __init__(self, config: MQTTConfig, *, boot: str | None = None, child: DeliveryChild | None = None) -> None:
+        """``child``: a process from :meth:`spawn`, started earlier; by default :meth:`start` spawns one."""
         self.config = config
+        self._spawned = child
         self.topics = Topics(config.topic_prefix, config.device_id)
         self._stamper = ResultStamper(config.device_id, boot)
         self._router = CommandRouter(
@@ -105,12 +125,13 @@ class PublisherProcess:
 
     # -- life cycle ------------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        if self._state is not PublisherState.CREATED:
-            raise PublishError(f"start() needs a new publisher. State: {self._state.value}")
+    @staticmethod
+    def spawn() -> DeliveryChild:
+        """Start a delivery process now, to be configured later by ``PublisherProcess(..., child=)``:
+        the interpreter and paho load (about half a second on a Pi) while the caller loads its model."""
         ours, theirs = socket.socketpair()
         try:
-            self._child = subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "edge_sdk.mqtt.process", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
             )
@@ -119,7 +140,13 @@ class PublisherProcess:
             raise PublishError(f"cannot start the MQTT delivery process ({sys.executable}): {exc}") from exc
         finally:
             theirs.close()
-        self._conn = Connection(ours.detach())
+        return DeliveryChild(process, Connection(ours.detach()))
+
+    def start(self) -> Self:
+        if self._state is not PublisherState.CREATED:
+            raise PublishError(f"start() needs a new publisher. State: {self._state.value}")
+        spawned, self._spawned = self._spawned or self.spawn(), None
+        self._child, self._conn = spawned.process, spawned.conn
         self._send(("config", self.config, self.boot, logging.getLogger().getEffectiveLevel()))
         self._state = PublisherState.CONNECTING
         self._router.start()
@@ -301,7 +328,10 @@ class PublisherProcess:
 # -- the child --------------------------------------------------------------------------------------
 
 def _serve(conn: Connection) -> int:
-    _, config, boot, log_level = conn.recv()
+    try:
+        _, config, boot, log_level = conn.recv()
+    except EOFError:
+        return 0  # spawned ahead of time and never configured
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     send_lock = threading.Lock()
 
@@ -400,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.set_inheritable(int(args[0]), False)
+    import paho.mqtt.client  # noqa: F401 - loaded while the parent is still busy, before the config comes
+
     return _serve(Connection(int(args[0])))
 
 

@@ -29,8 +29,11 @@ ResultCallback = Callable[[Result], Any]
 
 class Dispatcher:
     def __init__(self, capacity: int, times: StageTimes, name: str = "edge_sdk-dispatcher",
-                 block_when_full: bool = False) -> None:
-        self._queue: collections.deque[tuple[Result, dict[str, Any] | None]] = collections.deque()
+                 block_when_full: bool = False,
+                 payload_of: Callable[[Result], dict[str, Any]] | None = None) -> None:
+        """``payload_of(result)`` builds what the publishers get, here rather than on the worker."""
+        self._queue: collections.deque[tuple[Result, bool]] = collections.deque()
+        self._payload_of = payload_of or (lambda result: result.to_payload({}))
         self._capacity = capacity
         self._block = block_when_full
         self.policy = "block" if block_when_full else "drop_oldest"
@@ -58,7 +61,7 @@ class Dispatcher:
         self._thread.start()
         return self
 
-    def submit(self, result: Result, payload: dict[str, Any] | None) -> None:
+    def submit(self, result: Result, publish: bool) -> None:
         with self._cond:
             if len(self._queue) >= self._capacity and self._block:
                 started_s = time.perf_counter()
@@ -68,7 +71,7 @@ class Dispatcher:
             if len(self._queue) >= self._capacity:
                 self._queue.popleft()
                 self.dropped += 1
-            self._queue.append((result, payload))
+            self._queue.append((result, publish))
             if len(self._queue) == 1:  # the thread only waits on an empty queue
                 self._cond.notify()
 
@@ -103,10 +106,10 @@ class Dispatcher:
                     except Exception:  # noqa: BLE001 - user code: counted and logged, never fatal to the stream
                         self.callback_errors += 1
                         _log.exception("result callback %s failed (the stream goes on)", name)
-            payloads = [payload for _, payload in batch if payload is not None]
-            if payloads and self._publishers:
+            if self._publishers and any(publish for _, publish in batch):
                 started = time.perf_counter()
                 try:
+                    payloads = [self._payload_of(result) for result, publish in batch if publish]
                     for publish_many in self._publishers:
                         publish_many(payloads)
                 except Exception as exc:  # noqa: BLE001 - any sink failure ends the run, with its cause

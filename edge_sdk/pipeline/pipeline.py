@@ -86,12 +86,13 @@ class Pipeline:
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles
         self._sinks = list(sinks)
-        self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times, block_when_full=every_frame)
+        manifest = model.manifest
+        model_info = {"name": manifest.model.name, "version": manifest.model.version,
+                      "quant": manifest.quantization, "sha256": manifest.tflite_sha256}
+        self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times, block_when_full=every_frame,
+                                      payload_of=lambda result: result.to_payload(model_info))
         for sink in self._sinks:
             self._dispatcher.add_publisher(_batch_publisher(sink))
-        manifest = model.manifest
-        self._model_info = {"name": manifest.model.name, "version": manifest.model.version,
-                            "quant": manifest.quantization, "sha256": manifest.tflite_sha256}
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._state = "created"
@@ -244,11 +245,11 @@ class Pipeline:
                 timing_ms=timing,
                 media_t_s=frame.media_t_s,
             )
-            payload = result.to_payload(self._model_info) if self._should_publish(result) else None
-            if payload is not None:
+            publish = self._should_publish(result)
+            if publish:
                 self.published += 1
                 self._last_published = result
-            dispatcher.submit(result, payload)
+            dispatcher.submit(result, publish)
             if self._on_frame is not None:
                 self._on_frame(frame, result)
             self.last_result = result
