@@ -4,8 +4,9 @@ Threads only at I/O boundaries::
 
     capture thread ──▶ latest-frame slot (drop oldest, counted) or blocking slot (every frame)
     inference worker (the thread that calls run(); owns the interpreter)
-    dispatcher thread: callbacks, actions, publishing (bounded, drop_oldest, counted)
-    sinks' own threads (paho's network thread, the outbox)
+    dispatcher thread: callbacks, actions, publishing (bounded: drop_oldest for live sources,
+                       block for every_frame playback; drops counted)
+    sinks' own threads or process (the MQTT delivery process, see edge_sdk.mqtt.process)
 
 ``close()`` shuts down in a fixed order: stop capture, finish the worker, drain the dispatcher,
 close the sinks (so the publisher can flush and say ``stopped``), close the model. A stage that
