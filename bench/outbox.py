@@ -13,7 +13,7 @@ a ratio of medians would not:
   to the delivery process, which commits to SQLite and hands to paho), then ``flush()`` until every
   result is acknowledged and deleted from the outbox; the headline ``outbox_qos1_ratio``;
 - ``threads``: the same with ``MQTTPublisher`` (delivery in threads of the caller's process,
-  ``mqtt.delivery_process: false``): ``outbox_qos1_ratio_threads``, measured in the same rounds.
+  ``mqtt.delivery: threads``): ``outbox_qos1_ratio_threads``, measured in the same rounds.
 
 Both send one message per result: the publisher runs with ``retain_result: false`` here so the
 figure isolates the outbox's cost. Also reported: ``publish_result_us`` (wall time per call in

@@ -24,6 +24,7 @@ from edge_sdk.clock import MediaClock, WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig, actions_settings, bridge_settings
 from edge_sdk.errors import ConfigError
 from edge_sdk.model import FusionModel
+from edge_sdk.mqtt.config import MQTTConfig
 from edge_sdk.pipeline import Pipeline, Result
 from edge_sdk.pipeline.pipeline import ResultSink
 
@@ -62,7 +63,8 @@ class Runtime:
         config = self.config
         started = now_s()
         wants_mqtt = config.mqtt is not None or config.embedded_broker.enabled
-        if wants_mqtt and (config.mqtt is None or config.mqtt.delivery_process):
+        delivery = config.mqtt or MQTTConfig(device_id=config.device)
+        if wants_mqtt and delivery.delivery_in_process:
             from edge_sdk.mqtt.process import PublisherProcess
 
             # its interpreter starts while the model loads; configured in _start_publisher
@@ -131,7 +133,6 @@ class Runtime:
             self._delivery_child = None
 
     def _start_publisher(self) -> Any:
-        from edge_sdk.mqtt.config import MQTTConfig
         from edge_sdk.mqtt.process import PublisherProcess
         from edge_sdk.mqtt.publisher import MQTTPublisher
 
@@ -148,7 +149,7 @@ class Runtime:
             )
             mqtt = MQTTConfig(device_id=self.config.device, **self.broker.mqtt_overrides())
         child, self._delivery_child = self._delivery_child, None
-        if mqtt.delivery_process:
+        if child is not None or mqtt.delivery_in_process:
             publisher: Any = PublisherProcess(mqtt, child=child).start()
         else:
             publisher = MQTTPublisher(mqtt).start()

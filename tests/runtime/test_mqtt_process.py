@@ -128,6 +128,10 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_config_can_keep_delivery_in_threads() -> None:
-    assert MQTTConfig(device_id="d").delivery_process is True
-    assert MQTTConfig(device_id="d", delivery_process=False).delivery_process is False
+def test_delivery_auto_means_a_process_only_with_two_cpus_to_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert MQTTConfig(device_id="d").delivery_in_process is True
+    assert MQTTConfig(device_id="d", delivery="threads").delivery_in_process is False
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # taskset -c 0: one core, threads are faster
+    assert MQTTConfig(device_id="d").delivery_in_process is False
+    assert MQTTConfig(device_id="d", delivery="process").delivery_in_process is True
