@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# Names load on first use (PEP 562): ``python -m edge_sdk.mqtt.process`` and the CLI start without
+# Names load on first use (PEP 562): ``python -m edge_sdk.mqtt.delivery_child`` and the CLI start without
 # importing numpy, the bundle reader and the pipeline they do not need.
 _EXPORTS = {
     "Bundle": "edge_sdk.bundle",

@@ -3,10 +3,10 @@
 Why a process: Python threads share one interpreter lock. At hundreds of results per second,
 paho-mqtt's per-message work (about 95 us of CPU here, half of it building reason-code and
 property objects for each PUBACK) and the outbox's SQLite commits took as much interpreter time as
-the inference worker, and the lock hand-offs between the worker, the dispatcher, the outbox thread
-and paho's thread cost more than the work itself. In a child process, delivery runs on another
-core with its own interpreter lock, and a crash of the inference process (a segfault in a native
-library, an OOM kill) cannot interrupt it halfway through a commit.
+the inference worker, which then waited for the lock after each OpenCV and TFLite call. In a
+child process, delivery runs on another core with its own lock: 1.3-1.5x the results per second
+of delivery threads on 2 cores, but 0.7-0.8x pinned to one core, where the two processes take
+turns (``mqtt.delivery: auto`` chooses by the CPUs the runtime may use; ``make bench-runtime``).
 
 The parent stamps ``(boot, seq)``, so :meth:`publish_results` returns the sequence numbers at once,
 and runs the command handlers. It hands each batch over a socket pair as pickled dicts (3 us a
@@ -20,17 +20,14 @@ and exits at once without waiting for the broker, so a restarted runtime finds t
 replays those results, marked. What a SIGKILL of *both* processes loses is what sat in memory or in
 the socket, like the dispatcher's queue before.
 
-The child is ``python -m edge_sdk.mqtt.process <fd>``, not a ``multiprocessing`` spawn, which
-would re-run the user's ``__main__`` script. It ignores SIGINT and SIGTERM (systemd and a
-terminal signal the whole group): the parent decides when it stops.
+The child is ``python -m edge_sdk.mqtt.delivery_child <fd>`` (see that module), not a
+``multiprocessing`` spawn, which would re-run the user's ``__main__`` script.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -44,8 +41,8 @@ from edge_sdk.errors import PublishError
 from edge_sdk.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
 from edge_sdk.mqtt.config import MQTTConfig
 from edge_sdk.mqtt.homeassistant import HostInfo, McuInfo
-from edge_sdk.mqtt.payload import ResultStamper, encode
-from edge_sdk.mqtt.publisher import MQTTPublisher, PublisherState
+from edge_sdk.mqtt.payload import ResultStamper
+from edge_sdk.mqtt.publisher import PublisherState
 from edge_sdk.mqtt.topics import Topics
 
 if TYPE_CHECKING:
@@ -56,8 +53,6 @@ __all__ = ["DeliveryChild", "PublisherProcess"]
 logger = logging.getLogger(__name__)
 
 _RPC_TIMEOUT_S = 5.0
-_STATUS_POLL_S = 0.05  # how often the child looks for connection changes when no message comes
-_BATCH_MAX = 512  # results committed in one outbox transaction at most
 
 
 @dataclass(frozen=True)
@@ -132,7 +127,7 @@ class PublisherProcess:
         ours, theirs = socket.socketpair()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "edge_sdk.mqtt.process", str(theirs.fileno())],
+                [sys.executable, "-m", "edge_sdk.mqtt.delivery_child", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
             )
         except OSError as exc:
@@ -323,117 +318,3 @@ class PublisherProcess:
         self._connected.clear()
         with self._reply_ready:
             self._reply_ready.notify_all()
-
-
-# -- the child --------------------------------------------------------------------------------------
-
-def _serve(conn: Connection) -> int:
-    try:
-        _, config, boot, log_level = conn.recv()
-    except EOFError:
-        return 0  # spawned ahead of time and never configured
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    send_lock = threading.Lock()
-
-    def send(message: tuple[Any, ...]) -> None:
-        try:
-            with send_lock:
-                conn.send(message)
-        except OSError:
-            pass  # the parent is gone; the loop below notices at its next read
-
-    publisher = MQTTPublisher(config, boot=boot, command_sink=lambda topic, payload: send(("command", topic, payload)))
-    publisher.start()
-    status: tuple[Any, ...] = ()
-    # Results read but not committed yet. Everything already in the socket is read before one
-    # commit: when the parent sends faster than one transaction per message, batches form here.
-    pending: list[tuple[int, dict[str, Any]]] = []
-    try:
-        while True:
-            now = (publisher.state.value, publisher.connected, str(publisher.last_error or "") or None)
-            if now != status:
-                status = now
-                send(("status", *now))
-            try:
-                if pending:
-                    message = conn.recv() if conn.poll(0) else None
-                elif conn.poll(_STATUS_POLL_S):
-                    message = conn.recv()
-                else:
-                    continue
-            except (EOFError, OSError):
-                # the parent died: all it sent is read by now; commit it and go without waiting
-                _accept(publisher, pending)
-                logger.warning("the runtime process is gone: %d results stay in the outbox for the next run",
-                               publisher.pending)
-                publisher.close(drain_timeout_s=0.0)
-                return 0
-            if message is not None and message[0] == "results":
-                pending += message[1]
-                if len(pending) < _BATCH_MAX:
-                    continue
-                message = None
-            if pending:
-                _accept(publisher, pending)
-                pending = []
-            if message is None:
-                continue
-            if message[0] == "close":
-                publisher.close(drain_timeout_s=message[1])
-                send(("closed", publisher.stats()))
-                return 0
-            _handle(publisher, message, send)
-    except Exception as exc:  # reported to the parent, which stops the run with it
-        logger.exception("MQTT delivery process failed")
-        send(("failed", f"{type(exc).__name__}: {exc}"))
-        publisher.close(drain_timeout_s=0.0)
-        return 1
-
-
-def _accept(publisher: MQTTPublisher, results: list[tuple[int, dict[str, Any]]]) -> None:
-    encoded = []
-    for seq, payload in results:
-        try:
-            encoded.append((seq, encode(payload)))
-        except (TypeError, ValueError) as exc:
-            publisher.count("unencodable")
-            logger.error("result seq %d is not JSON (%s); not published", seq, exc)
-    publisher.publish_stamped(encoded)
-
-
-def _handle(publisher: MQTTPublisher, message: tuple[Any, ...], send: Callable[[tuple[Any, ...]], None]) -> None:
-    kind = message[0]
-    if kind == "stats":
-        _, body, commands, last_rejection = message
-        mqtt = publisher.stats()
-        mqtt["commands"], mqtt["last_command_rejection"] = commands, last_rejection
-        body["mqtt"] = mqtt
-        publisher.publish_stats(body)
-    elif kind == "raw":
-        _, topic, payload, qos, retain = message
-        publisher.publish_raw(topic, payload, qos=qos, retain=retain)
-    elif kind == "announce":
-        publisher.announce_homeassistant(mcu=message[1], host=message[2])
-    elif kind == "flush":
-        send(("reply", message[1], publisher.flush(message[2])))
-    elif kind == "stats_request":
-        send(("reply", message[1], publisher.stats()))
-    else:
-        raise PublishError(f"unknown request from the runtime process: {kind!r}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or not args[0].isdigit():
-        sys.stderr.write("usage: python -m edge_sdk.mqtt.process <socket fd> (started by PublisherProcess)\n")
-        return 2
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    os.set_inheritable(int(args[0]), False)
-    import paho.mqtt.client  # noqa: F401 - loaded while the parent is still busy, before the config comes
-
-    return _serve(Connection(int(args[0])))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

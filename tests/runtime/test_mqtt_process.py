@@ -113,7 +113,7 @@ def test_a_dead_delivery_process_stops_publishing_with_a_clear_error(broker, mqt
 
 
 def test_the_child_refuses_to_run_by_hand() -> None:
-    done = subprocess.run([sys.executable, "-m", "edge_sdk.mqtt.process"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "edge_sdk.mqtt.delivery_child"], capture_output=True, text=True,
                           timeout=30, check=False)
     assert done.returncode == 2 and "started by PublisherProcess" in done.stderr
 
