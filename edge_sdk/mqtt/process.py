@@ -165,6 +165,9 @@ class PublisherProcess:
     def close(self) -> None:
         """The child delivers for up to ``drain_timeout_s``, says ``stopped`` and exits; idempotent."""
         if self._closing or self._child is None:
+            if self._spawned is not None:  # handed over but never started
+                self._spawned.close()
+                self._spawned = None
             self._state = PublisherState.CLOSED
             return
         self._closing = True

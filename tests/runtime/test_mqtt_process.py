@@ -135,3 +135,10 @@ def test_delivery_auto_means_a_process_only_with_two_cpus_to_use(monkeypatch: py
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # taskset -c 0: one core, threads are faster
     assert MQTTConfig(device_id="d").delivery_in_process is False
     assert MQTTConfig(device_id="d", delivery="process").delivery_in_process is True
+
+
+def test_a_spawned_child_that_is_never_started_ends_with_close() -> None:
+    child = PublisherProcess.spawn()
+    publisher = PublisherProcess(MQTTConfig(device_id="d"), child=child)
+    publisher.close()
+    assert child.process.poll() == 0
