@@ -8,8 +8,7 @@ only by what needs it: the device CLI registers the host commands without paying
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from edge_sdk._lazy import lazy_exports
 
 _EXPORTS = {
     # data
@@ -91,15 +90,4 @@ __all__ = [
     "write_html_report",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'converters' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

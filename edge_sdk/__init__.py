@@ -11,8 +11,7 @@ TFLite interpreter load when something that needs them is used. TensorFlow is ne
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from edge_sdk._lazy import lazy_exports
 
 # Names load on first use (PEP 562): ``python -m edge_sdk.mqtt.delivery_child`` and the CLI start without
 # importing numpy, the bundle reader and the pipeline they do not need.
@@ -99,15 +98,4 @@ __all__ = [
     "write_bundle",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'edge_sdk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import Any
 
 from edge_sdk.errors import MissingDependencyError
 
-__all__ = ["require"]
+__all__ = ["lazy_exports", "require"]
 
 # module -> (pip distribution, extra of edge-sdk that brings it)
 _EXTRAS: dict[str, tuple[str, str]] = {
@@ -38,3 +41,25 @@ def require(module: str, purpose: str) -> ModuleType:
             f"{dist} is needed for {purpose} but cannot be imported ({exc}). "
             f"Install it with: pip install 'edge-sdk[{extra}]'"
         ) from exc
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` for a package whose names load on first use (PEP 562).
+
+    ``exports`` maps each public name to the module that defines it; a loaded name is cached in the
+    package, so the next access is a plain attribute read.
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        namespace = vars(sys.modules[package])
+        return sorted(set(namespace) | set(namespace.get("__all__", ())))
+
+    return __getattr__, __dir__

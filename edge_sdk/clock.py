@@ -19,7 +19,6 @@ in step with the frames either way.
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
 from collections.abc import Callable
@@ -99,9 +98,6 @@ class MediaClock:
         self._media_t_s = -1.0
         self._origin_s: float | None = None
         self._closed = False
-        # Media times the waiters need, so advance() wakes them only when one is reached: a trace
-        # sampled at 20 Hz under a video decoded at 2000 frames/s would otherwise wake every frame.
-        self._targets: list[float] = []
         self._listeners: list[Callable[[float], object]] = []
 
     def subscribe(self, on_advance: Callable[[float], object]) -> None:
@@ -119,9 +115,7 @@ class MediaClock:
             if self._origin_s is None:
                 self._origin_s = timestamp_s - media_t_s
             self._media_t_s = media_t_s
-            targets = self._targets
-            if targets and media_t_s >= targets[0]:
-                self._cond.notify_all()
+            self._cond.notify_all()
             listeners = self._listeners
         for on_advance in listeners:
             on_advance(media_t_s)
@@ -141,16 +135,9 @@ class MediaClock:
             self._cond.notify_all()
 
     def wait_until(self, t_s: float, timeout_s: float | None) -> bool:
-        t_s -= _MEDIA_TOLERANCE_S
         with self._cond:
-            if self._media_t_s >= t_s:
-                return True
-            bisect.insort(self._targets, t_s)
-            try:
-                self._cond.wait_for(lambda: self._media_t_s >= t_s or self._closed, timeout_s)
-            finally:
-                self._targets.remove(t_s)
-            return self._media_t_s >= t_s
+            self._cond.wait_for(lambda: self.reached(t_s) or self._closed, timeout_s)
+            return self.reached(t_s)
 
     def to_runtime_s(self, t_s: float) -> float:
         with self._cond:

@@ -265,8 +265,6 @@ class Delivery:
         if now - self._latest_sent_s < self._latest_interval_s and not self._flushing:
             return  # the loop's timeout brings us back when the interval is over
         latest, self.latest = self.latest, None
-        if latest is None:
-            return
         self._latest_sent_s = now
         info = self._client.publish(self._result_topic, latest, qos=self._result_qos, retain=True)
         if info.rc != 0 and self.latest is None:  # the connection just went; send it after reconnecting

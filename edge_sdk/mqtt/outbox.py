@@ -161,9 +161,6 @@ class Outbox:
         None where the drop policy refused a message.
         """
         created_s = time.time() if created_s is None else created_s
-        if isinstance(messages, (list, tuple)) and len(messages) == 1:
-            seq, topic, payload = messages[0]
-            return [self._append_one(boot, seq, topic, payload, created_s)]
         ids: list[int | None] = []
         with self._lock:
             db = self._require_open()
@@ -179,7 +176,10 @@ class Outbox:
                         continue
                     if total > self.max_bytes:
                         self._drop_oldest(total - self.max_bytes)
-                    self._insert(db, next_id, boot, seq, topic, payload, created_s)
+                    db.execute(
+                        "INSERT INTO outbox (id, boot, seq, topic, payload, created_s) VALUES (?, ?, ?, ?, ?, ?)",
+                        (next_id, boot, seq, topic, payload, created_s),
+                    )
                     ids.append(next_id)
                     next_id, added, added_bytes = next_id + 1, added + 1, added_bytes + size
                 db.execute("COMMIT")
@@ -189,36 +189,6 @@ class Outbox:
             # Only now do readers (the delivery thread) see the new rows: they are on disk.
             self._next_id, self._count, self._bytes = next_id, self._count + added, self._bytes + added_bytes
         return ids
-
-    def _append_one(self, boot: str, seq: int, topic: str, payload: bytes, created_s: float) -> int | None:
-        """One message: a single autocommitted INSERT, a third of the statements of BEGIN/INSERT/COMMIT."""
-        size = len(payload)
-        with self._lock:
-            db = self._require_open()
-            total = self._bytes + size
-            if size > self.max_bytes or (total > self.max_bytes and self.drop_policy == "reject_new"):
-                self.rejected_new += 1
-                return None
-            row_id = self._next_id
-            if total > self.max_bytes:
-                db.execute("BEGIN")  # the drop and the insert commit together, as in append_many
-                try:
-                    self._drop_oldest(total - self.max_bytes)
-                    self._insert(db, row_id, boot, seq, topic, payload, created_s)
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-            else:
-                self._insert(db, row_id, boot, seq, topic, payload, created_s)
-            self._next_id, self._count, self._bytes = row_id + 1, self._count + 1, self._bytes + size
-        return row_id
-
-    @staticmethod
-    def _insert(db: sqlite3.Connection, row_id: int, boot: str, seq: int, topic: str, payload: bytes,
-                created_s: float) -> None:
-        db.execute("INSERT INTO outbox (id, boot, seq, topic, payload, created_s) VALUES (?, ?, ?, ?, ?, ?)",
-                   (row_id, boot, seq, topic, payload, created_s))
 
     def remove(self, ids: Iterable[int]) -> int:
         """Delete acknowledged messages (ids already gone are ignored); return how many went."""

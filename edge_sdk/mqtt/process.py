@@ -42,7 +42,7 @@ from edge_sdk.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
 from edge_sdk.mqtt.config import MQTTConfig
 from edge_sdk.mqtt.homeassistant import HostInfo, McuInfo
 from edge_sdk.mqtt.payload import ResultStamper
-from edge_sdk.mqtt.publisher import PublisherState
+from edge_sdk.mqtt.publisher import PublisherState, add_stats_sections
 from edge_sdk.mqtt.topics import Topics
 
 if TYPE_CHECKING:
@@ -219,12 +219,7 @@ class PublisherProcess:
         if not self._connected.is_set():
             return False
         body = dict(stats)
-        for name, section in self._sections.items():
-            if name not in body:
-                try:
-                    body[name] = dict(section())
-                except Exception:  # a broken section must not stop the stats; say which one
-                    logger.exception("stats section %r failed", name)
+        add_stats_sections(body, self._sections)
         self._send(("stats", body, self._router.stats(), self._router.last_rejection))
         return True
 

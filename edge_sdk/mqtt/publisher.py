@@ -42,9 +42,23 @@ from edge_sdk.mqtt.topics import Topics
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ["MQTTPublisher", "PublisherState"]
+__all__ = ["MQTTPublisher", "PublisherState", "add_stats_sections"]
 
 logger = logging.getLogger(__name__)
+
+
+def add_stats_sections(body: dict[str, Any], sections: Mapping[str, Callable[[], Mapping[str, Any]]]) -> int:
+    """Add each ``section()`` to ``body`` under its name unless already there; return how many failed
+    (logged: a broken section must not stop the stats)."""
+    failed = 0
+    for name, section in sections.items():
+        if name not in body:
+            try:
+                body[name] = dict(section())
+            except Exception:
+                failed += 1
+                logger.exception("stats section %r failed", name)
+    return failed
 
 
 class PublisherState(enum.Enum):
@@ -269,13 +283,7 @@ class MQTTPublisher:
             return False
         body = dict(stats)
         body.setdefault("mqtt", self.stats())
-        for name, section in self._stats_sections.items():
-            if name not in body:
-                try:
-                    body[name] = dict(section())
-                except Exception:  # a broken section must not stop the stats; say which one
-                    self._counts["stats_section_errors"] += 1
-                    logger.exception("stats section %r failed", name)
+        self._counts["stats_section_errors"] += add_stats_sections(body, self._stats_sections)
         self._client.publish(self.topics.stats, encode(self._stamper.stats_payload(body, time.time())), qos=0)
         self._counts["stats_sent"] += 1
         return True

@@ -28,12 +28,11 @@ ResultCallback = Callable[[Result], Any]
 
 
 class Dispatcher:
-    def __init__(self, capacity: int, times: StageTimes, name: str = "edge_sdk-dispatcher",
-                 block_when_full: bool = False,
-                 payload_of: Callable[[Result], dict[str, Any]] | None = None) -> None:
+    def __init__(self, capacity: int, times: StageTimes, payload_of: Callable[[Result], dict[str, Any]],
+                 name: str = "edge_sdk-dispatcher", block_when_full: bool = False) -> None:
         """``payload_of(result)`` builds what the publishers get, here rather than on the worker."""
         self._queue: collections.deque[tuple[Result, bool]] = collections.deque()
-        self._payload_of = payload_of or (lambda result: result.to_payload({}))
+        self._payload_of = payload_of
         self._capacity = capacity
         self._block = block_when_full
         self.policy = "block" if block_when_full else "drop_oldest"

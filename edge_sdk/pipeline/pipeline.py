@@ -90,8 +90,8 @@ class Pipeline:
         manifest = model.manifest
         model_info = {"name": manifest.model.name, "version": manifest.model.version,
                       "quant": manifest.quantization, "sha256": manifest.tflite_sha256}
-        self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times, block_when_full=every_frame,
-                                      payload_of=lambda result: result.to_payload(model_info))
+        self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times,
+                                      lambda result: result.to_payload(model_info), block_when_full=every_frame)
         for sink in self._sinks:
             self._dispatcher.add_publisher(_batch_publisher(sink))
         self._stop = threading.Event()
