@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.configtools import build
-from edge_sdk.mqtt import MQTTConfig, MQTTPublisher
-from edge_sdk.mqtt.payload import ResultStamper, encode
-from edge_sdk.mqtt.process import PublisherProcess
+from edge_sdk.sinks.mqtt import MQTTConfig, MQTTPublisher
+from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
+from edge_sdk.sinks.mqtt.process import PublisherProcess
 from edge_sdk.testing import MosquittoBroker, example_result
 
 __all__ = ["measure_outbox_qos1_ratio"]

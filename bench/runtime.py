@@ -55,8 +55,8 @@ from _runtime_proc import (
     tensorflow_rss_mb,
 )
 
+from edge_sdk.demo.seek import SeekClip, write_clip
 from edge_sdk.runtime import default_bundle_path
-from edge_sdk.seek import SeekClip, write_clip
 from edge_sdk.testing import MosquittoBroker, MQTTRecorder
 
 FPS = 15.0

@@ -32,7 +32,7 @@ from converters.workflow import (
     test_accuracy,
     train_on_dataset,
 )
-from edge_sdk.seek import LABELS
+from edge_sdk.demo.seek import LABELS
 
 FUSIONS = ("attention", "concat", "weighted")
 

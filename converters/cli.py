@@ -90,7 +90,7 @@ def _cmd_seek_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_seek_clip(args: argparse.Namespace) -> int:
-    from edge_sdk.seek import SeekClip, write_clip
+    from edge_sdk.demo.seek import SeekClip, write_clip
 
     paths = write_clip(args.out, SeekClip(seconds=args.seconds, fps=args.fps, size=args.size, seed=args.seed))
     print(json.dumps({k: str(v) for k, v in vars(paths).items()}))
@@ -144,7 +144,7 @@ def _cmd_build_seek_bundle(args: argparse.Namespace) -> int:
         split_tensors,
         train_on_dataset,
     )
-    from edge_sdk.seek import LABELS
+    from edge_sdk.demo.seek import LABELS
 
     workdir = Path(args.workdir)
     manifest = ensure_seek_dataset(workdir / "data", args.samples, args.seed)

@@ -102,7 +102,7 @@ def fit_preprocessing(
 ) -> Preprocessing:
     """Fit every modality the manifest has on the training rows only.
 
-    ``labels`` fixes the output order (e.g. ``edge_sdk.seek.LABELS``); by default the training
+    ``labels`` fixes the output order (e.g. ``edge_sdk.demo.seek.LABELS``); by default the training
     labels sorted. ``image_size_px`` is (width, height), by default the first training image's
     size. ``max_text_length`` defaults to the longest training text in words, capped at
     ``text_length_cap``. ``image_spec`` replaces the default raw-pixel spec (e.g. for a letterbox

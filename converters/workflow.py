@@ -43,7 +43,7 @@ class ModeOutcome:
 def ensure_seek_dataset(directory: str | Path, samples: int, seed: int = 0, image_size: int = 64,
                         progress: bool = True) -> Path:
     """Write a seek dataset unless an identical one (same samples, seed, size) is already there."""
-    from edge_sdk.seek import write_dataset
+    from edge_sdk.demo.seek import write_dataset
 
     out = Path(directory)
     stamp = out / ".seek-dataset"

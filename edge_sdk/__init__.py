@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from edge_sdk._lazy import lazy_exports
 
-# Names load on first use (PEP 562): ``python -m edge_sdk.mqtt.delivery_child`` and the CLI start without
+# Names load on first use (PEP 562): ``python -m edge_sdk.sinks.mqtt.delivery_child`` and the CLI start without
 # importing numpy, the bundle reader and the pipeline they do not need.
 _EXPORTS = {
     "Bundle": "edge_sdk.bundle",
@@ -34,10 +34,10 @@ _EXPORTS = {
     "SourceError": "edge_sdk.errors",
     "FusionModel": "edge_sdk.model",
     "Prediction": "edge_sdk.model",
-    "EmbeddedBroker": "edge_sdk.mqtt",
-    "JSONLinesSink": "edge_sdk.mqtt",
-    "MQTTConfig": "edge_sdk.mqtt",
-    "MQTTPublisher": "edge_sdk.mqtt",
+    "EmbeddedBroker": "edge_sdk.sinks.mqtt",
+    "JSONLinesSink": "edge_sdk.sinks",
+    "MQTTConfig": "edge_sdk.sinks.mqtt",
+    "MQTTPublisher": "edge_sdk.sinks.mqtt",
     "Pipeline": "edge_sdk.pipeline",
     "PipelineConfig": "edge_sdk.pipeline",
     "Result": "edge_sdk.pipeline",

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_dashboard(sub)
     register_deploy(sub)
 
-    from edge_sdk.cli_demo import register as register_demo
+    from edge_sdk.demo.cli import register as register_demo
 
     register_demo(sub)
 

@@ -30,8 +30,8 @@ from typing import Any
 from edge_sdk import configtools
 from edge_sdk._lazy import require
 from edge_sdk.errors import ConfigError
-from edge_sdk.mqtt.config import MQTTConfig
 from edge_sdk.pipeline.config import PipelineConfig
+from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
 
 __all__ = [

@@ -16,8 +16,8 @@ __all__ = ["render_reference"]
 
 def _sections() -> list[tuple[str, type, str]]:
     from edge_sdk.config import DeviceConfig, EmbeddedBrokerConfig, ModelConfig, SinkConfig
-    from edge_sdk.mqtt.config import HomeAssistantConfig, MQTTConfig, OutboxConfig, TLSConfig
     from edge_sdk.pipeline.config import PipelineConfig
+    from edge_sdk.sinks.mqtt.config import HomeAssistantConfig, MQTTConfig, OutboxConfig, TLSConfig
     from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
     from firmware_bridge.config import ActionRule, ActionsConfig, BridgeConfig
 

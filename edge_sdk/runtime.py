@@ -24,9 +24,9 @@ from edge_sdk.clock import MediaClock, WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig, actions_settings, bridge_settings
 from edge_sdk.errors import ConfigError
 from edge_sdk.model import FusionModel
-from edge_sdk.mqtt.config import MQTTConfig
 from edge_sdk.pipeline import Pipeline, Result
 from edge_sdk.pipeline.pipeline import ResultSink
+from edge_sdk.sinks.mqtt.config import MQTTConfig
 
 __all__ = ["Runtime", "default_bundle_path"]
 
@@ -65,7 +65,7 @@ class Runtime:
         wants_mqtt = config.mqtt is not None or config.embedded_broker.enabled
         delivery = config.mqtt or MQTTConfig(device_id=config.device)
         if wants_mqtt and delivery.delivery_in_process:
-            from edge_sdk.mqtt.process import PublisherProcess
+            from edge_sdk.sinks.mqtt.process import PublisherProcess
 
             # its interpreter starts while the model loads; configured in _start_publisher
             self._delivery_child = PublisherProcess.spawn()
@@ -101,7 +101,7 @@ class Runtime:
             if config.sensor.source == "mqtt" and sensor is not None:
                 self.publisher.on_command("sensor", lambda payload: sensor.update_from_json(payload), payload_format="text")
         if config.output.stdout_jsonl:
-            from edge_sdk.mqtt.sinks import JSONLinesSink
+            from edge_sdk.sinks.jsonl import JSONLinesSink
 
             sinks.append(JSONLinesSink(config.device).start())
 
@@ -133,12 +133,12 @@ class Runtime:
             self._delivery_child = None
 
     def _start_publisher(self) -> Any:
-        from edge_sdk.mqtt.process import PublisherProcess
-        from edge_sdk.mqtt.publisher import MQTTPublisher
+        from edge_sdk.sinks.mqtt.process import PublisherProcess
+        from edge_sdk.sinks.mqtt.publisher import MQTTPublisher
 
         mqtt = self.config.mqtt
         if mqtt is None:
-            from edge_sdk.mqtt.broker import EmbeddedBroker
+            from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
 
             settings = self.config.embedded_broker
             self.broker = EmbeddedBroker(port=settings.port, ws_port=settings.ws_port).start()
@@ -188,7 +188,7 @@ class Runtime:
             self.actions = ActionController(self.link, actions_settings(self.config))
             self._stack.callback(self.actions.close)
         if self.publisher is not None:
-            from edge_sdk.mqtt.homeassistant import McuInfo
+            from edge_sdk.sinks.mqtt.homeassistant import McuInfo
 
             link, actions = self.link, self.actions
             if link.device is not None:

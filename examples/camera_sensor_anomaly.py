@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 
 from edge_sdk import Runtime, parse_config
-from edge_sdk.seek import SeekClip, write_clip
+from edge_sdk.demo.seek import SeekClip, write_clip
 
 GLITCH_AT_S = (3.0, 7.0)  # the injected sensor faults, within the clip
 

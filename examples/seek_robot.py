@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from edge_sdk import Runtime, parse_config
-from edge_sdk.seek import SeekClip, write_clip
+from edge_sdk.demo.seek import SeekClip, write_clip
 from firmware_bridge import HostSimulator
 
 MOTORS = {"left": (-300, 300), "right": (300, -300), "center": (600, 600), "absent": (150, -150), "blocked": (0, 0)}

@@ -31,7 +31,7 @@ PublishBytes = Callable[[str, bytes], object]
 
 
 def snapshot_topic(prefix: str, device_id: str) -> str:
-    """``<prefix>/<device>/snapshot``, next to the topics of :class:`edge_sdk.mqtt.topics.Topics`."""
+    """``<prefix>/<device>/snapshot``, next to the topics of :class:`edge_sdk.sinks.mqtt.topics.Topics`."""
     return f"{prefix}/{device_id}/snapshot"
 
 

@@ -6,7 +6,7 @@ Threads only at I/O boundaries::
     inference worker (the thread that calls run(); owns the interpreter)
     dispatcher thread: callbacks, actions, publishing (bounded: drop_oldest for live sources,
                        block for every_frame playback; drops counted)
-    sinks' own threads or process (the MQTT delivery process, see edge_sdk.mqtt.process)
+    sinks' own threads or process (the MQTT delivery process, see edge_sdk.sinks.mqtt.process)
 
 ``close()`` shuts down in a fixed order: stop capture, finish the worker, drain the dispatcher,
 close the sinks (so the publisher can flush and say ``stopped``), close the model. A stage that
@@ -24,11 +24,17 @@ from typing import Any, Protocol, Self
 from edge_sdk.clock import now_s, to_wall_s, wall_s
 from edge_sdk.errors import InputError, PipelineError, SourceError
 from edge_sdk.model import FusionModel
+from edge_sdk.pipeline.align import Aligner
+from edge_sdk.pipeline.capture import CaptureThread
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
 from edge_sdk.pipeline.result import Result
 from edge_sdk.pipeline.stats import RateMeter, StageTimes
-from edge_sdk.sources import AlignConfig, Aligner, CaptureThread, Frame, FrameSource, SensorSlot, TextSlot
+from edge_sdk.sources.base import FrameSource
+from edge_sdk.sources.config import AlignConfig
+from edge_sdk.sources.frame import Frame
+from edge_sdk.sources.sensor import SensorSlot
+from edge_sdk.sources.text import TextSlot
 
 __all__ = ["Pipeline", "ResultSink"]
 

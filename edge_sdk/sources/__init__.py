@@ -4,37 +4,38 @@ Importing this package does no I/O and pulls neither OpenCV nor Picamera2; they 
 that needs them is opened. Timestamps are on :func:`edge_sdk.clock.now_s`.
 """
 
-from edge_sdk.sources.align import AlignedInputs, Aligner
-from edge_sdk.sources.base import FrameSource, SourceState, SourceStats
-from edge_sdk.sources.capture import CaptureThread
-from edge_sdk.sources.config import (
-    AlignConfig,
-    CameraConfig,
-    PlaybackMode,
-    SensorConfig,
-    TextConfig,
-)
-from edge_sdk.sources.factory import SCHEMES, open_frame_source, split_spec
-from edge_sdk.sources.frame import ColorOrder, Frame
-from edge_sdk.sources.readings import LatestReading
-from edge_sdk.sources.sensor import SensorSlot, open_sensor_source, parse_sensor_record
-from edge_sdk.sources.slot import BlockingSlot, DropPolicy, LatestSlot, make_slot
-from edge_sdk.sources.text import TextSlot, open_text_source
+from __future__ import annotations
+
+from edge_sdk._lazy import lazy_exports
+
+_EXPORTS = {
+    "FrameSource": "edge_sdk.sources.base",
+    "SourceState": "edge_sdk.sources.base",
+    "SourceStats": "edge_sdk.sources.base",
+    "AlignConfig": "edge_sdk.sources.config",
+    "CameraConfig": "edge_sdk.sources.config",
+    "PlaybackMode": "edge_sdk.sources.config",
+    "SensorConfig": "edge_sdk.sources.config",
+    "TextConfig": "edge_sdk.sources.config",
+    "SCHEMES": "edge_sdk.sources.factory",
+    "open_frame_source": "edge_sdk.sources.factory",
+    "split_spec": "edge_sdk.sources.factory",
+    "ColorOrder": "edge_sdk.sources.frame",
+    "Frame": "edge_sdk.sources.frame",
+    "SensorSlot": "edge_sdk.sources.sensor",
+    "open_sensor_source": "edge_sdk.sources.sensor",
+    "parse_sensor_record": "edge_sdk.sources.sensor",
+    "TextSlot": "edge_sdk.sources.text",
+    "open_text_source": "edge_sdk.sources.text",
+}
 
 __all__ = [
     "SCHEMES",
     "AlignConfig",
-    "AlignedInputs",
-    "Aligner",
-    "BlockingSlot",
     "CameraConfig",
-    "CaptureThread",
     "ColorOrder",
-    "DropPolicy",
     "Frame",
     "FrameSource",
-    "LatestReading",
-    "LatestSlot",
     "PlaybackMode",
     "SensorConfig",
     "SensorSlot",
@@ -42,10 +43,11 @@ __all__ = [
     "SourceStats",
     "TextConfig",
     "TextSlot",
-    "make_slot",
     "open_frame_source",
     "open_sensor_source",
     "open_text_source",
     "parse_sensor_record",
     "split_spec",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -104,7 +104,7 @@ class SeekSource(_IndexedSource):
     def __init__(self, config: CameraConfig, seconds: float = 30.0, fps: float = 15.0, seed: int = 0,
                  size: int | None = None, name: str | None = None, media_clock: MediaClock | None = None) -> None:
         # numpy only, but imported here so that importing edge_sdk.sources stays light
-        from edge_sdk.seek.video import SeekClip
+        from edge_sdk.demo.seek.video import SeekClip
 
         if seconds <= 0 or fps <= 0:
             raise SourceError(f"seek://: expected positive seconds and fps. Got: seconds={seconds}, fps={fps}")
@@ -114,6 +114,6 @@ class SeekSource(_IndexedSource):
         super().__init__(name or config.name or "seek", self.clip.frame_count, fps, config, media_clock)
 
     def _pixels(self, position: int) -> Any:
-        from edge_sdk.seek.world import render_scene
+        from edge_sdk.demo.seek.world import render_scene
 
         return render_scene(self.clip.scene_at(position / self.fps), size=self.clip.size, supersample=2)

@@ -22,8 +22,8 @@ from typing import IO
 
 from edge_sdk.clock import ReplayClock, WallReplayClock, from_wall_s
 from edge_sdk.errors import ConfigError, SourceError
+from edge_sdk.pipeline.readings import LatestReading, LineFeeder, TraceReplay
 from edge_sdk.sources.config import SensorConfig
-from edge_sdk.sources.readings import LatestReading, LineFeeder, TraceReplay
 
 __all__ = ["SensorSlot", "load_sensor_trace", "open_sensor_source", "parse_sensor_record"]
 

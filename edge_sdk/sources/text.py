@@ -13,8 +13,8 @@ from typing import IO
 
 from edge_sdk.clock import ReplayClock, WallReplayClock
 from edge_sdk.errors import ConfigError, SourceError
+from edge_sdk.pipeline.readings import LatestReading, LineFeeder, TraceReplay
 from edge_sdk.sources.config import TextConfig
-from edge_sdk.sources.readings import LatestReading, LineFeeder, TraceReplay
 
 __all__ = ["TextSlot", "load_command_trace", "open_text_source"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_sdk.seek import write_dataset
+from edge_sdk.demo.seek import write_dataset
 
 SEEK_SAMPLES = 300  # every label about 60 times: enough to split 80/10/10 and still see each label
 SEEK_SEED = 0

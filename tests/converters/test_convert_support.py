@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from edge_sdk.demo.seek import LABELS, render_scene, sample_scene
 from edge_sdk.preprocess import ImageSpec, SensorSpec, Tokenizer
-from edge_sdk.seek import LABELS, render_scene, sample_scene
 
 IMAGE_SIZE = 32
 MAX_LENGTH = 6

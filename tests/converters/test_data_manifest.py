@@ -12,7 +12,7 @@ import pytest
 
 from converters.errors import DataError, SpecError
 from converters.manifest import CleaningPolicy, ColumnMap, load_manifest
-from edge_sdk.seek import LABELS, MANIFEST_COLUMNS
+from edge_sdk.demo.seek import LABELS, MANIFEST_COLUMNS
 
 DROP = CleaningPolicy.uniform("drop")
 ManifestEditor = Callable[..., Path]  # the edit_manifest fixture (conftest.py)

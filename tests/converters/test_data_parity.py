@@ -18,6 +18,7 @@ import pytest
 
 from converters.dataset import Dataset, fit_preprocessing, make_tensors, prepare_dataset
 from converters.preprocessing import Preprocessing
+from edge_sdk.demo.seek import LABELS
 from edge_sdk.preprocess import (
     ImageSpec,
     Tokenizer,
@@ -25,7 +26,6 @@ from edge_sdk.preprocess import (
     prepare_image,
     scale_sensor,
 )
-from edge_sdk.seek import LABELS
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from converters.errors import SpecError
 from converters.manifest import Manifest, load_manifest
 from converters.split import Split, split_rows
-from edge_sdk.seek import LABELS
+from edge_sdk.demo.seek import LABELS
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from converters.dataset import (
 from converters.errors import DataError
 from converters.manifest import ColumnMap, load_manifest
 from converters.split import split_rows
+from edge_sdk.demo.seek import LABELS
 from edge_sdk.preprocess import ImageSpec, normalize_image, prepare_image
-from edge_sdk.seek import LABELS
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from converters.errors import SpecError
 from converters.spec import ModelSpec
 from converters.train import TrainConfig, TrainedModel, _swap_table, predict
 from converters.workflow import SEEK_TRAIN_CONFIG, split_tensors, train_on_dataset
-from edge_sdk.seek import LABELS, write_dataset
+from edge_sdk.demo.seek import LABELS, write_dataset
 
 pytestmark = pytest.mark.host
 

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from edge_sdk.dashboard import DashboardServer, SnapshotPublisher, serve, snapshot_topic
-from edge_sdk.mqtt.payload import ResultStamper, encode
-from edge_sdk.mqtt.topics import Topics
+from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
+from edge_sdk.sinks.mqtt.topics import Topics
 from edge_sdk.testing import MosquittoBroker, example_result
 
 from .browser import Chromium
@@ -170,7 +170,7 @@ def test_page_ignores_a_replayed_older_result_for_the_decision(
 
 @pytest.mark.skipif(os.environ.get("EDGE_SDK_UPDATE_SCREENSHOT") != "1", reason="set EDGE_SDK_UPDATE_SCREENSHOT=1 to rewrite docs/dashboard.png")
 def test_update_screenshot(browser: Chromium, ws_broker: MosquittoBroker) -> None:
-    from edge_sdk.seek.world import render_scene, sample_scene
+    from edge_sdk.demo.seek.world import render_scene, sample_scene
 
     device_id = "pi-kitchen"
     rng = np.random.default_rng(7)
@@ -215,7 +215,7 @@ def test_page_works_with_the_embedded_amqtt_brokers_websockets_listener(browser:
     pytest.importorskip("amqtt", reason="needs the broker extra (amqtt)")
     import paho.mqtt.client as mqtt
 
-    from edge_sdk.mqtt.broker import EmbeddedBroker
+    from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
 
     with EmbeddedBroker(port=0, ws_port=0) as broker, \
             serve(port=0, ws_url=f"ws://127.0.0.1:{broker.ws_port}/", prefix=PREFIX, device="pi-embedded") as server:

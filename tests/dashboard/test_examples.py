@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from edge_sdk.mqtt.payload import ResultStamper
-from edge_sdk.mqtt.topics import Topics
 from edge_sdk.pipeline.stats import StageTimes
+from edge_sdk.sinks.mqtt.payload import ResultStamper
+from edge_sdk.sinks.mqtt.topics import Topics
 from edge_sdk.testing import example_result
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -99,9 +99,9 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 def realistic_stats(tmp_path: Path) -> dict[str, Any]:
     """A stats payload as the runtime sends it: the pipeline's section and a real publisher's."""
     from edge_sdk.configtools import build
-    from edge_sdk.mqtt import MQTTConfig
-    from edge_sdk.mqtt.publisher import MQTTPublisher
     from edge_sdk.pipeline.pipeline import _STAGES
+    from edge_sdk.sinks.mqtt import MQTTConfig
+    from edge_sdk.sinks.mqtt.publisher import MQTTPublisher
 
     times = StageTimes(_STAGES)
     for stage in _STAGES:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_sdk.demo_metrics import FrameTruth, percentile_ms, score
+from edge_sdk.demo.metrics import FrameTruth, percentile_ms, score
 
 
 @pytest.mark.slow

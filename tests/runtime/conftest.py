@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from edge_sdk.configtools import build
-from edge_sdk.mqtt import MQTTConfig
+from edge_sdk.sinks.mqtt import MQTTConfig
 from edge_sdk.testing import MosquittoBroker, MQTTRecorder
 
 HAVE_MOSQUITTO = shutil.which("mosquitto") is not None or Path("/usr/sbin/mosquitto").exists()

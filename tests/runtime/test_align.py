@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from edge_sdk.clock import MediaClock, now_s
-from edge_sdk.seek.video import SeekClip, write_clip
+from edge_sdk.demo.seek.video import SeekClip, write_clip
+from edge_sdk.pipeline import AlignedInputs, Aligner
 from edge_sdk.sources import (
     AlignConfig,
-    AlignedInputs,
-    Aligner,
     CameraConfig,
     Frame,
     SensorConfig,

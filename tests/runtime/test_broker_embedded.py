@@ -8,8 +8,8 @@ import pytest
 
 from edge_sdk.configtools import build
 from edge_sdk.errors import PublishError
-from edge_sdk.mqtt import MQTTConfig, MQTTPublisher
-from edge_sdk.mqtt.broker import EmbeddedBroker
+from edge_sdk.sinks.mqtt import MQTTConfig, MQTTPublisher
+from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
 from edge_sdk.testing import MQTTRecorder, example_result
 
 pytest.importorskip("amqtt")

@@ -11,7 +11,7 @@ import pytest
 
 from edge_sdk.configtools import build
 from edge_sdk.errors import ConfigError
-from edge_sdk.mqtt import (
+from edge_sdk.sinks.mqtt import (
     HomeAssistantConfig,
     HomeAssistantDiscovery,
     McuInfo,

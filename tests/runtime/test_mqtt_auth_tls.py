@@ -8,7 +8,7 @@ import time
 import pytest
 
 from edge_sdk.errors import ConfigError, PublishError
-from edge_sdk.mqtt import MQTTPublisher, PublisherState
+from edge_sdk.sinks.mqtt import MQTTPublisher, PublisherState
 from edge_sdk.testing import example_result
 
 pytestmark = pytest.mark.broker

@@ -6,7 +6,7 @@ import pytest
 
 from edge_sdk.configtools import build
 from edge_sdk.errors import ConfigError
-from edge_sdk.mqtt import MQTTConfig
+from edge_sdk.sinks.mqtt import MQTTConfig
 
 
 def test_defaults_give_unique_client_ids_and_standard_ports() -> None:

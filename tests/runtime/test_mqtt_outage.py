@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_sdk.mqtt import MQTTPublisher
+from edge_sdk.sinks.mqtt import MQTTPublisher
 from edge_sdk.testing import MosquittoBroker, example_result
 
 pytestmark = pytest.mark.broker
@@ -24,7 +24,7 @@ EVENTS = "edge_sdk/pi-test/events"
 CHILD = r"""
 import json, sys, time
 from edge_sdk.configtools import build
-from edge_sdk.mqtt import MQTTConfig, MQTTPublisher
+from edge_sdk.sinks.mqtt import MQTTConfig, MQTTPublisher
 from edge_sdk.testing import example_result
 
 config = build(MQTTConfig, json.loads(sys.argv[1]), "mqtt")

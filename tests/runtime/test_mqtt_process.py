@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from edge_sdk.errors import PublishError
-from edge_sdk.mqtt import MQTTConfig, Outbox
-from edge_sdk.mqtt.process import PublisherProcess
+from edge_sdk.sinks.mqtt import MQTTConfig, Outbox
+from edge_sdk.sinks.mqtt.process import PublisherProcess
 from edge_sdk.testing import example_result
 
 pytestmark = pytest.mark.broker
@@ -64,8 +64,8 @@ def test_results_stats_and_commands_cross_the_process_boundary(
 _PARENT = textwrap.dedent("""
     import json, sys, time
     from edge_sdk.configtools import build
-    from edge_sdk.mqtt import MQTTConfig
-    from edge_sdk.mqtt.process import PublisherProcess
+    from edge_sdk.sinks.mqtt import MQTTConfig
+    from edge_sdk.sinks.mqtt.process import PublisherProcess
     from edge_sdk.testing import example_result
     config = build(MQTTConfig, json.loads(sys.argv[1]), "mqtt")
     publisher = PublisherProcess(config).start()
@@ -113,7 +113,7 @@ def test_a_dead_delivery_process_stops_publishing_with_a_clear_error(broker, mqt
 
 
 def test_the_child_refuses_to_run_by_hand() -> None:
-    done = subprocess.run([sys.executable, "-m", "edge_sdk.mqtt.delivery_child"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "edge_sdk.sinks.mqtt.delivery_child"], capture_output=True, text=True,
                           timeout=30, check=False)
     assert done.returncode == 2 and "started by PublisherProcess" in done.stderr
 

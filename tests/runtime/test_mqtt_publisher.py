@@ -7,7 +7,7 @@ import time
 import pytest
 
 from edge_sdk.errors import PublishError
-from edge_sdk.mqtt import MQTTPublisher, PublisherState
+from edge_sdk.sinks.mqtt import MQTTPublisher, PublisherState
 from edge_sdk.testing import MosquittoBroker
 from edge_sdk.testing import example_result as sample_result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from edge_sdk.mqtt import JSONLinesSink
+from edge_sdk.sinks import JSONLinesSink
 from edge_sdk.testing import example_result
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge_sdk.errors import PublishError
-from edge_sdk.mqtt import MQTTPublisher, Outbox
+from edge_sdk.sinks.mqtt import MQTTPublisher, Outbox
 from edge_sdk.testing import example_result
 
 PAYLOAD = b"x" * 100
@@ -31,7 +31,7 @@ def test_committed_messages_survive_sigkill(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite3"
     child = (
         "import os, signal, sys\n"
-        "from edge_sdk.mqtt import Outbox\n"
+        "from edge_sdk.sinks.mqtt import Outbox\n"
         f"outbox = Outbox({str(path)!r}).open()\n"
         "for seq in range(1, 1001):\n"
         "    outbox.append('b' * 32, seq, 't/events', b'x' * 100)\n"
@@ -74,7 +74,7 @@ def test_old_messages_expire_and_are_counted(tmp_path: Path) -> None:
 def test_a_second_process_cannot_share_an_outbox(tmp_path: Path) -> None:
     with Outbox(tmp_path / "o.sqlite3"):
         child = (
-            "from edge_sdk.mqtt import Outbox\n"
+            "from edge_sdk.sinks.mqtt import Outbox\n"
             f"Outbox({str(tmp_path / 'o.sqlite3')!r}).open()\n"
         )
         result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=False)

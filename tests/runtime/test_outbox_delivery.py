@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from edge_sdk.mqtt import MQTTPublisher
+from edge_sdk.sinks.mqtt import MQTTPublisher
 from edge_sdk.testing import example_result
 
 pytestmark = pytest.mark.broker

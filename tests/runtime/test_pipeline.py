@@ -27,8 +27,8 @@ from edge_sdk import (
     open_frame_source,
     parse_config,
 )
+from edge_sdk.demo.seek import SeekClip, write_clip
 from edge_sdk.runtime import default_bundle_path
-from edge_sdk.seek import SeekClip, write_clip
 
 FPS = 15.0
 SECONDS = 3.0

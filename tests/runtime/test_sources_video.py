@@ -17,17 +17,10 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 
 from edge_sdk.clock import MediaClock, now_s
+from edge_sdk.demo.seek.video import SeekClip, write_clip
 from edge_sdk.errors import ConfigError, MissingDependencyError, SourceError
-from edge_sdk.seek.video import SeekClip, write_clip
-from edge_sdk.sources import (
-    BlockingSlot,
-    CameraConfig,
-    CaptureThread,
-    Frame,
-    LatestSlot,
-    SourceState,
-    open_frame_source,
-)
+from edge_sdk.pipeline import BlockingSlot, CaptureThread, LatestSlot
+from edge_sdk.sources import CameraConfig, Frame, SourceState, open_frame_source
 
 pytestmark = pytest.mark.timeout(60)
 

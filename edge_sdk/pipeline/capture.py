@@ -8,9 +8,9 @@ from types import TracebackType
 from typing import Self
 
 from edge_sdk.errors import SourceError
+from edge_sdk.pipeline.slot import BlockingSlot, LatestSlot
 from edge_sdk.sources.base import FrameSource
 from edge_sdk.sources.frame import Frame
-from edge_sdk.sources.slot import BlockingSlot, LatestSlot
 
 __all__ = ["CaptureThread"]
 

@@ -26,18 +26,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from edge_sdk.errors import PublishError
-from edge_sdk.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
-from edge_sdk.mqtt.config import MQTTConfig
-from edge_sdk.mqtt.connection import (
+from edge_sdk.sinks.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
+from edge_sdk.sinks.mqtt.config import MQTTConfig
+from edge_sdk.sinks.mqtt.connection import (
     describe_connect_failure,
     describe_refusal,
     make_client,
 )
-from edge_sdk.mqtt.delivery import Delivery
-from edge_sdk.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
-from edge_sdk.mqtt.outbox import Outbox
-from edge_sdk.mqtt.payload import ResultStamper, encode
-from edge_sdk.mqtt.topics import Topics
+from edge_sdk.sinks.mqtt.delivery import Delivery
+from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
+from edge_sdk.sinks.mqtt.outbox import Outbox
+from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
+from edge_sdk.sinks.mqtt.topics import Topics
 
 if TYPE_CHECKING:
     from typing import Self

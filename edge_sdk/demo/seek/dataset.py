@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk._lazy import require
-from edge_sdk.seek.world import render_scene, sample_scene
+from edge_sdk.demo.seek.world import render_scene, sample_scene
 
 __all__ = ["MANIFEST_COLUMNS", "write_dataset"]
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from edge_sdk.mqtt.payload import ResultStamper, encode
+from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
 
 if TYPE_CHECKING:
     from typing import Self
@@ -22,7 +22,7 @@ __all__ = ["JSONLinesSink"]
 class JSONLinesSink:
     """Writes results (schema ``edge_sdk.result/1``) and stats as JSON lines to a text stream.
 
-    Same calls as :class:`~edge_sdk.mqtt.publisher.MQTTPublisher`; there is no broker, so
+    Same calls as :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`; there is no broker, so
     commands never arrive and delivery is whatever the stream does (a closed pipe raises).
     """
 

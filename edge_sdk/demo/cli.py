@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from edge_sdk.demo import DemoOptions, SeekDemo
+    from edge_sdk.demo.session import DemoOptions, SeekDemo
     from edge_sdk.errors import ConfigError
 
     if args.model and not Path(args.model).is_file():
@@ -155,7 +155,7 @@ def _table(s: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m edge_sdk.cli_demo``: the same command without the rest of ``edge-sdk``."""
+    """``python -m edge_sdk.demo.cli``: the same command without the rest of ``edge-sdk``."""
     import logging
 
     parser = argparse.ArgumentParser(prog="edge-sdk demo")

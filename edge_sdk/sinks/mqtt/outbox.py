@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from edge_sdk.errors import PublishError
-from edge_sdk.mqtt.config import DropPolicy
+from edge_sdk.sinks.mqtt.config import DropPolicy
 
 if TYPE_CHECKING:
     from typing import Self

@@ -13,8 +13,8 @@ from typing import Any
 
 from edge_sdk._lazy import require
 from edge_sdk.errors import ConfigError, PublishError
-from edge_sdk.mqtt.config import MQTTConfig
-from edge_sdk.mqtt.topics import Topics
+from edge_sdk.sinks.mqtt.config import MQTTConfig
+from edge_sdk.sinks.mqtt.topics import Topics
 
 __all__ = ["describe_connect_failure", "describe_refusal", "make_client", "make_tls_context"]
 

@@ -1,7 +1,7 @@
-"""The MQTT delivery process: ``python -m edge_sdk.mqtt.delivery_child <fd>``, started by
-:class:`~edge_sdk.mqtt.process.PublisherProcess`, which explains why it exists.
+"""The MQTT delivery process: ``python -m edge_sdk.sinks.mqtt.delivery_child <fd>``, started by
+:class:`~edge_sdk.sinks.mqtt.process.PublisherProcess`, which explains why it exists.
 
-It runs an :class:`~edge_sdk.mqtt.publisher.MQTTPublisher` and serves the parent's requests,
+It runs an :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher` and serves the parent's requests,
 pickled tuples on the socket pair ``<fd>``: ``results`` (stamped dicts: encoded and committed
 here), ``stats``, ``raw``, ``announce``, ``flush``, ``stats_request``, ``close``. It tells the
 parent about connection changes (``status``), forwards command messages (``command``) and answers
@@ -22,8 +22,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from edge_sdk.errors import PublishError
-from edge_sdk.mqtt.payload import encode
-from edge_sdk.mqtt.publisher import MQTTPublisher
+from edge_sdk.sinks.mqtt.payload import encode
+from edge_sdk.sinks.mqtt.publisher import MQTTPublisher
 
 __all__ = ["main"]
 
@@ -131,7 +131,7 @@ def _handle(publisher: MQTTPublisher, message: tuple[Any, ...], send: Callable[[
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or not args[0].isdigit():
-        sys.stderr.write("usage: python -m edge_sdk.mqtt.delivery_child <socket fd> (started by PublisherProcess)\n")
+        sys.stderr.write("usage: python -m edge_sdk.sinks.mqtt.delivery_child <socket fd> (started by PublisherProcess)\n")
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

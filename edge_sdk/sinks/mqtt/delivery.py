@@ -32,8 +32,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from edge_sdk.mqtt.outbox import Outbox, OutboxRow
-from edge_sdk.mqtt.payload import mark_replayed
+from edge_sdk.sinks.mqtt.outbox import Outbox, OutboxRow
+from edge_sdk.sinks.mqtt.payload import mark_replayed
 
 __all__ = ["Delivery"]
 

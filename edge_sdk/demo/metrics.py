@@ -35,7 +35,7 @@ class Score:
 
 
 def load_truth(path: str | Path, fps: float) -> FrameTruth:
-    """The ``.truth.jsonl`` written by :func:`edge_sdk.seek.write_clip`, indexed by frame number."""
+    """The ``.truth.jsonl`` written by :func:`edge_sdk.demo.seek.write_clip`, indexed by frame number."""
     labels: dict[int, str] = {}
     with open(path, encoding="utf-8") as stream:
         for line in stream:

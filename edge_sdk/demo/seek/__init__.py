@@ -1,8 +1,8 @@
 """The seek demo world: scenes, datasets and clips that need image, text and sensor together."""
 
-from edge_sdk.seek.dataset import MANIFEST_COLUMNS, write_dataset
-from edge_sdk.seek.video import ClipFrame, ClipPaths, SeekClip, write_clip
-from edge_sdk.seek.world import (
+from edge_sdk.demo.seek.dataset import MANIFEST_COLUMNS, write_dataset
+from edge_sdk.demo.seek.video import ClipFrame, ClipPaths, SeekClip, write_clip
+from edge_sdk.demo.seek.world import (
     BLOCKED_BELOW_CM,
     COLORS,
     LABELS,

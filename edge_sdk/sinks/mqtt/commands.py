@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from edge_sdk.mqtt.topics import Topics
+from edge_sdk.sinks.mqtt.topics import Topics
 
 __all__ = ["CommandHandler", "CommandRouter", "PayloadFormat"]
 

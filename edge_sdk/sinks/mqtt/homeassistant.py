@@ -34,8 +34,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_sdk.mqtt.config import HomeAssistantConfig
-from edge_sdk.mqtt.topics import Topics
+from edge_sdk.sinks.mqtt.config import HomeAssistantConfig
+from edge_sdk.sinks.mqtt.topics import Topics
 
 __all__ = ["HomeAssistantDiscovery", "HostInfo", "McuInfo"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from edge_sdk._lazy import require
-from edge_sdk.mqtt.topics import Topics
+from edge_sdk.sinks.mqtt.topics import Topics
 
 if TYPE_CHECKING:
     from typing import Self

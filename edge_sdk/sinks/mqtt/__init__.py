@@ -4,20 +4,19 @@ Importing this package does no I/O and does not import paho-mqtt or amqtt; they 
 when a publisher or an embedded broker starts.
 """
 
-from edge_sdk.mqtt.broker import EmbeddedBroker
-from edge_sdk.mqtt.commands import CommandRouter
-from edge_sdk.mqtt.config import (
+from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
+from edge_sdk.sinks.mqtt.commands import CommandRouter
+from edge_sdk.sinks.mqtt.config import (
     HomeAssistantConfig,
     MQTTConfig,
     OutboxConfig,
     TLSConfig,
 )
-from edge_sdk.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
-from edge_sdk.mqtt.outbox import Outbox, OutboxRow
-from edge_sdk.mqtt.payload import RESULT_SCHEMA, STATS_SCHEMA, ResultStamper
-from edge_sdk.mqtt.publisher import MQTTPublisher, PublisherState
-from edge_sdk.mqtt.sinks import JSONLinesSink
-from edge_sdk.mqtt.topics import Topics
+from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
+from edge_sdk.sinks.mqtt.outbox import Outbox, OutboxRow
+from edge_sdk.sinks.mqtt.payload import RESULT_SCHEMA, STATS_SCHEMA, ResultStamper
+from edge_sdk.sinks.mqtt.publisher import MQTTPublisher, PublisherState
+from edge_sdk.sinks.mqtt.topics import Topics
 
 __all__ = [
     "RESULT_SCHEMA",
@@ -27,7 +26,6 @@ __all__ = [
     "HomeAssistantConfig",
     "HomeAssistantDiscovery",
     "HostInfo",
-    "JSONLinesSink",
     "MQTTConfig",
     "MQTTPublisher",
     "McuInfo",

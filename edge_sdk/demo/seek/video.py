@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk._lazy import require
-from edge_sdk.seek.world import COLORS, SHAPES, Scene, command_text, render_scene, sample_scene
+from edge_sdk.demo.seek.world import COLORS, SHAPES, Scene, command_text, render_scene, sample_scene
 
 __all__ = ["ClipFrame", "ClipPaths", "SeekClip", "write_clip"]
 

@@ -11,7 +11,7 @@ turns (``mqtt.delivery: auto`` chooses by the CPUs the runtime may use; ``make b
 The parent stamps ``(boot, seq)``, so :meth:`publish_results` returns the sequence numbers at once,
 and runs the command handlers. It hands each batch over a socket pair as pickled dicts (3 us a
 result, against 17 us for the JSON); the child encodes, commits to the outbox and sends (see
-:class:`~edge_sdk.mqtt.publisher.MQTTPublisher`, which the child runs). A payload that is not
+:class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`, which the child runs). A payload that is not
 JSON (NaN) is therefore logged and counted by the child (``unencodable``) instead of raised.
 
 Delivery guarantee: a result is durable once the child has committed it. If the parent dies, the
@@ -20,7 +20,7 @@ and exits at once without waiting for the broker, so a restarted runtime finds t
 replays those results, marked. What a SIGKILL of *both* processes loses is what sat in memory or in
 the socket, like the dispatcher's queue before.
 
-The child is ``python -m edge_sdk.mqtt.delivery_child <fd>`` (see that module), not a
+The child is ``python -m edge_sdk.sinks.mqtt.delivery_child <fd>`` (see that module), not a
 ``multiprocessing`` spawn, which would re-run the user's ``__main__`` script.
 """
 
@@ -38,12 +38,12 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from edge_sdk.errors import PublishError
-from edge_sdk.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
-from edge_sdk.mqtt.config import MQTTConfig
-from edge_sdk.mqtt.homeassistant import HostInfo, McuInfo
-from edge_sdk.mqtt.payload import ResultStamper
-from edge_sdk.mqtt.publisher import PublisherState, add_stats_sections
-from edge_sdk.mqtt.topics import Topics
+from edge_sdk.sinks.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
+from edge_sdk.sinks.mqtt.config import MQTTConfig
+from edge_sdk.sinks.mqtt.homeassistant import HostInfo, McuInfo
+from edge_sdk.sinks.mqtt.payload import ResultStamper
+from edge_sdk.sinks.mqtt.publisher import PublisherState, add_stats_sections
+from edge_sdk.sinks.mqtt.topics import Topics
 
 if TYPE_CHECKING:
     from typing import Self
@@ -73,7 +73,7 @@ class DeliveryChild:
 
 
 class PublisherProcess:
-    """The :class:`~edge_sdk.mqtt.publisher.MQTTPublisher` interface, delivered by a child process.
+    """The :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher` interface, delivered by a child process.
 
     >>> with PublisherProcess(MQTTConfig(device_id="pi-kitchen", host="broker.lan")) as publisher:
     ...     publisher.on_command("prompt", set_prompt, payload_format="text")
@@ -127,7 +127,7 @@ class PublisherProcess:
         ours, theirs = socket.socketpair()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "edge_sdk.mqtt.delivery_child", str(theirs.fileno())],
+                [sys.executable, "-m", "edge_sdk.sinks.mqtt.delivery_child", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
             )
         except OSError as exc:

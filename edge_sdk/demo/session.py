@@ -14,7 +14,7 @@ built meanwhile, and the video is started when the shifted trace reaches its tim
 app sends each command on the same schedule, so all three start together.
 
 The library part logs and never prints: :class:`SeekDemo` reports through callbacks and returns
-the summary; ``edge_sdk.cli_demo`` does the printing.
+the summary; ``edge_sdk.demo.cli`` does the printing.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_sdk.demo_metrics import load_truth, percentile_ms, score
-from edge_sdk.demo_subscriber import DemoSubscriber, Receipt
+from edge_sdk.demo.metrics import load_truth, percentile_ms, score
+from edge_sdk.demo.seek import ClipPaths, SeekClip, write_clip
+from edge_sdk.demo.subscriber import DemoSubscriber, Receipt
 from edge_sdk.errors import ConfigError, EdgeSDKError
-from edge_sdk.seek import ClipPaths, SeekClip, write_clip
 
 __all__ = ["DEMO_ACTIONS", "DemoOptions", "Progress", "SeekDemo"]
 
@@ -188,7 +188,7 @@ class SeekDemo:
             from edge_sdk.testing.mosquitto import MosquittoBroker
 
             return MosquittoBroker(self.options.workdir / "mosquitto")
-        from edge_sdk.mqtt.broker import EmbeddedBroker
+        from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
 
         return EmbeddedBroker(port=0)  # a free port: never collides with a broker already on 1883
 
