@@ -21,10 +21,50 @@ from typing import Any, TypeVar, get_args, get_origin
 
 from edge_sdk.errors import ConfigError
 
-__all__ = ["build", "describe", "expand_env"]
+__all__ = ["FieldError", "bounds", "build", "check_bounds", "describe", "expand_env"]
 
 T = TypeVar("T")
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+class FieldError(ConfigError):
+    """A field's own value is wrong; :func:`build` puts the key path of the file in front of it."""
+
+    def __init__(self, owner: str, field_name: str, detail: str) -> None:
+        super().__init__(f"{owner}.{field_name}: {detail}")
+        self.field_name, self.detail = field_name, detail
+
+
+def bounds(*, ge: float | None = None, gt: float | None = None, le: float | None = None) -> dict[str, float]:
+    """Field metadata for a numeric range, checked by :func:`check_bounds`: ``metadata={**bounds(ge=1), ...}``.
+
+    Declared next to the field rather than typed into a ``__post_init__`` message, so the message
+    always carries the key path the user wrote (``mqtt.outbox.max_bytes``), wherever it was nested.
+    """
+    return {key: value for key, value in (("ge", ge), ("gt", gt), ("le", le)) if value is not None}
+
+
+def check_bounds(instance: Any) -> None:
+    """Raise :class:`FieldError` for the first field outside its declared :func:`bounds`."""
+    for f in dataclasses.fields(instance):
+        ge, gt, le = f.metadata.get("ge"), f.metadata.get("gt"), f.metadata.get("le")
+        if ge is None and gt is None and le is None:
+            continue
+        value = getattr(instance, f.name)
+        if ((ge is not None and value < ge) or (gt is not None and value <= gt)
+                or (le is not None and value > le)):
+            raise FieldError(type(instance).__name__, f.name, f"expected {_range_text(ge, gt, le)}. Got: {value!r}")
+
+
+def _range_text(ge: float | None, gt: float | None, le: float | None) -> str:
+    if ge is not None and le is not None:
+        return f"{ge:g} to {le:g}"
+    if gt is not None:
+        return "a positive number" if gt == 0 and le is None else f"more than {gt:g}" + (
+            f" and at most {le:g}" if le is not None else "")
+    if ge is not None:
+        return f"at least {ge:g}"
+    return f"at most {le:g}"
 
 
 def expand_env(value: str, where: str) -> str:
@@ -58,6 +98,8 @@ def build(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
     kwargs = {name: _coerce(hints[name], value, _join(where, name)) for name, value in data.items()}
     try:
         return cls(**kwargs)
+    except FieldError as exc:
+        raise ConfigError(f"{_join(where or cls.__name__, exc.field_name)}: {exc.detail}") from None
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:

@@ -44,3 +44,26 @@ def test_unknown_keys_list_the_valid_ones() -> None:
 def test_bad_values_say_what_was_expected(data, message) -> None:
     with pytest.raises(ConfigError, match=message):
         build(MQTTConfig, data, "mqtt")
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"outbox": {"max_bytes": 10}}, r"mqtt\.outbox\.max_bytes: expected at least 1024\. Got: 10$"),
+        ({"outbox": {"inflight_window": 0}}, r"mqtt\.outbox\.inflight_window: expected 1 to 10000\. Got: 0$"),
+        ({"port": 70000}, r"mqtt\.port: expected 0 to 65535\. Got: 70000$"),
+        ({"homeassistant": {"expire_after_s": -1}}, r"mqtt\.homeassistant\.expire_after_s: expected at least 0\."),
+    ],
+)
+def test_declared_bounds_name_the_key_path_the_user_wrote(section: dict[str, object], message: str) -> None:
+    from edge_sdk.config import parse_config
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"device": "pi", "mqtt": section})
+
+
+def test_declared_bounds_name_the_class_when_built_in_code() -> None:
+    from edge_sdk.sinks.mqtt.config import OutboxConfig
+
+    with pytest.raises(ConfigError, match=r"^OutboxConfig\.max_age_s: expected a positive number\. Got: 0$"):
+        OutboxConfig(max_age_s=0)

@@ -4,19 +4,30 @@ Importing this package does no I/O and does not import paho-mqtt or amqtt; they 
 when a publisher or an embedded broker starts.
 """
 
-from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
-from edge_sdk.sinks.mqtt.commands import CommandRouter
-from edge_sdk.sinks.mqtt.config import (
-    HomeAssistantConfig,
-    MQTTConfig,
-    OutboxConfig,
-    TLSConfig,
-)
-from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
-from edge_sdk.sinks.mqtt.outbox import Outbox, OutboxRow
-from edge_sdk.sinks.mqtt.payload import RESULT_SCHEMA, STATS_SCHEMA, ResultStamper
-from edge_sdk.sinks.mqtt.publisher import MQTTPublisher, PublisherState
-from edge_sdk.sinks.mqtt.topics import Topics
+from __future__ import annotations
+
+from edge_sdk._lazy import lazy_exports
+
+# Names load on first use: the config loader needs MQTTConfig, not asyncio (the embedded broker).
+_EXPORTS = {
+    "EmbeddedBroker": "edge_sdk.sinks.mqtt.broker",
+    "CommandRouter": "edge_sdk.sinks.mqtt.commands",
+    "HomeAssistantConfig": "edge_sdk.sinks.mqtt.config",
+    "MQTTConfig": "edge_sdk.sinks.mqtt.config",
+    "OutboxConfig": "edge_sdk.sinks.mqtt.config",
+    "TLSConfig": "edge_sdk.sinks.mqtt.config",
+    "HomeAssistantDiscovery": "edge_sdk.sinks.mqtt.homeassistant",
+    "HostInfo": "edge_sdk.sinks.mqtt.homeassistant",
+    "McuInfo": "edge_sdk.sinks.mqtt.homeassistant",
+    "Outbox": "edge_sdk.sinks.mqtt.outbox",
+    "OutboxRow": "edge_sdk.sinks.mqtt.outbox",
+    "RESULT_SCHEMA": "edge_sdk.sinks.mqtt.payload",
+    "STATS_SCHEMA": "edge_sdk.sinks.mqtt.payload",
+    "ResultStamper": "edge_sdk.sinks.mqtt.payload",
+    "MQTTPublisher": "edge_sdk.sinks.mqtt.publisher",
+    "PublisherState": "edge_sdk.sinks.mqtt.publisher",
+    "Topics": "edge_sdk.sinks.mqtt.topics",
+}
 
 __all__ = [
     "RESULT_SCHEMA",
@@ -37,3 +48,5 @@ __all__ = [
     "TLSConfig",
     "Topics",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

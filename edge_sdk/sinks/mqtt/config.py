@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from edge_sdk.configtools import bounds, check_bounds
 from edge_sdk.errors import ConfigError
 
 __all__ = ["DropPolicy", "HomeAssistantConfig", "MQTTConfig", "OutboxConfig", "TLSConfig"]
@@ -66,28 +67,25 @@ class OutboxConfig:
         default="",
         metadata={"help": "SQLite file; empty: $XDG_STATE_HOME/edge_sdk/<device_id>/outbox.sqlite3"},
     )
-    max_bytes: int = field(default=50_000_000, metadata={"help": "bound on the stored payload bytes"})
-    max_age_s: float = field(default=7 * 24 * 3600.0, metadata={"help": "results older than this are dropped"})
+    max_bytes: int = field(default=50_000_000, metadata={**bounds(ge=1024),
+        "help": "bound on the stored payload bytes"})
+    max_age_s: float = field(default=7 * 24 * 3600.0, metadata={**bounds(gt=0),
+        "help": "results older than this are dropped"})
     drop_policy: DropPolicy = field(
         default="drop_oldest", metadata={"help": "when max_bytes is reached: drop_oldest or reject_new"}
     )
     inflight_window: int = field(
-        default=100, metadata={"help": "results handed to the network and not yet acknowledged, at most"}
+        default=100, metadata={**bounds(ge=1, le=10_000),
+            "help": "results handed to the network and not yet acknowledged, at most"}
     )
     memory_rows: int = field(
         default=1024,
-        metadata={"help": "results also kept in memory for sending (no read-back); the rest wait in the file only"},
+        metadata={**bounds(ge=0, le=100_000),
+            "help": "results also kept in memory for sending (no read-back); the rest wait in the file only"},
     )
 
     def __post_init__(self) -> None:
-        if self.max_bytes < 1024:
-            raise ConfigError(f"mqtt.outbox.max_bytes: expected at least 1024. Got: {self.max_bytes}")
-        if self.max_age_s <= 0:
-            raise ConfigError(f"mqtt.outbox.max_age_s: expected a positive number. Got: {self.max_age_s}")
-        if not 1 <= self.inflight_window <= 10_000:
-            raise ConfigError(f"mqtt.outbox.inflight_window: expected 1 to 10000. Got: {self.inflight_window}")
-        if not 0 <= self.memory_rows <= 100_000:
-            raise ConfigError(f"mqtt.outbox.memory_rows: expected 0 to 100000. Got: {self.memory_rows}")
+        check_bounds(self)
 
     def resolved_path(self, device_id: str) -> Path:
         if self.path:
@@ -109,10 +107,12 @@ class HomeAssistantConfig:
     )
     name: str = field(default="", metadata={"help": "device name shown in Home Assistant; empty: the device id"})
     expire_after_s: int = field(
-        default=0, metadata={"help": "result sensors become unavailable after this long without a result; 0: never"}
+        default=0, metadata={**bounds(ge=0),
+            "help": "result sensors become unavailable after this long without a result; 0: never"}
     )
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         prefix = self.discovery_prefix
         if not prefix or any(c in prefix for c in "+#") or prefix.startswith("/") or prefix.endswith("/"):
             raise ConfigError(
@@ -123,8 +123,6 @@ class HomeAssistantConfig:
             raise ConfigError(
                 f"mqtt.homeassistant.node_id: expected letters, digits, '_' or '-' only. Got: {self.node_id!r}"
             )
-        if self.expire_after_s < 0:
-            raise ConfigError(f"mqtt.homeassistant.expire_after_s: expected 0 or more. Got: {self.expire_after_s}")
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,8 @@ class MQTTConfig:
 
     device_id: str = field(metadata={"help": "names the device in topics, payloads and the client id"})
     host: str = field(default="127.0.0.1", metadata={"help": "broker host name or address"})
-    port: int = field(default=0, metadata={"help": "broker port; 0: 1883, 8883 with TLS, 80/443 for websockets"})
+    port: int = field(default=0, metadata={**bounds(ge=0, le=65535),
+        "help": "broker port; 0: 1883, 8883 with TLS, 80/443 for websockets"})
     transport: Literal["tcp", "websockets"] = field(default="tcp", metadata={"help": "tcp or websockets"})
     websocket_path: str = field(default="/mqtt", metadata={"help": "HTTP path of the websockets endpoint"})
     protocol: Literal["3.1.1", "5"] = field(default="5", metadata={"help": "MQTT protocol version"})
@@ -141,14 +140,16 @@ class MQTTConfig:
     username: str = field(default="", metadata={"help": "empty: no authentication; ${VAR} reads the environment"})
     password: str = field(default="", metadata={"help": "use ${VAR} to keep it out of the file"})
     tls: TLSConfig = field(default_factory=TLSConfig, metadata={"help": "TLS options"})
-    keepalive_s: int = field(default=30, metadata={"help": "MQTT keepalive; the last will fires after 1.5x this"})
+    keepalive_s: int = field(default=30, metadata={**bounds(ge=1),
+        "help": "MQTT keepalive; the last will fires after 1.5x this"})
     topic_prefix: str = field(default="edge_sdk", metadata={"help": "first level of every topic"})
     result_qos: Literal[0, 1] = field(
         default=0, metadata={"help": "QoS of the retained latest result (events are always QoS 1)"}
     )
     retain_result: bool = field(default=True, metadata={"help": "retain the latest result on <device>/result"})
     retain_interval_s: float = field(default=0.1, metadata={
-        "help": "refresh the retained result at most this often (the newest one is always sent last); every "
+        **bounds(ge=0, le=3600),
+            "help": "refresh the retained result at most this often (the newest one is always sent last); every "
                 "result still goes to <device>/events. 0: with every result"})
     reconnect_min_s: float = field(default=0.5, metadata={"help": "first reconnect delay; doubles each failure"})
     reconnect_max_s: float = field(default=30.0, metadata={"help": "longest reconnect delay"})
@@ -167,6 +168,7 @@ class MQTTConfig:
     )
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if not _DEVICE_ID.match(self.device_id):
             raise ConfigError(
                 "mqtt.device_id: expected 1-64 letters, digits, '_', '.' or '-', starting with a letter or "
@@ -177,8 +179,6 @@ class MQTTConfig:
                 f"mqtt.topic_prefix: expected a non-empty topic without '+', '#' or a trailing '/'. "
                 f"Got: {self.topic_prefix!r}"
             )
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"mqtt.port: expected 0 to 65535. Got: {self.port}")
         if self.password and not self.username:
             raise ConfigError("mqtt.password is set but mqtt.username is empty; set both or neither")
         if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
@@ -186,10 +186,6 @@ class MQTTConfig:
                 "mqtt: expected 0 < reconnect_min_s <= reconnect_max_s. "
                 f"Got: reconnect_min_s={self.reconnect_min_s}, reconnect_max_s={self.reconnect_max_s}"
             )
-        if self.keepalive_s < 1:
-            raise ConfigError(f"mqtt.keepalive_s: expected at least 1. Got: {self.keepalive_s}")
-        if not 0 <= self.retain_interval_s <= 3600:
-            raise ConfigError(f"mqtt.retain_interval_s: expected 0 to 3600 seconds. Got: {self.retain_interval_s}")
 
     @property
     def delivery_in_process(self) -> bool:
