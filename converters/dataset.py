@@ -287,7 +287,7 @@ def _images(
 
     def load(job: tuple[int, tuple[int, str]]) -> None:
         i, (row, path) = job
-        pixels = prepare_image(_read(path, source, row, column), spec, frame_order="BGR")
+        pixels = prepare_image(_read(path, source, row, column), spec, color_order="BGR")
         # Identity spec: normalize_image would only cast; the cast happens in the training step.
         out[i] = pixels if identity else normalize_image(pixels, spec)
 

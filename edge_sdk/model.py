@@ -97,14 +97,14 @@ class FusionModel:
         image: np.ndarray | None = None,
         text: str | None = None,
         sensor: Mapping[str, float] | None = None,
-        frame_order: ColorOrder = "BGR",
+        color_order: ColorOrder = "BGR",
     ) -> dict[str, np.ndarray]:
         """Raw inputs to interpreter-ready tensors keyed by input name (batch dimension added)."""
         tensors: dict[str, np.ndarray] = {}
         if self._image_input is not None:
             if image is None:
                 raise InputError("this model needs an image input. Got: none")
-            tensors[self._image_input.name] = self._prepare_image(image, frame_order)
+            tensors[self._image_input.name] = self._prepare_image(image, color_order)
         if self._text_input is not None:
             if text is None:
                 raise InputError("this model needs a text input. Got: none")
@@ -136,9 +136,9 @@ class FusionModel:
         image: np.ndarray | None = None,
         text: str | None = None,
         sensor: Mapping[str, float] | None = None,
-        frame_order: ColorOrder = "BGR",
+        color_order: ColorOrder = "BGR",
     ) -> Prediction:
-        return self.decode(self.infer(self.prepare(image, text, sensor, frame_order)))
+        return self.decode(self.infer(self.prepare(image, text, sensor, color_order)))
 
     # -- checks ---------------------------------------------------------------------------------
     def verify_golden(self) -> int:
@@ -174,11 +174,11 @@ class FusionModel:
         self.close()
 
     # -- helpers --------------------------------------------------------------------------------
-    def _prepare_image(self, image: np.ndarray, frame_order: ColorOrder) -> np.ndarray:
+    def _prepare_image(self, image: np.ndarray, color_order: ColorOrder) -> np.ndarray:
         spec_in = self._image_input
         assert spec_in is not None
         spec: ImageSpec = spec_in.preprocess  # type: ignore[assignment]
-        pixels = prepare_image(image, spec, frame_order)
+        pixels = prepare_image(image, spec, color_order)
         binding = self.backend.inputs[spec_in.name]
         # Fast paths: camera bytes go in untouched when the model takes them at scale 1.
         if spec.is_identity_normalization and binding.scale == 1.0:

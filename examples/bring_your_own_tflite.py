@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     answers = {}
     with FusionModel.from_bundle(args.out) as model:
         for name, rgb in {"red": (215, 40, 35), "green": (40, 170, 60), "blue": (45, 75, 215)}.items():
-            prediction = model.predict(image=scene(rgb), frame_order="RGB")
+            prediction = model.predict(image=scene(rgb), color_order="RGB")
             answers[name] = prediction.label or ""
             print(f"a {name} square: {prediction.label} ({prediction.confidence:.2f})")
     return answers

@@ -94,8 +94,12 @@ def read_image(path: str | Path) -> np.ndarray:
     return decode_image(data, what=str(path))
 
 
-def prepare_image(frame: np.ndarray, spec: ImageSpec, frame_order: ColorOrder = "BGR") -> np.ndarray:
-    """Resize and reorder a uint8 frame to the model's size and colour order: (H, W, 3) uint8."""
+def prepare_image(frame: np.ndarray, spec: ImageSpec, color_order: ColorOrder = "BGR") -> np.ndarray:
+    """Resize and reorder a uint8 frame to the model's size and colour order: (H, W, 3) uint8.
+
+    ``color_order`` is the frame's own order (as in :attr:`Frame.color_order`); ``spec.color_order``
+    is the model's. One name for one concept: they are compared, so they are called the same.
+    """
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
         got = f"dtype={frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
         raise InputError(f"image must be a uint8 array. Got: {got}")
@@ -109,7 +113,7 @@ def prepare_image(frame: np.ndarray, spec: ImageSpec, frame_order: ColorOrder = 
         raise InputError(f"image must not be empty. Got: shape={frame.shape}")
     if (frame.shape[0], frame.shape[1]) != (spec.height, spec.width):
         frame = _resize(frame, spec)
-    if frame_order != spec.color_order:
+    if color_order != spec.color_order:
         return _swap_red_blue(frame)
     return np.ascontiguousarray(frame)
 

@@ -47,7 +47,7 @@ def _device_tensors(manifest_path: Path, rows: list[int], shipped: Preprocessing
         data = np.fromfile(manifest_path.parent / table.loc[row, "image"], dtype=np.uint8)
         frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
         assert frame is not None
-        images.append(normalize_image(prepare_image(frame, shipped.image, frame_order="BGR"), shipped.image))
+        images.append(normalize_image(prepare_image(frame, shipped.image, color_order="BGR"), shipped.image))
         texts.append(tokenizer.encode(table.loc[row, "text"]))
         sensors.append(scale_sensor({"distance_cm": float(table.loc[row, "distance_cm"])}, shipped.sensor))
     return {"image": np.stack(images), "text": np.stack(texts), "sensor": np.stack(sensors)}
