@@ -19,7 +19,7 @@ from typing import IO, Generic, Self, TypeVar
 
 from edge_sdk.clock import TIME_EPSILON_S, MediaClock, ReplayClock, now_s
 
-__all__ = ["LatestReading", "LineFeeder", "TraceReplay"]
+__all__ = ["LatestValue", "LineFeeder", "TraceReplay"]
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ _LOGGED_REJECTS = 5  # then only counted, so a noisy producer cannot flood the l
 _HISTORY = 128  # readings kept for a worker that lags capture (a 100 Hz sensor: 1.3 s)
 
 
-class LatestReading(Generic[T]):
+class LatestValue(Generic[T]):
     """The newest value and its runtime timestamp; thread-safe; counts updates and rejected input."""
 
     def __init__(self, name: str, max_age_s: float | None = None) -> None:

@@ -22,15 +22,16 @@ from typing import IO
 
 from edge_sdk.clock import ReplayClock, WallReplayClock, from_wall_s
 from edge_sdk.errors import ConfigError, SourceError
-from edge_sdk.pipeline.readings import LatestReading, LineFeeder, TraceReplay
+from edge_sdk.pipeline.readings import LatestValue, LineFeeder, TraceReplay
 from edge_sdk.sources.config import SensorConfig
+from edge_sdk.sources.trace import is_trace_file
 
 __all__ = ["SensorSlot", "load_sensor_trace", "open_sensor_source", "parse_sensor_record"]
 
 _TIME_KEYS = ("ts", "t_s")
 
 
-class SensorSlot(LatestReading[Mapping[str, float]]):
+class SensorSlot(LatestValue[Mapping[str, float]]):
     """The latest sensor values (name -> float), older than ``max_age_s`` counting as missing."""
 
     def __init__(self, name: str, max_age_s: float | None = None, clock: ReplayClock | None = None) -> None:
@@ -133,7 +134,7 @@ def open_sensor_source(config: SensorConfig, clock: ReplayClock | None = None,
         path = Path(config.path)
         if not path.exists():
             raise SourceError(f"sensor:file: file not found: {path}")
-        if path.is_file() and _is_trace(path):
+        if path.is_file() and is_trace_file(path):
             records = load_sensor_trace(path, slot)
             slot.attach(TraceReplay(records, slot.update, clock or WallReplayClock(), "edge-sensor-replay"))
         else:
@@ -142,14 +143,3 @@ def open_sensor_source(config: SensorConfig, clock: ReplayClock | None = None,
         return slot
     raise ConfigError(f"sensor.source: expected one of none, stdin, file, mqtt, bridge. Got: {config.source!r}")
 
-
-def _is_trace(path: Path) -> bool:
-    with path.open(encoding="utf-8") as stream:
-        for line in stream:
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    return False
-                return isinstance(record, dict) and "t_s" in record
-    return False

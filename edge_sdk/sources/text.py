@@ -13,15 +13,16 @@ from typing import IO
 
 from edge_sdk.clock import ReplayClock, WallReplayClock
 from edge_sdk.errors import ConfigError, SourceError
-from edge_sdk.pipeline.readings import LatestReading, LineFeeder, TraceReplay
+from edge_sdk.pipeline.readings import LatestValue, LineFeeder, TraceReplay
 from edge_sdk.sources.config import TextConfig
+from edge_sdk.sources.trace import is_trace_file
 
 __all__ = ["TextSlot", "load_command_trace", "open_text_source"]
 
 MAX_TEXT_CHARS = 1000
 
 
-class TextSlot(LatestReading[str]):
+class TextSlot(LatestValue[str]):
     """The latest command text, older than ``max_age_s`` counting as missing."""
 
     def set(self, text: str, timestamp_s: float | None = None) -> None:
@@ -92,7 +93,7 @@ def open_text_source(config: TextConfig, clock: ReplayClock | None = None, stdin
         path = Path(config.path)
         if not path.is_file():
             raise SourceError(f"text:file: file not found: {path}")
-        if _first_char(path) == "{":
+        if is_trace_file(path):
             records = load_command_trace(path, slot)
             slot.attach(TraceReplay(records, slot.set, clock or WallReplayClock(), "edge-text-replay"))
         else:
@@ -100,10 +101,3 @@ def open_text_source(config: TextConfig, clock: ReplayClock | None = None, stdin
         return slot
     raise ConfigError(f"text.source: expected one of fixed, stdin, file, mqtt. Got: {config.source!r}")
 
-
-def _first_char(path: Path) -> str:
-    with path.open(encoding="utf-8") as stream:
-        for line in stream:
-            if line.strip():
-                return line.strip()[0]
-    return ""
