@@ -1,3 +1,4 @@
+# Over 400 lines: the threaded publisher still carries the hooks only the delivery child uses; the ResultSink split (issue 9) moves them out.
 """``MQTTPublisher``: results to an MQTT broker, at least once, without blocking the inference loop.
 
 Data path::
