@@ -16,6 +16,31 @@ __all__ = ["register_host_commands"]
 
 
 def register_host_commands(sub: Any) -> None:
+    """Add the host commands (``edge_sdk.commands`` entry point); each maps its own errors to exit codes."""
+    before = set(sub.choices)
+    _add_host_commands(sub)
+    for name in set(sub.choices) - before:
+        func = sub.choices[name].get_default("func")
+        sub.choices[name].set_defaults(func=_translating(func, name))
+
+
+def _translating(func: Any, name: str) -> Any:
+    """DataError/SpecError -> 2, any other ConverterError -> 1, with a one-line cause on stderr."""
+    def run(args: argparse.Namespace) -> int:
+        from converters.errors import ConverterError, DataError, SpecError
+
+        try:
+            return int(func(args))
+        except (DataError, SpecError) as exc:
+            print(f"edge-sdk {name}: {exc}", file=sys.stderr)
+            return 2
+        except ConverterError as exc:
+            print(f"edge-sdk {name}: {exc}", file=sys.stderr)
+            return 1
+    return run
+
+
+def _add_host_commands(sub: Any) -> None:
     data = sub.add_parser("seek-data", help="[host] generate a seek dataset (images + manifest.csv)")
     data.add_argument("--out", "-o", required=True, help="output folder")
     data.add_argument("--samples", type=int, default=16000)

@@ -1,7 +1,8 @@
 """``edge-sdk``: the one command line of the SDK. A thin ``main(argv) -> int``.
 
-Device commands run on numpy and the device extras; host commands (training, conversion) live in
-``converters.cli`` and import TensorFlow only when they run. Data goes to stdout, diagnostics to
+Device commands run on numpy and the device extras; other packages add commands through the
+``edge_sdk.commands`` entry point group (the host toolchain: training, conversion), so a device-only
+install simply lacks them; each such command translates its own errors into an exit code. Data goes to stdout, diagnostics to
 stderr. Exit codes: 0 success (and on SIGINT/SIGTERM), 1 a run failed, 2 bad config, model or
 arguments (with a one-line cause).
 """
@@ -68,9 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_demo(sub)
 
-    from converters.cli import register_host_commands
+    from importlib.metadata import entry_points
 
-    register_host_commands(sub)
+    for entry in entry_points(group="edge_sdk.commands"):
+        entry.load()(sub)
     return parser
 
 
@@ -92,16 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EdgeSDKError as exc:
         print(f"edge-sdk {args.command}: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # the host toolchain's errors, translated the same way
-        from converters.errors import ConverterError, DataError, SpecError
-
-        if isinstance(exc, (DataError, SpecError)):
-            print(f"edge-sdk {args.command}: {exc}", file=sys.stderr)
-            return 2
-        if isinstance(exc, ConverterError):
-            print(f"edge-sdk {args.command}: {exc}", file=sys.stderr)
-            return 1
-        raise
 
 
 def console_main() -> None:
