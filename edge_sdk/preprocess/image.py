@@ -1,4 +1,4 @@
-"""Image preprocessing shared by training (converters) and serving (the device runtime).
+"""Image preprocessing shared by training (the host toolchain) and serving (the device runtime).
 
 The model's tensor contract lives in :class:`ImageSpec`, which travels in the bundle manifest.
 Both sides call :func:`prepare_image` and :func:`normalize_image`, so a model cannot see different

@@ -1,7 +1,7 @@
 """Write a seek dataset to disk in the same format users bring their own data in.
 
 The manifest is a CSV with one row per sample: ``image`` (path relative to the manifest),
-``text``, ``distance_cm`` and ``label``. The converters read it like any user manifest.
+``text``, ``distance_cm`` and ``label``. The host toolchain reads it like any user manifest.
 """
 
 from __future__ import annotations
