@@ -47,3 +47,12 @@ def test_readme_python_example_runs_as_written_on_a_real_video(tmp_path: Path) -
     assert all(words[0] in {"left", "center", "right", "absent", "blocked"} for words in printed)
     results = [line for line in result.stdout.splitlines() if line.startswith("{") and "edge_sdk.result/1" in line]
     assert results, result.stdout[:500]
+
+
+def test_the_device_package_never_names_the_host_package() -> None:
+    """Host commands reach the CLI through the ``edge_sdk.commands`` entry point group, not an import."""
+    naming = [f"{path.relative_to(ROOT)}:{number}"
+              for path in sorted((ROOT / "edge_sdk").rglob("*.py"))
+              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+              if re.search(r"\bconverters\b", line)]
+    assert not naming, f"edge_sdk names converters at {naming}"
