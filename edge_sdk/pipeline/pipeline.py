@@ -62,8 +62,9 @@ def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:
 class Pipeline:
     """Runs a :class:`FusionModel` on frames with text and sensor inputs; see the module docstring.
 
-    >>> with Pipeline(model, open_frame_source("file://clip.mp4"), text=TextSlot.fixed("find the red circle"),
-    ...               sinks=[publisher]) as pipeline:
+    >>> text = TextSlot("text")
+    >>> text.set("find the red circle")
+    >>> with Pipeline(model, open_frame_source("file://clip.mp4"), text=text, sinks=[publisher]) as pipeline:
     ...     pipeline.on_result(lambda r: print(r.label))
     ...     pipeline.run()
     """

@@ -1,6 +1,6 @@
 """A JSON-lines sink with the publisher's interface: one result or stats object per line, for pipes.
 
-``edge-sdk run ... --sink stdout | jq 'select(.schema == "edge_sdk.result/1") | .label'``
+``edge-sdk run ... --stdout | jq 'select(.schema == "edge_sdk.result/1") | .label'``
 """
 
 from __future__ import annotations
