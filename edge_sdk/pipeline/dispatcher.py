@@ -1,12 +1,21 @@
-"""The dispatcher thread: user callbacks, actions and publishing, off the inference worker.
+"""Off the inference worker: results go down two paths, one for the sinks and one for user code.
 
-A bounded queue sits in front. Its policy is ``drop_oldest`` for live sources: a slow callback
-or sink can never stall inference, and what it drops is counted. With ``block`` (every_frame
-playback, where every frame counts) the worker waits for room instead, so a file's results are
-all delivered and the run goes at the pace of its slowest stage, publishing included. Each wake-up takes everything queued and hands the
-payloads to each sink as one batch: under load that is one outbox transaction and one thread
-hand-off for many results instead of one per result; at camera rates a batch is one result. Callback exceptions are logged and counted, never
-swallowed silently and never fatal to the stream; a sink that fails for good stops the run.
+The **sink path** (its own thread and bounded queue, policy ``block``) never drops a result once
+accepted: when it is full the worker waits for room, which is back-pressure at the pace of the
+outbox (a local SQLite write), not of the network. Each wake-up takes everything queued and
+hands the payloads to each sink as one batch: under load that is one outbox transaction and one
+thread hand-off for many results instead of one per result; at camera rates a batch is one
+result. ``published`` counts only payloads every sink accepted. A sink that fails for good
+stops the run.
+
+The **callback path** (user callbacks and action rules, its own thread and bounded queue) is
+``drop_oldest`` for live sources, so a slow callback can never stall inference, and what it
+drops is counted. With ``block`` (every_frame playback, where every frame counts) the worker
+waits for room instead. Callback exceptions are logged and counted, never swallowed silently
+and never fatal to the stream.
+
+They used to share one drop-oldest queue: a slow callback then dropped results before they
+reached the outbox while they were already counted as published (issue 9).
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from edge_sdk.pipeline.result import Result
 from edge_sdk.pipeline.stats import StageTimes
@@ -25,67 +34,60 @@ __all__ = ["Dispatcher", "ResultCallback"]
 
 _log = logging.getLogger(__name__)
 ResultCallback = Callable[[Result], Any]
+PublishMany = Callable[[list[dict[str, Any]]], Any]
+_T = TypeVar("_T")
 
 
-class Dispatcher:
-    def __init__(self, capacity: int, times: StageTimes, payload_of: Callable[[Result], dict[str, Any]],
-                 name: str = "edge_sdk-dispatcher", block_when_full: bool = False) -> None:
-        """``payload_of(result)`` builds what the publishers get, here rather than on the worker."""
-        self._queue: collections.deque[tuple[Result, bool]] = collections.deque()
-        self._payload_of = payload_of
+class _Lane(Generic[_T]):
+    """A bounded queue with one thread that takes everything queued per wake-up.
+
+    ``handle(batch)`` returning False ends the lane (what is still queued is discarded: the run
+    is stopping with an error).
+    """
+
+    def __init__(self, capacity: int, block_when_full: bool, handle: Callable[[list[_T]], bool], name: str) -> None:
+        self._queue: collections.deque[_T] = collections.deque()
         self._capacity = capacity
         self._block = block_when_full
         self.policy = "block" if block_when_full else "drop_oldest"
         self.blocked_s = 0.0  # time the worker waited for room (block policy)
-        self._cond = threading.Condition()
-        self._callbacks: list[tuple[str, ResultCallback]] = []
-        self._publishers: list[Callable[[list[dict[str, Any]]], Any]] = []
-        self._times = times
-        self._closed = False
-        self.error: BaseException | None = None
         self.dropped = 0
-        self.callback_errors = 0
-        self.dispatched = 0
+        self._handle = handle
+        self._cond = threading.Condition()
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def add_callback(self, callback: ResultCallback, name: str | None = None) -> None:
-        label = name or str(getattr(callback, "__qualname__", repr(callback)))
-        self._callbacks.append((label, callback))
-
-    def add_publisher(self, publish_many: Callable[[list[dict[str, Any]]], Any]) -> None:
-        """``publish_many(payloads)`` gets the payloads of each batch, in order; errors stop the run."""
-        self._publishers.append(publish_many)
-
-    def start(self) -> Dispatcher:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def submit(self, result: Result, publish: bool) -> None:
+    def put(self, item: _T) -> None:
         with self._cond:
             if len(self._queue) >= self._capacity and self._block:
                 started_s = time.perf_counter()
                 while len(self._queue) >= self._capacity and not self._closed:
                     self._cond.wait(0.1)
                 self.blocked_s += time.perf_counter() - started_s
+            if self._closed and self._block:
+                return  # the lane ended (a failed sink): the run is stopping with that error
             if len(self._queue) >= self._capacity:
                 self._queue.popleft()
                 self.dropped += 1
-            self._queue.append((result, publish))
+            self._queue.append(item)
             if len(self._queue) == 1:  # the thread only waits on an empty queue
                 self._cond.notify()
 
     def depth(self) -> int:
         return len(self._queue)
 
-    def close(self, timeout_s: float = 5.0) -> None:
-        """Deliver what is queued (up to ``timeout_s``), then stop; idempotent."""
+    def close(self, timeout_s: float) -> None:
         with self._cond:
             self._closed = True
-            self._cond.notify()
+            self._cond.notify_all()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
-                _log.warning("dispatcher did not drain within %.1f s; %d results left", timeout_s, len(self._queue))
+                _log.warning("%s did not drain within %.1f s; %d results left", self._thread.name, timeout_s,
+                             len(self._queue))
 
     def _run(self) -> None:
         while True:
@@ -98,25 +100,110 @@ class Dispatcher:
                 if self._block and len(batch) >= self._capacity:
                     self._cond.notify_all()  # a worker may wait for room
                 self._queue.clear()
-            for result, _ in batch:
-                for name, callback in self._callbacks:
-                    try:
-                        callback(result)
-                    except Exception:  # noqa: BLE001 - user code: counted and logged, never fatal to the stream
-                        self.callback_errors += 1
-                        _log.exception("result callback %s failed (the stream goes on)", name)
-            if self._publishers and any(publish for _, publish in batch):
-                started = time.perf_counter()
+            if not self._handle(batch):
+                with self._cond:
+                    self._queue.clear()
+                    self._closed = True
+                    self._cond.notify_all()
+                return
+
+
+class Dispatcher:
+    """The sink path and the callback path, started, fed and closed together (see the module docstring)."""
+
+    def __init__(self, capacity: int, times: StageTimes, payload_of: Callable[[Result], dict[str, Any]],
+                 name: str = "edge_sdk-dispatcher", block_when_full: bool = False) -> None:
+        """``payload_of(result)`` builds what the sinks get, on the sink thread rather than the worker."""
+        self._payload_of = payload_of
+        self._times = times
+        self._callbacks: list[tuple[str, ResultCallback]] = []
+        self._publishers: list[PublishMany] = []
+        self._callback_lane: _Lane[Result] = _Lane(capacity, block_when_full, self._run_callbacks, name)
+        self._sink_lane: _Lane[Result] = _Lane(capacity, True, self._publish, f"{name}-sinks")
+        self.error: BaseException | None = None
+        self.callback_errors = 0
+        self.dispatched = 0
+        self.published = 0  # payloads every sink accepted
+
+    @property
+    def policy(self) -> str:
+        """The callback path's policy; the sink path always blocks."""
+        return self._callback_lane.policy
+
+    @property
+    def sink_policy(self) -> str:
+        return self._sink_lane.policy
+
+    @property
+    def dropped(self) -> int:
+        """Results dropped on the callback path (the sink path drops none)."""
+        return self._callback_lane.dropped
+
+    @property
+    def sink_dropped(self) -> int:
+        return self._sink_lane.dropped
+
+    @property
+    def blocked_s(self) -> float:
+        """Time the worker waited for room on either path."""
+        return self._callback_lane.blocked_s + self._sink_lane.blocked_s
+
+    @property
+    def sink_blocked_s(self) -> float:
+        return self._sink_lane.blocked_s
+
+    def add_callback(self, callback: ResultCallback, name: str | None = None) -> None:
+        label = name or str(getattr(callback, "__qualname__", repr(callback)))
+        self._callbacks.append((label, callback))
+
+    def add_publisher(self, publish_many: PublishMany) -> None:
+        """``publish_many(payloads)`` gets the payloads of each batch, in order; errors stop the run."""
+        self._publishers.append(publish_many)
+
+    def start(self) -> Dispatcher:
+        self._callback_lane.start()
+        self._sink_lane.start()
+        return self
+
+    def submit(self, result: Result, publish: bool) -> None:
+        """On the worker: may wait for room on the sink path, or on both paths with every_frame."""
+        if publish and self._publishers:
+            self._sink_lane.put(result)
+        self._callback_lane.put(result)
+
+    def depth(self) -> int:
+        """Results waiting on the callback path."""
+        return self._callback_lane.depth()
+
+    def sink_depth(self) -> int:
+        return self._sink_lane.depth()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Deliver what is queued on both paths (up to ``timeout_s`` each), then stop; idempotent."""
+        self._sink_lane.close(timeout_s)
+        self._callback_lane.close(timeout_s)
+
+    def _run_callbacks(self, batch: list[Result]) -> bool:
+        for result in batch:
+            for name, callback in self._callbacks:
                 try:
-                    payloads = [self._payload_of(result) for result, publish in batch if publish]
-                    for publish_many in self._publishers:
-                        publish_many(payloads)
-                except Exception as exc:  # noqa: BLE001 - any sink failure ends the run, with its cause
-                    self.error = exc
-                    _log.error("publishing failed: %s", exc)
-                    with self._cond:
-                        self._queue.clear()
-                        self._closed = True
-                    return
-                self._times.record("publish", (time.perf_counter() - started) * 1000.0 / len(payloads))
-            self.dispatched += len(batch)
+                    callback(result)
+                except Exception:  # noqa: BLE001 - user code: counted and logged, never fatal to the stream
+                    self.callback_errors += 1
+                    _log.exception("result callback %s failed (the stream goes on)", name)
+        self.dispatched += len(batch)
+        return True
+
+    def _publish(self, batch: list[Result]) -> bool:
+        started = time.perf_counter()
+        try:
+            payloads = [self._payload_of(result) for result in batch]
+            for publish_many in self._publishers:
+                publish_many(payloads)
+        except Exception as exc:  # noqa: BLE001 - any sink failure ends the run, with its cause
+            self.error = exc
+            _log.error("publishing failed: %s", exc)
+            return False
+        self.published += len(payloads)
+        self._times.record("publish", (time.perf_counter() - started) * 1000.0 / len(payloads))
+        return True

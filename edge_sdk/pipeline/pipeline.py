@@ -4,8 +4,9 @@ Threads only at I/O boundaries::
 
     capture thread ──▶ latest-frame slot (drop oldest, counted) or blocking slot (every frame)
     inference worker (the thread that calls run(); owns the interpreter)
-    dispatcher thread: callbacks, actions, publishing (bounded: drop_oldest for live sources,
-                       block for every_frame playback; drops counted)
+    sink thread: batches to the sinks (bounded, block: never drops an accepted result)
+    callback thread: callbacks, actions (bounded: drop_oldest for live sources, block for
+                     every_frame playback; drops counted)
     sinks' own threads or process (the MQTT delivery process, see edge_sdk.sinks.mqtt.process)
 
 ``close()`` shuts down in a fixed order: stop capture, finish the worker, drain the dispatcher,
@@ -106,7 +107,6 @@ class Pipeline:
         self._state = "created"
         self._results = RateMeter()
         self.skipped_incomplete = 0
-        self.published = 0
         self.last_result: Result | None = None
         self._last_published: Result | None = None
         self._error: BaseException | None = None
@@ -115,6 +115,11 @@ class Pipeline:
     def on_result(self, callback: ResultCallback, name: str | None = None) -> None:
         """Call ``callback(result)`` on the dispatcher thread for every result."""
         self._dispatcher.add_callback(callback, name)
+
+    @property
+    def published(self) -> int:
+        """Results every sink accepted (counted on the sink thread, not when queued)."""
+        return self._dispatcher.published
 
     @property
     def state(self) -> str:
@@ -158,12 +163,16 @@ class Pipeline:
             "stages": self.times.summary(),
             "drops": {
                 "frames": self._capture.slot.drops,
-                "dispatch": self._dispatcher.dropped,
+                "dispatch": self._dispatcher.dropped + self._dispatcher.sink_dropped,
+                "callbacks": self._dispatcher.dropped,
+                "sinks": self._dispatcher.sink_dropped,
                 "incomplete_inputs": self.skipped_incomplete,
             },
             "queues": {"frames": self._capture.slot.depth(), "dispatch": self._dispatcher.depth(),
                        "dispatch_policy": self._dispatcher.policy,
-                       "dispatch_blocked_s": round(self._dispatcher.blocked_s, 3)},
+                       "dispatch_blocked_s": round(self._dispatcher.blocked_s, 3),
+                       "sinks": self._dispatcher.sink_depth(), "sinks_policy": self._dispatcher.sink_policy,
+                       "sinks_blocked_s": round(self._dispatcher.sink_blocked_s, 3)},
             "capture": {"frames_read": capture.frames_read, "read_failures": capture.read_failures,
                         "reconnects": capture.reconnects},
             "align": self._aligner.stats(),
@@ -255,7 +264,6 @@ class Pipeline:
             )
             publish = self._should_publish(result)
             if publish:
-                self.published += 1
                 self._last_published = result
             dispatcher.submit(result, publish)
             if self._on_frame is not None:

@@ -1,0 +1,55 @@
+"""Results bound for the sinks have their own path: a slow user callback cannot lose them (issue 9)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+import pytest
+
+from edge_sdk import FusionModel, JSONLinesSink, Pipeline, PipelineConfig, SensorSlot, TextSlot, open_frame_source
+from edge_sdk.demo.seek import SeekClip, write_clip
+from edge_sdk.runtime import default_bundle_path
+
+FPS = 30.0
+SECONDS = 3.0
+CALLBACK_S = 0.05  # 20 results/s: slower than the 30 fps the file plays at
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return write_clip(tmp_path_factory.mktemp("clip") / "seek.mp4", SeekClip(seconds=SECONDS, fps=FPS, size=96, seed=5))
+
+
+@pytest.fixture
+def model() -> Any:
+    with FusionModel.from_bundle(default_bundle_path()) as loaded:
+        yield loaded
+
+
+def test_a_slow_callback_on_a_live_rate_source_loses_no_result_to_the_sink(model, clip) -> None:  # type: ignore[no-untyped-def]
+    text, sensor = TextSlot("text"), SensorSlot("sensor")
+    text.set("find the red circle")
+    sensor.update({"distance_cm": 90.0})
+    out = io.StringIO()
+    seen: list[int] = []
+
+    def slow(result: Any) -> None:
+        time.sleep(CALLBACK_S)
+        seen.append(result.frame_index)
+
+    # played at the file's real rate (not every_frame): the callback path must drop, the sink path must not
+    with Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=sensor,
+                  config=PipelineConfig(dispatch_queue=2), sinks=[JSONLinesSink("pi-test", out).start()]) as pipeline:
+        pipeline.on_result(slow, name="slow")
+        stats = pipeline.run()
+    results = [line for line in map(json.loads, out.getvalue().splitlines()) if line["schema"] == "edge_sdk.result/1"]
+    assert stats["results"] > 0
+    assert len(results) == stats["published"] == stats["results"]
+    assert [r["seq"] for r in results] == list(range(1, stats["results"] + 1))
+    assert stats["drops"]["sinks"] == 0
+    assert stats["drops"]["callbacks"] > 0
+    assert len(seen) + stats["drops"]["callbacks"] == stats["results"]
+    assert stats["drops"]["dispatch"] == stats["drops"]["callbacks"]
