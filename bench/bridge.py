@@ -31,16 +31,13 @@ from firmware_bridge import (
     BridgeLink,
     Frame,
     FrameDecoder,
-    HostSimulator,
-    build_avr_core,
-    build_host_tools,
-    build_uno_sketch,
     describe,
     encode_frame,
 )
-from firmware_bridge.messages import Sensor, decode_frame, pack
-from firmware_bridge.simavr import AVRSimulator, motor_duty, simavr_installed
-from firmware_bridge.vectorgen import load_vectors, vectors_path
+from firmware_bridge.protocol.messages import Sensor, decode_frame, pack
+from firmware_bridge.tools import HostSimulator, build_avr_core, build_host_tools, build_uno_sketch
+from firmware_bridge.tools.simavr import AVRSimulator, motor_duty, simavr_installed
+from firmware_bridge.tools.vectorgen import load_vectors, vectors_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "bridge"))
 from test_interop import random_message
@@ -84,9 +81,7 @@ def fuzz(vectors_tool: Path) -> dict[str, Any]:
     stream = bytearray()
     crashes = 0
     corrupted = 0
-    for _ in tqdm(
-        range(FUZZ_FRAMES), desc="fuzz", unit="frame", leave=False, file=sys.stderr
-    ):
+    for _ in tqdm(range(FUZZ_FRAMES), desc="fuzz", unit="frame", leave=False, file=sys.stderr):
         frame = Frame(rng.randrange(256), random_message(rng))
         wire = encode_frame(frame.seq, frame.message)
         originals.append(frame)
@@ -156,18 +151,14 @@ def interop(vectors_tool: Path) -> dict[str, Any]:
         timeout=60,
         check=False,
     )
-    file_results = [
-        line for line in proc.stdout.splitlines() if line.startswith(("ok ", "FAIL "))
-    ]
+    file_results = [line for line in proc.stdout.splitlines() if line.startswith(("ok ", "FAIL "))]
     failures = sum(line.startswith("FAIL") for line in file_results)
     # Python checks the same file.
     for v in load_vectors():
         if v["kind"] == "frame":
             wire = bytes.fromhex(v["wire_hex"])
             f = decode_frame(wire[:-1])
-            failures += (
-                describe(f) != v["canonical"] or encode_frame(f.seq, f.message) != wire
-            )
+            failures += describe(f) != v["canonical"] or encode_frame(f.seq, f.message) != wire
     rng = random.Random(SEED + 1)
     frames = [Frame(rng.randrange(256), random_message(rng)) for _ in range(2000)]
     wires = [encode_frame(f.seq, f.message).hex() for f in frames]
@@ -189,12 +180,7 @@ def interop(vectors_tool: Path) -> dict[str, Any]:
         check=True,
     ).stdout.splitlines()
     for i, frame in enumerate(frames):
-        ok = (
-            i < len(c_dec)
-            and c_dec[i] == canon[i]
-            and i < len(c_enc)
-            and c_enc[i] == wires[i]
-        )
+        ok = i < len(c_dec) and c_dec[i] == canon[i] and i < len(c_enc) and c_enc[i] == wires[i]
         ok = ok and decode_frame(bytes.fromhex(c_enc[i])[:-1]) == frame
         failures += not ok
     return {"interop_vectors": len(file_results) + len(frames), "interop_failures": int(failures),
@@ -208,12 +194,8 @@ def link_figures() -> dict[str, Any]:
         BridgeLink.open(sim.port) as link,
     ):
         latencies = []
-        for i in tqdm(
-            range(2000), desc="rtt", unit="cmd", leave=False, file=sys.stderr
-        ):
-            latencies.append(
-                link.send_command("motor_left", (i % 2001) - 1000).latency_ms
-            )
+        for i in tqdm(range(2000), desc="rtt", unit="cmd", leave=False, file=sys.stderr):
+            latencies.append(link.send_command("motor_left", (i % 2001) - 1000).latency_ms)
         latencies.sort()
         out["rtt_p50_ms"] = round(statistics.median(latencies), 3)
         out["rtt_p99_ms"] = round(latencies[int(0.99 * (len(latencies) - 1))], 3)
@@ -237,9 +219,7 @@ def link_figures() -> dict[str, Any]:
         before, t0 = link.stats().sensor_frames, time.monotonic()
         time.sleep(2.0)
         stats = link.stats()
-        out["sensor_frames_per_s"] = round(
-            (stats.sensor_frames - before) / (time.monotonic() - t0), 1
-        )
+        out["sensor_frames_per_s"] = round((stats.sensor_frames - before) / (time.monotonic() - t0), 1)
         out["sensor_crc_errors"] = stats.crc_errors
     # A typical SENSOR frame: one channel (distance), as the seek firmware sends it.
     typical = Sensor(123456, (423,))
@@ -255,9 +235,7 @@ def link_figures() -> dict[str, Any]:
 
 def safe_stop() -> dict[str, Any]:
     rules = (ActionRule("center", {"motor_left": 500, "motor_right": 500}),)
-    config = ActionsConfig(
-        rules=rules, stale_after_s=0.2, debounce_results=1, min_interval_s=0.0
-    )
+    config = ActionsConfig(rules=rules, stale_after_s=0.2, debounce_results=1, min_interval_s=0.0)
     figures = []
     with (
         HostSimulator(distance_cm=80.0) as sim,
@@ -270,17 +248,12 @@ def safe_stop() -> dict[str, Any]:
                     time.sleep(0.02)
                 before = controller.stats().safe_stops
                 deadline = time.monotonic() + 2
-                while (
-                    controller.stats().safe_stops == before
-                    and time.monotonic() < deadline
-                ):
+                while controller.stats().safe_stops == before and time.monotonic() < deadline:
                     time.sleep(0.01)
                 stats = controller.stats()
                 if stats.last_safe_stop_ms is not None and stats.safe_stops > before:
                     figures.append(stats.last_safe_stop_ms)
-                sim.wait_for_actuator(
-                    "motor_left", 0, timeout_s=1.0
-                )  # the firmware really stopped
+                sim.wait_for_actuator("motor_left", 0, timeout_s=1.0)  # the firmware really stopped
     figures.sort()
     # Max over the trials: the worst case is what matters for a robot (the CPU is shared).
     return {"safe_stop_ms": round(figures[-1], 2), "safe_stop_p50_ms": round(statistics.median(figures), 2),
@@ -300,37 +273,23 @@ def simavr_figures() -> dict[str, Any]:
             started = time.monotonic()
             with BridgeLink.open(avr.port) as link:
                 out["simavr_handshake_ok"] = True
-                out["simavr_handshake_ms"] = round(
-                    (time.monotonic() - started) * 1000, 1
-                )
+                out["simavr_handshake_ms"] = round((time.monotonic() - started) * 1000, 1)
                 latencies = sorted(
                     link.send_command("motor_left", (i % 2001) - 1000).latency_ms
-                    for i in tqdm(
-                        range(300), desc="simavr rtt", leave=False, file=sys.stderr
-                    )
+                    for i in tqdm(range(300), desc="simavr rtt", leave=False, file=sys.stderr)
                 )
                 out["simavr_rtt_p50_ms"] = round(statistics.median(latencies), 3)
-                out["simavr_rtt_p99_ms"] = round(
-                    latencies[int(0.99 * (len(latencies) - 1))], 3
-                )
+                out["simavr_rtt_p99_ms"] = round(latencies[int(0.99 * (len(latencies) - 1))], 3)
                 link.send_command("motor_left", -500)
                 avr.wait_for_output("motor_left", motor_duty(-500), 1.0)
                 out["simavr_pins_ok"] = True
                 before, t0 = link.stats().sensor_frames, time.monotonic()
-                distances = [
-                    link.wait_for_reading(1.0).values["distance_cm"] for _ in range(20)
-                ]
+                distances = [link.wait_for_reading(1.0).values["distance_cm"] for _ in range(20)]
                 stats = link.stats()
-                out["simavr_sensor_frames_per_s"] = round(
-                    (stats.sensor_frames - before) / (time.monotonic() - t0), 1
-                )
-                out["simavr_distance_error_cm"] = round(
-                    max(abs(d - 42.3) for d in distances), 2
-                )
+                out["simavr_sensor_frames_per_s"] = round((stats.sensor_frames - before) / (time.monotonic() - t0), 1)
+                out["simavr_distance_error_cm"] = round(max(abs(d - 42.3) for d in distances), 2)
                 out["simavr_crc_errors"] = stats.crc_errors
-        out["simavr_lag_ms"] = (
-            avr.lag_ms
-        )  # wall time the simulation could not keep up with
+        out["simavr_lag_ms"] = avr.lag_ms  # wall time the simulation could not keep up with
     except BridgeError as exc:
         out["simavr_error"] = str(exc).splitlines()[0]
     return out
@@ -342,9 +301,7 @@ def sizes() -> dict[str, Any]:
                            "firmware_flash_bytes": core.flash_bytes}  # fmt: skip
     try:
         sketch = build_uno_sketch()
-        out.update(
-            sketch_ram_bytes=sketch.ram_bytes, sketch_flash_bytes=sketch.flash_bytes
-        )
+        out.update(sketch_ram_bytes=sketch.ram_bytes, sketch_flash_bytes=sketch.flash_bytes)
     except BridgeError as exc:
         out["sketch_error"] = str(exc).splitlines()[0]
     return out
@@ -414,10 +371,7 @@ def main() -> int:
         ),
         (
             "simavr sensor frames/s, distance error",
-            (
-                f"{results.get('simavr_sensor_frames_per_s', '-')}, "
-                f"{results.get('simavr_distance_error_cm', '-')} cm"
-            ),
+            (f"{results.get('simavr_sensor_frames_per_s', '-')}, {results.get('simavr_distance_error_cm', '-')} cm"),
         ),
     ]
     width = max(len(name) for name, _ in rows)

@@ -2,6 +2,7 @@
 
 Importing does no I/O and does not import pyserial (it is loaded when a port is opened). The
 protocol is specified in docs/serial-protocol.md; the C core lives in ``firmware/``.
+Simulators and firmware builders are development tools: import them from :mod:`firmware_bridge.tools`.
 
 Typical use::
 
@@ -12,16 +13,12 @@ Typical use::
         reading = link.latest_reading(max_age_s=0.2)  # SensorReading, MCU clock mapped to host time
 """
 
-from firmware_bridge.actions import ActionController, ActionStats
-from firmware_bridge.clock import ClockMapper
-from firmware_bridge.codec import MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, MessageType
 from firmware_bridge.config import (
     ActionRule,
     ActionsConfig,
     BridgeConfig,
     LineModeConfig,
 )
-from firmware_bridge.decoder import DecoderCounters, FrameDecoder
 from firmware_bridge.errors import (
     BridgeConfigError,
     BridgeError,
@@ -37,17 +34,16 @@ from firmware_bridge.errors import (
     ProtocolError,
     SimulatorError,
 )
-from firmware_bridge.firmware import (
-    FirmwareSize,
-    HostTools,
-    build_avr_core,
-    build_host_tools,
-    build_simavr_harness,
-    build_uno_sketch,
-)
-from firmware_bridge.linemode import LineParser, LineReader
-from firmware_bridge.link import BridgeLink, CommandResult, LinkState
-from firmware_bridge.messages import (
+from firmware_bridge.link.actions import ActionController, ActionStats
+from firmware_bridge.link.bridge import BridgeLink, CommandResult, LinkState
+from firmware_bridge.link.clock import ClockMapper
+from firmware_bridge.link.linemode import LineParser, LineReader
+from firmware_bridge.link.ports import PortInfo, list_ports
+from firmware_bridge.link.reading import SensorReading
+from firmware_bridge.link.stats import LinkStats
+from firmware_bridge.protocol.codec import MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, MessageType
+from firmware_bridge.protocol.decoder import DecoderCounters, FrameDecoder
+from firmware_bridge.protocol.messages import (
     Ack,
     ActuatorInfo,
     ChannelInfo,
@@ -63,22 +59,15 @@ from firmware_bridge.messages import (
     describe,
     encode_frame,
 )
-from firmware_bridge.ports import PortInfo, list_ports
-from firmware_bridge.reading import SensorReading
-from firmware_bridge.simavr import AVRSimulator, OutputEvent
-from firmware_bridge.simulator import ActuatorEvent, HostSimulator
-from firmware_bridge.stats import LinkStats
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "PROTOCOL_VERSION",
-    "AVRSimulator",
     "Ack",
     "ActionController",
     "ActionRule",
     "ActionStats",
     "ActionsConfig",
-    "ActuatorEvent",
     "ActuatorInfo",
     "BridgeConfig",
     "BridgeConfigError",
@@ -93,14 +82,11 @@ __all__ = [
     "CommandTimeoutError",
     "DecoderCounters",
     "FirmwareBuildError",
-    "FirmwareSize",
     "Frame",
     "FrameDecoder",
     "HandshakeError",
     "Heartbeat",
     "Hello",
-    "HostSimulator",
-    "HostTools",
     "LineModeConfig",
     "LineParser",
     "LineReader",
@@ -113,17 +99,12 @@ __all__ = [
     "MissingDependencyError",
     "Nack",
     "NackReason",
-    "OutputEvent",
     "PortBusyError",
     "PortInfo",
     "ProtocolError",
     "Sensor",
     "SensorReading",
     "SimulatorError",
-    "build_avr_core",
-    "build_host_tools",
-    "build_simavr_harness",
-    "build_uno_sketch",
     "decode_frame",
     "describe",
     "encode_frame",

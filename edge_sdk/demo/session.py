@@ -117,7 +117,7 @@ class SeekDemo:
     def run(self) -> dict[str, Any]:
         """Run the loop for the clip's length; returns the summary (``ok`` False when a stage failed)."""
         from edge_sdk.sources.text import load_command_trace
-        from firmware_bridge import HostSimulator, build_host_tools
+        from firmware_bridge.tools import HostSimulator, build_host_tools
 
         o = self.options
         if o.model_path and not Path(o.model_path).is_file():

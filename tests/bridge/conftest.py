@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from firmware_bridge.firmware import HostTools, build_host_tools
-from firmware_bridge.simulator import HostSimulator
+from firmware_bridge.tools.firmware import HostTools, build_host_tools
+from firmware_bridge.tools.simulator import HostSimulator
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from firmware_bridge.actions import SAFE, ActionController
 from firmware_bridge.config import ActionRule, ActionsConfig, BridgeConfig
 from firmware_bridge.errors import BridgeConfigError
-from firmware_bridge.link import BridgeLink
-from firmware_bridge.simulator import HostSimulator
+from firmware_bridge.link.actions import SAFE, ActionController
+from firmware_bridge.link.bridge import BridgeLink
+from firmware_bridge.tools.simulator import HostSimulator
 
 RULES = (
     ActionRule("left", {"motor_left": -300, "motor_right": 300}, min_confidence=0.8),

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 import firmware_bridge
-from firmware_bridge.cli import main
-from firmware_bridge.simulator import HostSimulator
+from firmware_bridge.tools.cli import main
+from firmware_bridge.tools.simulator import HostSimulator
 
 # Under load (2 cores shared with model training) a subprocess can take seconds to start; waits
 # end as soon as their condition holds, so a generous deadline costs nothing when all is well.

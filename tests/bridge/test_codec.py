@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from firmware_bridge.codec import (
+from firmware_bridge.errors import ProtocolError
+from firmware_bridge.protocol.codec import (
     MAX_PAYLOAD_BYTES,
     MessageType,
     cobs_decode,
@@ -12,8 +13,7 @@ from firmware_bridge.codec import (
     crc16_ccitt_false,
     encode_raw_frame,
 )
-from firmware_bridge.errors import ProtocolError
-from firmware_bridge.messages import (
+from firmware_bridge.protocol.messages import (
     Command,
     Hello,
     Sensor,
@@ -23,7 +23,7 @@ from firmware_bridge.messages import (
     pack,
     unpack,
 )
-from firmware_bridge.vectorgen import (
+from firmware_bridge.tools.vectorgen import (
     build_vectors,
     load_vectors,
     render_vectors,

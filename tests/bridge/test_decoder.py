@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import random
 
-from firmware_bridge.decoder import FrameDecoder
-from firmware_bridge.messages import (
+from firmware_bridge.protocol.decoder import FrameDecoder
+from firmware_bridge.protocol.messages import (
     Ack,
     Command,
     Frame,

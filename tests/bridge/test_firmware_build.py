@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from firmware_bridge.firmware import build_avr_core, build_uno_sketch
+from firmware_bridge.tools.firmware import build_avr_core, build_uno_sketch
 
 needs_avr = pytest.mark.skipif(shutil.which("avr-gcc") is None, reason="gcc-avr is not installed")
 

@@ -7,8 +7,7 @@ import random
 import subprocess
 
 from firmware_bridge.errors import ProtocolError
-from firmware_bridge.firmware import HostTools
-from firmware_bridge.messages import (
+from firmware_bridge.protocol.messages import (
     Ack,
     ActuatorInfo,
     ChannelInfo,
@@ -23,7 +22,8 @@ from firmware_bridge.messages import (
     describe,
     encode_frame,
 )
-from firmware_bridge.vectorgen import vectors_path
+from firmware_bridge.tools.firmware import HostTools
+from firmware_bridge.tools.vectorgen import vectors_path
 
 
 def random_message(rng: random.Random) -> Message:

@@ -9,8 +9,8 @@ import pytest
 
 from firmware_bridge.config import LineModeConfig
 from firmware_bridge.errors import BridgeConfigError
-from firmware_bridge.linemode import LineParser, LineReader
-from firmware_bridge.reading import SensorReading
+from firmware_bridge.link.linemode import LineParser, LineReader
+from firmware_bridge.link.reading import SensorReading
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from firmware_bridge.errors import (
     LinkError,
     PortBusyError,
 )
-from firmware_bridge.link import BridgeLink, LinkState
-from firmware_bridge.reading import SensorReading
-from firmware_bridge.simulator import HostSimulator
+from firmware_bridge.link.bridge import BridgeLink, LinkState
+from firmware_bridge.link.reading import SensorReading
+from firmware_bridge.tools.simulator import HostSimulator
 
 from .ptyproxy import PtyProxy, byte_noise
 

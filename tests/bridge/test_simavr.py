@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.config import BridgeConfig
-from firmware_bridge.link import BridgeLink, LinkState
-from firmware_bridge.simavr import AVRSimulator, motor_duty, simavr_installed
+from firmware_bridge.link.bridge import BridgeLink, LinkState
+from firmware_bridge.tools.simavr import AVRSimulator, motor_duty, simavr_installed
 
 from .ptyproxy import PtyProxy, byte_noise
 

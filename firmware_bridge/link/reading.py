@@ -1,6 +1,6 @@
 """The reading type every sensor path produces (binary protocol or line mode), and the
 latest-reading slot that :class:`~firmware_bridge.link.BridgeLink` and
-:class:`~firmware_bridge.linemode.LineReader` both keep."""
+:class:`~firmware_bridge.link.linemode.LineReader` both keep."""
 
 from __future__ import annotations
 

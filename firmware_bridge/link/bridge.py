@@ -10,7 +10,7 @@ thread and kept as "latest reading" with the MCU's clock mapped to host time.
 State: CLOSED → CONNECTING → CONNECTED ⇄ RECONNECTING → CLOSED (after close()).
 
 This module is the public face (lifecycle, readings, commands); what the reader thread does is in
-:mod:`firmware_bridge.receiver`, command checks and results in :mod:`firmware_bridge.commands`.
+:mod:`firmware_bridge.link.receiver`, command checks and results in :mod:`firmware_bridge.link.commands`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firmware_bridge.clock import ClockMapper
-from firmware_bridge.commands import CommandResult, PendingCommand, resolve_actuator
 from firmware_bridge.config import BridgeConfig
-from firmware_bridge.decoder import FrameDecoder
-from firmware_bridge.dispatch import CallbackDispatcher
 from firmware_bridge.errors import (
     CommandRejectedError,
     CommandTimeoutError,
@@ -33,8 +29,16 @@ from firmware_bridge.errors import (
     LinkDownError,
     LinkError,
 )
-from firmware_bridge.link_state import LinkState
-from firmware_bridge.messages import (
+from firmware_bridge.link.clock import ClockMapper
+from firmware_bridge.link.commands import CommandResult, PendingCommand, resolve_actuator
+from firmware_bridge.link.dispatch import CallbackDispatcher
+from firmware_bridge.link.link_state import LinkState
+from firmware_bridge.link.reading import LatestReading, SensorReading
+from firmware_bridge.link.receiver import HOST_HELLO, READ_TIMEOUT_S, LinkReceiver
+from firmware_bridge.link.stats import LatencyWindow, LinkStats
+from firmware_bridge.link.transport import open_port
+from firmware_bridge.protocol.decoder import FrameDecoder
+from firmware_bridge.protocol.messages import (
     Ack,
     Command,
     Hello,
@@ -42,10 +46,6 @@ from firmware_bridge.messages import (
     NackReason,
     encode_frame,
 )
-from firmware_bridge.reading import LatestReading, SensorReading
-from firmware_bridge.receiver import HOST_HELLO, READ_TIMEOUT_S, LinkReceiver
-from firmware_bridge.stats import LatencyWindow, LinkStats
-from firmware_bridge.transport import open_port
 
 __all__ = ["HOST_HELLO", "BridgeLink", "CommandResult", "LinkState"]
 

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from firmware_bridge.errors import CommandError
-from firmware_bridge.messages import Ack, Hello, Nack
+from firmware_bridge.protocol.messages import Ack, Hello, Nack
 
 __all__ = ["CommandResult", "PendingCommand", "resolve_actuator"]
 

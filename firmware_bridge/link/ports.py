@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware_bridge.transport import require_serial
+from firmware_bridge.link.transport import require_serial
 
 __all__ = ["PortInfo", "list_ports"]
 

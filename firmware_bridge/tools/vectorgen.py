@@ -2,7 +2,7 @@
 
 Both the Python tests and the C tool (``firmware/host/bp_vectors.c``) read the same file. Each
 vector sits on its own line so the C tool can read it without a JSON library. Run
-``python -m firmware_bridge.vectorgen`` to rewrite the file; a test checks that it is current.
+``python -m firmware_bridge.tools.vectorgen`` to rewrite the file; a test checks that it is current.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge.codec import (
+from firmware_bridge.protocol.codec import (
     MessageType,
     cobs_encode,
     crc16_ccitt_false,
     encode_raw_frame,
 )
-from firmware_bridge.messages import (
+from firmware_bridge.protocol.messages import (
     Ack,
     ActuatorInfo,
     ChannelInfo,
@@ -183,7 +183,7 @@ def load_vectors() -> list[dict[str, Any]]:
 
 def vectors_path() -> Path:
     """Filesystem path of the shipped vectors file (for the C tool)."""
-    return Path(__file__).resolve().parent / "vectors" / VECTORS_FILE
+    return Path(__file__).resolve().parent.parent / "vectors" / VECTORS_FILE
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Union
 
-from firmware_bridge.codec import (
+from firmware_bridge.errors import ProtocolError
+from firmware_bridge.protocol.codec import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
     MessageType,
@@ -20,7 +21,6 @@ from firmware_bridge.codec import (
     decode_raw_frame,
     encode_raw_frame,
 )
-from firmware_bridge.errors import ProtocolError
 
 __all__ = [
     "CAP_FAILSAFE",

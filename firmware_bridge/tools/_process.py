@@ -1,7 +1,7 @@
 """What the two simulators share: a child program that owns a pty and reports events on stdout.
 
-:class:`~firmware_bridge.simulator.HostSimulator` (the C core built for the host) and
-:class:`~firmware_bridge.simavr.AVRSimulator` (the AVR image in simavr) both start a program that
+:class:`~firmware_bridge.tools.simulator.HostSimulator` (the C core built for the host) and
+:class:`~firmware_bridge.tools.simavr.AVRSimulator` (the AVR image in simavr) both start a program that
 creates a pty, links it at a stable path, prints ``READY pty=...``, then one ``KIND key=value ...``
 line per event, and reads control lines on stdin (``quit`` ends it). This base owns that process:
 start and wait for READY, a named reader thread that applies each line under one condition, the

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware_bridge._process import SimulatorProcess
 from firmware_bridge.errors import SimulatorError
-from firmware_bridge.firmware import (
+from firmware_bridge.tools._process import SimulatorProcess
+from firmware_bridge.tools.firmware import (
     SIMAVR_HEADER,
     build_simavr_harness,
     build_uno_sketch,

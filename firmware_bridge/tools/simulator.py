@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware_bridge._process import SimulatorProcess
 from firmware_bridge.errors import SimulatorError
-from firmware_bridge.firmware import build_host_tools
+from firmware_bridge.tools._process import SimulatorProcess
+from firmware_bridge.tools.firmware import build_host_tools
 
 __all__ = ["ActuatorEvent", "HostSimulator"]
 

@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firmware_bridge.clock import ClockMapper
 from firmware_bridge.config import LineModeConfig
-from firmware_bridge.dispatch import CallbackDispatcher
 from firmware_bridge.errors import LinkDownError, LinkError
-from firmware_bridge.reading import LatestReading, SensorReading
-from firmware_bridge.transport import open_port
+from firmware_bridge.link.clock import ClockMapper
+from firmware_bridge.link.dispatch import CallbackDispatcher
+from firmware_bridge.link.reading import LatestReading, SensorReading
+from firmware_bridge.link.transport import open_port
 
 __all__ = ["LineParser", "LineReader"]
 

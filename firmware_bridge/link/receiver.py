@@ -19,14 +19,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firmware_bridge.clock import ClockMapper
-from firmware_bridge.commands import PendingCommand
 from firmware_bridge.config import BridgeConfig
-from firmware_bridge.decoder import FrameDecoder
-from firmware_bridge.dispatch import CallbackDispatcher
 from firmware_bridge.errors import LinkError
-from firmware_bridge.link_state import LinkState
-from firmware_bridge.messages import (
+from firmware_bridge.link.clock import ClockMapper
+from firmware_bridge.link.commands import PendingCommand
+from firmware_bridge.link.dispatch import CallbackDispatcher
+from firmware_bridge.link.link_state import LinkState
+from firmware_bridge.link.reading import LatestReading, SensorReading
+from firmware_bridge.link.transport import open_port
+from firmware_bridge.protocol.decoder import FrameDecoder
+from firmware_bridge.protocol.messages import (
     HEARTBEAT_FLAG_FAILSAFE,
     Ack,
     Frame,
@@ -36,12 +38,10 @@ from firmware_bridge.messages import (
     Sensor,
     encode_frame,
 )
-from firmware_bridge.reading import LatestReading, SensorReading
-from firmware_bridge.transport import open_port
 
 __all__ = ["HOST_HELLO", "READ_TIMEOUT_S", "LinkReceiver", "scale_value"]
 
-log = logging.getLogger("firmware_bridge.link")  # one logger for the whole link
+log = logging.getLogger("firmware_bridge.link.bridge")  # one logger for the whole link
 
 HOST_HELLO = Hello(name="edge-sdk-host", firmware_version=(0, 1, 0))
 READ_TIMEOUT_S = (

@@ -53,7 +53,7 @@ class FirmwareSize:
 
 def firmware_dir() -> Path:
     """The C sources shipped with the package."""
-    return Path(__file__).resolve().parent / "firmware"
+    return Path(__file__).resolve().parent.parent / "firmware"
 
 
 def cache_dir() -> Path:

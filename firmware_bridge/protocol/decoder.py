@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmware_bridge.codec import MAX_WIRE_BYTES
 from firmware_bridge.errors import ProtocolError
-from firmware_bridge.messages import Frame, decode_frame
+from firmware_bridge.protocol.codec import MAX_WIRE_BYTES
+from firmware_bridge.protocol.messages import Frame, decode_frame
 
 __all__ = ["DecoderCounters", "FrameDecoder"]
 

@@ -1,0 +1,3 @@
+"""The wire format: COBS framing, CRC, the message types and the streaming frame decoder."""
+
+__all__: list[str] = []
