@@ -15,7 +15,7 @@ from pathlib import Path
 
 from edge_sdk import Runtime, parse_config
 from edge_sdk.demo.seek import SeekClip, write_clip
-from firmware_bridge import HostSimulator
+from firmware_bridge.tools import HostSimulator
 
 MOTORS = {"left": (-300, 300), "right": (300, -300), "center": (600, 600), "absent": (150, -150), "blocked": (0, 0)}
 
