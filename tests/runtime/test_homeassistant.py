@@ -233,7 +233,7 @@ def test_announce_is_a_no_op_when_discovery_is_off() -> None:
 
 
 def test_mcu_info_comes_from_the_firmware_hello() -> None:
-    messages = pytest.importorskip("firmware_bridge.messages")
+    messages = pytest.importorskip("firmware_bridge.protocol.messages")
     hello = messages.Hello(
         name="seek-uno", firmware_version=(1, 2, 3),
         channels=(messages.ChannelInfo("distance_cm", -1),),
