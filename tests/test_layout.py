@@ -42,11 +42,10 @@ def test_readme_python_example_runs_as_written_on_a_real_video(tmp_path: Path) -
     code = example.replace('"camera://0"', repr(f"file://{clip.video}"))
     result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    printed = [line.split() for line in result.stdout.splitlines() if not line.startswith("{")]
+    # the callback's print and the sink's JSON lines come from two threads, so lines may interleave
+    printed = re.findall(r"\b(left|center|right|absent|blocked) (?:0|1)(?:\.\d+)?\b", result.stdout)
     assert len(printed) >= 10, result.stdout[-2000:]
-    assert all(words[0] in {"left", "center", "right", "absent", "blocked"} for words in printed)
-    results = [line for line in result.stdout.splitlines() if line.startswith("{") and "edge_sdk.result/1" in line]
-    assert results, result.stdout[:500]
+    assert result.stdout.count('"edge_sdk.result/1"') >= 10, result.stdout[:500]
 
 
 def test_the_device_package_never_names_the_host_package() -> None:
