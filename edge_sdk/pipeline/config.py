@@ -21,7 +21,7 @@ class PipelineConfig:
         default=0.15, metadata={"help": "with publish=change: a confidence move this large also counts as a change"}
     )
     dispatch_queue: int = field(
-        default=256, metadata={"help": "results waiting for callbacks, actions and publishing; when full: drop_oldest (live sources) or block (every_frame playback)"}
+        default=256, metadata={"help": "size of each of the two result queues: to the sinks (never drops: the worker waits for room) and to callbacks and actions (when full: drop_oldest on live sources, block in every_frame playback)"}
     )
     stats_interval_s: float = field(default=5.0, metadata={"help": "how often stats are published; 0: never"})
     skip_incomplete: bool = field(
