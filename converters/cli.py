@@ -31,12 +31,9 @@ def _translating(func: Any, name: str) -> Any:
 
         try:
             return int(func(args))
-        except (DataError, SpecError) as exc:
-            print(f"edge-sdk {name}: {exc}", file=sys.stderr)
-            return 2
         except ConverterError as exc:
             print(f"edge-sdk {name}: {exc}", file=sys.stderr)
-            return 1
+            return 2 if isinstance(exc, (DataError, SpecError)) else 1
     return run
 
 

@@ -1,9 +1,9 @@
 """``edge-sdk``: the one command line of the SDK. A thin ``main(argv) -> int``.
 
-Device commands run on numpy and the device extras; other packages add commands through the
-``edge_sdk.commands`` entry point group (the host toolchain: training, conversion), so a device-only
-install simply lacks them; each such command translates its own errors into an exit code. Data goes to stdout, diagnostics to
-stderr. Exit codes: 0 success (and on SIGINT/SIGTERM), 1 a run failed, 2 bad config, model or
+Device commands run on numpy and the device extras. Other packages add commands through the
+``edge_sdk.commands`` entry point group (the host toolchain: training, conversion), so a
+device-only install simply lacks them; each such command maps its own errors to an exit code.
+Data goes to stdout, diagnostics to stderr. Exit codes: 0 success (and on SIGINT/SIGTERM), 1 a run failed, 2 bad config, model or
 arguments (with a one-line cause).
 """
 
@@ -178,7 +178,7 @@ def _cmd_wrap(args: argparse.Namespace) -> int:
 
 def _cmd_bridge(args: argparse.Namespace) -> int:
     try:
-        from firmware_bridge.cli import main as bridge_main
+        from firmware_bridge.tools.cli import main as bridge_main
     except ImportError as exc:
         raise MissingDependencyError(f"the bridge commands need firmware_bridge and pyserial ({exc})") from exc
     return int(bridge_main(list(args.args)))

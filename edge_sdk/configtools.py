@@ -60,11 +60,12 @@ def _range_text(ge: float | None, gt: float | None, le: float | None) -> str:
     if ge is not None and le is not None:
         return f"{ge:g} to {le:g}"
     if gt is not None:
-        return "a positive number" if gt == 0 and le is None else f"more than {gt:g}" + (
-            f" and at most {le:g}" if le is not None else "")
-    if ge is not None:
-        return f"at least {ge:g}"
-    return f"at most {le:g}"
+        lower = "a positive number" if gt == 0 else f"more than {gt:g}"
+    elif ge is not None:
+        lower = f"at least {ge:g}"
+    else:
+        return f"at most {le:g}"
+    return lower if le is None else f"{lower} and at most {le:g}"
 
 
 def expand_env(value: str, where: str) -> str:

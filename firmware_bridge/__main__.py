@@ -2,6 +2,6 @@
 
 import sys
 
-from firmware_bridge.cli import main
+from firmware_bridge.tools.cli import main
 
 raise SystemExit(main(sys.argv[1:]))

@@ -122,7 +122,6 @@ class Dispatcher:
         self._sink_lane: _Lane[Result] = _Lane(capacity, True, self._publish, f"{name}-sinks")
         self.error: BaseException | None = None
         self.callback_errors = 0
-        self.dispatched = 0
         self.published = 0  # payloads every sink accepted
 
     @property
@@ -169,7 +168,8 @@ class Dispatcher:
         """On the worker: may wait for room on the sink path, or on both paths with every_frame."""
         if publish and self._publishers:
             self._sink_lane.put(result)
-        self._callback_lane.put(result)
+        if self._callbacks:  # no thread hand-off per result when nobody listens
+            self._callback_lane.put(result)
 
     def depth(self) -> int:
         """Results waiting on the callback path."""
@@ -191,7 +191,6 @@ class Dispatcher:
                 except Exception:  # noqa: BLE001 - user code: counted and logged, never fatal to the stream
                     self.callback_errors += 1
                     _log.exception("result callback %s failed (the stream goes on)", name)
-        self.dispatched += len(batch)
         return True
 
     def _publish(self, batch: list[Result]) -> bool:
