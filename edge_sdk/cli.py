@@ -30,9 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run fused inference from a device config and publish results")
-    run.add_argument("--config", "-c", help="device YAML/JSON config; without it: embedded defaults (seek demo)")
+    run.add_argument("--config", "-c", help="device YAML/JSON config; without it, --source gives the camera and the rest is defaults")
     run.add_argument("--model", help="override model.path")
-    run.add_argument("--source", help="override camera.source (camera://0, file://clip.mp4, seek://...)")
+    run.add_argument("--source", help="override camera.source (camera://0, file://clip.mp4, images://folder, rtsp://...)")
     run.add_argument("--prompt", help="override the text with a fixed prompt")
     run.add_argument("--max-frames", type=int, help="stop after this many results")
     run.add_argument("--stdout", action="store_true", help="also write results to stdout as JSON lines")
@@ -65,13 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_dashboard(sub)
     register_deploy(sub)
 
-    from edge_sdk.demo.cli import register as register_demo
-
-    register_demo(sub)
-
     from importlib.metadata import entry_points
 
-    for entry in entry_points(group="edge_sdk.commands"):
+    for entry in entry_points(group="edge_sdk.commands"):  # the demo's and the host's commands
         entry.load()(sub)
     return parser
 
@@ -102,23 +98,9 @@ def console_main() -> None:
 
 # -- device commands ------------------------------------------------------------------------------
 def _cmd_run(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from edge_sdk.config import DeviceConfig, load_config, parse_config
     from edge_sdk.runtime import Runtime, check_config
 
-    config = load_config(args.config) if args.config else parse_config({})
-    if args.model:
-        config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=args.model))
-    if args.source:
-        config = dataclasses.replace(config, camera=dataclasses.replace(config.camera, source=args.source))
-    if args.prompt:
-        config = dataclasses.replace(config, text=dataclasses.replace(config.text, source="fixed", prompt=args.prompt))
-    if args.max_frames:
-        config = dataclasses.replace(config, pipeline=dataclasses.replace(config.pipeline, max_frames=args.max_frames))
-    if args.stdout:
-        config = dataclasses.replace(config, output=dataclasses.replace(config.output, stdout_jsonl=True))
-    assert isinstance(config, DeviceConfig)
+    config = _run_config(args)
     check_config(config)
     with Runtime(config) as runtime:
         if runtime.broker is not None:
@@ -127,6 +109,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
         summary = runtime.run()
     print(_summary_line(summary), file=sys.stderr)
     return 0
+
+
+def _run_config(args: argparse.Namespace) -> Any:
+    """The config file (or none) with the command line's overrides, validated as one mapping.
+
+    Overrides go into the mapping before it is checked, so ``--source`` alone is a complete camera
+    section and a bad override gets the same message as the same value in a file.
+    """
+    from edge_sdk.config import parse_config, read_config_file
+
+    data, source_text = read_config_file(args.config) if args.config else ({}, None)
+
+    def section(name: str) -> dict[str, Any]:
+        value = data.get(name)
+        data[name] = dict(value) if isinstance(value, dict) else ({} if value is None else value)
+        return data[name]
+
+    if args.model:
+        section("model")["path"] = args.model
+    if args.source:
+        section("camera")["source"] = args.source
+    if args.prompt:
+        section("text").update(source="fixed", prompt=args.prompt)
+    if args.max_frames:
+        section("pipeline")["max_frames"] = args.max_frames
+    if args.stdout:
+        section("output")["stdout_jsonl"] = True
+    where = args.config or "command line"
+    if not args.config and "camera" not in data:
+        from edge_sdk.errors import ConfigError
+
+        raise ConfigError("no camera: pass --config FILE with a camera section, or --source (camera://0, "
+                          "file://clip.mp4, images://folder, rtsp://...). The synthetic world with no camera is "
+                          "`edge-sdk demo`")
+    return parse_config(data, source_text, where)
 
 
 def _summary_line(summary: dict[str, Any]) -> str:

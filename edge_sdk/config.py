@@ -4,7 +4,7 @@
 
     device: pi-kitchen
     model: {path: /opt/edge_sdk/seek_int8.tflite, num_threads: 2}
-    camera: {source: camera://0}
+    camera: {source: camera://0}          # required: there is no default camera
     text: {source: mqtt, max_age_s: 600}
     sensor: {source: bridge, max_age_s: 0.5}
     bridge: {url: /dev/serial/by-id/usb-Arduino_Uno-if00}
@@ -76,12 +76,14 @@ class SinkConfig:
     snapshot_width_px: int = field(default=160, metadata={"help": "thumbnail width"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeviceConfig:
     device: str = field(default="edge-device", metadata={"help": "device id in topics, payloads and client ids"})
     model: ModelConfig = field(default_factory=ModelConfig)
-    camera: CameraConfig = field(default_factory=lambda: CameraConfig(source="seek://?seconds=60&fps=15"))
-    text: TextConfig = field(default_factory=lambda: TextConfig(source="fixed", prompt="find the red circle"))
+    camera: CameraConfig = field(metadata={
+        "help": "where frames come from: required, there is no default camera (the synthetic world is `edge-sdk demo`)",
+        "example": "camera: {source: camera://0} (or file://clip.mp4, images://folder, rtsp://...)"})
+    text: TextConfig = field(default_factory=TextConfig)
     sensor: SensorConfig = field(default_factory=SensorConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)

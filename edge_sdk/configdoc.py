@@ -54,7 +54,8 @@ def render_reference() -> str:
         lines += [f"## `{section}`", "", summary, "", "| key | type | default | meaning |", "|---|---|---|---|"]
         for name, type_name, default, help_text in configtools.describe(cls):
             if dataclasses.is_dataclass(typing.get_type_hints(cls).get(name)):
-                help_text, default = help_text or f"see `{name}` below", "section"
+                help_text = f"{help_text}; see `{name}` below" if help_text else f"see `{name}` below"
+                default = "required section" if default == "required" else "section"
             lines.append(f"| `{name}` | {_escape(type_name)} | {_escape(default)} | {_escape(help_text)} |")
         lines.append("")
     return "\n".join(lines)

@@ -97,6 +97,9 @@ def build(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
         )
     hints = typing.get_type_hints(cls)
     kwargs = {name: _coerce(hints[name], value, _join(where, name)) for name, value in data.items()}
+    for name, f in fields.items():  # after the keys the user wrote: their errors come first
+        if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(_missing_message(_join(where, name), f))
     try:
         return cls(**kwargs)
     except FieldError as exc:
@@ -120,6 +123,14 @@ def describe(cls: type) -> list[tuple[str, str, str, str]]:
             default = "required"
         rows.append((f.name, _type_name(hints[f.name]), default, str(f.metadata.get("help", ""))))
     return rows
+
+
+def _missing_message(path: str, f: dataclasses.Field[Any]) -> str:
+    """A required key that is absent: say what it is for and, when the field has one, what to add."""
+    example = f.metadata.get("example")
+    advice = f". Add, for example: {example}" if example else ""
+    what = f.metadata.get("help")
+    return f"{path}: missing{f'. Expected {what}' if what else ''}{advice}"
 
 
 def _join(where: str, key: str) -> str:

@@ -66,8 +66,33 @@ def test_validate_config_accepts_a_good_file(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_run_with_a_missing_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--model", str(tmp_path / "none.tflite")]) == 2
+    assert main(["run", "--source", "seek://?seconds=1", "--model", str(tmp_path / "none.tflite")]) == 2
     assert "model.path: bundle not found" in capsys.readouterr().err
+
+
+def test_run_without_a_camera_says_what_to_add_instead_of_running_the_demo_world(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2
+    assert "no camera: pass --config FILE with a camera section, or --source (camera://0" in capsys.readouterr().err
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ntext: {source: stdin}\n")
+    for command in (["run", "--config", str(config)], ["validate-config", str(config)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"{config}: camera: missing. Expected where frames come from" in err
+        assert "Add, for example: camera: {source: camera://0}" in err
+
+
+def test_a_command_line_source_completes_a_config_without_a_camera(tmp_path: Path) -> None:
+    from edge_sdk.cli import _run_config, build_parser
+
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ncamera: {source: camera://0, loop: true}\n")
+    args = build_parser().parse_args(["run", "--config", str(config), "--source", "file://clip.mp4", "--max-frames", "3"])
+    built = _run_config(args)
+    assert (built.camera.source, built.camera.loop, built.pipeline.max_frames) == ("file://clip.mp4", True, 3)
+    args = build_parser().parse_args(["run", "--source", "images://frames", "--max-frames", "0"])
+    assert _run_config(args).camera.source == "images://frames"
 
 
 def test_bridge_commands_are_reachable() -> None:

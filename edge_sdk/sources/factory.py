@@ -1,22 +1,39 @@
-"""Choose a frame source from a URL-like spec, as pyserial's ``serial_for_url`` does for ports."""
+"""Choose a frame source from a URL-like spec, as pyserial's ``serial_for_url`` does for ports.
+
+Other packages add schemes through the ``edge_sdk.sources`` entry point group: the entry's name is
+the scheme and its value a callable ``(rest, config, name, media_clock) -> FrameSource``, where
+``rest`` is the spec after ``scheme://``. The demo's ``seek://`` is one; the device package never
+names it.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from edge_sdk.clock import MediaClock
 from edge_sdk.errors import ConfigError
 from edge_sdk.sources.base import FrameSource
 from edge_sdk.sources.config import CameraConfig
 
-__all__ = ["SCHEMES", "open_frame_source", "split_spec"]
+__all__ = ["SCHEMES", "SourceOpener", "open_frame_source", "plugin_schemes", "split_spec"]
 
 _STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "tcp", "udp")
-SCHEMES = ("camera", "file", "gst", "picamera2", "images", "seek", *_STREAM_SCHEMES)
-_SEEK_PARAMS = {"seconds": float, "fps": float, "seed": int, "size": int}
+SCHEMES = ("camera", "file", "gst", "picamera2", "images", *_STREAM_SCHEMES)
+_ENTRY_POINT_GROUP = "edge_sdk.sources"
+
+SourceOpener = Callable[[str, CameraConfig, str, "MediaClock | None"], FrameSource]
+
+
+@functools.cache
+def plugin_schemes() -> dict[str, Any]:
+    """Scheme -> entry point of the installed ``edge_sdk.sources`` plugins (read once, loaded on use)."""
+    from importlib.metadata import entry_points
+
+    return {entry.name.lower(): entry for entry in entry_points(group=_ENTRY_POINT_GROUP)
+            if entry.name.lower() not in SCHEMES}
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -25,8 +42,9 @@ def split_spec(spec: str) -> tuple[str, str]:
     if not sep:
         return ("images" if os.path.isdir(spec) else "file"), spec
     scheme = scheme.lower()
-    if scheme not in SCHEMES:
-        raise ConfigError(f"camera.source: unknown scheme {scheme!r} in {spec!r}. Valid schemes: {', '.join(SCHEMES)}")
+    if scheme not in SCHEMES and scheme not in plugin_schemes():
+        valid = ", ".join((*SCHEMES, *sorted(plugin_schemes())))
+        raise ConfigError(f"camera.source: unknown scheme {scheme!r} in {spec!r}. Valid schemes: {valid}")
     return scheme, rest
 
 
@@ -34,7 +52,7 @@ def open_frame_source(spec_or_config: str | CameraConfig | Mapping[str, Any],
                       media_clock: MediaClock | None = None) -> FrameSource:
     """Open the frame source a spec, a :class:`CameraConfig` or a config mapping names.
 
-    ``media_clock``: pass a :class:`~edge_sdk.clock.MediaClock` to let a file, folder or seek clip
+    ``media_clock``: pass a :class:`~edge_sdk.clock.MediaClock` to let a file, folder or generated clip
     drive trace replays (``every_frame`` playback). Raises ConfigError for a bad spec and
     SourceError when the source cannot be opened.
     """
@@ -67,24 +85,8 @@ def open_frame_source(spec_or_config: str | CameraConfig | Mapping[str, Any],
         from edge_sdk.sources.media import ImageFolderSource
 
         return ImageFolderSource(rest, config, name, media_clock)
-    from edge_sdk.sources.media import SeekSource
-
-    return SeekSource(config, name=name, media_clock=media_clock, **_seek_params(rest, config.source))
-
-
-def _seek_params(rest: str, spec: str) -> dict[str, Any]:
-    query = rest.partition("?")[2]
-    params: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key not in _SEEK_PARAMS:
-            raise ConfigError(f"camera.source: unknown seek:// parameter {key!r} in {spec!r}. "
-                              f"Valid parameters: {', '.join(_SEEK_PARAMS)}")
-        kind = _SEEK_PARAMS[key]
-        try:
-            params[key] = kind(value)
-        except ValueError:
-            raise ConfigError(f"camera.source: seek:// parameter {key} expects a number. Got: {value!r}") from None
-    return params
+    opener: SourceOpener = plugin_schemes()[scheme].load()
+    return opener(rest, config, name, media_clock)
 
 
 def _int(text: str, spec: str, what: str) -> int:

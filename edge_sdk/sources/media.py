@@ -1,4 +1,4 @@
-"""Frame sources without a capture device: an image folder and the live seek clip generator."""
+"""Frame sources without a capture device: an image folder, and the base of generated ones."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from edge_sdk.sources.base import FrameSource, Pacer
 from edge_sdk.sources.config import CameraConfig
 from edge_sdk.sources.frame import Frame
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "SeekSource"]
+__all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "IndexedSource"]
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,12 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".t
 _DEFAULT_FOLDER_FPS = 10.0
 
 
-class _IndexedSource(FrameSource):
-    """Frames addressed by position 0..count-1, paced in realtime mode, looping by option."""
+class IndexedSource(FrameSource):
+    """Frames addressed by position 0..count-1, paced in realtime mode, looping by option.
+
+    Subclasses return the pixels of a position from ``_pixels`` (None: unreadable, counted and
+    skipped) and set ``_color_order``; a generated world (the demo's seek clip) is one.
+    """
 
     def __init__(self, name: str, count: int, fps: float, config: CameraConfig, media_clock: MediaClock | None) -> None:
         super().__init__(name, media_clock)
@@ -70,7 +74,7 @@ class _IndexedSource(FrameSource):
         pass
 
 
-class ImageFolderSource(_IndexedSource):
+class ImageFolderSource(IndexedSource):
     """The images of a folder in sorted name order (BGR, as OpenCV decodes them).
 
     An unreadable image is counted in ``read_failures`` and skipped; the folder is listed once.
@@ -94,26 +98,3 @@ class ImageFolderSource(_IndexedSource):
         if pixels is None:
             log.warning("%s: cannot decode image %s; skipped", self.name, path)
         return pixels
-
-
-class SeekSource(_IndexedSource):
-    """The seek clip generator played live (RGB frames), no file in between."""
-
-    _color_order = "RGB"
-
-    def __init__(self, config: CameraConfig, seconds: float = 30.0, fps: float = 15.0, seed: int = 0,
-                 size: int | None = None, name: str | None = None, media_clock: MediaClock | None = None) -> None:
-        # numpy only, but imported here so that importing edge_sdk.sources stays light
-        from edge_sdk.demo.seek.video import SeekClip
-
-        if seconds <= 0 or fps <= 0:
-            raise SourceError(f"seek://: expected positive seconds and fps. Got: seconds={seconds}, fps={fps}")
-        self.clip = SeekClip(seconds=seconds, fps=fps, size=size or config.width or 96, seed=seed)
-        if self.clip.frame_count < 1:
-            raise SourceError(f"seek://: the clip has no frames. Got: seconds={seconds}, fps={fps}")
-        super().__init__(name or config.name or "seek", self.clip.frame_count, fps, config, media_clock)
-
-    def _pixels(self, position: int) -> Any:
-        from edge_sdk.demo.seek.world import render_scene
-
-        return render_scene(self.clip.scene_at(position / self.fps), size=self.clip.size, supersample=2)
