@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-from edge_sdk.clock import MediaClock
 from edge_sdk.config import ModelConfig
 from edge_sdk.model import FusionModel
 from edge_sdk.runtime import default_bundle_path
@@ -37,7 +36,7 @@ _KEPT_FRAMES = 300  # decoded frames kept for the infer loop (about 33 MB at 192
 def _capture(video: Path, n_frames: int) -> tuple[float, list]:
     """Seconds per frame of the read loop, and the first frames for the infer loop."""
     config = CameraConfig(source=f"file://{video}", playback="every_frame")
-    source = open_frame_source(config, media_clock=MediaClock())
+    source = open_frame_source(config)  # every_frame: on its own media clock, as edge-sdk run
     kept = []
     try:
         frame = source.read()  # the first read opens the decoder's buffers: not timed

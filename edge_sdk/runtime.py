@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Self
 
-from edge_sdk.clock import MediaClock, WallReplayClock, from_wall_s, now_s
+from edge_sdk.clock import WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig, actions_settings, bridge_settings
 from edge_sdk.errors import ConfigError
 from edge_sdk.model import FusionModel
@@ -78,13 +78,11 @@ class Runtime:
         self._stack.callback(model.close)
         from edge_sdk.sources import open_frame_source, open_sensor_source, open_text_source
 
-        every_frame = config.camera.playback == "every_frame"
-        media_clock = MediaClock() if every_frame else None
-        # a wall replay starts when the run does (see run()), not when the runtime was built
-        replay_clock = media_clock or WallReplayClock()
-        self._wall_replay = replay_clock if isinstance(replay_clock, WallReplayClock) else None
-        frames = open_frame_source(config.camera, media_clock=media_clock)
+        frames = open_frame_source(config.camera)
         self._stack.callback(frames.close)
+        # every_frame: replays follow the video's clock; realtime: the wall's, from when the run starts (run())
+        replay_clock = frames.media_clock or WallReplayClock()
+        self._wall_replay = replay_clock if isinstance(replay_clock, WallReplayClock) else None
         text = open_text_source(config.text, replay_clock)
         self._stack.callback(text.close)
         sensor = open_sensor_source(config.sensor, replay_clock)
@@ -114,7 +112,7 @@ class Runtime:
         self._stack.callback(self.watchdog.close)
         self.pipeline = Pipeline(
             model, frames, text=text, sensor=sensor, config=config.pipeline, align=config.align,
-            sinks=sinks, every_frame=every_frame, on_progress=self._progress, on_frame=self._snapshot_hook(),
+            sinks=sinks, on_progress=self._progress, on_frame=self._snapshot_hook(),
         )
         self._stack.callback(self.pipeline.close)
         self.pipeline.on_result(self._first_result, name="first-result")

@@ -10,6 +10,7 @@ from typing import Self
 from edge_sdk.errors import SourceError
 from edge_sdk.pipeline.slot import BlockingSlot, LatestSlot
 from edge_sdk.sources.base import FrameSource
+from edge_sdk.sources.config import RunningMode
 from edge_sdk.sources.frame import Frame
 
 __all__ = ["CaptureThread"]
@@ -24,7 +25,7 @@ class CaptureThread:
 
     The slot's policy decides what happens when inference is slower: :class:`LatestSlot` drops
     (realtime), :class:`BlockingSlot` makes capture wait (every_frame); :meth:`for_source` picks it
-    from the playback mode. At end of stream the slot is closed; on an error the slot is closed
+    from the source's running mode. At end of stream the slot is closed; on an error the slot is closed
     with it, so the consumer's ``get`` raises it, and :attr:`error` holds it for the owner.
     The thread owns the source and closes it when it ends.
     """
@@ -37,7 +38,8 @@ class CaptureThread:
         self._thread = threading.Thread(target=self._run, name=name or f"edge-capture-{source.name}", daemon=True)
 
     @classmethod
-    def for_source(cls, source: FrameSource, every_frame: bool, capacity: int = 2) -> CaptureThread:
+    def for_source(cls, source: FrameSource, capacity: int = 2) -> CaptureThread:
+        every_frame = source.mode is RunningMode.EVERY_FRAME
         slot: LatestSlot[Frame] | BlockingSlot[Frame] = BlockingSlot(capacity) if every_frame else LatestSlot()
         return cls(source, slot)
 

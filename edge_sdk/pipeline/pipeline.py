@@ -16,6 +16,7 @@ fails stops the run and its error is raised from :meth:`run` as a :class:`Pipeli
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -32,15 +33,22 @@ from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
 from edge_sdk.pipeline.result import Result
 from edge_sdk.pipeline.stats import RateMeter, StageTimes
 from edge_sdk.sources.base import FrameSource
-from edge_sdk.sources.config import AlignConfig
+from edge_sdk.sources.config import AlignConfig, RunningMode
 from edge_sdk.sources.frame import Frame
 from edge_sdk.sources.sensor import SensorSlot
 from edge_sdk.sources.text import TextSlot
 
-__all__ = ["Pipeline", "ResultSink"]
+__all__ = ["Pipeline", "PipelineState", "ResultSink"]
 
 _log = logging.getLogger(__name__)
 _STAGES = ("capture", "wait", "preprocess", "invoke", "post", "publish", "total")
+
+
+class PipelineState(enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPED = "stopped"  # run() returned; sinks closed
+    CLOSED = "closed"  # the model is released too
 
 
 class ResultSink(Protocol):
@@ -80,7 +88,6 @@ class Pipeline:
         config: PipelineConfig | None = None,
         align: AlignConfig | None = None,
         sinks: Sequence[ResultSink] = (),
-        every_frame: bool = False,
         on_progress: Callable[[], object] | None = None,
         on_frame: Callable[[Frame, Result], object] | None = None,
     ) -> None:
@@ -90,7 +97,9 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.times = StageTimes(_STAGES)
         self._source = frames
-        self._capture = CaptureThread.for_source(frames, every_frame=every_frame)
+        # one running mode for the run: the source's (camera.playback)
+        every_frame = frames.mode is RunningMode.EVERY_FRAME
+        self._capture = CaptureThread.for_source(frames)
         self._aligner = Aligner(text, sensor, align)
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles
@@ -104,7 +113,7 @@ class Pipeline:
             self._dispatcher.add_publisher(_batch_publisher(sink))
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._state = "created"
+        self._state = PipelineState.CREATED
         self._results = RateMeter()
         self.skipped_incomplete = 0
         self.last_result: Result | None = None
@@ -122,7 +131,7 @@ class Pipeline:
         return self._dispatcher.published
 
     @property
-    def state(self) -> str:
+    def state(self) -> PipelineState:
         return self._state
 
     def stop(self) -> None:
@@ -135,9 +144,9 @@ class Pipeline:
         The calling thread becomes the inference worker.
         """
         with self._lock:
-            if self._state != "created":
-                raise PipelineError(f"run() can be called once. State: {self._state}")
-            self._state = "running"
+            if self._state is not PipelineState.CREATED:
+                raise PipelineError(f"run() can be called once. State: {self._state.value}")
+            self._state = PipelineState.RUNNING
         self._results = RateMeter()
         self._dispatcher.start()
         self._capture.start()
@@ -155,7 +164,7 @@ class Pipeline:
     def stats(self) -> dict[str, Any]:
         capture = self._source.stats()
         return {
-            "state": self._state,
+            "state": self._state.value,
             "results": self._results.count,
             "published": self.published,
             "fps": round(self._results.rate(), 2),
@@ -182,10 +191,10 @@ class Pipeline:
     def close(self) -> None:
         """Stop everything in order and release the model; idempotent."""
         self.stop()
-        if self._state == "created":
+        if self._state is PipelineState.CREATED:
             self._shutdown_stages()
-        if self._state != "closed":
-            self._state = "closed"
+        if self._state is not PipelineState.CLOSED:
+            self._state = PipelineState.CLOSED
             self.model.close()
 
     def __enter__(self) -> Self:
@@ -308,5 +317,5 @@ class Pipeline:
                 sink.close()
             except Exception:  # noqa: BLE001 - one sink failing to close must not keep the others open
                 _log.exception("closing sink %r failed", sink)
-        if self._state == "running":
-            self._state = "stopped"
+        if self._state is PipelineState.RUNNING:
+            self._state = PipelineState.STOPPED

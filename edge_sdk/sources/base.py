@@ -17,6 +17,7 @@ from typing import Self
 
 from edge_sdk.clock import MediaClock, now_s
 from edge_sdk.errors import SourceError
+from edge_sdk.sources.config import RunningMode
 from edge_sdk.sources.frame import Frame
 
 __all__ = ["Backoff", "FrameSource", "Pacer", "SourceState", "SourceStats"]
@@ -44,10 +45,16 @@ class SourceStats:
 
 
 class FrameSource:
-    """Base of frame sources: ``read() -> Frame | None`` (None at end of stream), ``close()``."""
+    """Base of frame sources: ``read() -> Frame | None`` (None at end of stream), ``close()``.
 
-    def __init__(self, name: str, media_clock: MediaClock | None = None) -> None:
+    ``mode`` is the run's :class:`RunningMode`; the capture hand-off and the pipeline read it from
+    here. ``media_clock``, when set, re-stamps frames on the media timeline (see ``read``).
+    """
+
+    def __init__(self, name: str, media_clock: MediaClock | None = None,
+                 mode: RunningMode = RunningMode.REALTIME) -> None:
         self.name = name
+        self.mode = mode
         self.media_clock = media_clock
         self._state = SourceState.OPEN
         self._stop = threading.Event()  # set by close(): interrupts waits

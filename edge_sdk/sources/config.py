@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -9,9 +10,24 @@ from typing import Any, Literal
 from edge_sdk import configtools
 from edge_sdk.errors import ConfigError
 
-__all__ = ["AlignConfig", "CameraConfig", "PlaybackMode", "SensorConfig", "TextConfig"]
+__all__ = ["AlignConfig", "CameraConfig", "PlaybackMode", "RunningMode", "SensorConfig", "TextConfig"]
 
 PlaybackMode = Literal["realtime", "every_frame"]
+
+
+class RunningMode(enum.Enum):
+    """How a run treats time: the one switch (``camera.playback``), as MediaPipe Tasks have ``RunningMode``.
+
+    The source, the capture hand-off, the callback queue and the trace replays all follow it, so a
+    run cannot be paced like a camera in one stage and drained like a file in another.
+    """
+
+    REALTIME = "realtime"
+    """Like a camera: files are paced at their frame rate, the newest frame wins, late frames are
+    skipped and counted, callbacks that fall behind lose their oldest results (counted)."""
+    EVERY_FRAME = "every_frame"
+    """Like a batch job: no pacing, capture waits for inference, nothing is dropped, and trace
+    replays follow the video's own clock (a :class:`~edge_sdk.clock.MediaClock`)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,10 @@ class CameraConfig:
             raise ConfigError(f"camera.decode_threads: expected 0 (FFmpeg's choice) or a thread count. Got: {self.decode_threads}")
         if self.read_timeout_s <= 0:
             raise ConfigError(f"camera.read_timeout_s: expected a positive number of seconds. Got: {self.read_timeout_s}")
+
+    @property
+    def mode(self) -> RunningMode:
+        return RunningMode(self.playback)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "camera") -> CameraConfig:

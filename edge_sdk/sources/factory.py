@@ -8,6 +8,7 @@ names it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Mapping
@@ -16,7 +17,7 @@ from typing import Any
 from edge_sdk.clock import MediaClock
 from edge_sdk.errors import ConfigError
 from edge_sdk.sources.base import FrameSource
-from edge_sdk.sources.config import CameraConfig
+from edge_sdk.sources.config import CameraConfig, PlaybackMode, RunningMode
 
 __all__ = ["SCHEMES", "SourceOpener", "open_frame_source", "plugin_schemes", "split_spec"]
 
@@ -48,13 +49,14 @@ def split_spec(spec: str) -> tuple[str, str]:
     return scheme, rest
 
 
-def open_frame_source(spec_or_config: str | CameraConfig | Mapping[str, Any],
-                      media_clock: MediaClock | None = None) -> FrameSource:
+def open_frame_source(spec_or_config: str | CameraConfig | Mapping[str, Any], *,
+                      playback: PlaybackMode | None = None) -> FrameSource:
     """Open the frame source a spec, a :class:`CameraConfig` or a config mapping names.
 
-    ``media_clock``: pass a :class:`~edge_sdk.clock.MediaClock` to let a file, folder or generated clip
-    drive trace replays (``every_frame`` playback). Raises ConfigError for a bad spec and
-    SourceError when the source cannot be opened.
+    ``playback`` overrides the config's (a spec string carries none; the default is ``realtime``).
+    With ``every_frame`` the source gets a :class:`~edge_sdk.clock.MediaClock` (``source.media_clock``)
+    that trace replays follow. Raises ConfigError for a bad spec and SourceError when the source
+    cannot be opened.
     """
     if isinstance(spec_or_config, CameraConfig):
         config = spec_or_config
@@ -62,6 +64,9 @@ def open_frame_source(spec_or_config: str | CameraConfig | Mapping[str, Any],
         config = CameraConfig(source=spec_or_config)
     else:
         config = CameraConfig.from_mapping(spec_or_config)
+    if playback is not None:
+        config = dataclasses.replace(config, playback=playback)
+    media_clock = MediaClock() if config.mode is RunningMode.EVERY_FRAME else None
     scheme, rest = split_spec(config.source)
     name = config.name or scheme
     if scheme in ("camera", "picamera2"):

@@ -10,7 +10,7 @@ from edge_sdk._lazy import require
 from edge_sdk.clock import MediaClock, now_s
 from edge_sdk.errors import SourceError
 from edge_sdk.sources.base import FrameSource, Pacer
-from edge_sdk.sources.config import CameraConfig
+from edge_sdk.sources.config import CameraConfig, RunningMode
 from edge_sdk.sources.frame import Frame
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "IndexedSource"]
@@ -29,9 +29,9 @@ class IndexedSource(FrameSource):
     """
 
     def __init__(self, name: str, count: int, fps: float, config: CameraConfig, media_clock: MediaClock | None) -> None:
-        super().__init__(name, media_clock)
+        super().__init__(name, media_clock, config.mode)
         self.frame_count, self.fps, self._loop = count, fps, config.loop
-        self._pacer = Pacer(fps, self._stop) if config.playback == "realtime" else None
+        self._pacer = Pacer(fps, self._stop) if config.mode is RunningMode.REALTIME else None
         self._index = 0
         self._play_index = 0
 

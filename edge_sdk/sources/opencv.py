@@ -23,7 +23,7 @@ from edge_sdk._lazy import require
 from edge_sdk.clock import MediaClock, now_s
 from edge_sdk.errors import SourceError
 from edge_sdk.sources.base import Backoff, FrameSource, Pacer, SourceState
-from edge_sdk.sources.config import CameraConfig
+from edge_sdk.sources.config import CameraConfig, RunningMode
 from edge_sdk.sources.frame import Frame
 
 __all__ = ["OpenCVSource"]
@@ -38,7 +38,7 @@ class OpenCVSource(FrameSource):
 
     def __init__(self, target: str | int, kind: Kind, config: CameraConfig, name: str | None = None,
                  media_clock: MediaClock | None = None) -> None:
-        super().__init__(name or config.name or kind, media_clock)
+        super().__init__(name or config.name or kind, media_clock, config.mode)
         self._cv2: Any = require("cv2", f"{kind} sources (OpenCV VideoCapture)")
         self._target, self._kind, self._config = target, kind, config
         self._backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, config.reconnect_max_attempts, self._stop)
@@ -50,7 +50,7 @@ class OpenCVSource(FrameSource):
         self._cap = self._open_first()
         self.fps = self._fps()
         self.frame_count = int(self._cap.get(self._cv2.CAP_PROP_FRAME_COUNT)) if kind == "file" else 0
-        realtime = kind == "file" and config.playback == "realtime"
+        realtime = kind == "file" and config.mode is RunningMode.REALTIME
         self._pacer = Pacer(self.fps, self._stop) if realtime else None
 
     # opening ------------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ class OpenCVSource(FrameSource):
         fps = float(self._cap.get(self._cv2.CAP_PROP_FPS))
         if math.isfinite(fps) and 0 < fps < 1000:
             return fps
-        if self._kind == "file" and self._config.playback == "realtime":
+        if self._kind == "file" and self._config.mode is RunningMode.REALTIME:
             raise SourceError(f"{self.name}: the file does not state a frame rate (CAP_PROP_FPS={fps}); "
                               "set camera.fps to play it in real time")
         return 0.0

@@ -38,7 +38,7 @@ class Picamera2Source(FrameSource):
 
     def __init__(self, camera_num: int, config: CameraConfig, name: str | None = None,
                  media_clock: MediaClock | None = None) -> None:
-        super().__init__(name or config.name or "picamera2", media_clock)
+        super().__init__(name or config.name or "picamera2", media_clock, config.mode)
         module = _import_picamera2()
         size = (config.width or 640, config.height or 480)
         try:

@@ -115,8 +115,9 @@ def test_every_frame_playback_drives_trace_replay_through_the_media_clock(tmp_pa
     """Video decoded as fast as possible; traces follow the video, not the wall clock."""
     clip = SeekClip(seconds=2.0, fps=15.0, size=64, seed=4, command_period_s=0.5, sensor_hz=30.0)
     paths = write_clip(tmp_path / "clip.mp4", clip)
-    media_clock = MediaClock()
-    source = open_frame_source(CameraConfig(source=str(paths.video), playback="every_frame"), media_clock=media_clock)
+    source = open_frame_source(CameraConfig(source=str(paths.video), playback="every_frame"))
+    media_clock = source.media_clock
+    assert isinstance(media_clock, MediaClock)
     text = open_text_source(TextConfig(source="file", path=str(paths.commands)), clock=media_clock)
     sensor = open_sensor_source(SensorConfig(source="file", path=str(paths.sensor), max_age_s=5.0), clock=media_clock)
     aligner = Aligner(text, sensor, AlignConfig(policy="wait_fresh", wait_timeout_s=1.0))
@@ -144,9 +145,10 @@ def test_media_clock_releases_trace_readings_with_the_frame_and_no_thread(tmp_pa
     is returned, so even the never-waiting ``latest`` policy sees exactly them, with no replay thread."""
     clip = SeekClip(seconds=2.0, fps=15.0, size=64, seed=4, command_period_s=0.5, sensor_hz=20.0)
     paths = write_clip(tmp_path / "clip.mp4", clip)
-    media_clock = MediaClock()
     threads_before = threading.active_count()
-    source = open_frame_source(CameraConfig(source=str(paths.video), playback="every_frame"), media_clock=media_clock)
+    source = open_frame_source(CameraConfig(source=str(paths.video), playback="every_frame"))
+    media_clock = source.media_clock
+    assert isinstance(media_clock, MediaClock)
     text = open_text_source(TextConfig(source="file", path=str(paths.commands)), clock=media_clock)
     sensor = open_sensor_source(SensorConfig(source="file", path=str(paths.sensor), max_age_s=5.0), clock=media_clock)
     aligner = Aligner(text, sensor, AlignConfig(policy="latest"))

@@ -21,8 +21,8 @@ def test_running_a_bundle_never_imports_tensorflow() -> None:
         sensor.update({"distance_cm": 80.0})
         out = io.StringIO()
         sink = JSONLinesSink("no-tf", out).start()
-        with Pipeline(model, open_frame_source("seek://?seconds=2&fps=10&size=64"), text=text, sensor=sensor,
-                      config=PipelineConfig(max_frames=10), sinks=[sink], every_frame=True) as pipeline:
+        with Pipeline(model, open_frame_source("seek://?seconds=2&fps=10&size=64", playback="every_frame"), text=text, sensor=sensor,
+                      config=PipelineConfig(max_frames=10), sinks=[sink]) as pipeline:
             stats = pipeline.run()
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
         print(json.dumps({"results": stats["results"], "heavy": heavy, "lines": len(out.getvalue().splitlines())}))

@@ -56,11 +56,27 @@ def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
+@pytest.mark.parametrize(("playback", "policy", "slot", "has_media_clock"), [
+    ("realtime", "drop_oldest", "LatestSlot", False),
+    ("every_frame", "block", "BlockingSlot", True),
+])
+def test_one_running_mode_sets_every_stage(model, clip, playback, policy, slot, has_media_clock) -> None:  # type: ignore[no-untyped-def]
+    """camera.playback is the only switch: pacing, the capture hand-off, the callback queue and the clock follow it."""
+    text, sensor = _inputs()
+    source = open_frame_source(f"file://{clip.video}", playback=playback)
+    with Pipeline(model, source, text=text, sensor=sensor) as pipeline:
+        assert source.mode.value == playback
+        assert pipeline.stats()["queues"]["dispatch_policy"] == policy
+        assert type(pipeline._capture.slot).__name__ == slot
+        assert (source.media_clock is not None) is has_media_clock
+        assert pipeline.state.value == "created"
+
+
 def test_every_frame_playback_gives_one_valid_result_per_frame(model, clip, result_validator) -> None:  # type: ignore[no-untyped-def]
     text, sensor = _inputs()
     out = io.StringIO()
-    with Pipeline(model, open_frame_source(f"file://{clip.video}", ), text=text, sensor=sensor,
-                  sinks=[JSONLinesSink("pi-test", out).start()], every_frame=True) as pipeline:
+    with Pipeline(model, open_frame_source(f"file://{clip.video}", playback="every_frame"), text=text, sensor=sensor,
+                  sinks=[JSONLinesSink("pi-test", out).start()]) as pipeline:
         stats = pipeline.run()
     results = [r for r in _lines(out) if r["schema"] == "edge_sdk.result/1"]
     assert stats["results"] == len(results) == int(SECONDS * FPS)
@@ -127,16 +143,15 @@ def test_a_failing_sink_stops_the_run_with_its_error(model, clip) -> None:  # ty
             pass
 
     text, sensor = _inputs()
-    with (Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=sensor,
-                   sinks=[BrokenSink()], every_frame=True) as pipeline,
+    with (Pipeline(model, open_frame_source(f"file://{clip.video}", playback="every_frame"), text=text, sensor=sensor,
+                   sinks=[BrokenSink()]) as pipeline,
           pytest.raises(PipelineError, match="pipeline stopped: disk full")):
         pipeline.run()
 
 
 def test_callback_errors_are_counted_and_the_stream_goes_on(model, clip) -> None:  # type: ignore[no-untyped-def]
     text, sensor = _inputs()
-    with Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=sensor,
-                  every_frame=True) as pipeline:
+    with Pipeline(model, open_frame_source(f"file://{clip.video}", playback="every_frame"), text=text, sensor=sensor) as pipeline:
         pipeline.on_result(lambda result: 1 / 0, name="broken")
         stats = pipeline.run()
     assert stats["results"] == int(SECONDS * FPS)
@@ -146,8 +161,7 @@ def test_callback_errors_are_counted_and_the_stream_goes_on(model, clip) -> None
 def test_missing_sensor_frames_are_skipped_and_counted(model, clip) -> None:  # type: ignore[no-untyped-def]
     text = TextSlot("text")
     text.set("find the red circle")
-    with Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=SensorSlot("sensor"),
-                  every_frame=True) as pipeline:
+    with Pipeline(model, open_frame_source(f"file://{clip.video}", playback="every_frame"), text=text, sensor=SensorSlot("sensor")) as pipeline:
         stats = pipeline.run()
     assert stats["results"] == 0
     assert stats["drops"]["incomplete_inputs"] == int(SECONDS * FPS)
@@ -156,9 +170,9 @@ def test_missing_sensor_frames_are_skipped_and_counted(model, clip) -> None:  # 
 def test_publish_on_change_sends_fewer_messages(model, clip) -> None:  # type: ignore[no-untyped-def]
     text, sensor = _inputs()
     out = io.StringIO()
-    with Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=sensor,
+    with Pipeline(model, open_frame_source(f"file://{clip.video}", playback="every_frame"), text=text, sensor=sensor,
                   config=PipelineConfig(publish="change", change_confidence_delta=1.0),
-                  sinks=[JSONLinesSink("pi-test", out).start()], every_frame=True) as pipeline:
+                  sinks=[JSONLinesSink("pi-test", out).start()]) as pipeline:
         stats = pipeline.run()
     results = [r for r in _lines(out) if r["schema"] == "edge_sdk.result/1"]
     assert 1 <= len(results) == stats["published"] < stats["results"]
@@ -185,8 +199,8 @@ def test_results_reach_a_real_broker_and_validate(model, clip, broker, recorder_
     text, sensor = _inputs()
     publisher = MQTTPublisher(mqtt_config(broker)).start()
     publisher.wait_connected(5.0)
-    with Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=sensor,
-                  sinks=[publisher], every_frame=True) as pipeline:
+    with Pipeline(model, open_frame_source(f"file://{clip.video}", playback="every_frame"), text=text, sensor=sensor,
+                  sinks=[publisher]) as pipeline:
         stats = pipeline.run()
     assert recorder.wait_for(lambda msgs: len([m for m in msgs if m.topic.endswith("/events")]) >= stats["results"], 10.0)
     events = [m.json() for m in recorder.messages if m.topic.endswith("/events")]

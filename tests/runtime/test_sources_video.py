@@ -127,7 +127,7 @@ def test_realtime_playback_skips_frames_a_slow_reader_missed(clip: Path) -> None
 
 def test_every_frame_capture_blocks_instead_of_dropping(clip: Path) -> None:
     source = open_frame_source(CameraConfig(source=str(clip), playback="every_frame"))
-    capture = CaptureThread.for_source(source, every_frame=True, capacity=2).start()
+    capture = CaptureThread.for_source(source, capacity=2).start()
     seen = []
     while (frame := capture.slot.get(timeout_s=5)) is not None:
         seen.append(frame.index)
@@ -141,7 +141,7 @@ def test_every_frame_capture_blocks_instead_of_dropping(clip: Path) -> None:
 
 def test_realtime_capture_drops_what_a_slow_consumer_cannot_take(clip: Path) -> None:
     source = open_frame_source(CameraConfig(source=str(clip), playback="realtime", fps=60.0))
-    with CaptureThread.for_source(source, every_frame=False) as capture:
+    with CaptureThread.for_source(source) as capture:
         seen = []
         while (frame := capture.slot.get(timeout_s=5)) is not None:
             seen.append(frame.index)
@@ -177,7 +177,7 @@ def test_source_that_never_comes_back_fails_with_a_clear_error(big_clip: Path) -
     config = CameraConfig(source=str(clip), playback="every_frame", loop=True, reconnect_min_s=0.01,
                           reconnect_max_s=0.02, reconnect_max_attempts=3)
     source = open_frame_source(config)
-    capture = CaptureThread.for_source(source, every_frame=True).start()
+    capture = CaptureThread.for_source(source).start()
     assert capture.slot.get(timeout_s=5) is not None
     clip.write_bytes(b"")
     with pytest.raises(SourceError, match=r"gave up after 3 failed attempts to reopen"):
@@ -292,8 +292,9 @@ def test_seek_source_generates_the_clip_live() -> None:
 
 
 def test_media_clock_follows_the_video(clip: Path) -> None:
-    clock = MediaClock()
-    with open_frame_source(CameraConfig(source=str(clip), playback="every_frame"), media_clock=clock) as source:
+    with open_frame_source(CameraConfig(source=str(clip), playback="every_frame")) as source:
+        clock = source.media_clock
+        assert isinstance(clock, MediaClock)
         read_all(source, limit=10)
         assert clock.wait_until(9 / 15, timeout_s=0) and not clock.wait_until(10 / 15, timeout_s=0.01)
     assert clock.closed
@@ -379,7 +380,7 @@ def test_stop_interrupts_a_reconnect_backoff(big_clip: Path) -> None:
     clip = big_clip
     config = CameraConfig(source=str(clip), playback="every_frame", loop=True, reconnect_min_s=5.0, reconnect_max_s=5.0)
     source = open_frame_source(config)
-    capture = CaptureThread.for_source(source, every_frame=False).start()
+    capture = CaptureThread.for_source(source).start()
     assert capture.slot.get(timeout_s=5) is not None
     clip.write_bytes(b"")
     deadline_s = now_s() + 10
