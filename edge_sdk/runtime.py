@@ -50,7 +50,6 @@ class Runtime:
         self.pipeline: Pipeline | None = None
         self._on_result = on_result
         self._closed = False
-        self.first_result_s: float | None = None
         self._built_s = 0.0
         try:
             self._build()
@@ -115,7 +114,6 @@ class Runtime:
             sinks=sinks, on_progress=self._progress, on_frame=self._snapshot_hook(),
         )
         self._stack.callback(self.pipeline.close)
-        self.pipeline.on_result(self._first_result, name="first-result")
         if self.actions is not None:
             actions = self.actions
             # the frame's wall time lets the controller ignore results that are already stale
@@ -199,9 +197,11 @@ class Runtime:
         pipeline = self.pipeline
         self.watchdog.kick(lambda: f"results={pipeline.stats()['results'] if pipeline else 0}")
 
-    def _first_result(self, result: Result) -> None:
-        if self.first_result_s is None:
-            self.first_result_s = now_s() - self._built_s
+    @property
+    def first_result_s(self) -> float | None:
+        """Seconds from the start of building the runtime to its first result; None before it."""
+        at_s = self.pipeline.first_result_at_s if self.pipeline is not None else None
+        return None if at_s is None else at_s - self._built_s
 
     # -- running --------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:

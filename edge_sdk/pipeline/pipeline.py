@@ -117,6 +117,8 @@ class Pipeline:
         self._results = RateMeter()
         self.skipped_incomplete = 0
         self.last_result: Result | None = None
+        # on the worker, not as a callback: a callback would need the callback thread in every run
+        self.first_result_at_s: float | None = None  # edge_sdk.clock.now_s() of the first result
         self._last_published: Result | None = None
         self._error: BaseException | None = None
 
@@ -279,6 +281,8 @@ class Pipeline:
                 self._on_frame(frame, result)
             self.last_result = result
             self._results.tick()
+            if self.first_result_at_s is None:
+                self.first_result_at_s = now_s()
             times.record("total", (time.perf_counter() - t0) * 1000.0 + timing["wait"])
             if config.max_frames and self._results.count >= config.max_frames:
                 return
