@@ -107,7 +107,9 @@ class PortReader:
             try:
                 data = port.read(max(1, port.in_waiting))
             except Exception as exc:  # noqa: BLE001 -- pyserial raises SerialException, OSError, TypeError on a vanished fd
-                connected = self._lose(LinkError(f"read failed: {exc}"))
+                error = LinkError(f"read failed: {exc}")
+                error.__cause__ = exc  # as ``raise ... from exc`` would: the original stays attached
+                connected = self._lose(error)
                 continue
             if data:
                 connected = self._call(self._protocol.data_received, data)
