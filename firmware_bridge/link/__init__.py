@@ -1,3 +1,3 @@
-"""The serial link: transport, ports, BridgeLink, its receiver, actions, readings, line mode."""
+"""The serial link: transport, ports, BridgeLink (its reader thread and protocol), actions, readings, line mode."""
 
 __all__: list[str] = []

@@ -1,24 +1,29 @@
 """BridgeLink: one serial link to a device speaking the binary protocol.
 
-A named reader thread owns the port: it decodes frames, answers nothing on its own but sends the
-host's HELLO and HEARTBEAT, notices silence (link lost), and reopens the port when it comes back,
-as a USB board does when unplugged and plugged in again. Callers send commands from any thread;
-each waits for its ACK with a timeout and resends the same sequence number (setting an actuator
-is idempotent, so a duplicate is harmless). Readings are delivered to a callback on a dispatcher
-thread and kept as "latest reading" with the MCU's clock mapped to host time.
+Three parts, composed as in pyserial's ``serial.threaded``: a :class:`PortReader` thread owns the
+port (reads it, reopens it when a USB board is unplugged and plugged back), a :class:`LinkProtocol`
+is fed its bytes (handshake, readings, ACK matching, HEARTBEAT, silence), and this class is the
+public face that turns the protocol's events into states and callbacks.
+
+Callers send commands from any thread; each waits for its ACK with a timeout and resends the same
+sequence number (setting an actuator is idempotent, so a duplicate is harmless). Readings are
+delivered to a callback on a dispatcher thread and kept as "latest reading" with the MCU's clock
+mapped to host time.
 
 State: CLOSED → CONNECTING → CONNECTED ⇄ RECONNECTING → CLOSED (after close()).
 
-This module is the public face (lifecycle, readings, commands); what the reader thread does is in
-:mod:`firmware_bridge.link.receiver`, command checks and results in :mod:`firmware_bridge.link.commands`.
+The receive side is in :mod:`firmware_bridge.link.protocol`, the port's thread in
+:mod:`firmware_bridge.link.reader`, command checks and results in :mod:`firmware_bridge.link.commands`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from firmware_bridge.config import BridgeConfig
@@ -29,15 +34,13 @@ from firmware_bridge.errors import (
     LinkDownError,
     LinkError,
 )
-from firmware_bridge.link.clock import ClockMapper
-from firmware_bridge.link.commands import CommandResult, PendingCommand, resolve_actuator
+from firmware_bridge.link.commands import CommandResult, resolve_actuator
 from firmware_bridge.link.dispatch import CallbackDispatcher
-from firmware_bridge.link.link_state import LinkState
+from firmware_bridge.link.protocol import HOST_HELLO, LinkProtocol
+from firmware_bridge.link.reader import READ_TIMEOUT_S, PortReader
 from firmware_bridge.link.reading import LatestReading, SensorReading
-from firmware_bridge.link.receiver import HOST_HELLO, READ_TIMEOUT_S, LinkReceiver
 from firmware_bridge.link.stats import LatencyWindow, LinkStats
 from firmware_bridge.link.transport import open_port
-from firmware_bridge.protocol.decoder import FrameDecoder
 from firmware_bridge.protocol.messages import (
     Ack,
     Command,
@@ -52,7 +55,16 @@ __all__ = ["HOST_HELLO", "BridgeLink", "CommandResult", "LinkState"]
 log = logging.getLogger(__name__)
 
 
-class BridgeLink(LinkReceiver):
+class LinkState(str, Enum):
+    """CLOSED → CONNECTING → CONNECTED ⇄ RECONNECTING → CLOSED (after close())."""
+
+    CLOSED = "closed"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+
+
+class BridgeLink:
     """A link to a device at ``url``; prefer :meth:`open`, which connects and handshakes.
 
     ``on_reading`` and ``on_state`` run on a dispatcher thread, never on the reader thread.
@@ -71,30 +83,23 @@ class BridgeLink(LinkReceiver):
         self._on_reading = on_reading
         self._on_state = on_state
         self._state = LinkState.CLOSED
-        self._cond = (
-            threading.Condition()
-        )  # guards state, device, latest reading, pending
-        self._write_lock = threading.Lock()
-        self._port: Any = None
-        self._reader: threading.Thread | None = None
+        self._cond = threading.Condition()  # guards state and the latest reading
+        self._reader: PortReader | None = None
         self._closing = threading.Event()
-        self._decoder = FrameDecoder()
-        self._clock = ClockMapper(self.config.clock_window_s)
-        self._device: Hello | None = None
         self._latest = LatestReading(self._cond)
-        self._pending: dict[int, PendingCommand] = {}
-        self._tx_seq = 0
         self._latency = LatencyWindow()
         self._dispatcher: CallbackDispatcher[Any] | None = None
-        self._hello_sent_s = 0.0
-        self._hello_attempts = 0
-        self._last_rx_s = 0.0
-        self._last_hb_tx_s = 0.0
-        self._ever_connected = False
-        self._device_failsafe = False
-        self._counts = dict.fromkeys(
-            ("bytes_tx", "frames_tx", "sensor_frames", "heartbeats_rx", "commands_sent", "acks", "nacks",
-             "retries", "command_timeouts", "link_losses", "reconnects"), 0)  # fmt: skip
+        # The protocol lives as long as the link, so its counters are totals across connect() calls.
+        self._protocol = LinkProtocol(
+            url,
+            self.config,
+            send=self._write,
+            on_connected=self._handshake_done,
+            on_reading=self._reading_received,
+            on_lost=self._link_lost,
+        )
+        # The send side's counters; the protocol keeps those of the receive side.
+        self._counts = dict.fromkeys(("bytes_tx", "frames_tx", "commands_sent", "retries", "command_timeouts"), 0)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -125,26 +130,32 @@ class BridgeLink(LinkReceiver):
             self.config.callback_queue,
         )
         self._set_state(LinkState.CONNECTING)
+        reopen = functools.partial(
+            open_port,
+            self.url,
+            baudrate=self.config.baudrate,
+            timeout_s=READ_TIMEOUT_S,
+            exclusive=self.config.exclusive,
+        )
         try:
-            self._port = open_port(
-                self.url,
-                baudrate=self.config.baudrate,
-                timeout_s=READ_TIMEOUT_S,
-                exclusive=self.config.exclusive,
-            )
+            port = reopen()  # here, not on the reader, so that PortBusyError reaches the caller
         except LinkError:
             self.close()
             raise
-        self._start_handshake(time.monotonic())
-        self._reader = threading.Thread(
-            target=self._run, name=f"firmware-bridge-reader:{self.url}", daemon=True
+        self._reader = PortReader(
+            self.url,
+            self._protocol,
+            reopen,
+            reconnect=self.config.reconnect,
+            reconnect_interval_s=self.config.reconnect_interval_s,
+            thread_name=f"firmware-bridge-reader:{self.url}",
         )
-        self._reader.start()
+        self._reader.start(port)  # the reader's first act is the protocol's HELLO
         budget_s = (
             self.config.handshake_timeout_s * self.config.handshake_attempts + 0.5
         )
         if not self.wait_connected(budget_s):
-            counters = self._decoder.counters()
+            counters = self._protocol.decoder_counters()
             self.close()
             raise HandshakeError(
                 f"{self.url} did not answer HELLO within {budget_s:.1f} s. Expected a HELLO frame "
@@ -156,12 +167,9 @@ class BridgeLink(LinkReceiver):
         """Stop the reader, release the port and its lock, fail pending commands. Idempotent."""
         self._closing.set()
         reader, self._reader = self._reader, None
-        if reader is not None and reader is not threading.current_thread():
-            reader.join(timeout=2.0)
-        self._close_port()
-        with self._cond:
-            for pending in self._pending.values():
-                pending.event.set()
+        if reader is not None:
+            reader.stop(timeout_s=2.0)
+        self._protocol.cancel_pending()
         self._set_state(LinkState.CLOSED)
         dispatcher, self._dispatcher = self._dispatcher, None
         if dispatcher is not None:
@@ -182,8 +190,7 @@ class BridgeLink(LinkReceiver):
     @property
     def device(self) -> Hello | None:
         """The device's HELLO: name, version, channels, actuators (None before the handshake)."""
-        with self._cond:
-            return self._device
+        return self._protocol.device
 
     def wait_connected(self, timeout_s: float) -> bool:
         """Block until CONNECTED; False on timeout or if the link is closed."""
@@ -237,10 +244,7 @@ class BridgeLink(LinkReceiver):
         actuator_id, name = resolve_actuator(
             self.device, self.device_name, actuator, value
         )
-        with self._cond:
-            seq = self._tx_seq
-            self._tx_seq = (self._tx_seq + 1) & 0xFF
-            pending = self._pending[seq] = PendingCommand()
+        seq, pending = self._protocol.expect_reply()
         frame = encode_frame(seq, Command(actuator_id, value))
         started = time.monotonic()
         try:
@@ -281,8 +285,7 @@ class BridgeLink(LinkReceiver):
                 f"no ACK from {self.url} for {name}={value} (seq {seq}) after {retries + 1} attempts of {timeout_s} s"
             )
         finally:
-            with self._cond:
-                self._pending.pop(seq, None)
+            self._protocol.forget_reply(seq)
 
     @property
     def device_name(self) -> str:
@@ -291,47 +294,48 @@ class BridgeLink(LinkReceiver):
 
     def stats(self) -> LinkStats:
         """A snapshot of every counter and of the command latency window."""
-        c = self._decoder.counters()
+        c = self._protocol.decoder_counters()
         d = self._dispatcher
         return LinkStats(
             state=self.state.value, frames_ok=c.frames_ok, crc_errors=c.crc_errors, cobs_errors=c.cobs_errors,
             malformed=c.malformed, oversize=c.oversize, resyncs=c.resyncs, bytes_rx=c.bytes_in,
-            device_failsafe=self._device_failsafe, callback_errors=d.errors if d else 0,
+            device_failsafe=self._protocol.device_failsafe, callback_errors=d.errors if d else 0,
             callback_drops=d.drops if d else 0, latency_p50_ms=self._latency.percentile(50),
             latency_p99_ms=self._latency.percentile(99), latency_max_ms=self._latency.percentile(100),
-            **self._counts,
+            **self._counts, **self._protocol.counts(),
         )  # fmt: skip
 
     def latencies_ms(self) -> list[float]:
         return self._latency.values()
 
     # -- helpers -----------------------------------------------------------------------------
-    def _next_seq(self) -> int:
-        with self._cond:
-            seq = self._tx_seq
-            self._tx_seq = (self._tx_seq + 1) & 0xFF
-            return seq
-
     def _write(self, data: bytes) -> None:
-        with self._write_lock:
-            port = self._port
-            if port is None:
-                raise LinkDownError(f"link to {self.url} is {self.state.value}")
-            try:
-                port.write(data)
-            except Exception as exc:  # SerialException, SerialTimeoutException, OSError
-                raise LinkError(f"write to {self.url} failed: {exc}") from exc
+        """Write one frame (commands from any thread, HELLO and HEARTBEAT from the protocol)."""
+        reader = self._reader
+        try:
+            if reader is None:
+                raise LinkDownError(f"{self.url} is not open")
+            reader.write(data)
+        except LinkDownError:
+            raise LinkDownError(f"link to {self.url} is {self.state.value}") from None
         self._counts["bytes_tx"] += len(data)
         self._counts["frames_tx"] += 1
 
-    def _close_port(self) -> None:
-        with self._write_lock:
-            port, self._port = self._port, None
-        if port is not None:
-            try:
-                port.close()
-            except Exception as exc:  # noqa: BLE001 -- closing a vanished device can fail; the fd is gone anyway
-                log.debug("closing %s: %s", self.url, exc)
+    # The protocol's events; they run on the reader thread.
+    def _handshake_done(self, device: Hello) -> None:
+        self._set_state(LinkState.CONNECTED)
+
+    def _reading_received(self, reading: SensorReading) -> None:
+        self._latest.put(reading)
+        if self._on_reading is not None and self._dispatcher is not None:
+            self._dispatcher.submit(reading)
+
+    def _link_lost(self) -> None:
+        if self._closing.is_set():
+            return  # close() is under way: the link ends CLOSED, not RECONNECTING
+        if not self.config.reconnect:
+            self._closing.set()  # set first, so the waiters the state change wakes see it
+        self._set_state(LinkState.RECONNECTING)
 
     def _set_state(self, state: LinkState) -> None:
         with self._cond:
