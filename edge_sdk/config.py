@@ -33,8 +33,10 @@ from edge_sdk.errors import ConfigError
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
+from firmware_bridge.config import ActionsConfig, BridgeConfig
 
 __all__ = [
+    "BridgeSection",
     "DeviceConfig",
     "EmbeddedBrokerConfig",
     "ModelConfig",
@@ -43,9 +45,6 @@ __all__ = [
     "parse_config",
     "read_config_file",
 ]
-
-_SECTIONS_WITH_OWN_LOADER = ("bridge", "actions")
-
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -76,6 +75,27 @@ class SinkConfig:
     snapshot_width_px: int = field(default=160, metadata={"help": "thumbnail width"})
 
 
+@dataclass(frozen=True)
+class BridgeSection:
+    """The ``bridge`` section: the port, and the link's options beside it in the same mapping."""
+
+    url: str = field(metadata={"help": "serial URL: /dev/ttyACM0, /dev/serial/by-id/..., socket://host:port, loop://"})
+    link: BridgeConfig = field(default_factory=BridgeConfig)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "bridge") -> BridgeSection:
+        """``{url: ..., baudrate: ...}``: flat in the file, as users write it, typed here."""
+        options = dict(data) if isinstance(data, Mapping) else data
+        url = options.pop("url", None) if isinstance(options, dict) else None
+        valid = {"url", *(f.name for f in dataclasses.fields(BridgeConfig))}
+        unknown = sorted(set(options) - valid) if isinstance(options, dict) else []
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}: unknown key. Valid keys for {where}: {', '.join(sorted(valid))}")
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(f"{where}.url: expected a serial URL such as /dev/ttyACM0 or loop://. Got: {url!r}")
+        return cls(url=configtools.expand_env(url, f"{where}.url"), link=configtools.build(BridgeConfig, options, where))
+
+
 @dataclass(frozen=True, kw_only=True)
 class DeviceConfig:
     device: str = field(default="edge-device", metadata={"help": "device id in topics, payloads and client ids"})
@@ -90,11 +110,11 @@ class DeviceConfig:
     mqtt: MQTTConfig | None = field(default=None, metadata={"help": "broker to publish to; null: embedded broker"})
     embedded_broker: EmbeddedBrokerConfig = field(default_factory=EmbeddedBrokerConfig)
     output: SinkConfig = field(default_factory=SinkConfig)
-    bridge: Mapping[str, Any] | None = field(
-        default=None, metadata={"help": "serial link: url plus firmware_bridge.BridgeConfig options"}
+    bridge: BridgeSection | None = field(
+        default=None, metadata={"help": "serial link to a microcontroller: url plus the options below; null: none"}
     )
-    actions: Mapping[str, Any] | None = field(
-        default=None, metadata={"help": "firmware_bridge.ActionsConfig: rules from results to commands"}
+    actions: ActionsConfig | None = field(
+        default=None, metadata={"help": "rules from results to actuator commands, sent over the bridge; null: none"}
     )
 
 
@@ -106,7 +126,6 @@ def parse_config(data: Mapping[str, Any] | None, source_text: str | None = None,
         data["mqtt"] = {**mqtt, "device_id": data.get("device", "edge-device")}
     try:
         config = configtools.build(DeviceConfig, data)
-        _check_bridge_sections(config)
     except ConfigError as exc:
         raise ConfigError(_with_line(str(exc), source_text, where)) from exc
     if config.sensor.source == "bridge" and config.bridge is None:
@@ -151,51 +170,6 @@ def read_config_file(path: str | Path) -> tuple[dict[str, Any], str | None]:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping of sections at the top. Got: {type(data).__name__}")
     return dict(data), source_text
-
-
-def bridge_settings(config: DeviceConfig) -> tuple[str, Any]:
-    """(url, firmware_bridge.BridgeConfig) from the bridge section."""
-    from firmware_bridge import BridgeConfig
-
-    assert config.bridge is not None
-    section = dict(config.bridge)
-    url = section.pop("url", None)
-    if not isinstance(url, str) or not url:
-        raise ConfigError(f"bridge.url: expected a serial URL such as /dev/ttyACM0 or loop://. Got: {url!r}")
-    return url, _build_foreign(BridgeConfig, section, "bridge")
-
-
-def actions_settings(config: DeviceConfig) -> Any:
-    from firmware_bridge import ActionRule, ActionsConfig
-
-    assert config.actions is not None
-    section = dict(config.actions)
-    rules = section.pop("rules", [])
-    if not isinstance(rules, list):
-        raise ConfigError(f"actions.rules: expected a list of rules. Got: {rules!r}")
-    built = tuple(_build_foreign(ActionRule, rule, f"actions.rules[{i}]") for i, rule in enumerate(rules))
-    return _build_foreign(ActionsConfig, {**section, "rules": built}, "actions")
-
-
-def _build_foreign(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    """Build another package's config dataclass, translating its errors into ConfigError."""
-    plain = {k: v for k, v in data.items() if k != "rules"}
-    try:
-        built: Any = configtools.build(cls, plain, where)
-        if "rules" in data:
-            built = dataclasses.replace(built, rules=data["rules"])
-        return built
-    except ConfigError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-
-
-def _check_bridge_sections(config: DeviceConfig) -> None:
-    if config.bridge is not None:
-        bridge_settings(config)
-    if config.actions is not None:
-        actions_settings(config)
 
 
 def _with_line(message: str, source_text: str | None, where: str) -> str:

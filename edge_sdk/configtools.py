@@ -102,11 +102,13 @@ def build(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
             raise ConfigError(_missing_message(_join(where, name), f))
     try:
         return cls(**kwargs)
-    except FieldError as exc:
-        raise ConfigError(f"{_join(where or cls.__name__, exc.field_name)}: {exc.detail}") from None
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
+    except (ConfigError, TypeError, ValueError) as exc:
+        # one field at fault (FieldError here, BridgeConfigError in firmware_bridge): say it under the key path
+        field_name, detail = getattr(exc, "field_name", None), getattr(exc, "detail", None)
+        if field_name and detail:
+            raise ConfigError(f"{_join(where or cls.__name__, field_name)}: {detail}") from None
+        if isinstance(exc, ConfigError):
+            raise
         raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
 
 
@@ -162,7 +164,9 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected one of {', '.join(map(repr, allowed))}. Got: {value!r}")
         return value
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return build(tp, value, where)
+        # a section that is not one-to-one with its dataclass builds itself (see config.BridgeSection)
+        from_mapping = getattr(tp, "from_mapping", None)
+        return from_mapping(value, where) if callable(from_mapping) else build(tp, value, where)
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list. Got: {value!r}")

@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any, Self
 
 from edge_sdk.clock import WallReplayClock, from_wall_s, now_s
-from edge_sdk.config import DeviceConfig, actions_settings, bridge_settings
+from edge_sdk.config import DeviceConfig
 from edge_sdk.errors import ConfigError
 from edge_sdk.model import FusionModel
 from edge_sdk.pipeline import Pipeline, Result
@@ -168,7 +168,8 @@ class Runtime:
     def _start_bridge(self, sensor: Any) -> None:
         from firmware_bridge import ActionController, BridgeLink
 
-        url, link_config = bridge_settings(self.config)
+        assert self.config.bridge is not None
+        url, link_config = self.config.bridge.url, self.config.bridge.link
         on_reading = None
         if sensor is not None and self.config.sensor.source == "bridge":
             # the bridge stamps readings in wall time (MCU clock mapped to the host); slots use the runtime clock
@@ -181,7 +182,7 @@ class Runtime:
             raise SourceError(f"bridge: cannot open {url}: {exc}") from exc
         self._stack.callback(self.link.close)
         if self.config.actions is not None:
-            self.actions = ActionController(self.link, actions_settings(self.config))
+            self.actions = ActionController(self.link, self.config.actions)
             self._stack.callback(self.actions.close)
         if self.publisher is not None:
             from edge_sdk.sinks.mqtt.homeassistant import McuInfo

@@ -58,7 +58,15 @@ class ProtocolError(BridgeError, ValueError):
 
 
 class BridgeConfigError(BridgeError, ValueError):
-    """A configuration value is out of range or inconsistent."""
+    """A configuration value is out of range or inconsistent.
+
+    ``field_name`` and ``detail`` are set when one field is at fault, so a loader (edge_sdk's
+    configtools) can restate the error under the key path the user wrote (``bridge.baudrate``).
+    """
+
+    def __init__(self, message: str, field_name: str | None = None, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.field_name, self.detail = field_name, detail
 
 
 class LinkError(BridgeError, OSError):

@@ -126,11 +126,11 @@ def test_close_sends_the_safe_command(sim: HostSimulator, link: BridgeLink) -> N
 def test_rule_config_errors_name_the_field() -> None:
     with pytest.raises(
         BridgeConfigError,
-        match=r"min_confidence must be within \[0, 1\]\. Got: 1.5 for 'left'",
+        match=r"ActionRule.min_confidence: expected a number from 0 to 1\. Got: 1.5",
     ):
         ActionRule("left", {"motor_left": 1}, min_confidence=1.5)
     with pytest.raises(
-        BridgeConfigError, match=r"stale_after_s must be a number > 0\. Got: 0"
+        BridgeConfigError, match=r"ActionsConfig.stale_after_s: expected a positive number\. Got: 0"
     ):
         ActionsConfig(stale_after_s=0)
     with pytest.raises(
