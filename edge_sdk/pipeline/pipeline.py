@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, Self
+from collections.abc import Callable, Sequence
+from typing import Any, Self
 
 from edge_sdk.clock import now_s, to_wall_s, wall_s
 from edge_sdk.errors import InputError, PipelineError, SourceError
@@ -31,6 +31,7 @@ from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
 from edge_sdk.pipeline.result import Result
 from edge_sdk.pipeline.stats import RateMeter, StageTimes
+from edge_sdk.sinks.base import ResultSink
 from edge_sdk.sources.base import FrameSource
 from edge_sdk.sources.config import AlignConfig
 from edge_sdk.sources.frame import Frame
@@ -41,16 +42,6 @@ __all__ = ["Pipeline", "ResultSink"]
 
 _log = logging.getLogger(__name__)
 _STAGES = ("capture", "wait", "preprocess", "invoke", "post", "publish", "total")
-
-
-class ResultSink(Protocol):
-    """What the pipeline publishes to: the MQTT publisher, the JSON-lines sink."""
-
-    def publish_result(self, result: Mapping[str, Any]) -> int: ...
-
-    def publish_stats(self, stats: Mapping[str, Any]) -> bool: ...
-
-    def close(self) -> None: ...
 
 
 def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:
