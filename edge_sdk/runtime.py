@@ -18,15 +18,19 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from edge_sdk.clock import MediaClock, WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig, actions_settings, bridge_settings
 from edge_sdk.errors import ConfigError
 from edge_sdk.model import FusionModel
 from edge_sdk.pipeline import Pipeline, Result
-from edge_sdk.pipeline.pipeline import ResultSink
+from edge_sdk.sinks.base import MQTTSink, ResultSink
 from edge_sdk.sinks.mqtt.config import MQTTConfig
+
+if TYPE_CHECKING:
+    from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
+    from edge_sdk.sinks.mqtt.process import DeliveryChild
 
 __all__ = ["Runtime", "default_bundle_path"]
 
@@ -42,9 +46,9 @@ class Runtime:
     def __init__(self, config: DeviceConfig, *, on_result: Callable[[Result], Any] | None = None) -> None:
         self.config = config
         self._stack = contextlib.ExitStack()
-        self.broker: Any = None
-        self.publisher: Any = None
-        self._delivery_child: Any = None  # a delivery process spawned ahead of its configuration
+        self.broker: EmbeddedBroker | None = None
+        self.publisher: MQTTSink | None = None  # MQTTPublisher or PublisherProcess
+        self._delivery_child: DeliveryChild | None = None  # a delivery process spawned ahead of its configuration
         self.link: Any = None
         self.actions: Any = None
         self.pipeline: Pipeline | None = None
@@ -94,12 +98,12 @@ class Runtime:
 
         sinks: list[ResultSink] = []
         if wants_mqtt:
-            self.publisher = self._start_publisher()
-            sinks.append(self.publisher)
+            self.publisher = publisher = self._start_publisher()
+            sinks.append(publisher)
             if config.text.source == "mqtt":
-                self.publisher.on_command("text", lambda payload: text.set_from_payload(payload), payload_format="text")
+                publisher.on_command("text", lambda payload: text.set_from_payload(payload), payload_format="text")
             if config.sensor.source == "mqtt" and sensor is not None:
-                self.publisher.on_command("sensor", lambda payload: sensor.update_from_json(payload), payload_format="text")
+                publisher.on_command("sensor", lambda payload: sensor.update_from_json(payload), payload_format="text")
         if config.output.stdout_jsonl:
             from edge_sdk.sinks.jsonl import JSONLinesSink
 
@@ -132,7 +136,7 @@ class Runtime:
             self._delivery_child.close()
             self._delivery_child = None
 
-    def _start_publisher(self) -> Any:
+    def _start_publisher(self) -> MQTTSink:
         from edge_sdk.sinks.mqtt.process import PublisherProcess
         from edge_sdk.sinks.mqtt.publisher import MQTTPublisher
 
@@ -141,16 +145,16 @@ class Runtime:
             from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
 
             settings = self.config.embedded_broker
-            self.broker = EmbeddedBroker(port=settings.port, ws_port=settings.ws_port).start()
-            self._stack.callback(self.broker.stop)
+            self.broker = broker = EmbeddedBroker(port=settings.port, ws_port=settings.ws_port).start()
+            self._stack.callback(broker.stop)
             _log.warning(
                 "no mqtt section: results go to the embedded broker at mqtt://127.0.0.1:%d; "
-                "point deployments at Mosquitto or EMQX", self.broker.port,
+                "point deployments at Mosquitto or EMQX", broker.port,
             )
-            mqtt = MQTTConfig(device_id=self.config.device, **self.broker.mqtt_overrides())
+            mqtt = MQTTConfig(device_id=self.config.device, **broker.mqtt_overrides())
         child, self._delivery_child = self._delivery_child, None
         if child is not None or mqtt.delivery_in_process:
-            publisher: Any = PublisherProcess(mqtt, child=child).start()
+            publisher: MQTTSink = PublisherProcess(mqtt, child=child).start()
         else:
             publisher = MQTTPublisher(mqtt).start()
         # the pipeline closes its sinks in order; this is the safety net if building fails later
