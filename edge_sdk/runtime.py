@@ -18,15 +18,22 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from edge_sdk.clock import WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig
 from edge_sdk.errors import ConfigError
 from edge_sdk.model import FusionModel
 from edge_sdk.pipeline import Pipeline, Result
-from edge_sdk.pipeline.pipeline import ResultSink
+from edge_sdk.sinks.base import MQTTSink, ResultSink
 from edge_sdk.sinks.mqtt.config import MQTTConfig
+
+if TYPE_CHECKING:
+    from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
+    from edge_sdk.sinks.mqtt.process import DeliveryChild
+    from edge_sdk.sources.frame import Frame
+    from edge_sdk.sources.sensor import SensorSlot
+    from firmware_bridge import ActionController, BridgeLink
 
 __all__ = ["Runtime", "default_bundle_path"]
 
@@ -42,11 +49,11 @@ class Runtime:
     def __init__(self, config: DeviceConfig, *, on_result: Callable[[Result], Any] | None = None) -> None:
         self.config = config
         self._stack = contextlib.ExitStack()
-        self.broker: Any = None
-        self.publisher: Any = None
-        self._delivery_child: Any = None  # a delivery process spawned ahead of its configuration
-        self.link: Any = None
-        self.actions: Any = None
+        self.broker: EmbeddedBroker | None = None
+        self.publisher: MQTTSink | None = None  # MQTTPublisher or PublisherProcess
+        self._delivery_child: DeliveryChild | None = None  # a delivery process spawned ahead of its configuration
+        self.link: BridgeLink | None = None
+        self.actions: ActionController | None = None
         self.pipeline: Pipeline | None = None
         self._on_result = on_result
         self._closed = False
@@ -91,12 +98,12 @@ class Runtime:
 
         sinks: list[ResultSink] = []
         if wants_mqtt:
-            self.publisher = self._start_publisher()
-            sinks.append(self.publisher)
+            self.publisher = publisher = self._start_publisher()
+            sinks.append(publisher)
             if config.text.source == "mqtt":
-                self.publisher.on_command("text", lambda payload: text.set_from_payload(payload), payload_format="text")
+                publisher.on_command("text", lambda payload: text.set_from_payload(payload), payload_format="text")
             if config.sensor.source == "mqtt" and sensor is not None:
-                self.publisher.on_command("sensor", lambda payload: sensor.update_from_json(payload), payload_format="text")
+                publisher.on_command("sensor", lambda payload: sensor.update_from_json(payload), payload_format="text")
         if config.output.stdout_jsonl:
             from edge_sdk.sinks.jsonl import JSONLinesSink
 
@@ -128,7 +135,7 @@ class Runtime:
             self._delivery_child.close()
             self._delivery_child = None
 
-    def _start_publisher(self) -> Any:
+    def _start_publisher(self) -> MQTTSink:
         from edge_sdk.sinks.mqtt.process import PublisherProcess
         from edge_sdk.sinks.mqtt.publisher import MQTTPublisher
 
@@ -137,23 +144,23 @@ class Runtime:
             from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
 
             settings = self.config.embedded_broker
-            self.broker = EmbeddedBroker(port=settings.port, ws_port=settings.ws_port).start()
-            self._stack.callback(self.broker.stop)
+            self.broker = broker = EmbeddedBroker(port=settings.port, ws_port=settings.ws_port).start()
+            self._stack.callback(broker.stop)
             _log.warning(
                 "no mqtt section: results go to the embedded broker at mqtt://127.0.0.1:%d; "
-                "point deployments at Mosquitto or EMQX", self.broker.port,
+                "point deployments at Mosquitto or EMQX", broker.port,
             )
-            mqtt = MQTTConfig(device_id=self.config.device, **self.broker.mqtt_overrides())
+            mqtt = MQTTConfig(device_id=self.config.device, **broker.mqtt_overrides())
         child, self._delivery_child = self._delivery_child, None
         if child is not None or mqtt.delivery_in_process:
-            publisher: Any = PublisherProcess(mqtt, child=child).start()
+            publisher: MQTTSink = PublisherProcess(mqtt, child=child).start()
         else:
             publisher = MQTTPublisher(mqtt).start()
         # the pipeline closes its sinks in order; this is the safety net if building fails later
         self._stack.callback(publisher.close)
         return publisher
 
-    def _snapshot_hook(self) -> Callable[[Any, Result], Any] | None:
+    def _snapshot_hook(self) -> Callable[[Frame, Result], Any] | None:
         """Thumbnails for the dashboard: rate-limited, encoded only when one is due."""
         output, publisher = self.config.output, self.publisher
         if publisher is None or output.snapshot_hz <= 0:
@@ -165,7 +172,7 @@ class Runtime:
                                       width_px=output.snapshot_width_px)
         return lambda frame, result: snapshots.offer(frame.pixels, frame.color_order)
 
-    def _start_bridge(self, sensor: Any) -> None:
+    def _start_bridge(self, sensor: SensorSlot | None) -> None:
         from firmware_bridge import ActionController, BridgeLink
 
         assert self.config.bridge is not None
@@ -175,19 +182,19 @@ class Runtime:
             # the bridge stamps readings in wall time (MCU clock mapped to the host); slots use the runtime clock
             on_reading = lambda reading: sensor.update(reading.values, from_wall_s(reading.timestamp_s))
         try:
-            self.link = BridgeLink.open(url, link_config, on_reading=on_reading)
+            link = self.link = BridgeLink.open(url, link_config, on_reading=on_reading)
         except OSError as exc:
             from edge_sdk.errors import SourceError
 
             raise SourceError(f"bridge: cannot open {url}: {exc}") from exc
-        self._stack.callback(self.link.close)
+        self._stack.callback(link.close)
+        actions = None
         if self.config.actions is not None:
-            self.actions = ActionController(self.link, self.config.actions)
-            self._stack.callback(self.actions.close)
+            actions = self.actions = ActionController(link, self.config.actions)
+            self._stack.callback(actions.close)
         if self.publisher is not None:
             from edge_sdk.sinks.mqtt.homeassistant import McuInfo
 
-            link, actions = self.link, self.actions
             if link.device is not None:
                 self.publisher.announce_homeassistant(mcu=McuInfo.from_hello(link.device))
             self.publisher.add_stats_section("bridge", lambda: _as_dict(link.stats()))

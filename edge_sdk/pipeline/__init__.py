@@ -15,7 +15,7 @@ _EXPORTS = {
     "make_slot": "edge_sdk.pipeline.slot",
     "PipelineConfig": "edge_sdk.pipeline.config",
     "Pipeline": "edge_sdk.pipeline.pipeline",
-    "ResultSink": "edge_sdk.pipeline.pipeline",
+    "ResultSink": "edge_sdk.sinks.base",
     "Result": "edge_sdk.pipeline.result",
 }
 

@@ -20,8 +20,8 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, Self
+from collections.abc import Callable, Sequence
+from typing import Any, Self
 
 from edge_sdk.clock import now_s, to_wall_s, wall_s
 from edge_sdk.errors import InputError, PipelineError, SourceError
@@ -32,6 +32,7 @@ from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
 from edge_sdk.pipeline.result import Result
 from edge_sdk.pipeline.stats import RateMeter, StageTimes
+from edge_sdk.sinks.base import ResultSink
 from edge_sdk.sources.base import FrameSource
 from edge_sdk.sources.config import AlignConfig, RunningMode
 from edge_sdk.sources.frame import Frame
@@ -49,16 +50,6 @@ class PipelineState(enum.Enum):
     RUNNING = "running"
     STOPPED = "stopped"  # run() returned; sinks closed
     CLOSED = "closed"  # the model is released too
-
-
-class ResultSink(Protocol):
-    """What the pipeline publishes to: the MQTT publisher, the JSON-lines sink."""
-
-    def publish_result(self, result: Mapping[str, Any]) -> int: ...
-
-    def publish_stats(self, stats: Mapping[str, Any]) -> bool: ...
-
-    def close(self) -> None: ...
 
 
 def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:

@@ -1,4 +1,4 @@
-"""A JSON-lines sink with the publisher's interface: one result or stats object per line, for pipes.
+"""A JSON-lines :class:`~edge_sdk.sinks.base.ResultSink`: one result or stats object per line, for pipes.
 
 ``edge-sdk run ... --stdout | jq 'select(.schema == "edge_sdk.result/1") | .label'``
 """

@@ -25,7 +25,7 @@ _EXPORTS = {
     "STATS_SCHEMA": "edge_sdk.sinks.mqtt.payload",
     "ResultStamper": "edge_sdk.sinks.mqtt.payload",
     "MQTTPublisher": "edge_sdk.sinks.mqtt.publisher",
-    "PublisherState": "edge_sdk.sinks.mqtt.publisher",
+    "PublisherState": "edge_sdk.sinks.mqtt.link",
     "Topics": "edge_sdk.sinks.mqtt.topics",
 }
 

@@ -8,11 +8,13 @@ child process, delivery runs on another core with its own lock: 1.3-1.5x the res
 of delivery threads on 2 cores, but 0.7-0.8x pinned to one core, where the two processes take
 turns (``mqtt.delivery: auto`` chooses by the CPUs the runtime may use; ``make bench-runtime``).
 
-The parent stamps ``(boot, seq)``, so :meth:`publish_results` returns the sequence numbers at once,
-and runs the command handlers. It hands each batch over a socket pair as pickled dicts (3 us a
-result, against 17 us for the JSON); the child encodes, commits to the outbox and sends (see
-:class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`, which the child runs). A payload that is not
-JSON (NaN) is therefore logged and counted by the child (``unencodable``) instead of raised.
+``PublisherProcess`` *is* :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`: the parent stamps
+``(boot, seq)``, so :meth:`publish_results` returns the sequence numbers at once, and runs the
+command handlers. Only its link is different: a :class:`LinkProxy` that forwards the calls named in
+:data:`CALLS` to the same :class:`~edge_sdk.sinks.mqtt.link.MQTTLink` running in the child. Results
+cross the socket pair as pickled dicts (3 us a result, against 17 us for the JSON); the child
+encodes, commits to the outbox and sends. A payload that is not JSON (NaN) is therefore logged and
+counted by the child (``unencodable``) instead of raised.
 
 Delivery guarantee: a result is durable once the child has committed it. If the parent dies, the
 child reads what is left in the socket (the kernel keeps it after the writer is gone), commits it
@@ -26,33 +28,60 @@ The child is ``python -m edge_sdk.sinks.mqtt.delivery_child <fd>`` (see that mod
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edge_sdk.errors import PublishError
-from edge_sdk.sinks.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
 from edge_sdk.sinks.mqtt.config import MQTTConfig
-from edge_sdk.sinks.mqtt.homeassistant import HostInfo, McuInfo
-from edge_sdk.sinks.mqtt.payload import ResultStamper
-from edge_sdk.sinks.mqtt.publisher import PublisherState, add_stats_sections
-from edge_sdk.sinks.mqtt.topics import Topics
+from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery
+from edge_sdk.sinks.mqtt.link import PublisherState
+from edge_sdk.sinks.mqtt.publisher import Link, MQTTPublisher
 
-if TYPE_CHECKING:
-    from typing import Self
-
-__all__ = ["DeliveryChild", "PublisherProcess"]
+__all__ = ["CALLS", "Call", "DeliveryChild", "LinkProxy", "PublisherProcess"]
 
 logger = logging.getLogger(__name__)
 
 _RPC_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Call:
+    """How one :class:`~edge_sdk.sinks.mqtt.link.MQTTLink` method crosses the socket."""
+
+    reply: bool = False  # wait for the child's answer; else answer at once (see LinkProxy._forward)
+    batch: bool = False  # the child merges consecutive calls before running one (one outbox transaction)
+    timeout_arg: bool = False  # the first argument is a timeout the child may use up: wait that much more
+
+
+# The one table of calls across the socket: the parent forwards these, the child runs only these.
+CALLS: dict[str, Call] = {
+    "accept": Call(batch=True),
+    "publish_stats": Call(),
+    "publish_raw": Call(),
+    "announce_homeassistant": Call(),
+    "flush": Call(reply=True, timeout_arg=True),
+    "stats": Call(reply=True),
+}
+
+
+def _forwarded(name: str) -> Callable[..., Any]:
+    call = CALLS[name]
+
+    def method(self: LinkProxy, *args: Any, **kwargs: Any) -> Any:
+        return self._forward(name, call, args, kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``MQTTLink.{name}`` in the delivery process."
+    return method
 
 
 @dataclass(frozen=True)
@@ -72,28 +101,44 @@ class DeliveryChild:
             self.process.wait(5.0)
 
 
-class PublisherProcess:
-    """The :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher` interface, delivered by a child process.
+def spawn() -> DeliveryChild:
+    """Start a delivery process now, to be configured later by ``PublisherProcess(..., child=)``:
+    the interpreter and paho load (about half a second on a Pi) while the caller loads its model."""
+    ours, theirs = socket.socketpair()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "edge_sdk.sinks.mqtt.delivery_child", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        ours.close()
+        raise PublishError(f"cannot start the MQTT delivery process ({sys.executable}): {exc}") from exc
+    finally:
+        theirs.close()
+    return DeliveryChild(process, Connection(ours.detach()))
 
-    >>> with PublisherProcess(MQTTConfig(device_id="pi-kitchen", host="broker.lan")) as publisher:
-    ...     publisher.on_command("prompt", set_prompt, payload_format="text")
-    ...     publisher.publish_results([{"ts": time.time(), "label": "left", ...}])
+
+class LinkProxy:
+    """An :class:`~edge_sdk.sinks.mqtt.link.MQTTLink` in the delivery process, as the publisher sees it.
+
+    Parent to child: ``(name, request id or None, args, kwargs)`` for the names in :data:`CALLS`,
+    after one ``("config", config, boot, log level)``. Child to parent: ``(name, *args)`` for the
+    names in ``self._callbacks``: connection ``status``, ``command`` messages, ``reply``,
+    ``closed`` (final stats) and ``failed``.
     """
 
-    def __init__(self, config: MQTTConfig, *, boot: str | None = None, child: DeliveryChild | None = None) -> None:
-        """``child``: a process from :meth:`spawn`, started earlier; by default :meth:`start` spawns one."""
-        self.config = config
+    discovery: HomeAssistantDiscovery | None = None  # the child's link holds it
+
+    def __init__(self, config: MQTTConfig, *, boot: str, on_command_message: Callable[[str, bytes], None],
+                 child: DeliveryChild | None = None) -> None:
+        # the client id is chosen here so that this process knows it too
+        self.config = dataclasses.replace(config, client_id=config.make_client_id())
+        self.client_id = self.config.make_client_id()
+        self._boot = boot
         self._spawned = child
-        self.topics = Topics(config.topic_prefix, config.device_id)
-        self._stamper = ResultStamper(config.device_id, boot)
-        self._router = CommandRouter(
-            self.topics, max_payload_bytes=config.command_max_bytes, queue_size=config.command_queue_size
-        )
-        self._sections: dict[str, Callable[[], Mapping[str, Any]]] = {}
         self._conn: Connection | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
-        self._lock = threading.Lock()  # seq order == send order
         self._send_lock = threading.Lock()
         self._connected = threading.Event()
         self._state = PublisherState.CREATED
@@ -104,52 +149,56 @@ class PublisherProcess:
         self._replies: dict[int, Any] = {}
         self._reply_ready = threading.Condition()
         self._final_stats: dict[str, Any] = {}
-        self._raw_dropped = 0
+        self._callbacks: dict[str, Callable[..., None]] = {
+            "status": self._on_status, "command": on_command_message, "reply": self._on_reply,
+            "closed": self._on_closed, "failed": lambda reason: self._fail(f"the MQTT delivery process failed: {reason}"),
+        }
 
-    @property
-    def boot(self) -> str:
-        return self._stamper.boot
+    accept = _forwarded("accept")
+    publish_stats = _forwarded("publish_stats")
+    publish_raw = _forwarded("publish_raw")
+    announce_homeassistant = _forwarded("announce_homeassistant")
+    flush = _forwarded("flush")
+    _stats = _forwarded("stats")
 
     @property
     def state(self) -> PublisherState:
         return self._state
 
     @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def pending(self) -> int:
+        return int(self.stats()["outbox"]["pending"])
+
+    @property
     def last_error(self) -> PublishError | None:
         return PublishError(self._last_error) if self._last_error else None
 
+    def stats(self) -> dict[str, Any]:
+        try:
+            stats = dict(self._stats())
+        except PublishError:
+            stats = dict(self._final_stats) or {"state": self._state.value, "connected": False}
+        stats["state"] = self._state.value if self._failure or self._closing else stats.get("state")
+        stats["delivery_pid"] = self._child.pid if self._child is not None else None
+        return stats
+
     # -- life cycle ------------------------------------------------------------------------------
 
-    @staticmethod
-    def spawn() -> DeliveryChild:
-        """Start a delivery process now, to be configured later by ``PublisherProcess(..., child=)``:
-        the interpreter and paho load (about half a second on a Pi) while the caller loads its model."""
-        ours, theirs = socket.socketpair()
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "edge_sdk.sinks.mqtt.delivery_child", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-            )
-        except OSError as exc:
-            ours.close()
-            raise PublishError(f"cannot start the MQTT delivery process ({sys.executable}): {exc}") from exc
-        finally:
-            theirs.close()
-        return DeliveryChild(process, Connection(ours.detach()))
-
-    def start(self) -> Self:
+    def start(self) -> None:
         if self._state is not PublisherState.CREATED:
             raise PublishError(f"start() needs a new publisher. State: {self._state.value}")
-        spawned, self._spawned = self._spawned or self.spawn(), None
+        spawned, self._spawned = self._spawned or spawn(), None
         self._child, self._conn = spawned.process, spawned.conn
-        self._send(("config", self.config, self.boot, logging.getLogger().getEffectiveLevel()))
+        self._send(("config", self.config, self._boot, logging.getLogger().getEffectiveLevel()))
         self._state = PublisherState.CONNECTING
-        self._router.start()
         self._reader = threading.Thread(target=self._read, name="edge_sdk-mqtt-process-reader", daemon=True)
         self._reader.start()
         logger.info("MQTT delivery for %s runs in process %d (boot %s)", self.config.device_id, self._child.pid,
-                    self.boot)
-        return self
+                    self._boot)
 
     def wait_connected(self, timeout_s: float) -> None:
         if self._connected.wait(timeout_s):
@@ -158,11 +207,7 @@ class PublisherProcess:
         cause = self._failure or self._last_error or "no answer yet"
         raise PublishError(f"not connected to MQTT broker {where} after {timeout_s} s. Last error: {cause}")
 
-    def flush(self, timeout_s: float) -> bool:
-        """Wait until the broker acknowledged everything in the outbox; False on timeout."""
-        return bool(self._call("flush", timeout_s, wait_s=timeout_s + _RPC_TIMEOUT_S))
-
-    def close(self) -> None:
+    def close(self, drain_timeout_s: float | None = None) -> None:
         """The child delivers for up to ``drain_timeout_s``, says ``stopped`` and exits; idempotent."""
         if self._closing or self._child is None:
             if self._spawned is not None:  # handed over but never started
@@ -172,13 +217,14 @@ class PublisherProcess:
             return
         self._closing = True
         self._state = PublisherState.CLOSING
+        drain_s = self.config.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
         child = self._child
         try:
-            self._send(("close", self.config.drain_timeout_s))
+            self._send(("close", None, (drain_s,), {}))
         except PublishError:
             pass  # already gone: nothing to ask
         try:
-            child.wait(self.config.drain_timeout_s + 10.0)
+            child.wait(drain_s + 10.0)
         except subprocess.TimeoutExpired:
             logger.error("MQTT delivery process %d did not stop; killing it (its outbox keeps the results)",
                          child.pid)
@@ -188,74 +234,26 @@ class PublisherProcess:
             self._reader.join(2.0)
         if self._conn is not None:
             self._conn.close()
-        self._router.close()
         self._connected.clear()
         self._state = PublisherState.CLOSED
 
-    def __enter__(self) -> Self:
-        if self._state is PublisherState.CREATED:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    # -- publishing ------------------------------------------------------------------------------
-
-    def publish_result(self, result: Mapping[str, Any]) -> int:
-        return self.publish_results((result,))[0]
-
-    def publish_results(self, results: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Stamp here (a wrong payload key raises in the caller); the child encodes and commits."""
-        if not results:
-            return []
-        with self._lock:
-            stamped = [self._stamper.stamp(result) for result in results]
-            self._send(("results", stamped))
-        return [seq for seq, _ in stamped]
-
-    def publish_stats(self, stats: Mapping[str, Any]) -> bool:
-        """Stats with this process's sections; the child adds its own ``mqtt`` section and sends."""
-        if not self._connected.is_set():
-            return False
-        body = dict(stats)
-        add_stats_sections(body, self._sections)
-        self._send(("stats", body, self._router.stats(), self._router.last_rejection))
-        return True
-
-    def publish_raw(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> bool:
-        if not self._connected.is_set():
-            self._raw_dropped += 1
-            return False
-        self._send(("raw", topic, payload, qos, retain))
-        return True
-
-    def add_stats_section(self, name: str, section: Callable[[], Mapping[str, Any]]) -> None:
-        self._sections[name] = section
-
-    def announce_homeassistant(self, *, mcu: McuInfo | None = None, host: HostInfo | None = None) -> bool:
-        if not self.config.homeassistant.enabled:
-            return False
-        self._send(("announce", mcu, host))
-        return True
-
-    def on_command(self, name: str, handler: CommandHandler, payload_format: PayloadFormat = "json") -> None:
-        """Run ``handler`` in this process, on the command thread, for each valid ``cmd/<name>``."""
-        self._router.register(name, handler, payload_format)
-
-    def stats(self) -> dict[str, Any]:
-        try:
-            stats = dict(self._call("stats_request"))
-        except PublishError:
-            stats = dict(self._final_stats) or {"state": self._state.value, "connected": False}
-        stats["state"] = self._state.value if self._failure or self._closing else stats.get("state")
-        stats["commands"] = self._router.stats()
-        stats["last_command_rejection"] = self._router.last_rejection
-        stats["raw_dropped"] = self._raw_dropped
-        stats["delivery_pid"] = self._child.pid if self._child is not None else None
-        return stats
-
     # -- talking to the child --------------------------------------------------------------------
+
+    def _forward(self, name: str, call: Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not call.reply:
+            self._send((name, None, args, kwargs))
+            # the child answers nothing, to keep the caller from waiting: say what it will likely
+            # answer (publish_stats, publish_raw: sent only while connected; it counts what it drops)
+            return self._connected.is_set()
+        wait_s = _RPC_TIMEOUT_S + (float(args[0]) if call.timeout_arg else 0.0)
+        request = next(self._requests)
+        self._send((name, request, args, kwargs))
+        with self._reply_ready:
+            if not self._reply_ready.wait_for(lambda: request in self._replies or self._failure is not None, wait_s):
+                raise PublishError(f"the MQTT delivery process did not answer {name!r} within {wait_s:g} s")
+            if request not in self._replies:
+                raise PublishError(self._failure or "the MQTT delivery process is gone")
+            return self._replies.pop(request)
 
     def _send(self, message: tuple[Any, ...]) -> None:
         if self._failure is not None:
@@ -269,44 +267,32 @@ class PublisherProcess:
             self._fail(f"the MQTT delivery process is gone ({exc})")
             raise PublishError(self._failure or str(exc)) from exc
 
-    def _call(self, kind: str, *args: Any, wait_s: float = _RPC_TIMEOUT_S) -> Any:
-        request = next(self._requests)
-        self._send((kind, request, *args))
-        with self._reply_ready:
-            if not self._reply_ready.wait_for(lambda: request in self._replies or self._failure is not None, wait_s):
-                raise PublishError(f"the MQTT delivery process did not answer {kind!r} within {wait_s:g} s")
-            if request not in self._replies:
-                raise PublishError(self._failure or "the MQTT delivery process is gone")
-            return self._replies.pop(request)
-
     def _read(self) -> None:
         conn = self._conn
         assert conn is not None
         while True:
             try:
-                message = conn.recv()
+                name, *args = conn.recv()
             except (EOFError, OSError):
                 break
-            kind = message[0]
-            if kind == "status":
-                _, state, connected, last_error = message
-                self._last_error = last_error
-                if not self._closing:
-                    self._state = PublisherState(state)
-                (self._connected.set if connected else self._connected.clear)()
-            elif kind == "command":
-                self._router.on_message(message[1], message[2])
-            elif kind == "reply":
-                with self._reply_ready:
-                    self._replies[message[1]] = message[2]
-                    self._reply_ready.notify_all()
-            elif kind == "closed":
-                self._final_stats = message[1]
-            elif kind == "failed":
-                self._fail(f"the MQTT delivery process failed: {message[1]}")
+            self._callbacks[name](*args)
         if not self._closing:
             code = self._child.poll() if self._child is not None else None
             self._fail(f"the MQTT delivery process exited unexpectedly (exit code {code})")
+
+    def _on_status(self, state: str, connected: bool, last_error: str | None) -> None:
+        self._last_error = last_error
+        if not self._closing:
+            self._state = PublisherState(state)
+        (self._connected.set if connected else self._connected.clear)()
+
+    def _on_reply(self, request: int, value: Any) -> None:
+        with self._reply_ready:
+            self._replies[request] = value
+            self._reply_ready.notify_all()
+
+    def _on_closed(self, stats: dict[str, Any]) -> None:
+        self._final_stats = stats
 
     def _fail(self, reason: str) -> None:
         if self._failure is None:
@@ -316,3 +302,22 @@ class PublisherProcess:
         self._connected.clear()
         with self._reply_ready:
             self._reply_ready.notify_all()
+
+
+class PublisherProcess(MQTTPublisher):
+    """:class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher` with its link in a child process.
+
+    >>> with PublisherProcess(MQTTConfig(device_id="pi-kitchen", host="broker.lan")) as publisher:
+    ...     publisher.on_command("prompt", set_prompt, payload_format="text")
+    ...     publisher.publish_results([{"ts": time.time(), "label": "left", ...}])
+    """
+
+    spawn = staticmethod(spawn)
+
+    def __init__(self, config: MQTTConfig, *, boot: str | None = None, child: DeliveryChild | None = None) -> None:
+        """``child``: a process from :meth:`spawn`, started earlier; by default :meth:`start` spawns one."""
+        self._spawned = child
+        super().__init__(config, boot=boot)
+
+    def _make_link(self) -> Link:
+        return LinkProxy(self.config, boot=self.boot, on_command_message=self._router.on_message, child=self._spawned)

@@ -1,49 +1,38 @@
-# Over 400 lines: the threaded publisher still carries the hooks only the delivery child uses; the ResultSink split (issue 9) moves them out.
 """``MQTTPublisher``: results to an MQTT broker, at least once, without blocking the inference loop.
 
-Data path::
+Two halves::
 
-    publish_result() ─▶ stamp (boot, seq) ─▶ outbox.append (committed) ─▶ wake the outbox thread
-    outbox thread (delivery.py) ─▶ paho.publish (QoS 1) ─▶ PUBACK ─▶ delete acknowledged (batched)
+    this process:  publish_result() ─▶ stamp (boot, seq) ─▶ link.accept()       command handlers
+    the link:      encode ─▶ outbox (committed) ─▶ paho (QoS 1) ─▶ PUBACK        cmd/+ messages ─▶ back here
 
-``publish_result`` does no network I/O and never waits for the broker: it persists the result
-(one SQLite commit) and hands it to the outbox thread, which sends in arrival order from the
-outbox's in-memory tail. At most ``outbox.inflight_window`` messages are handed to paho and not
-yet acknowledged; the rest wait in the outbox, so an outage grows the file, never the memory.
-
-Threads: paho's network thread (``paho-mqtt-client-<client id>``, reconnects with exponential
-backoff), ``edge_sdk-mqtt-outbox`` and ``edge_sdk-mqtt-commands`` (command handlers).
+The publisher is the half that stays with the caller: it stamps each result, so
+``publish_result`` returns its ``seq`` at once, runs the command handlers (on the
+``edge_sdk-mqtt-commands`` thread) and collects the stats sections (callables of this process).
+Delivery is an :class:`~edge_sdk.sinks.mqtt.link.MQTTLink`: here it runs in threads of this
+process; :class:`~edge_sdk.sinks.mqtt.process.PublisherProcess` is this same class talking to a
+link in a child process instead. ``publish_result`` does no network I/O and never waits for the
+broker (see ``link.py`` for the data path).
 """
 
 from __future__ import annotations
 
-import collections
-import enum
 import logging
-import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edge_sdk.errors import PublishError
 from edge_sdk.sinks.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
 from edge_sdk.sinks.mqtt.config import MQTTConfig
-from edge_sdk.sinks.mqtt.connection import (
-    describe_connect_failure,
-    describe_refusal,
-    make_client,
-)
-from edge_sdk.sinks.mqtt.delivery import Delivery
 from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
-from edge_sdk.sinks.mqtt.outbox import Outbox
-from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
+from edge_sdk.sinks.mqtt.link import ACCEPTING, MQTTLink, PublisherState
+from edge_sdk.sinks.mqtt.payload import ResultStamper
 from edge_sdk.sinks.mqtt.topics import Topics
 
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ["MQTTPublisher", "PublisherState", "add_stats_sections"]
+__all__ = ["Link", "MQTTPublisher", "PublisherState", "add_stats_sections"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,16 +51,41 @@ def add_stats_sections(body: dict[str, Any], sections: Mapping[str, Callable[[],
     return failed
 
 
-class PublisherState(enum.Enum):
-    CREATED = "created"
-    CONNECTING = "connecting"  # started, never connected yet
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"  # connection lost or refused; paho retries with backoff
-    CLOSING = "closing"
-    CLOSED = "closed"
+class Link(Protocol):
+    """What the publisher needs from delivery: :class:`MQTTLink`, or its proxy in ``process.py``."""
 
+    client_id: str
+    discovery: HomeAssistantDiscovery | None
 
-_ACCEPTING = (PublisherState.CONNECTING, PublisherState.CONNECTED, PublisherState.RECONNECTING)
+    @property
+    def state(self) -> PublisherState: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def last_error(self) -> PublishError | None: ...
+
+    def start(self) -> None: ...
+
+    def wait_connected(self, timeout_s: float) -> None: ...
+
+    def flush(self, timeout_s: float) -> bool: ...
+
+    def close(self, drain_timeout_s: float | None = None) -> None: ...
+
+    def accept(self, stamped: Sequence[tuple[int, Mapping[str, Any]]]) -> None: ...
+
+    def publish_stats(self, body: dict[str, Any], mqtt_extra: Mapping[str, Any] | None = None) -> bool: ...
+
+    def publish_raw(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> bool: ...
+
+    def announce_homeassistant(self, mcu: McuInfo | None = None, host: HostInfo | None = None) -> bool: ...
+
+    def stats(self) -> dict[str, Any]: ...
 
 
 class MQTTPublisher:
@@ -82,49 +96,20 @@ class MQTTPublisher:
     ...     publisher.publish_result({"ts": time.time(), "label": "left", ...})
     """
 
-    def __init__(self, config: MQTTConfig, *, boot: str | None = None,
-                 command_sink: Callable[[str, bytes], object] | None = None) -> None:
-        """``command_sink(topic, payload)``, when given, receives the messages on the command topics
-        instead of the handlers registered with :meth:`on_command` (the delivery process forwards
-        them to its parent this way)."""
+    def __init__(self, config: MQTTConfig, *, boot: str | None = None) -> None:
         self.config = config
-        self._command_sink = command_sink
         self.topics = Topics(config.topic_prefix, config.device_id)
-        self.client_id = config.make_client_id()
         self._stamper = ResultStamper(config.device_id, boot)
         self._router = CommandRouter(
             self.topics, max_payload_bytes=config.command_max_bytes, queue_size=config.command_queue_size
         )
-        self._window = config.outbox.inflight_window
-        self._outbox = Outbox(
-            config.outbox.resolved_path(config.device_id),
-            max_bytes=config.outbox.max_bytes,
-            max_age_s=config.outbox.max_age_s,
-            drop_policy=config.outbox.drop_policy,
-        )
-        self._client: Any = None
-        self._state = PublisherState.CREATED
-        self._lock = threading.Lock()  # seq order == outbox order
-        self._close_lock = threading.Lock()
-        self._connected = threading.Event()
-        self._last_error: PublishError | None = None
-        self._last_error_kind: str | None = None
-        self._counts = collections.Counter[str]()
-        self._events_topic = self.topics.events
-        self._retain_result = config.retain_result
-        self._delivery = Delivery(
-            self._outbox, boot=self.boot, window=self._window, connected=self._connected, counts=self._counts,
-            on_refused=self._record_refusals, events_topic=self.topics.events, result_topic=self.topics.result,
-            result_qos=config.result_qos, memory_rows=config.outbox.memory_rows,
-            latest_interval_s=config.retain_interval_s,
-        )
-        self._stats_sections: dict[str, Callable[[], Mapping[str, Any]]] = {}
-        self._discovery: HomeAssistantDiscovery | None = None
-        if config.homeassistant.enabled:
-            self._discovery = HomeAssistantDiscovery(
-                config.homeassistant, self.topics,
-                result_topic=self.topics.result if config.retain_result else self.topics.events,
-            )
+        self._sections: dict[str, Callable[[], Mapping[str, Any]]] = {}
+        self._lock = threading.Lock()  # seq order == the order the link gets them
+        self._link = self._make_link()
+
+    def _make_link(self) -> Link:
+        """Delivery in threads of this process; :class:`PublisherProcess` returns a proxy instead."""
+        return MQTTLink(self.config, boot=self.boot, on_command_message=self._router.on_message)
 
     @property
     def boot(self) -> str:
@@ -132,94 +117,57 @@ class MQTTPublisher:
         return self._stamper.boot
 
     @property
+    def client_id(self) -> str:
+        return self._link.client_id
+
+    @property
     def state(self) -> PublisherState:
-        return self._state
+        return self._link.state
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._link.connected
 
     @property
     def pending(self) -> int:
         """Results in the outbox, not acknowledged yet."""
-        return len(self._outbox)
+        return self._link.pending
 
     @property
     def last_error(self) -> PublishError | None:
         """The latest connection or delivery problem (kept after recovery, for the record)."""
-        return self._last_error
+        return self._link.last_error
+
+    @property
+    def discovery(self) -> HomeAssistantDiscovery | None:
+        """The Home Assistant discovery configs announced, when enabled (None in :class:`PublisherProcess`:
+        the child process holds them)."""
+        return self._link.discovery
 
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> Self:
         """Open the outbox and start connecting in the background; returns at once."""
-        if self._state is not PublisherState.CREATED:
-            raise PublishError(f"start() needs a new publisher. State: {self._state.value}")
-        client = make_client(self.config, self.client_id, self.topics)
-        self._outbox.open()
-        client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        client.on_message = self._on_message
-        self._client = client
-        self._state = PublisherState.CONNECTING
+        self._link.start()
         self._router.start()
-        self._delivery.start(client)
-        extra = {"clean_start": True} if self.config.protocol == "5" else {}
-        client.connect_async(self.config.host, self.config.effective_port, self.config.keepalive_s, **extra)
-        client.loop_start()
-        logger.info(
-            "publishing for %s to %s:%d (MQTT %s over %s, client id %s, boot %s)", self.config.device_id,
-            self.config.host, self.config.effective_port, self.config.protocol, self.config.transport,
-            self.client_id, self.boot,
-        )
         return self
 
     def wait_connected(self, timeout_s: float) -> None:
         """Block until connected; raise :class:`PublishError` with the last failure on timeout."""
-        if self._connected.wait(timeout_s):
-            return
-        where = f"{self.config.host}:{self.config.effective_port}"
-        cause = self._last_error or "no answer yet"
-        raise PublishError(f"not connected to MQTT broker {where} after {timeout_s} s. Last error: {cause}")
+        self._link.wait_connected(timeout_s)
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until the broker acknowledged everything in the outbox; False on timeout."""
-        return self._delivery.flush(timeout_s)
+        return self._link.flush(timeout_s)
 
     def close(self, drain_timeout_s: float | None = None) -> None:
         """Deliver what can be delivered within ``drain_timeout_s`` (default: the config's), say
-        ``stopped``, disconnect."""
-        with self._close_lock:
-            if self._state in (PublisherState.CLOSED, PublisherState.CLOSING):
-                return
-            if self._state is PublisherState.CREATED:
-                self._state = PublisherState.CLOSED
-                return
-            was_connected = self._connected.is_set()
-            self._state = PublisherState.CLOSING
-            drain_s = self.config.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
-            if was_connected and drain_s > 0 and not self.flush(drain_s):
-                logger.warning("close: %d results not acknowledged yet stay in the outbox", len(self._outbox))
-            client = self._client
-            if self._connected.is_set():
-                info = client.publish(self.topics.available, b"stopped", qos=1, retain=True)
-                try:
-                    info.wait_for_publish(timeout=2.0)
-                except (RuntimeError, ValueError) as exc:  # queue full or not connected any more
-                    logger.warning("close: could not publish 'stopped': %s", exc)
-            client.disconnect()
-            client.loop_stop()
-            self._delivery.stop()
-            self._router.close()
-            self._outbox.close()
-            self._connected.clear()
-            self._state = PublisherState.CLOSED
-            logger.info("publisher closed; %d results left in the outbox", len(self._outbox))
+        ``stopped``, disconnect; idempotent."""
+        self._link.close(drain_timeout_s)
+        self._router.close()
 
     def __enter__(self) -> Self:
-        if self._state is PublisherState.CREATED:
+        if self.state is PublisherState.CREATED:
             self.start()
         return self
 
@@ -239,206 +187,49 @@ class MQTTPublisher:
 
     def publish_results(self, results: Sequence[Mapping[str, Any]]) -> list[int]:
         """:meth:`publish_result` for a burst: one outbox transaction and one wake-up for all."""
-        if self._state not in _ACCEPTING:
-            raise PublishError(f"publish_result needs a started publisher. State: {self._state.value}")
+        state = self._link.state
+        if state not in ACCEPTING:
+            raise PublishError(f"publish_result needs a started publisher. State: {state.value}")
         if not results:
             return []
         with self._lock:
-            stamped = [self._stamper.stamp(result) for result in results]
-            self._accept([(seq, encode(payload)) for seq, payload in stamped])
+            stamped = [self._stamper.stamp(result) for result in results]  # a wrong key raises here
+            self._link.accept(stamped)
         return [seq for seq, _ in stamped]
 
-    def publish_stamped(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        """Persist and queue results already stamped with this publisher's ``boot`` and encoded, as
-        ``(seq, payload)`` in ``seq`` order (the delivery process gets them so from its parent)."""
-        if self._state not in _ACCEPTING:
-            raise PublishError(f"publish_stamped needs a started publisher. State: {self._state.value}")
-        if messages:
-            with self._lock:
-                self._stamper.last_seq = messages[-1][0]
-                self._accept(messages)
-
-    def count(self, event: str) -> None:
-        """Count an event in :meth:`stats` (``unencodable`` results of the delivery process)."""
-        self._counts[event] += 1
-
-    def _accept(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        """One outbox transaction, then the delivery queue; call under ``self._lock`` (id order)."""
-        topic = self._events_topic
-        row_ids = self._outbox.append_many(self._stamper.boot, [(seq, topic, data) for seq, data in messages],
-                                           time.time())
-        for row_id, (_, data) in zip(row_ids, messages):
-            if row_id is not None:
-                self._delivery.queue(row_id, data)
-        counts = self._counts
-        counts["results"] += len(messages)
-        counts["rejected"] += sum(1 for row_id in row_ids if row_id is None)
-        if self._retain_result:
-            self._delivery.latest = messages[-1][1]
-            self._delivery.wake()
-
     def publish_stats(self, stats: Mapping[str, Any]) -> bool:
-        """Publish on the stats topic (QoS 0, dropped while disconnected); True when sent."""
-        if not self._connected.is_set() or self._state not in _ACCEPTING:
-            self._counts["stats_dropped"] += 1
-            return False
+        """Publish on the stats topic (QoS 0, dropped while disconnected) with this process's
+        sections and an ``mqtt`` section; True when sent."""
         body = dict(stats)
-        body.setdefault("mqtt", self.stats())
-        self._counts["stats_section_errors"] += add_stats_sections(body, self._stats_sections)
-        self._client.publish(self.topics.stats, encode(self._stamper.stats_payload(body, time.time())), qos=0)
-        self._counts["stats_sent"] += 1
-        return True
+        add_stats_sections(body, self._sections)
+        return self._link.publish_stats(body, self._command_stats())
 
     def publish_raw(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> bool:
         """Send bytes as they are, outside the outbox (e.g. dashboard snapshots); dropped (counted)
         while disconnected. ``topic`` is relative to the device (``snapshot``) or absolute when it
         starts with the topic prefix."""
-        if not self._connected.is_set() or self._state not in _ACCEPTING:
-            self._counts["raw_dropped"] = self._counts.get("raw_dropped", 0) + 1
-            return False
-        full = topic if topic.startswith(self.config.topic_prefix + "/") else f"{self.topics.base}/{topic}"
-        self._client.publish(full, payload, qos=qos, retain=retain)
-        return True
+        return self._link.publish_raw(topic, payload, qos=qos, retain=retain)
 
     def add_stats_section(self, name: str, section: Callable[[], Mapping[str, Any]]) -> None:
         """Add ``section()`` under ``name`` to every stats message (e.g. ``actions``, ``bridge``)."""
-        self._stats_sections[name] = section
+        self._sections[name] = section
 
     def announce_homeassistant(self, *, mcu: McuInfo | None = None, host: HostInfo | None = None) -> bool:
         """Set the MCU (and host) shown in Home Assistant and announce again when connected.
 
         Returns False, doing nothing, when ``mqtt.homeassistant.enabled`` is off.
         """
-        discovery = self._discovery
-        if discovery is None:
+        if not self.config.homeassistant.enabled:
             return False
-        discovery.mcu = mcu
-        if host is not None:
-            discovery.host = host
-        if self._connected.is_set():
-            self._announce(self._client)
+        self._link.announce_homeassistant(mcu, host)
         return True
 
-    @property
-    def discovery(self) -> HomeAssistantDiscovery | None:
-        """The Home Assistant discovery configs this publisher announces, when enabled."""
-        return self._discovery
-
     def on_command(self, name: str, handler: CommandHandler, payload_format: PayloadFormat = "json") -> None:
-        """Run ``handler`` on the command thread for each valid message on ``cmd/<name>``."""
+        """Run ``handler`` in this process, on the command thread, for each valid message on ``cmd/<name>``."""
         self._router.register(name, handler, payload_format)
 
     def stats(self) -> dict[str, Any]:
-        counts = self._counts
-        return {
-            "state": self._state.value,
-            "connected": self._connected.is_set(),
-            "client_id": self.client_id,
-            "boot": self.boot,
-            "last_seq": self._stamper.last_seq,
-            "results": counts["results"],
-            "acked": counts["acked"],
-            "refused_by_broker": counts["refused"],
-            "replayed": counts["replayed"],
-            "inflight": self._delivery.inflight,
-            "awaiting_delete": self._delivery.awaiting_delete,
-            "rejected": counts["rejected"],
-            "unencodable": counts["unencodable"],
-            "homeassistant_announcements": counts["ha_announcements"],
-            "connects": counts["connects"],
-            "disconnects": counts["disconnects"],
-            "connect_failures": counts["connect_failures"],
-            "last_error": str(self._last_error) if self._last_error else None,
-            "last_error_kind": self._last_error_kind,
-            "stats_sent": counts["stats_sent"],
-            "stats_dropped": counts["stats_dropped"],
-            "outbox": self._outbox.stats(),
-            "outbox_file_reads": self._delivery.file_reads,
-            "outbox_in_memory": self._delivery.in_memory,
-            "commands": self._router.stats(),
-            "last_command_rejection": self._router.last_rejection,
-        }
+        return {**self._link.stats(), **self._command_stats()}
 
-    # -- paho callbacks (network thread) ---------------------------------------------------------
-
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        if reason_code.is_failure:
-            self._record_failure("refused", describe_refusal(self.config, reason_code))
-            return
-        self._counts["connects"] += 1
-        if self._state in _ACCEPTING:
-            self._state = PublisherState.CONNECTED
-        client.publish(self.topics.available, b"online", qos=1, retain=True)
-        client.subscribe(self.topics.commands, qos=1)
-        if self._discovery is not None:
-            client.subscribe(self._discovery.status_topic, qos=1)
-            self._announce(client)
-        self._connected.set()
-        if self._last_error is not None:
-            logger.info("connected to %s:%d after: %s", self.config.host, self.config.effective_port, self._last_error)
-        self._delivery.wake_now()
-
-    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
-        # paho calls this inside its `except OSError` block and keeps the exception to itself;
-        # sys.exc_info() is how we get at the cause (TLS verification, refused, timeout).
-        exc = sys.exc_info()[1]
-        if exc is None:
-            exc = ConnectionError("connection failed")
-        kind, error = describe_connect_failure(self.config, exc)
-        self._record_failure(kind, error)
-
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        was_connected = self._connected.is_set()
-        self._connected.clear()
-        if self._state in (PublisherState.CLOSING, PublisherState.CLOSED):
-            return
-        if self._state in _ACCEPTING:
-            self._state = PublisherState.RECONNECTING
-        if was_connected:
-            self._counts["disconnects"] += 1
-            logger.warning(
-                "lost the MQTT connection (%s); %d results in the outbox, reconnecting with backoff",
-                reason_code, len(self._outbox),
-            )
-
-    def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
-        # paho holds its message lock here and publish_result holds ours while calling paho:
-        # taking our lock here could deadlock, so hand the ack to the outbox thread.
-        self._delivery.on_publish(mid, reason_code)
-
-    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        discovery = self._discovery
-        if discovery is not None and message.topic == discovery.status_topic:
-            if discovery.is_restart(message.topic, message.payload):
-                logger.info("Home Assistant (re)started: announcing %s again", self.config.device_id)
-                self._announce(client)
-            return
-        if self._command_sink is not None:
-            self._command_sink(message.topic, message.payload)
-        else:
-            self._router.on_message(message.topic, message.payload)
-
-    def _announce(self, client: Any) -> None:
-        assert self._discovery is not None
-        for topic, payload in self._discovery.messages():
-            client.publish(topic, payload, qos=1, retain=True)
-        self._counts["ha_announcements"] += 1
-
-    def _record_refusals(self, refused: int, reason: str) -> None:
-        first = self._counts["refused"] == 0
-        self._counts["refused"] += refused
-        self._last_error_kind = "refused"
-        self._last_error = PublishError(
-            f"MQTT broker refused {self._counts['refused']} result(s) so far on {self.topics.events} "
-            f"({reason}); check the broker ACL for user {self.config.username or '(anonymous)'}"
-        )
-        logger.log(logging.ERROR if first else logging.DEBUG, "%s", self._last_error)
-
-    def _record_failure(self, kind: str, error: PublishError) -> None:
-        self._counts["connect_failures"] += 1
-        same = self._last_error is not None and str(self._last_error) == str(error)
-        self._last_error, self._last_error_kind = error, kind
-        if self._state is PublisherState.CONNECTED:
-            self._state = PublisherState.RECONNECTING
-        # Log each new failure loudly; repeats (every backoff period) only at debug level.
-        logger.log(logging.DEBUG if same else logging.ERROR, "%s Retrying with backoff.", error)
+    def _command_stats(self) -> dict[str, Any]:
+        return {"commands": self._router.stats(), "last_command_rejection": self._router.last_rejection}
