@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Self
 
+from edge_sdk.bundle import Manifest
 from edge_sdk.clock import WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig
 from edge_sdk.errors import ConfigError
@@ -82,6 +83,7 @@ class Runtime:
             verify_golden=config.model.verify_golden,
         )
         self._stack.callback(model.close)
+        check_inputs_have_sources(model.manifest, config)
         from edge_sdk.sources import open_frame_source, open_sensor_source, open_text_source
 
         frames = open_frame_source(config.camera)
@@ -90,17 +92,17 @@ class Runtime:
         replay_clock = frames.media_clock or WallReplayClock()
         self._wall_replay = replay_clock if isinstance(replay_clock, WallReplayClock) else None
         text = open_text_source(config.text, replay_clock)
-        self._stack.callback(text.close)
         sensor = open_sensor_source(config.sensor, replay_clock)
         self.text_slot, self.sensor_slot = text, sensor
-        if sensor is not None:
-            self._stack.callback(sensor.close)
+        for slot in (text, sensor):
+            if slot is not None:
+                self._stack.callback(slot.close)
 
         sinks: list[ResultSink] = []
         if wants_mqtt:
             self.publisher = publisher = self._start_publisher()
             sinks.append(publisher)
-            if config.text.source == "mqtt":
+            if config.text.source == "mqtt" and text is not None:
                 publisher.on_command("text", lambda payload: text.set_from_payload(payload), payload_format="text")
             if config.sensor.source == "mqtt" and sensor is not None:
                 publisher.on_command("sensor", lambda payload: sensor.update_from_json(payload), payload_format="text")
@@ -231,7 +233,7 @@ class Runtime:
         out = dict(stats or self.pipeline.stats())
         if self.first_result_s is not None:
             out["first_result_s"] = round(self.first_result_s, 3)
-        out["inputs"] = {"text": self.text_slot.stats(),
+        out["inputs"] = {"text": self.text_slot.stats() if self.text_slot is not None else None,
                          "sensor": self.sensor_slot.stats() if self.sensor_slot is not None else None}
         if self.publisher is not None:
             out["mqtt"] = self.publisher.stats()
@@ -280,6 +282,27 @@ def _as_dict(stats: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
         return dataclasses.asdict(stats)
     return dict(stats)
+
+
+_SOURCE_ADVICE = {
+    "text": "set text.source to fixed (with text.prompt), stdin, file or mqtt",
+    "sensor": "set sensor.source to stdin, file, mqtt or bridge",
+}
+
+
+def check_inputs_have_sources(manifest: Manifest, config: DeviceConfig) -> None:
+    """Every model input needs a configured source, or every frame would be skipped as incomplete."""
+    configured = {"image": True, "text": config.text.source != "none", "sensor": config.sensor.source != "none"}
+    missing = [spec for spec in manifest.inputs if not configured.get(spec.role, True)]
+    if missing:
+        raise ConfigError("; ".join(
+            f"{spec.role}.source: the model {manifest.model.name!r} takes a {spec.role} input ({spec.name!r}) "
+            f"that the config gives no source: {_SOURCE_ADVICE[spec.role]}" for spec in missing))
+    roles = {spec.role for spec in manifest.inputs}
+    for role in ("text", "sensor"):
+        if configured[role] and role not in roles:
+            _log.warning("%s.source is set but the model %r takes no %s input: it is ignored",
+                         role, manifest.model.name, role)
 
 
 def check_config(config: DeviceConfig) -> None:

@@ -7,13 +7,18 @@ to the broker directly. :class:`SnapshotPublisher` puts frame thumbnails on
 OpenCV (only :func:`encode_thumbnail` needs it).
 """
 
-from edge_sdk.dashboard.server import DashboardConfig, DashboardServer, serve
-from edge_sdk.dashboard.snapshot import (
-    PublishBytes,
-    SnapshotPublisher,
-    encode_thumbnail,
-    snapshot_topic,
-)
+from edge_sdk._lazy import lazy_exports
+
+# names load on first use (PEP 562): registering the CLI command must not import what runs it
+_EXPORTS = {
+    "DashboardConfig": "edge_sdk.dashboard.server",
+    "DashboardServer": "edge_sdk.dashboard.server",
+    "serve": "edge_sdk.dashboard.server",
+    "PublishBytes": "edge_sdk.dashboard.snapshot",
+    "SnapshotPublisher": "edge_sdk.dashboard.snapshot",
+    "encode_thumbnail": "edge_sdk.dashboard.snapshot",
+    "snapshot_topic": "edge_sdk.dashboard.snapshot",
+}
 
 __all__ = [
     "DashboardConfig",
@@ -24,3 +29,5 @@ __all__ = [
     "serve",
     "snapshot_topic",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -13,8 +13,6 @@ import threading
 import webbrowser
 from types import FrameType
 
-from edge_sdk.dashboard.server import DashboardConfig, DashboardServer
-
 __all__ = ["register", "run"]
 
 
@@ -40,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     try:
+        from edge_sdk.dashboard.server import DashboardConfig, DashboardServer  # http.server: on use
+
         config = DashboardConfig(ws_url=args.broker_ws_url, prefix=args.prefix, device=args.device)
     except ValueError as exc:
         print(f"edge-sdk dashboard: {exc}", file=sys.stderr)

@@ -8,11 +8,18 @@
 Importing this package does no I/O and pulls in nothing beyond the standard library and edge_sdk.
 """
 
-from edge_sdk.deploy.install_script import render_install_script
-from edge_sdk.deploy.options import DeployOptions
-from edge_sdk.deploy.package import make_deployment, tarball_path
-from edge_sdk.deploy.sdnotify import Notifier, Watchdog
-from edge_sdk.deploy.unit import render_unit
+from edge_sdk._lazy import lazy_exports
+
+# names load on first use (PEP 562): registering the CLI command must not import what runs it
+_EXPORTS = {
+    "render_install_script": "edge_sdk.deploy.install_script",
+    "DeployOptions": "edge_sdk.deploy.options",
+    "make_deployment": "edge_sdk.deploy.package",
+    "tarball_path": "edge_sdk.deploy.package",
+    "Notifier": "edge_sdk.deploy.sdnotify",
+    "Watchdog": "edge_sdk.deploy.sdnotify",
+    "render_unit": "edge_sdk.deploy.unit",
+}
 
 __all__ = [
     "DeployOptions",
@@ -23,3 +30,5 @@ __all__ = [
     "render_unit",
     "tarball_path",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,7 +11,6 @@ import sys
 from typing import Any
 
 from edge_sdk.deploy.options import DeployOptions
-from edge_sdk.deploy.package import make_deployment, tarball_path
 
 __all__ = ["cmd_deploy", "register"]
 
@@ -58,6 +57,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         extra_files=tuple(args.extra_file),
         tar=args.tar,
     )
+    from edge_sdk.deploy.package import make_deployment, tarball_path  # numpy and the bundle reader: on use
+
     out = make_deployment(args.model, args.config, args.out, options)
     print(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
     if options.tar:

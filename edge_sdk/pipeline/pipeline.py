@@ -62,11 +62,16 @@ def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:
 class Pipeline:
     """Runs a :class:`FusionModel` on frames with text and sensor inputs; see the module docstring.
 
-    >>> text = TextSlot("text")
+    >>> text, sensor = TextSlot("text"), SensorSlot("sensor")
     >>> text.set("find the red circle")
-    >>> with Pipeline(model, open_frame_source("file://clip.mp4"), text=text, sinks=[publisher]) as pipeline:
-    ...     pipeline.on_result(lambda r: print(r.label))
-    ...     pipeline.run()
+    >>> sensor.update({"distance_cm": 80.0})
+    >>> labels = []
+    >>> with Pipeline(model, open_frame_source("file://clip.mp4"), text=text, sensor=sensor,
+    ...               sinks=[publisher]) as pipeline:
+    ...     pipeline.on_result(lambda r: labels.append(r.label))
+    ...     stats = pipeline.run()
+    >>> stats["results"] == stats["published"] == len(labels)
+    True
     """
 
     def __init__(

@@ -35,7 +35,7 @@ class CameraConfig:
     """Where frames come from and how they are read."""
 
     source: str = field(metadata={"help": "camera://0, file://clip.mp4 or a path, rtsp://, http://, tcp://, "
-                                          "gst://<pipeline>, picamera2://0, images://folder, seek://?seconds=30&fps=15"})
+                                          "gst://<pipeline>, picamera2://0, images://folder; plugins add more, e.g. the demo's seek://?seconds=30&fps=15"})
     loop: bool = field(default=False, metadata={"help": "replay files, folders and seek clips from the start at the end"})
     playback: PlaybackMode = field(default="realtime", metadata={
         "help": "realtime: paced at the file's frame rate, late frames dropped (like a camera); "
@@ -85,11 +85,17 @@ class CameraConfig:
 class TextConfig:
     """Where the text (command) input comes from."""
 
-    source: Literal["fixed", "stdin", "file", "mqtt"] = field(default="fixed", metadata={"help": "fixed, stdin, file, or mqtt (set by the MQTT command handler)"})
+    source: Literal["none", "fixed", "stdin", "file", "mqtt"] | None = field(default=None, metadata={
+        "help": "fixed (text.prompt), stdin, file, mqtt (the command topic), or none; "
+                "null: fixed when a prompt is given, else none"})
     prompt: str = field(default="", metadata={"help": "the text for source=fixed"})
     path: str | None = field(default=None, metadata={
         "help": "for source=file: plain lines, or a JSON-lines commands trace {t_s, text} replayed on the run's clock"})
     max_age_s: float | None = field(default=None, metadata={"help": "older text counts as missing; null = never expires"})
+
+    def __post_init__(self) -> None:
+        if self.source is None:  # a prompt alone is a fixed text
+            object.__setattr__(self, "source", "fixed" if self.prompt.strip() else "none")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "text") -> TextConfig:

@@ -74,8 +74,14 @@ def load_command_trace(path: str | Path, slot: TextSlot | None = None) -> list[t
     return records
 
 
-def open_text_source(config: TextConfig, clock: ReplayClock | None = None, stdin: IO[str] | None = None) -> TextSlot:
-    """A started text source. For a commands trace, ``clock`` is the run's replay clock (default: now)."""
+def open_text_source(config: TextConfig, clock: ReplayClock | None = None,
+                     stdin: IO[str] | None = None) -> TextSlot | None:
+    """A started text source, or None for ``source: none``.
+
+    For a commands trace, ``clock`` is the run's replay clock (default: now).
+    """
+    if config.source == "none":
+        return None
     slot = TextSlot(f"text:{config.source}", config.max_age_s)
     if config.source == "fixed":
         if not config.prompt.strip():

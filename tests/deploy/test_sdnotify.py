@@ -187,6 +187,7 @@ def test_edge_sdk_run_under_systemd_reports_ready_pings_the_watchdog_and_says_st
     config.write_text(
         "device: sd-test\n"
         "camera: {source: 'seek://?seconds=600&fps=20&size=64'}\n"
+        "text: {prompt: find the red circle}\n"
         "sensor: {source: stdin, max_age_s: null}\n"
         "embedded_broker: {enabled: false}\n"
     )

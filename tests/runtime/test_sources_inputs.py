@@ -89,7 +89,7 @@ def test_mqtt_text_adapter_is_a_setter() -> None:
     assert not slot.set_from_payload(b"\xff\xfe")
     assert not slot.set_from_payload("x" * 1001)
     assert slot.latest()[0] == "locate the yellow circle" and slot.rejected == 2  # type: ignore[index]
-    with pytest.raises(ConfigError, match=r"text.source: expected one of 'fixed', 'stdin', 'file', 'mqtt'. Got: 'tty'"):
+    with pytest.raises(ConfigError, match=r"text.source: expected one of 'none', 'fixed', 'stdin', 'file', 'mqtt'. Got: 'tty'"):
         TextConfig.from_mapping({"source": "tty"})
 
 

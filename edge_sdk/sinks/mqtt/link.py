@@ -161,10 +161,18 @@ class MQTTLink:
             if self._state is PublisherState.CREATED:
                 self._state = PublisherState.CLOSED
                 return
-            was_connected = self._connected.is_set()
+            first_attempt = self._state is PublisherState.CONNECTING
             self._state = PublisherState.CLOSING
             drain_s = self.config.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
-            if was_connected and drain_s > 0 and not self.flush(drain_s):
+            waited_s = 0.0
+            if first_attempt and len(self._outbox) and drain_s > 0:
+                # publish-then-close in one breath: the first connection is still being made, and it is
+                # not an outage (that is RECONNECTING, where close must not wait): let it finish
+                started_s = time.monotonic()
+                self._connected.wait(drain_s)
+                waited_s = time.monotonic() - started_s
+            was_connected = self._connected.is_set()
+            if was_connected and drain_s > waited_s and not self.flush(drain_s - waited_s):
                 logger.warning("close: %d results not acknowledged yet stay in the outbox", len(self._outbox))
             client = self._client
             if self._connected.is_set():

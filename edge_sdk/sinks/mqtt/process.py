@@ -309,7 +309,7 @@ class PublisherProcess(MQTTPublisher):
 
     >>> with PublisherProcess(MQTTConfig(device_id="pi-kitchen", host="broker.lan")) as publisher:
     ...     publisher.on_command("prompt", set_prompt, payload_format="text")
-    ...     publisher.publish_results([{"ts": time.time(), "label": "left", ...}])
+    ...     seqs = publisher.publish_results([{"ts": time.time(), "label": "left", "confidence": 0.9}])
     """
 
     spawn = staticmethod(spawn)

@@ -93,7 +93,7 @@ class MQTTPublisher:
 
     >>> with MQTTPublisher(MQTTConfig(device_id="pi-kitchen", host="broker.lan")) as publisher:
     ...     publisher.on_command("prompt", set_prompt, payload_format="text")
-    ...     publisher.publish_result({"ts": time.time(), "label": "left", ...})
+    ...     seq = publisher.publish_result({"ts": time.time(), "label": "left", "confidence": 0.9})
     """
 
     def __init__(self, config: MQTTConfig, *, boot: str | None = None) -> None:
