@@ -94,7 +94,7 @@ def build_bundle(
         assets["vocabulary.txt"] = "\n".join(preprocessing.text.vocabulary).encode() + b"\n"
     assets["labels.txt"] = "\n".join(preprocessing.labels).encode() + b"\n"
     parity_dict = parity.to_dict() if isinstance(parity, ParityReport) else dict(parity or {})
-    manifest = Manifest(
+    manifest = Manifest.single(
         model=model_info,
         inputs=inputs,
         outputs=outputs,

@@ -118,7 +118,7 @@ def wrap_tflite(
     undescribed = sorted(set(model_inputs) - {name for name, _ in described_inputs})
     if undescribed:
         raise BundleError(f"model inputs {undescribed} are not described. The model's inputs: {sorted(model_inputs)}")
-    manifest = Manifest(
+    manifest = Manifest.single(
         model=model_info,
         inputs=tuple(_input_spec(d, model_inputs[name]) for name, d in described_inputs),
         outputs=tuple(_output_spec(d, model_outputs[name]) for name, d in described_outputs),

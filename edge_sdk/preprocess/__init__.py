@@ -2,17 +2,20 @@
 
 from edge_sdk.preprocess.image import ImageSpec, decode_image, normalize_image, prepare_image, read_image
 from edge_sdk.preprocess.sensor import SensorChannel, SensorSpec, scale_sensor
+from edge_sdk.preprocess.tensor import TensorSpec, prepare_tensor
 from edge_sdk.preprocess.text import Tokenizer, TokenizerSpec
 
 __all__ = [
     "ImageSpec",
     "SensorChannel",
     "SensorSpec",
+    "TensorSpec",
     "Tokenizer",
     "TokenizerSpec",
     "decode_image",
     "normalize_image",
     "prepare_image",
+    "prepare_tensor",
     "read_image",
     "scale_sensor",
 ]

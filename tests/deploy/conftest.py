@@ -29,7 +29,7 @@ mqtt:
 
 @pytest.fixture
 def bundle_path(tmp_path: Path) -> Path:
-    manifest = Manifest(
+    manifest = Manifest.single(
         model=ModelInfo(name="tiny", version="7"),
         inputs=(InputSpec("sensor", "sensor", (1, 1), "float32", SensorSpec((SensorChannel("distance_cm", "cm"),))),),
         outputs=(OutputSpec("scores", "scores", (1, 2), "float32", labels=("near", "far")),),

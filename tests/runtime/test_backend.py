@@ -136,7 +136,7 @@ def test_truncated_bundle_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_manifest_naming_other_inputs_is_refused(tmp_path: Path, bundle) -> None:  # type: ignore[no-untyped-def]
     inputs = tuple(dataclasses.replace(s, name="camera") if s.role == "image" else s for s in bundle.manifest.inputs)
-    path = _rewrite(tmp_path, bundle, dataclasses.replace(bundle.manifest, inputs=inputs))
+    path = _rewrite(tmp_path, bundle, bundle.manifest.with_primary(inputs=inputs))
     with pytest.raises(BundleError, match=r"manifest inputs do not match the model's signature. "
                                           r"Manifest: \['camera', 'sensor', 'text'\]. Model: \['image', 'sensor', 'text'\]"):
         FusionModel.from_bundle(path, runtime=RUNTIME)
@@ -147,7 +147,7 @@ def test_manifest_with_wrong_quantization_is_refused(tmp_path: Path, bundle) -> 
         dataclasses.replace(s, quantization=Quantization(0.5, 3)) if s.role == "sensor" else s
         for s in bundle.manifest.inputs
     )
-    path = _rewrite(tmp_path, bundle, dataclasses.replace(bundle.manifest, inputs=inputs))
+    path = _rewrite(tmp_path, bundle, bundle.manifest.with_primary(inputs=inputs))
     with pytest.raises(BundleError, match="tensor 'sensor': manifest quantization .* but the model has scale="):
         FusionModel.from_bundle(path, runtime=RUNTIME)
 
@@ -169,7 +169,7 @@ def test_malformed_manifest_json_is_reported(tmp_path: Path, bundle) -> None:  #
     path.write_bytes(bundle.flatbuffer)
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr("manifest.json", json.dumps({"schema": "edge_sdk.bundle/0"}))
-    with pytest.raises(BundleError, match="unsupported bundle schema. Expected: 'edge_sdk.bundle/1'. Got: 'edge_sdk.bundle/0'"):
+    with pytest.raises(BundleError, match=r"unsupported bundle schema. Expected one of \('edge_sdk.bundle/1', 'edge_sdk.bundle/2'\). Got: 'edge_sdk.bundle/0'"):
         read_bundle(path)
 
 
