@@ -147,4 +147,5 @@ def test_wrap_with_a_bad_role_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     spec = tmp_path / "spec.yaml"
     spec.write_text("inputs:\n  - {role: audio}\n")
     assert main(["wrap", str(plain), "--out", str(tmp_path / "x.tflite"), "--spec", str(spec)]) == 2
-    assert "inputs[0].role: expected one of ['image', 'sensor', 'text']. Got: 'audio'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{spec}: inputs[0].role: expected one of 'image', 'text', 'sensor', 'tensor'. Got: 'audio'" in err

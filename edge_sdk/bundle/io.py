@@ -60,12 +60,16 @@ def write_bundle(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(flatbuffer)
-    # Appending to a file that is not a zip writes an archive whose offsets count from the file start.
-    with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+    # A new archive after the flatbuffer, never ZipFile(mode="a"): a model that already carries TFLite
+    # metadata ends in a zip of its own, which "a" would extend, moving our manifest into its files.
+    # zipfile reads an archive with bytes before it (it corrects the offsets), as interpreters ignore
+    # the bytes after the flatbuffer.
+    archive_bytes = io.BytesIO()
+    with zipfile.ZipFile(archive_bytes, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(MANIFEST_NAME, manifest.to_json())
         for name, data in sorted((assets or {}).items()):
             archive.writestr(name, data)
+    tmp.write_bytes(flatbuffer + archive_bytes.getvalue())
     tmp.replace(target)
     return manifest
 

@@ -6,8 +6,15 @@ a flatbuffer cannot say: each input's role and preprocessing (size, resize, colo
 mean/std, tokenizer, sensor scaling) and each output's labels. Every description is checked
 against the model, and a mismatch is an error that says what was expected and what came.
 
-Inputs and outputs are named by the model's signature when it has one (``serving_default`` or
-its only signature), else by tensor name; the manifest records the name the runtime must use.
+Inputs and outputs are named by the model's signature when it has one, else by tensor name; the
+manifest records the name the runtime must use. A model with several signatures becomes one
+bundle with an entry per described signature. Outputs left undescribed are kept with the ``raw``
+role, so the manifest always states the model's whole contract and the loader accepts it.
+
+A ``.tflite`` that already carries TFLite metadata (a zip of associated files after the
+flatbuffer) is wrapped with its bytes untouched; a ``labels*.txt`` among those files fills in the
+labels of a scores output the description leaves without. Before anything is written, the new
+bundle is loaded the way the runtime loads it, so what ``wrap`` accepts, ``run`` accepts.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,22 +40,29 @@ from edge_sdk.bundle.manifest import (
     OutputRole,
     OutputSpec,
     Quantization,
+    SignatureSpec,
 )
 from edge_sdk.errors import BundleError, MissingDependencyError
-from edge_sdk.preprocess import ImageSpec, SensorSpec, TokenizerSpec
+from edge_sdk.preprocess import ImageSpec, SensorSpec, TensorSpec, TokenizerSpec
 
 __all__ = [
     "InputDescription",
     "OutputDescription",
+    "SignatureDescription",
     "TensorDetail",
+    "read_signatures",
     "read_tensor_details",
     "wrap_from_spec_file",
+    "wrap_signatures",
     "wrap_tflite",
 ]
 
 _log = logging.getLogger(__name__)
-_PREPROCESS_TYPES = {"image": ImageSpec, "text": TokenizerSpec, "sensor": SensorSpec}
-_DTYPES_BY_ROLE = {"image": ("float32", "uint8", "int8"), "text": ("int32", "int64"), "sensor": ("float32", "int8", "uint8")}
+_PREPROCESS_TYPES: dict[str, type] = {"image": ImageSpec, "text": TokenizerSpec, "sensor": SensorSpec,
+                                      "tensor": TensorSpec}
+_DTYPES_BY_ROLE = {"image": ("float32", "uint8", "int8"), "text": ("int32", "int64"),
+                   "sensor": ("float32", "int8", "uint8"), "tensor": ("float32", "float16", "int8", "uint8", "int16",
+                                                                      "int32", "int64", "bool")}
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,7 @@ class InputDescription:
     """What the flatbuffer cannot say about one input. ``name=None``: the model's only input."""
 
     role: InputRole
-    preprocess: ImageSpec | TokenizerSpec | SensorSpec
+    preprocess: ImageSpec | TokenizerSpec | SensorSpec | TensorSpec
     name: str | None = None
 
 
@@ -70,6 +84,16 @@ class OutputDescription:
 
 
 @dataclass(frozen=True)
+class SignatureDescription:
+    """One signature to wrap. ``key=None``: the model's only signature (or its tensors when it has none)."""
+
+    inputs: Sequence[InputDescription]
+    outputs: Sequence[OutputDescription] = ()
+    key: str | None = None
+    task: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class TensorDetail:
     name: str
     shape: tuple[int, ...]
@@ -77,20 +101,30 @@ class TensorDetail:
     quantization: Quantization | None
 
 
-def read_tensor_details(flatbuffer: bytes) -> tuple[dict[str, TensorDetail], dict[str, TensorDetail]]:
-    """(inputs, outputs) by name, from an interpreter; signature names when the model has them."""
+Details = dict[str, TensorDetail]
+
+
+def read_signatures(flatbuffer: bytes) -> dict[str | None, tuple[Details, Details]]:
+    """(inputs, outputs) by name for each signature key; ``{None: ...}`` by tensor name when there is none."""
     interpreter = _interpreter(flatbuffer)
     signatures = interpreter.get_signature_list()
-    if signatures:
-        key = "serving_default" if "serving_default" in signatures else None
-        if key is None and len(signatures) > 1:
-            raise BundleError(f"the model has several signatures and none is 'serving_default'. Got: {sorted(signatures)}")
-        runner = interpreter.get_signature_runner(key or next(iter(signatures)))
-        inputs, outputs = runner.get_input_details(), runner.get_output_details()
-    else:
+    if not signatures:
         inputs = {d["name"]: d for d in interpreter.get_input_details()}
         outputs = {d["name"]: d for d in interpreter.get_output_details()}
-    return {n: _detail(n, d) for n, d in inputs.items()}, {n: _detail(n, d) for n, d in outputs.items()}
+        return {None: ({n: _detail(n, d) for n, d in inputs.items()}, {n: _detail(n, d) for n, d in outputs.items()})}
+    found: dict[str | None, tuple[Details, Details]] = {}
+    for key in signatures:
+        runner = interpreter.get_signature_runner(key)
+        found[key] = ({n: _detail(n, d) for n, d in runner.get_input_details().items()},
+                      {n: _detail(n, d) for n, d in runner.get_output_details().items()})
+    return found
+
+
+def read_tensor_details(flatbuffer: bytes) -> tuple[Details, Details]:
+    """(inputs, outputs) of the model's only signature (or ``serving_default``), else by tensor name."""
+    signatures = read_signatures(flatbuffer)
+    key = _pick_key(None, signatures)
+    return signatures[key]
 
 
 def wrap_tflite(
@@ -99,43 +133,120 @@ def wrap_tflite(
     inputs: Sequence[InputDescription],
     outputs: Sequence[OutputDescription],
     model_info: ModelInfo,
+    *,
+    signature: str | None = None,
+    task: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """Write ``out_path``: the model of ``tflite_path`` plus a manifest built from the descriptions.
 
     Raises :class:`BundleError` when a description names a tensor the model lacks, leaves an input
     undescribed, or does not fit its shape or dtype.
     """
+    return wrap_signatures(tflite_path, out_path, [SignatureDescription(inputs, outputs, signature, task)], model_info)
+
+
+def wrap_signatures(tflite_path: str | Path, out_path: str | Path, signatures: Sequence[SignatureDescription],
+                    model_info: ModelInfo) -> Manifest:
+    """:func:`wrap_tflite` for several signatures of one model: one bundle, one manifest entry each."""
     source = Path(tflite_path)
     try:
         flatbuffer = source.read_bytes()
     except OSError as exc:
         raise BundleError(f"cannot read model {source}: {exc.strerror or exc}") from exc
-    if zipfile.is_zipfile(io.BytesIO(flatbuffer)):
-        raise BundleError(f"{source} is already a bundle (it carries an archive). Wrap the plain .tflite instead")
-    model_inputs, model_outputs = read_tensor_details(flatbuffer)
-    described_inputs = _bind(inputs, model_inputs, "input")
-    described_outputs = _bind(outputs, model_outputs, "output")
-    undescribed = sorted(set(model_inputs) - {name for name, _ in described_inputs})
-    if undescribed:
-        raise BundleError(f"model inputs {undescribed} are not described. The model's inputs: {sorted(model_inputs)}")
-    manifest = Manifest.single(
+    associated = _associated_files(flatbuffer, source)
+    available = read_signatures(flatbuffer)
+    specs = []
+    for description in signatures:
+        key = _pick_key(description.key, available)
+        specs.append(_signature_spec(description, key, *available[key], associated))
+    keys = [spec.key for spec in specs]
+    if len(set(keys)) != len(keys):
+        raise BundleError(f"a signature is described twice. Got: {keys}")
+    manifest = Manifest(
         model=model_info,
-        inputs=tuple(_input_spec(d, model_inputs[name]) for name, d in described_inputs),
-        outputs=tuple(_output_spec(d, model_outputs[name]) for name, d in described_outputs),
+        signatures=tuple(specs),
         quantization="external",
         converter={"wrapped_from": source.name},
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     assets = {}
-    for spec in manifest.outputs:
-        if spec.labels:
-            assets[f"labels_{spec.name}.txt" if len(manifest.outputs) > 1 else "labels.txt"] = ("\n".join(spec.labels) + "\n").encode()
+    several = len(manifest.signatures) > 1
+    for sig in manifest.signatures:
+        for out in sig.outputs:
+            if out.labels:  # plain text too, for people and other tools
+                name = "labels.txt" if len(sig.outputs) == 1 and not several else f"labels_{out.name}.txt"
+                assets[f"{sig.key}/{name}" if several else name] = ("\n".join(out.labels) + "\n").encode()
     written = write_bundle(out_path, flatbuffer, manifest, assets)
     _log.info("wrapped %s into %s", source, out_path)
     return written
 
 
-def _bind(descriptions: Sequence[Any], available: dict[str, TensorDetail], kind: str) -> list[tuple[str, Any]]:
+def _pick_key(key: str | None, available: Mapping[str | None, Any]) -> str | None:
+    if key is not None:
+        if key not in available:
+            raise BundleError(f"the model has no signature {key!r}. Its signatures: {sorted(map(str, available))}")
+        return key
+    if len(available) == 1:
+        return next(iter(available))
+    if "serving_default" in available:
+        return "serving_default"
+    raise BundleError(f"the model has several signatures; name the one to wrap (key). Its signatures: "
+                      f"{sorted(map(str, available))}")
+
+
+def _signature_spec(description: SignatureDescription, key: str | None, model_inputs: Details,
+                    model_outputs: Details, associated: Mapping[str, bytes]) -> SignatureSpec:
+    where = f"signature {key!r}: " if key else ""
+    try:
+        described_inputs = _bind(description.inputs, model_inputs, "input")
+        undescribed = sorted(set(model_inputs) - {name for name, _ in described_inputs})
+        if undescribed:
+            raise BundleError(f"model inputs {undescribed} are not described. The model's inputs: {sorted(model_inputs)}")
+        described_outputs = _bind(description.outputs, model_outputs, "output", allow_none=True)
+    except BundleError as exc:
+        raise BundleError(f"{where}{exc}") from None
+    named = {name for name, _ in described_outputs}
+    kept_raw = [(name, OutputDescription(role="raw", name=name)) for name in model_outputs if name not in named]
+    if kept_raw:
+        _log.info("%soutputs %s are not described: kept with role raw", where, [n for n, _ in kept_raw])
+    outputs = tuple(_output_spec(_with_associated_labels(d, model_outputs[n], associated), model_outputs[n])
+                    for n, d in [*described_outputs, *kept_raw])
+    task = dict(description.task) if description.task is not None else None
+    if task is not None:
+        for role, name in dict(task.get("outputs") or {}).items():
+            if name not in model_outputs:
+                raise BundleError(f"{where}task.outputs.{role}: the model has no output {name!r}. "
+                                  f"The model's outputs: {sorted(model_outputs)}")
+    return SignatureSpec(key=key, inputs=tuple(_input_spec(d, model_inputs[n]) for n, d in described_inputs),
+                         outputs=outputs, task=task)
+
+
+def _associated_files(data: bytes, source: Path) -> dict[str, bytes]:
+    """The zip of associated files TFLite metadata appends, if any; a bundle's own archive is refused."""
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        if "manifest.json" in names:
+            raise BundleError(f"{source} is already a bundle (it carries an edge_sdk manifest). "
+                              "Wrap the plain .tflite instead")
+        return {name: archive.read(name) for name in names if not name.endswith("/")}
+
+
+def _with_associated_labels(d: OutputDescription, t: TensorDetail, associated: Mapping[str, bytes]) -> OutputDescription:
+    if d.labels or d.role not in ("scores", "logits") or not t.shape:
+        return d
+    for name, data in sorted(associated.items()):
+        if Path(name).name.lower().startswith("label") and name.lower().endswith(".txt"):
+            labels = tuple(line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip())
+            if len(labels) == t.shape[-1]:
+                _log.info("output %r: %d labels from the model's metadata (%s)", t.name, len(labels), name)
+                return OutputDescription(labels, d.role, d.name)
+    return d
+
+
+def _bind(descriptions: Sequence[Any], available: dict[str, TensorDetail], kind: str,
+          allow_none: bool = False) -> list[tuple[str, Any]]:
     bound: list[tuple[str, Any]] = []
     for d in descriptions:
         name = d.name
@@ -150,7 +261,7 @@ def _bind(descriptions: Sequence[Any], available: dict[str, TensorDetail], kind:
         if any(name == other for other, _ in bound):
             raise BundleError(f"{kind} {name!r} is described twice")
         bound.append((name, d))
-    if not bound:
+    if not bound and not allow_none:
         raise BundleError(f"describe at least one {kind}. The model's {kind}s: {sorted(available)}")
     return bound
 
@@ -165,6 +276,9 @@ def _input_spec(d: InputDescription, t: TensorDetail) -> InputSpec:
     if t.dtype not in _DTYPES_BY_ROLE[d.role]:
         raise BundleError(f"{where}: dtype must be one of {_DTYPES_BY_ROLE[d.role]}. Got: {t.dtype}")
     pre = d.preprocess
+    if isinstance(pre, TensorSpec):  # any shape
+        return InputSpec(name=t.name, role=d.role, shape=t.shape, dtype=t.dtype, preprocess=pre,
+                         quantization=t.quantization)
     if isinstance(pre, ImageSpec):
         expected: tuple[int, ...] = (1, pre.height, pre.width, 3)
         why = f"height={pre.height}, width={pre.width}, 3 channels, NHWC"
@@ -208,59 +322,28 @@ def _interpreter(flatbuffer: bytes) -> Any:
 
 
 def wrap_from_spec_file(tflite_path: str | Path, out_path: str | Path, spec_path: str | Path) -> Manifest:
-    """:func:`wrap_tflite` driven by a YAML or JSON description (what ``edge-sdk wrap --spec`` reads)::
-
-        model: {name: mobilenet_v2, version: "1"}
-        inputs:
-          - role: image
-            preprocess: {width: 224, height: 224, color_order: RGB, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5]}
-        outputs:
-          - labels_file: labels.txt      # or labels: [cat, dog]; paths are relative to the spec
-    """
+    """:func:`wrap_signatures` driven by a YAML or JSON spec (``edge-sdk wrap --spec``; the format is
+    :class:`edge_sdk.bundle.spec.WrapSpec`, documented in docs/bring-your-own-model.md)."""
+    from edge_sdk.bundle.spec import read_wrap_spec
     from edge_sdk.errors import ConfigError
 
-    spec_file = Path(spec_path)
-    try:
-        text = spec_file.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read wrap spec {spec_file}: {exc.strerror or exc}") from exc
-    if spec_file.suffix.lower() == ".json":
-        import json
-
-        data = json.loads(text)
-    else:
-        from edge_sdk._lazy import require
-
-        data = require("yaml", "reading YAML wrap specs").safe_load(text)
-    if not isinstance(data, dict) or not isinstance(data.get("inputs"), list) or not data["inputs"]:
-        raise ConfigError(f"{spec_file}: expected a mapping with a non-empty 'inputs' list. Got: {type(data).__name__}")
-    unknown = sorted(set(data) - {"model", "inputs", "outputs"})
-    if unknown:
-        raise ConfigError(f"{spec_file}: unknown key {unknown[0]!r}. Valid keys: inputs, model, outputs")
-    inputs = []
-    for index, item in enumerate(data["inputs"]):
-        where = f"{spec_file}: inputs[{index}]"
-        role = item.get("role") if isinstance(item, dict) else None
-        if role not in _PREPROCESS_TYPES:
-            raise ConfigError(f"{where}.role: expected one of {sorted(_PREPROCESS_TYPES)}. Got: {role!r}")
-        preprocess = dict(item.get("preprocess") or {})
-        preprocess["kind"] = role
-        if role == "text" and "vocabulary_file" in preprocess:
-            words = (spec_file.parent / preprocess.pop("vocabulary_file")).read_text().split("\n")
-            preprocess["vocabulary"] = [w for w in words if w]
-        try:
-            parsed = _PREPROCESS_TYPES[role].from_dict(preprocess)  # type: ignore[attr-defined]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}.preprocess: {exc}") from exc
-        inputs.append(InputDescription(role=role, preprocess=parsed, name=item.get("name")))
-    outputs = []
-    for index, item in enumerate(data.get("outputs") or [{}]):
-        labels = item.get("labels") or ()
-        if "labels_file" in item:
-            labels = [line.strip() for line in (spec_file.parent / item["labels_file"]).read_text().splitlines() if line.strip()]
-        outputs.append(OutputDescription(labels=tuple(str(x) for x in labels), role=item.get("role", "scores"),
-                                         name=item.get("name")))
-    info = data.get("model") or {}
-    model_info = ModelInfo(name=str(info.get("name", Path(tflite_path).stem)), version=str(info.get("version", "1")),
-                           description=str(info.get("description", "")))
-    return wrap_tflite(tflite_path, out_path, inputs, outputs, model_info)
+    spec = read_wrap_spec(spec_path)
+    signatures = []
+    for s_index, section in enumerate(spec.all_signatures):
+        prefix = f"{spec_path}: " + (f"signatures[{s_index}]." if spec.signatures else "")
+        inputs = []
+        for index, item in enumerate(section.inputs):
+            preprocess = {**dict(item.preprocess), "kind": item.role}
+            try:
+                parsed = _PREPROCESS_TYPES[item.role].from_dict(preprocess)  # type: ignore[attr-defined]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(f"{prefix}inputs[{index}].preprocess: {exc}") from exc
+            inputs.append(InputDescription(role=item.role, preprocess=parsed, name=item.name))
+        outputs = [OutputDescription(labels=o.labels, role=o.role, name=o.name) for o in section.outputs]
+        task = None
+        if section.task is not None:
+            task = {"kind": section.task.kind, "outputs": dict(section.task.outputs), "params": dict(section.task.params)}
+        signatures.append(SignatureDescription(inputs, outputs, section.key, task))
+    info = spec.model
+    model_info = ModelInfo(name=info.name or Path(tflite_path).stem, version=info.version, description=info.description)
+    return wrap_signatures(tflite_path, out_path, signatures, model_info)

@@ -201,3 +201,95 @@ def test_a_bundle_is_not_wrapped_twice(model_path: Path, tmp_path: Path) -> None
 def test_missing_file_is_a_bundle_error(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match=r"cannot read model .*nope.tflite"):
         wrap_tflite(tmp_path / "nope.tflite", tmp_path / "b.tflite", [IMAGE], [SCORES], ModelInfo("x"))
+
+
+def _with_two_signatures(flatbuffer: bytes) -> bytes:
+    """The tiny model with a second SignatureDef over the same subgraph (as an encoder/decoder pair would be)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    model = s.ModelT.InitFromObj(s.Model.GetRootAs(flatbuffer, 0))
+    second = s.SignatureDefT()
+    second.signatureKey, second.subgraphIndex = "sensor_only", 0
+    second.inputs = [_map(s, "image", 0), _map(s, "reading", 1)]
+    second.outputs = [_map(s, "copy", 5)]
+    model.signatureDefs.append(second)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_a_model_with_tflite_metadata_is_wrapped_untouched_and_its_labels_fill_in(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:  # what TFLite metadata's associated files look like
+        z.writestr("labelmap.txt", "red\ngreen\nblue\n")
+    stock = tmp_path / "stock.tflite"
+    stock.write_bytes(tiny_tflite() + archive.getvalue())
+    out = tmp_path / "wrapped.tflite"
+    manifest = wrap_tflite(stock, out, [IMAGE, SENSOR], [OutputDescription(name="scores")], ModelInfo("stock"))
+    assert manifest.scores_output.labels == ("red", "green", "blue")
+    assert read_bundle(out).flatbuffer == stock.read_bytes()  # the original bytes, metadata and all
+
+
+def test_undescribed_outputs_are_kept_as_raw_so_the_contract_is_whole(model_path: Path, tmp_path: Path) -> None:
+    manifest = wrap_tflite(model_path, tmp_path / "b.tflite", [IMAGE, SENSOR], [SCORES], ModelInfo("x"))
+    assert [(o.name, o.role) for o in manifest.outputs] == [("scores", "scores"), ("sensor_copy", "raw")]
+    manifest = wrap_tflite(model_path, tmp_path / "c.tflite", [IMAGE, SENSOR], [], ModelInfo("x"))
+    assert {o.role for o in manifest.outputs} == {"raw"}
+
+
+def test_a_tensor_input_takes_any_shape(model_path: Path, tmp_path: Path) -> None:
+    from edge_sdk.preprocess import TensorSpec
+
+    window = InputDescription("tensor", TensorSpec(mean=1.0, std=2.0), "sensor")
+    manifest = wrap_tflite(model_path, tmp_path / "b.tflite", [IMAGE, window], [SCORES], ModelInfo("x"))
+    spec = manifest.input("tensor")
+    assert (spec.name, spec.shape, spec.preprocess) == ("sensor", (1, 2), TensorSpec(1.0, 2.0))
+    assert read_bundle(tmp_path / "b.tflite").manifest == manifest
+
+
+def test_several_signatures_make_one_bundle_with_an_entry_each(tmp_path: Path) -> None:
+    from edge_sdk.bundle.wrap import SignatureDescription, wrap_signatures
+
+    path = tmp_path / "two.tflite"
+    path.write_bytes(_with_two_signatures(tiny_tflite()))
+    reading = InputDescription("sensor", SENSOR.preprocess, "reading")
+    with pytest.raises(BundleError, match=r"no signature 'nope'\. Its signatures: \['sensor_only', 'serving_default'\]"):
+        wrap_signatures(path, tmp_path / "x.tflite", [SignatureDescription([IMAGE, SENSOR], [SCORES], "nope")],
+                        ModelInfo("x"))
+    manifest = wrap_signatures(path, tmp_path / "b.tflite", [
+        SignatureDescription([IMAGE, SENSOR], [SCORES], "serving_default", {"kind": "classify"}),
+        SignatureDescription([IMAGE, reading], [OutputDescription(role="embedding", name="copy")], "sensor_only",
+                             {"kind": "embed", "outputs": {"embedding": "copy"}}),
+    ], ModelInfo("pair"))
+    assert [s.key for s in manifest.signatures] == ["serving_default", "sensor_only"]
+    assert manifest.signature("sensor_only").task == {"kind": "embed", "outputs": {"embedding": "copy"}}
+    bundle = read_bundle(tmp_path / "b.tflite")
+    assert bundle.manifest == manifest and "serving_default/labels_scores.txt" in bundle.assets
+
+
+def test_the_spec_file_names_the_key_path_of_a_mistake(model_path: Path, tmp_path: Path) -> None:
+    from edge_sdk.bundle.wrap import wrap_from_spec_file
+    from edge_sdk.errors import ConfigError
+
+    spec = tmp_path / "spec.yaml"
+    cases = {
+        "inputs: [{role: image, name: image}]\noutputs: [{name: scores, role: segmentation_mask}]\n":
+            r"outputs\[0\]\.role: expected one of 'scores', .* Got: 'segmentation_mask'",
+        "inputs: [{role: image}]\nsignatures: [{key: a}]\n": r"either signatures or inputs/outputs/task",
+        "model: {nam: x}\ninputs: [{role: image}]\n": r"model\.nam: unknown key\. Valid keys for model: description, name",
+        ("inputs: [{role: image, name: image, preprocess: {width: 4, height: 4}}, {role: sensor, name: sensor, "
+         "preprocess: {channels: [{name: a}, {name: b}]}}]\ntask: {kind: detect, outputs: {boxes: bbox}}\n"):
+            BundleError,
+    }
+    for text, expected in cases.items():
+        spec.write_text(text)
+        if isinstance(expected, str):
+            with pytest.raises(ConfigError, match=expected):
+                wrap_from_spec_file(model_path, tmp_path / "b.tflite", spec)
+        else:
+            with pytest.raises(expected, match=r"task\.outputs\.boxes: the model has no output 'bbox'"):
+                wrap_from_spec_file(model_path, tmp_path / "b.tflite", spec)
