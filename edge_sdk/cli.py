@@ -48,10 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--verify", action="store_true", help="also load it and run its golden vectors")
     info.set_defaults(func=_cmd_info)
 
-    wrap = sub.add_parser("wrap", help="make a bundle from any .tflite by describing its inputs and outputs")
-    wrap.add_argument("tflite")
-    wrap.add_argument("--out", "-o", required=True)
-    wrap.add_argument("--spec", required=True, help="YAML/JSON file describing inputs, outputs and model info")
+    wrap = sub.add_parser("wrap", help="make a bundle from any .tflite by describing its inputs and outputs",
+                          epilog="The spec format: docs/bring-your-own-model.md; its reference table: "
+                                 "python -m edge_sdk.bundle.specdoc")
+    wrap.add_argument("tflite", help="the model: a plain .tflite, with or without TFLite metadata")
+    wrap.add_argument("--out", "-o", required=True, help="the bundle to write")
+    wrap.add_argument("--spec", required=True,
+                      help="YAML/JSON spec: model, inputs (role, name, preprocess), outputs (name, role, labels), task")
     wrap.set_defaults(func=_cmd_wrap)
 
     bridge = sub.add_parser("bridge", help="serial link to a microcontroller: ports, monitor, send, simulate",

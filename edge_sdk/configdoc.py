@@ -11,7 +11,7 @@ import typing
 
 from edge_sdk import configtools
 
-__all__ = ["render_reference"]
+__all__ = ["render_reference", "render_tables"]
 
 
 def _sections() -> list[tuple[str, type, str]]:
@@ -50,15 +50,21 @@ def render_reference() -> str:
         "environment. Check a file with `edge-sdk validate-config device.yaml` (errors carry line numbers).",
         "",
     ]
-    for section, cls, summary in _sections():
-        lines += [f"## `{section}`", "", summary, "", "| key | type | default | meaning |", "|---|---|---|---|"]
+    return "\n".join(lines + render_tables(_sections()))
+
+
+def render_tables(sections: list[tuple[str, type, str]], level: str = "##") -> list[str]:
+    """One markdown table per dataclass: key, type, default, meaning (the fields' ``help``)."""
+    lines: list[str] = []
+    for section, cls, summary in sections:
+        lines += [f"{level} `{section}`", "", summary, "", "| key | type | default | meaning |", "|---|---|---|---|"]
         for name, type_name, default, help_text in configtools.describe(cls):
             if dataclasses.is_dataclass(typing.get_type_hints(cls).get(name)):
                 help_text = f"{help_text}; see `{name}` below" if help_text else f"see `{name}` below"
                 default = "required section" if default == "required" else "section"
             lines.append(f"| `{name}` | {_escape(type_name)} | {_escape(default)} | {_escape(help_text)} |")
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def _escape(text: str) -> str:

@@ -140,6 +140,17 @@ def _join(where: str, key: str) -> str:
 
 
 def _type_name(tp: Any) -> str:
+    """A reader's name for a field type: ``list of InputSection``, ``float or null``, ``'a', 'b'``."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        named = " or ".join(_type_name(a) for a in args if a is not type(None))
+        return f"{named} or null" if type(None) in args else named
+    if origin is typing.Literal:
+        return ", ".join(repr(a) for a in args)
+    if origin in (tuple, list):
+        return f"list of {_type_name(args[0])}" if args else "list"
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        return "mapping"
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 

@@ -17,3 +17,12 @@ def test_config_reference_is_up_to_date() -> None:
 def test_readme_opens_with_the_two_commands() -> None:
     head = (ROOT / "README.md").read_text().split("\n## ")[0]
     assert "make demo" in head and "make test" in head
+
+
+def test_wrap_spec_reference_is_up_to_date() -> None:
+    from edge_sdk.bundle.specdoc import BEGIN, END, render_spec_reference
+
+    text = (ROOT / "docs" / "bring-your-own-model.md").read_text()
+    committed = text[text.index(BEGIN):text.index(END) + len(END)] + "\n"
+    assert committed == render_spec_reference(), (
+        "regenerate the reference in docs/bring-your-own-model.md: python -m edge_sdk.bundle.specdoc")
