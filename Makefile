@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VENV_TFLRT := .venv-tflite-runtime
 STAMP_TFLRT := $(VENV_TFLRT)/.installed
 
-.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge seek-bundle clean
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge seek-bundle zoo clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-bridge: $(STAMP)
 # Rebuilds the small seek bundle kept in the repo for TensorFlow-free tests.
 seek-bundle: $(STAMP)
 	$(PY) -m edge_sdk.cli build-seek-bundle --out edge_sdk/data/seek_int8.tflite
+
+# Rebuilds the model zoo kept in tests/fixtures/zoo (seven tiny TFLite models and zoo.json, ~10 s).
+zoo: $(STAMP)
+	$(PY) -m converters.zoo tests/fixtures/zoo
 
 clean:
 	rm -rf $(VENV) $(VENV_TFLRT) build *.egg-info

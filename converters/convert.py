@@ -176,15 +176,16 @@ def _worker_argv(job_path: Path) -> list[str]:
     return [sys.executable, "-m", "converters._convert_worker", str(job_path)]
 
 
-def _run_worker(job_path: Path, work: Path, timeout_s: float) -> None:
+def _run_worker(job_path: Path, work: Path, timeout_s: float, argv: list[str] | None = None, stage: str = "mode") -> None:
+    """Run the child (``argv``, default :func:`_worker_argv`); its last ``progress.txt`` line names the ``stage``."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     root = str(Path(__file__).resolve().parent.parent)  # so the child imports this same checkout
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     try:
-        proc = subprocess.run(_worker_argv(job_path), check=False, env=env, capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run(argv or _worker_argv(job_path), check=False, env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
         raise ConversionError(
-            f"TFLite conversion timed out after {timeout_s:.0f} s in mode {_current_mode(work)!r}"
+            f"TFLite conversion timed out after {timeout_s:.0f} s in {stage} {_current_mode(work)!r}"
         ) from exc
     if proc.returncode == 0:
         return
@@ -201,10 +202,10 @@ def _run_worker(job_path: Path, work: Path, timeout_s: float) -> None:
                 " Full-int8 calibration of a model that keeps a loop RNN crashes TF 2.21's converter: "
                 "convert the batch-1 unrolled copy (converters.models.inference_copy)."
             )
-        raise ConversionError(f"the TFLite converter {how} in mode {mode!r}.{hint} Converter stderr:\n{tail}")
+        raise ConversionError(f"the TFLite converter {how} in {stage} {mode!r}.{hint} Converter stderr:\n{tail}")
     cause = tail.splitlines()[-1].strip()  # the exception line, for people who read only one line
     raise ConversionError(
-        f"TFLite conversion failed in mode {mode!r} (exit code {proc.returncode}): {cause}\nConverter stderr:\n{tail}"
+        f"TFLite conversion failed in {stage} {mode!r} (exit code {proc.returncode}): {cause}\nConverter stderr:\n{tail}"
     )
 
 
