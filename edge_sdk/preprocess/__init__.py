@@ -1,11 +1,21 @@
 """Preprocessing shared by training and serving: one code path, so tensors match bit for bit."""
 
-from edge_sdk.preprocess.image import ImageSpec, decode_image, normalize_image, prepare_image, read_image
+from edge_sdk.preprocess.geometry import FrameTransform, RegionOfInterest
+from edge_sdk.preprocess.image import (
+    ImageSpec,
+    decode_image,
+    normalize_image,
+    prepare_image,
+    prepare_image_with_transform,
+    read_image,
+)
 from edge_sdk.preprocess.sensor import SensorChannel, SensorSpec, scale_sensor
 from edge_sdk.preprocess.text import Tokenizer, TokenizerSpec
 
 __all__ = [
+    "FrameTransform",
     "ImageSpec",
+    "RegionOfInterest",
     "SensorChannel",
     "SensorSpec",
     "Tokenizer",
@@ -13,6 +23,7 @@ __all__ = [
     "decode_image",
     "normalize_image",
     "prepare_image",
+    "prepare_image_with_transform",
     "read_image",
     "scale_sensor",
 ]
