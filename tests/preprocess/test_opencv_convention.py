@@ -78,7 +78,7 @@ def test_default_convention_is_byte_identical_to_the_old_implementation(resize: 
     for index, (height, width) in enumerate(FRAME_SIZES):
         for color_order in ("RGB", "BGR"):
             spec = ImageSpec(width=spec_size[0], height=spec_size[1], resize=resize,  # type: ignore[arg-type]
-                             color_order=color_order, letterbox_fill=index * 30)  # type: ignore[arg-type]
+                             color_order=color_order, letterbox_fill=index * 30)
             frame = _frame(height, width)
             new, old = prepare_image(frame, spec, "BGR"), _old_prepare_image(frame, spec, "BGR")
             assert new.dtype == np.uint8 and new.flags.c_contiguous
@@ -88,7 +88,7 @@ def test_default_convention_is_byte_identical_to_the_old_implementation(resize: 
 @pytest.mark.parametrize("channels", [1, 4])
 def test_grey_and_rgba_frames_are_unchanged_too(channels: int) -> None:
     for resize in ("stretch", "letterbox", "center_crop"):
-        spec = ImageSpec(width=48, height=40, resize=resize, color_order="BGR")  # type: ignore[arg-type]
+        spec = ImageSpec(width=48, height=40, resize=resize, color_order="BGR")
         frame = _frame(90, 61, channels)
         assert np.array_equal(prepare_image(frame, spec, "RGB"), _old_prepare_image(frame, spec, "RGB"))
 
@@ -96,16 +96,17 @@ def test_grey_and_rgba_frames_are_unchanged_too(channels: int) -> None:
 def test_explicit_auto_interpolation_is_the_default() -> None:
     frame = _frame(352, 480)
     for resize in ("stretch", "letterbox", "center_crop"):
-        default = ImageSpec(width=128, height=96, resize=resize)  # type: ignore[arg-type]
-        explicit = ImageSpec(width=128, height=96, resize=resize, interpolation="auto",  # type: ignore[arg-type]
+        default = ImageSpec(width=128, height=96, resize=resize)
+        explicit = ImageSpec(width=128, height=96, resize=resize, interpolation="auto",
                              convention="opencv", border="constant")
         assert default == explicit
         assert np.array_equal(prepare_image(frame, explicit), _old_prepare_image(frame, default))
 
 
 def test_the_shipped_bundle_gets_the_same_tensor_as_before() -> None:
-    bundle = read_bundle(default_bundle_path())
-    spec = bundle.manifest.input("image").preprocess
+    image = read_bundle(default_bundle_path()).manifest.input("image")
+    assert image is not None
+    spec = image.preprocess
     assert isinstance(spec, ImageSpec)
     for height, width in FRAME_SIZES:
         frame = _frame(height, width, seed=3)
@@ -130,3 +131,47 @@ def test_the_issue_example_rounds_the_box_to_94_rows_at_row_17() -> None:
     assert transform.padding == pytest.approx((0.0, 17 / 128, 0.0, 17 / 128))
     assert transform.to_input(np.array([[0.0, 0.0], [1.0, 1.0]])) == pytest.approx(
         np.array([[0.0, 17 / 128], [1.0, 111 / 128]]))
+
+
+@pytest.mark.parametrize(("interpolation", "flag"), [("area", cv2.INTER_AREA), ("linear", cv2.INTER_LINEAR),
+                                                     ("nearest", cv2.INTER_NEAREST)])
+def test_a_named_interpolation_is_used_whether_shrinking_or_enlarging(interpolation: str, flag: int) -> None:
+    for height, width in ((352, 480), (30, 40)):
+        frame = _frame(height, width)
+        spec = ImageSpec(width=64, height=48, interpolation=interpolation)  # type: ignore[arg-type]
+        assert np.array_equal(prepare_image(frame, spec, "RGB"), cv2.resize(frame, (64, 48), interpolation=flag))
+
+
+def test_auto_is_area_when_shrinking_and_linear_when_enlarging() -> None:
+    small, large = _frame(30, 40), _frame(352, 480)
+    auto = ImageSpec(width=64, height=48)
+    assert np.array_equal(prepare_image(large, auto, "RGB"),
+                          prepare_image(large, ImageSpec(width=64, height=48, interpolation="area"), "RGB"))
+    assert np.array_equal(prepare_image(small, auto, "RGB"),
+                          prepare_image(small, ImageSpec(width=64, height=48, interpolation="linear"), "RGB"))
+    assert not np.array_equal(prepare_image(large, auto, "RGB"),
+                              prepare_image(large, ImageSpec(width=64, height=48, interpolation="linear"), "RGB"))
+
+
+def test_nearest_keeps_only_frame_values() -> None:
+    frame = _frame(100, 130)
+    pixels = prepare_image(frame, ImageSpec(width=37, height=29, resize="letterbox", interpolation="nearest",
+                                            letterbox_fill=0), "RGB")
+    assert set(np.unique(pixels)) <= set(np.unique(frame)) | {0}
+
+
+def test_center_crop_cuts_the_longer_side_evenly() -> None:
+    frame = np.zeros((100, 300, 3), dtype=np.uint8)
+    frame[:, :100], frame[:, 100:200], frame[:, 200:] = 10, 120, 250
+    pixels, transform = prepare_image_with_transform(frame, ImageSpec(width=50, height=50, resize="center_crop"), "RGB")
+    assert (pixels == 120).all()
+    tall = np.zeros((300, 100, 3), dtype=np.uint8)
+    tall[100:200] = 77
+    assert (prepare_image(tall, ImageSpec(width=20, height=20, resize="center_crop"), "RGB") == 77).all()
+    assert transform.to_source(np.array([[0.0, 0.5]]))[0] == pytest.approx([1 / 3, 0.5])
+
+
+def test_letterbox_can_replicate_the_edge_instead_of_bars() -> None:
+    frame = np.full((40, 100, 3), 90, dtype=np.uint8)
+    pixels = prepare_image(frame, ImageSpec(width=64, height=64, resize="letterbox", border="replicate"), "RGB")
+    assert (pixels == 90).all()
