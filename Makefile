@@ -7,7 +7,11 @@ STAMP := $(VENV)/.installed
 VENV_TFLRT := .venv-tflite-runtime
 STAMP_TFLRT := $(VENV_TFLRT)/.installed
 
+<<<<<<< HEAD
 .PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge seek-bundle zoo clean
+=======
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess seek-bundle clean
+>>>>>>> pre
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +51,9 @@ bench-runtime: $(STAMP)
 
 bench-bridge: $(STAMP)
 	$(PY) bench/bridge.py
+
+bench-preprocess: $(STAMP)
+	$(PY) bench/preprocess.py
 
 # Rebuilds the small seek bundle kept in the repo for TensorFlow-free tests.
 seek-bundle: $(STAMP)

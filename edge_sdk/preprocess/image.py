@@ -2,56 +2,128 @@
 
 The model's tensor contract lives in :class:`ImageSpec`, which travels in the bundle manifest.
 Both sides call :func:`prepare_image` and :func:`normalize_image`, so a model cannot see different
-pixels on the device than it saw in training.
+pixels on the device than it saw in training. :func:`prepare_image_with_transform` is the same
+path, also returning the :class:`FrameTransform` that maps the model's coordinates back to the frame.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from edge_sdk._lazy import require
 from edge_sdk.errors import InputError
+from edge_sdk.preprocess._resample import resample
+from edge_sdk.preprocess.geometry import FrameTransform, RegionOfInterest
 
-__all__ = ["ColorOrder", "ImageSpec", "decode_image", "normalize_image", "prepare_image", "read_image"]
+__all__ = [
+    "ColorOrder",
+    "FrameTransform",
+    "ImageSpec",
+    "RegionOfInterest",
+    "decode_image",
+    "normalize_image",
+    "prepare_image",
+    "prepare_image_with_transform",
+    "read_image",
+]
 
 ColorOrder = Literal["RGB", "BGR"]
 ResizeMode = Literal["stretch", "letterbox", "center_crop"]
+Interpolation = Literal["auto", "area", "linear", "nearest"]
+Convention = Literal["opencv", "mediapipe"]
+Border = Literal["constant", "replicate"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "resize": get_args(ResizeMode), "color_order": get_args(ColorOrder), "interpolation": get_args(Interpolation),
+    "convention": get_args(Convention), "border": get_args(Border),
+}
+# Keys written only when they differ from these, so a spec that behaves as before serialises as before
+# (older runtimes read the manifest; existing bundles stay byte-identical).
+_NEW_KEY_DEFAULTS: dict[str, object] = {"interpolation": "auto", "convention": "opencv", "border": "constant"}
 
 
 @dataclass(frozen=True)
 class ImageSpec:
-    """How a frame becomes the model's image tensor.
+    """How a frame becomes the model's image tensor: geometry (size, resize, convention), then values.
 
     ``mean``/``std`` are applied on the device only when they are not the identity; our own models
     take raw 0..255 pixels and normalise inside the graph, so uint8 I/O models get camera bytes
     untouched (scale 1, zero point 0).
+
+    Common value ranges as ``mean``/``std`` (the one place they are stated): raw 0..255 is
+    mean 0, std 1 (the default); 0..1 is mean 0, std 255; MediaPipe's -1..1 is mean 127.5,
+    std 127.5; ImageNet is mean (123.675, 116.28, 103.53), std (58.395, 57.12, 57.375) in RGB.
+
+    A model trained with MediaPipe's preprocessing (its detectors and landmark models) wants
+    ``ImageSpec.mediapipe(width, height)``: convention ``mediapipe``, letterbox, -1..1.
     """
 
-    width: int
-    height: int
-    resize: ResizeMode = "stretch"
-    color_order: ColorOrder = "RGB"
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    letterbox_fill: int = field(default=0, metadata={"help": "pixel value of letterbox bars"})
+    width: int = field(metadata={"help": "model input width in pixels"})
+    height: int = field(metadata={"help": "model input height in pixels"})
+    resize: ResizeMode = field(default="stretch", metadata={
+        "help": "how a frame of another aspect fits: stretch (distort), letterbox (whole frame, bars of "
+                "letterbox_fill), center_crop (fill the input, cut the frame's longer side)"})
+    color_order: ColorOrder = field(default="RGB", metadata={"help": "channel order the model expects"})
+    mean: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0), metadata={
+        "help": "subtracted per channel (model order) from 0..255 pixels; 127.5 with std 127.5 gives -1..1"})
+    std: tuple[float, float, float] = field(default=(1.0, 1.0, 1.0), metadata={
+        "help": "divides per channel after mean; 255 with mean 0 gives 0..1; never 0"})
+    letterbox_fill: int = field(default=0, metadata={
+        "help": "pixel value 0..255 of letterbox bars and of samples outside the frame (border constant)"})
+    interpolation: Interpolation = field(default="auto", metadata={
+        "help": "resampling: auto (area when shrinking, linear when enlarging: the opencv default), area, "
+                "linear (bilinear), nearest. The mediapipe convention takes auto as linear and has no area"})
+    convention: Convention = field(default="opencv", metadata={
+        "help": "opencv: cv2.resize into a box rounded to whole pixels, then bars or a rounded crop (this "
+                "SDK's models); mediapipe: one bilinear perspective warp of the exact, unrounded box, or of "
+                "a rotated region of interest (MediaPipe's ImageToTensorCalculator)"})
+    border: Border = field(default="constant", metadata={
+        "help": "pixels outside the frame: constant (letterbox_fill; MediaPipe's BORDER_ZERO, its detectors) "
+                "or replicate (the nearest edge pixel; MediaPipe's default, its landmark models)"})
 
     def __post_init__(self) -> None:
-        if self.width <= 0 or self.height <= 0:
-            raise InputError(f"image size must be positive. Got: width={self.width}, height={self.height}")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
+                raise InputError(f"ImageSpec.{name}: expected a positive whole number of pixels. Got: {value!r}")
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise InputError(f"ImageSpec.{name}: expected one of {', '.join(map(repr, choices))}. "
+                                 f"Got: {getattr(self, name)!r}")
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or len(value) != 3 or not all(isinstance(v, Real) for v in value):
+                raise InputError(f"ImageSpec.{name}: expected 3 numbers, one per channel. Got: {value!r}")
         if any(s == 0 for s in self.std):
             raise InputError(f"image std must not contain zeros. Got: std={self.std}")
+        fill = self.letterbox_fill
+        if isinstance(fill, bool) or not isinstance(fill, Integral) or not 0 <= fill <= 255:
+            raise InputError(f"ImageSpec.letterbox_fill: expected a pixel value 0 to 255. Got: {self.letterbox_fill!r}")
+        if self.convention == "mediapipe" and self.interpolation == "area":
+            raise InputError("ImageSpec.interpolation: the mediapipe convention warps, which cannot average areas; "
+                             "expected one of 'auto', 'linear', 'nearest' with it. Got: 'area'")
+
+    @classmethod
+    def mediapipe(cls, width: int, height: int, resize: ResizeMode = "letterbox", *,
+                  border: Border = "constant", color_order: ColorOrder = "RGB") -> ImageSpec:
+        """MediaPipe's ImageToTensorCalculator as its graphs configure it: keep aspect ratio (letterbox),
+        one bilinear warp, -1..1. Detectors use ``border="constant"`` (BORDER_ZERO), landmark models
+        ``"replicate"``; ``resize="stretch"`` is ``keep_aspect_ratio: false``."""
+        return cls(width=width, height=height, resize=resize, color_order=color_order, mean=(127.5,) * 3,
+                   std=(127.5,) * 3, letterbox_fill=0, interpolation="linear", convention="mediapipe", border=border)
 
     @property
     def is_identity_normalization(self) -> bool:
         return all(m == 0.0 for m in self.mean) and all(s == 1.0 for s in self.std)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "kind": "image",
             "width": self.width,
             "height": self.height,
@@ -61,18 +133,26 @@ class ImageSpec:
             "std": list(self.std),
             "letterbox_fill": self.letterbox_fill,
         }
+        data.update({key: getattr(self, key) for key, default in _NEW_KEY_DEFAULTS.items()
+                     if getattr(self, key) != default})
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ImageSpec:
+        """The spec of a manifest; keys added since a manifest was written take their defaults."""
         values = {k: v for k, v in data.items() if k != "kind"}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"image preprocess: unknown keys {unknown}. Expected some of {sorted(known)}")
         for key in ("mean", "std"):
             if key in values:
                 values[key] = tuple(float(x) for x in values[key])  # type: ignore[attr-defined]
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _cv2():
-    return require("cv2", "image decoding and resizing")
+def _cv2() -> Any:
+    return require("cv2", "image decoding")
 
 
 def decode_image(data: bytes, what: str = "image") -> np.ndarray:
@@ -99,6 +179,18 @@ def prepare_image(frame: np.ndarray, spec: ImageSpec, color_order: ColorOrder = 
 
     ``color_order`` is the frame's own order (as in :attr:`Frame.color_order`); ``spec.color_order``
     is the model's. One name for one concept: they are compared, so they are called the same.
+    The same as :func:`prepare_image_with_transform` without the transform.
+    """
+    return prepare_image_with_transform(frame, spec, color_order)[0]
+
+
+def prepare_image_with_transform(frame: np.ndarray, spec: ImageSpec, color_order: ColorOrder = "BGR",
+                                 roi: RegionOfInterest | None = None) -> tuple[np.ndarray, FrameTransform]:
+    """:func:`prepare_image`, and the :class:`FrameTransform` from model-input to frame coordinates.
+
+    ``roi`` (convention ``mediapipe`` only) takes a rotated rectangle of the frame instead of all of
+    it, as the second stage of a detector-then-landmarks model does; ``spec.resize`` then applies to
+    the rectangle. ``transform.to_source(points)`` maps what the model says back onto the frame.
     """
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
         got = f"dtype={frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
@@ -111,11 +203,12 @@ def prepare_image(frame: np.ndarray, spec: ImageSpec, color_order: ColorOrder = 
         frame = frame[:, :, :3]
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise InputError(f"image must not be empty. Got: shape={frame.shape}")
-    if (frame.shape[0], frame.shape[1]) != (spec.height, spec.width):
-        frame = _resize(frame, spec)
+    if roi is not None and not isinstance(roi, RegionOfInterest):
+        raise InputError(f"roi must be a RegionOfInterest or None. Got: {type(roi).__name__}")
+    frame, transform = resample(frame, spec, roi)
     if color_order != spec.color_order:
-        return _swap_red_blue(frame)
-    return np.ascontiguousarray(frame)
+        return _swap_red_blue(frame), transform
+    return np.ascontiguousarray(frame), transform
 
 
 def normalize_image(pixels: np.ndarray, spec: ImageSpec) -> np.ndarray:
@@ -135,35 +228,3 @@ def _swap_red_blue(frame: np.ndarray) -> np.ndarray:
     if cv2 is not None and frame.flags.c_contiguous:
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(frame[:, :, ::-1])
-
-
-def _resize(frame: np.ndarray, spec: ImageSpec) -> np.ndarray:
-    cv2 = _cv2()
-    height, width = frame.shape[:2]
-    if spec.resize == "center_crop":
-        target_ratio = spec.width / spec.height
-        if width / height > target_ratio:
-            crop_w = max(1, round(height * target_ratio))
-            x0 = (width - crop_w) // 2
-            frame = frame[:, x0 : x0 + crop_w]
-        else:
-            crop_h = max(1, round(width / target_ratio))
-            y0 = (height - crop_h) // 2
-            frame = frame[y0 : y0 + crop_h]
-        return _scale(cv2, frame, spec.width, spec.height)
-    if spec.resize == "letterbox":
-        scale = min(spec.width / width, spec.height / height)
-        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-        scaled = _scale(cv2, frame, new_w, new_h)
-        canvas = np.full((spec.height, spec.width, 3), spec.letterbox_fill, dtype=np.uint8)
-        y0, x0 = (spec.height - new_h) // 2, (spec.width - new_w) // 2
-        canvas[y0 : y0 + new_h, x0 : x0 + new_w] = scaled
-        return canvas
-    return _scale(cv2, frame, spec.width, spec.height)
-
-
-def _scale(cv2, frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    # INTER_AREA averages when shrinking (no aliasing of small shapes); linear when enlarging.
-    shrinking = width < frame.shape[1] or height < frame.shape[0]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return cv2.resize(frame, (width, height), interpolation=interpolation)
