@@ -1,0 +1,56 @@
+"""Tasks: a model's output tensors turned into typed results (classify, detect, segment, embed, ...).
+
+    spec = TaskSpec(kind="classify", outputs={"scores": "probs"}, labels=("cat", "dog"))
+    decoder = make_decoder(spec)
+    result = decoder.decode({"probs": probs})      # a Classification
+    payload.update(result_payload_fields(result))  # {"task": "classify", "result": {...}}
+
+One module per kind (``edge_sdk.tasks.classify``, ``.embed``, ``.regress``, ``.raw``), each with
+its options dataclass and result type. Pure numpy. Importing this package loads nothing.
+"""
+
+from __future__ import annotations
+
+from edge_sdk._lazy import lazy_exports
+
+_EXPORTS = {
+    "KINDS": "edge_sdk.tasks.base",
+    "Decoder": "edge_sdk.tasks.base",
+    "PointTransform": "edge_sdk.tasks.base",
+    "TaskKind": "edge_sdk.tasks.base",
+    "TaskResult": "edge_sdk.tasks.base",
+    "TaskSpec": "edge_sdk.tasks.base",
+    "make_decoder": "edge_sdk.tasks.base",
+    "result_payload_fields": "edge_sdk.tasks.base",
+    "Classification": "edge_sdk.tasks.classify",
+    "ClassifyOptions": "edge_sdk.tasks.classify",
+    "EmbedOptions": "edge_sdk.tasks.embed",
+    "Embedding": "edge_sdk.tasks.embed",
+    "RawOptions": "edge_sdk.tasks.raw",
+    "RawOutputs": "edge_sdk.tasks.raw",
+    "RawTensor": "edge_sdk.tasks.raw",
+    "RegressOptions": "edge_sdk.tasks.regress",
+    "Regression": "edge_sdk.tasks.regress",
+}
+
+__all__ = [
+    "KINDS",
+    "Classification",
+    "ClassifyOptions",
+    "Decoder",
+    "EmbedOptions",
+    "Embedding",
+    "PointTransform",
+    "RawOptions",
+    "RawOutputs",
+    "RawTensor",
+    "RegressOptions",
+    "Regression",
+    "TaskKind",
+    "TaskResult",
+    "TaskSpec",
+    "make_decoder",
+    "result_payload_fields",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
