@@ -5,8 +5,9 @@
     result = decoder.decode({"probs": probs})      # a Classification
     payload.update(result_payload_fields(result))  # {"task": "classify", "result": {...}}
 
-One module per kind (``edge_sdk.tasks.classify``, ``.embed``, ``.regress``, ``.raw``), each with
-its options dataclass and result type. Pure numpy. Importing this package loads nothing.
+One module per kind (``edge_sdk.tasks.classify``, ``.detect``, ``.embed``, ``.regress``,
+``.raw``), each with its options dataclass and result type. Pure numpy. Importing this package
+loads nothing.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ _EXPORTS = {
     "TaskSpec": "edge_sdk.tasks.base",
     "make_decoder": "edge_sdk.tasks.base",
     "result_payload_fields": "edge_sdk.tasks.base",
+    "SsdAnchorOptions": "edge_sdk.tasks.anchors",
+    "generate_ssd_anchors": "edge_sdk.tasks.anchors",
     "Classification": "edge_sdk.tasks.classify",
     "ClassifyOptions": "edge_sdk.tasks.classify",
+    "DetectOptions": "edge_sdk.tasks.detect",
+    "Detection": "edge_sdk.tasks.detect",
+    "Detections": "edge_sdk.tasks.detect",
     "EmbedOptions": "edge_sdk.tasks.embed",
     "Embedding": "edge_sdk.tasks.embed",
     "RawOptions": "edge_sdk.tasks.raw",
@@ -31,6 +37,7 @@ _EXPORTS = {
     "RawTensor": "edge_sdk.tasks.raw",
     "RegressOptions": "edge_sdk.tasks.regress",
     "Regression": "edge_sdk.tasks.regress",
+    "suppress": "edge_sdk.tasks.nms",
 }
 
 __all__ = [
@@ -38,6 +45,9 @@ __all__ = [
     "Classification",
     "ClassifyOptions",
     "Decoder",
+    "DetectOptions",
+    "Detection",
+    "Detections",
     "EmbedOptions",
     "Embedding",
     "PointTransform",
@@ -46,11 +56,14 @@ __all__ = [
     "RawTensor",
     "RegressOptions",
     "Regression",
+    "SsdAnchorOptions",
     "TaskKind",
     "TaskResult",
     "TaskSpec",
+    "generate_ssd_anchors",
     "make_decoder",
     "result_payload_fields",
+    "suppress",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
