@@ -5,9 +5,9 @@
     result = decoder.decode({"probs": probs})      # a Classification
     payload.update(result_payload_fields(result))  # {"task": "classify", "result": {...}}
 
-One module per kind (``edge_sdk.tasks.classify``, ``.detect``, ``.embed``, ``.regress``,
-``.raw``), each with its options dataclass and result type. Pure numpy. Importing this package
-loads nothing.
+One module per kind (``edge_sdk.tasks.classify``, ``.detect``, ``.segment``, ``.embed``,
+``.landmarks``, ``.regress``, ``.raw``), each with its options dataclass and result type. Pure
+numpy; OpenCV loads only to PNG-encode a segmentation mask. Importing this package loads nothing.
 """
 
 from __future__ import annotations
@@ -32,11 +32,15 @@ _EXPORTS = {
     "Detections": "edge_sdk.tasks.detect",
     "EmbedOptions": "edge_sdk.tasks.embed",
     "Embedding": "edge_sdk.tasks.embed",
+    "LandmarkOptions": "edge_sdk.tasks.landmarks",
+    "Landmarks": "edge_sdk.tasks.landmarks",
     "RawOptions": "edge_sdk.tasks.raw",
     "RawOutputs": "edge_sdk.tasks.raw",
     "RawTensor": "edge_sdk.tasks.raw",
     "RegressOptions": "edge_sdk.tasks.regress",
     "Regression": "edge_sdk.tasks.regress",
+    "SegmentOptions": "edge_sdk.tasks.segment",
+    "Segmentation": "edge_sdk.tasks.segment",
     "suppress": "edge_sdk.tasks.nms",
 }
 
@@ -50,12 +54,16 @@ __all__ = [
     "Detections",
     "EmbedOptions",
     "Embedding",
+    "LandmarkOptions",
+    "Landmarks",
     "PointTransform",
     "RawOptions",
     "RawOutputs",
     "RawTensor",
     "RegressOptions",
     "Regression",
+    "SegmentOptions",
+    "Segmentation",
     "SsdAnchorOptions",
     "TaskKind",
     "TaskResult",
