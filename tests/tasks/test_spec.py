@@ -48,7 +48,7 @@ def test_params_are_copied_so_the_spec_cannot_change_under_a_decoder() -> None:
     params["top_k"] = 99
     assert spec.params["top_k"] == 2 and spec.options.top_k == 2
     with pytest.raises(TypeError):
-        spec.params["top_k"] = 3  # type: ignore[index]
+        spec.params["top_k"] = 3
 
 
 @pytest.mark.parametrize(("data", "message"), [
