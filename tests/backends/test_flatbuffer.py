@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from edge_sdk.backends.flatbuffer import check_flatbuffer
+from edge_sdk.backends import TFLiteBackend, check_flatbuffer
 from edge_sdk.bundle import read_bundle
-from edge_sdk.errors import ModelFormatError
+from edge_sdk.errors import BackendError, ModelFormatError
 from edge_sdk.runtime import default_bundle_path
 
 
@@ -57,3 +58,13 @@ def test_a_whole_flatbuffer_passes_and_trailing_bytes_do_not_matter(flatbuffer: 
     ops = check_flatbuffer(flatbuffer, "model")
     assert ops.custom == () and not ops.resource_variables and 3 in ops.builtin  # CONV_2D
     check_flatbuffer(default_bundle_path().read_bytes(), "bundle")  # the flatbuffer with its zip attached
+
+
+def test_the_backend_checks_before_the_interpreter_sees_the_bytes(tmp_path: Path, flatbuffer: bytes) -> None:
+    with pytest.raises(ModelFormatError, match="model: truncated: 5000 bytes") as caught:
+        TFLiteBackend(flatbuffer[:5000])
+    assert isinstance(caught.value, BackendError) and isinstance(caught.value, ValueError)
+    page = tmp_path / "model.tflite"
+    page.write_bytes(b"<html><body>404 Not Found</body></html>")
+    with pytest.raises(ModelFormatError, match=r".*model\.tflite: not a TFLite flatbuffer: .*an HTML page"):
+        TFLiteBackend.from_file(page)
