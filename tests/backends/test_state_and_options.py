@@ -8,6 +8,7 @@ from backend_models import model_bytes
 
 from edge_sdk.backends import TFLiteBackend, describe_model
 from edge_sdk.bundle import read_bundle
+from edge_sdk.model import FusionModel
 from edge_sdk.runtime import default_bundle_path
 
 ONE = np.ones((1, 2), np.float32)
@@ -78,3 +79,19 @@ def test_the_int8_bundle_runs_with_xnnpack_on_and_off() -> None:
             outputs.append(backend.infer(tensors)["scores"].astype(np.int32))
     assert outputs[0].shape == outputs[1].shape
     assert int(np.max(np.abs(outputs[0] - outputs[1]))) <= 32  # quantization steps; the kernels differ
+
+
+def test_golden_vectors_run_on_their_own_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[TFLiteBackend] = []
+    original = TFLiteBackend.fresh
+
+    def fresh(self: TFLiteBackend) -> TFLiteBackend:
+        made.append(original(self))
+        return made[-1]
+
+    monkeypatch.setattr(TFLiteBackend, "fresh", fresh)
+    with FusionModel.from_bundle(default_bundle_path()) as model:
+        assert len(made) == 1 and made[0] is not model.backend
+        assert made[0]._interpreter is None  # closed once the goldens passed
+        assert model.verify_golden() >= 3 and len(made) == 2 and made[1]._interpreter is None
+        assert model.backend._interpreter is not None
