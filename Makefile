@@ -35,9 +35,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-# The inference backend on tflite-runtime (numpy<2) instead of ai-edge-litert.
-test-tflite-runtime: $(STAMP_TFLRT)
-	EDGE_SDK_BACKEND=tflite_runtime $(VENV_TFLRT)/bin/python -m pytest -p no:cacheprovider --noconftest tests/runtime/test_backend.py
+# The inference backend on tflite-runtime (numpy<2) instead of ai-edge-litert; the main venv's TensorFlow
+# builds the small models of tests/backends first.
+test-tflite-runtime: $(STAMP_TFLRT) $(STAMP)
+	$(PY) tests/backends/build_models.py build/test-models
+	EDGE_SDK_BACKEND=tflite_runtime EDGE_SDK_TEST_MODELS=build/test-models $(VENV_TFLRT)/bin/python -m pytest \
+		-p no:cacheprovider --noconftest tests/runtime/test_backend.py tests/backends
 
 lint: $(STAMP)
 	$(PY) -m ruff check edge_sdk converters firmware_bridge bench tests examples

@@ -15,7 +15,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from edge_sdk.errors import BundleError, ConfigError, EdgeSDKError, InputError, MissingDependencyError
+from edge_sdk.errors import (
+    BundleError,
+    ConfigError,
+    EdgeSDKError,
+    InputError,
+    MissingDependencyError,
+    MissingOpError,
+    ModelFormatError,
+)
 
 __all__ = ["console_main", "main"]
 
@@ -87,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 0
-    except (ConfigError, BundleError, InputError, MissingDependencyError) as exc:
+    except (ConfigError, BundleError, InputError, MissingDependencyError, MissingOpError, ModelFormatError) as exc:
         print(f"edge-sdk {args.command}: {exc}", file=sys.stderr)
         return 2
     except EdgeSDKError as exc:

@@ -9,6 +9,8 @@ this package::
     ├── BundleError(ValueError)          a model bundle is corrupt, inconsistent or fails its goldens
     ├── InputError(ValueError)           an image, text or sensor value cannot be fed to the model
     ├── BackendError(RuntimeError)       the TFLite interpreter failed to load or run
+    │   ├── MissingOpError               the model needs ops this runtime lacks (custom, Select TF, newer builtin)
+    │   └── ModelFormatError(ValueError) the bytes are not a (whole) TFLite flatbuffer
     ├── MissingDependencyError(ImportError)   an optional extra is not installed
     ├── SourceError(OSError)             a camera, video, text or sensor source failed
     ├── PublishError(OSError)            MQTT delivery failed (auth, TLS, broker refused)
@@ -27,6 +29,8 @@ __all__ = [
     "EdgeSDKError",
     "InputError",
     "MissingDependencyError",
+    "MissingOpError",
+    "ModelFormatError",
     "PipelineError",
     "PublishError",
     "SourceError",
@@ -51,6 +55,23 @@ class InputError(EdgeSDKError, ValueError):
 
 class BackendError(EdgeSDKError, RuntimeError):
     """The inference backend could not load or run the model."""
+
+
+class MissingOpError(BackendError):
+    """The model uses ops the runtime does not have; ``ops`` names them and ``kind`` says which kind.
+
+    ``kind`` is ``"custom"`` (a custom op), ``"select_tf"`` (TensorFlow ops run by the Flex delegate) or
+    ``"builtin_version"`` (a builtin op in a version newer than the runtime).
+    """
+
+    def __init__(self, message: str, ops: tuple[str, ...] = (), kind: str = "custom") -> None:
+        super().__init__(message)
+        self.ops = ops
+        self.kind = kind
+
+
+class ModelFormatError(BackendError, ValueError):
+    """The bytes given as a model are not a TFLite flatbuffer (text, an archive, empty) or are truncated."""
 
 
 class MissingDependencyError(EdgeSDKError, ImportError):

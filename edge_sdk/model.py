@@ -142,7 +142,20 @@ class FusionModel:
 
     # -- checks ---------------------------------------------------------------------------------
     def verify_golden(self) -> int:
-        """Re-run the bundle's golden vectors; raise BundleError on the first that fails."""
+        """Re-run the bundle's golden vectors on a fresh interpreter; raise BundleError on the first that fails.
+
+        The serving interpreter is left untouched: a stateful model starts serving from its initial state.
+        """
+        if not self.manifest.golden:
+            return 0
+        serving, self.backend = self.backend, self.backend.fresh()
+        try:
+            return self._verify_golden()
+        finally:
+            self.backend.close()
+            self.backend = serving
+
+    def _verify_golden(self) -> int:
         for index, case in enumerate(self.manifest.golden):
             image = self.bundle.asset_array(case.image_asset) if case.image_asset else None
             prediction = self.predict(image=image, text=case.text, sensor=case.sensor)
