@@ -1,13 +1,16 @@
-"""A fused model ready to run: bundle + interpreter + the bundle's own preprocessing.
+"""A model ready to run: bundle + interpreter + the bundle's own preprocessing + its task.
 
-    with FusionModel.from_bundle("seek_int8.tflite") as model:
+    with Model.from_bundle("seek_int8.tflite") as model:
         prediction = model.predict(image=frame_bgr, text="find the red circle", sensor={"distance_cm": 80})
         if prediction.label == "left" and prediction.confidence > 0.8:
             turn_left()
 
 The tensor contract comes from the manifest: each input is prepared by its role's spec, quantized
-with the tensor's own scale and zero point, and bound by name. Loading re-runs the bundle's golden
-vectors and refuses a model that fails them.
+with the tensor's own scale and zero point, and bound by name (a model with several signatures
+serves one of them, chosen by key). The outputs are dequantized and decoded by the signature's
+task (:mod:`edge_sdk.tasks`) into a typed :attr:`Prediction.result`; coordinates are mapped back to
+the frame through the image preprocessing's transform. Loading re-runs the bundle's golden vectors
+on an interpreter of their own and refuses a model that fails them.
 """
 
 from __future__ import annotations
@@ -23,46 +26,60 @@ from typing import Any, Self
 import numpy as np
 
 from edge_sdk.backends.tflite import TensorBinding, TFLiteBackend
-from edge_sdk.bundle import Bundle, InputSpec, Manifest, read_bundle
+from edge_sdk.bundle import Bundle, InputSpec, Manifest, SignatureSpec, read_bundle
+from edge_sdk.bundle.tasking import task_spec
 from edge_sdk.errors import BundleError, InputError
 from edge_sdk.preprocess import (
     ImageSpec,
     SensorSpec,
+    TensorSpec,
     Tokenizer,
     TokenizerSpec,
     normalize_image,
-    prepare_image,
+    prepare_image_with_transform,
+    prepare_tensor,
     scale_sensor,
 )
+from edge_sdk.preprocess.geometry import FrameTransform
 from edge_sdk.preprocess.image import ColorOrder
+from edge_sdk.tasks.base import TaskResult, make_decoder
 
-__all__ = ["FusionModel", "Prediction"]
+__all__ = ["FusionModel", "Model", "Prediction"]
 
 _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Prediction:
+    """One inference: the typed task ``result``, and for classifiers its best ``label`` and ``confidence``
+    (None and NaN for other tasks); ``outputs`` are the dequantized tensors by name."""
+
     label: str | None
     confidence: float
     scores: Mapping[str, float]
     outputs: Mapping[str, np.ndarray]
+    result: TaskResult | None = None
 
 
 class FusionModel:
-    """Runs a bundle. Owned by one thread: the interpreter is not thread-safe."""
+    """Runs one signature of a bundle. Owned by one thread: the interpreter is not thread-safe."""
 
-    def __init__(self, bundle: Bundle, backend: TFLiteBackend, verify_golden: bool = True) -> None:
+    def __init__(self, bundle: Bundle, backend: TFLiteBackend, verify_golden: bool = True,
+                 signature: str | None = None) -> None:
         self.bundle = bundle
         self.manifest: Manifest = bundle.manifest
+        self.signature: SignatureSpec = self.manifest.signature(signature) if signature else self.manifest.primary
         self.backend = backend
-        _check_contract(self.manifest, backend)
-        self._image_input = self.manifest.input("image")
-        self._text_input = self.manifest.input("text")
-        self._sensor_input = self.manifest.input("sensor")
+        _check_contract(self.signature, backend)
+        self._image_input = self.signature.input("image")
+        self._text_input = self.signature.input("text")
+        self._sensor_input = self.signature.input("sensor")
+        self._tensor_inputs = tuple(spec for spec in self.signature.inputs if spec.role == "tensor")
         self._tokenizer = Tokenizer(self._text_input.preprocess) if self._text_input else None  # type: ignore[arg-type]
-        self._scores = self.manifest.scores_output
-        self._labels = self._scores.labels if self._scores else ()
+        self.task = task_spec(self.signature)
+        self._decoder = make_decoder(self.task)
+        self._labels = self.task.labels if self.task.kind == "classify" else ()
+        self._to_source: FrameTransform | None = None  # of the last prepared image, for decode
         self._closed = False
         if verify_golden:
             self.verify_golden()
@@ -74,11 +91,17 @@ class FusionModel:
         num_threads: int | None = None,
         runtime: str | None = None,
         verify_golden: bool = True,
+        signature: str | None = None,
+        xnnpack: bool | None = None,
     ) -> FusionModel:
+        """Load ``source`` and serve ``signature`` (default: the bundle's first); ``xnnpack`` None: the
+        runtime's default delegate choice."""
         bundle = source if isinstance(source, Bundle) else read_bundle(source)
-        backend = TFLiteBackend(bundle.flatbuffer, num_threads=num_threads, runtime=runtime)
+        key = bundle.manifest.signature(signature).key if signature else bundle.manifest.primary.key
+        backend = TFLiteBackend(bundle.flatbuffer, num_threads=num_threads, runtime=runtime, signature=key,
+                                xnnpack=xnnpack)
         try:
-            return cls(bundle, backend, verify_golden=verify_golden)
+            return cls(bundle, backend, verify_golden=verify_golden, signature=signature)
         except BaseException:
             backend.close()
             raise
@@ -89,7 +112,11 @@ class FusionModel:
 
     @property
     def roles(self) -> tuple[str, ...]:
-        return tuple(spec.role for spec in self.manifest.inputs)
+        return tuple(spec.role for spec in self.signature.inputs)
+
+    def reset(self) -> None:
+        """Back to the initial state, for stateful models (streaming state in resource variables)."""
+        self.backend.reset()
 
     # -- the three stages the pipeline times separately ---------------------------------------
     def prepare(
@@ -98,9 +125,20 @@ class FusionModel:
         text: str | None = None,
         sensor: Mapping[str, float] | None = None,
         color_order: ColorOrder = "BGR",
+        tensors_in: Mapping[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Raw inputs to interpreter-ready tensors keyed by input name (batch dimension added)."""
+        """Raw inputs to interpreter-ready tensors keyed by input name (batch dimension added).
+
+        ``tensors_in`` holds the values of ``tensor`` role inputs by input name.
+        """
         tensors: dict[str, np.ndarray] = {}
+        for spec in self._tensor_inputs:
+            if tensors_in is None or spec.name not in tensors_in:
+                raise InputError(f"this model needs the tensor input {spec.name!r} {spec.shape}. "
+                                 f"Got: {sorted(tensors_in or {}) or 'none'}")
+            pre: TensorSpec = spec.preprocess  # type: ignore[assignment]
+            tensors[spec.name] = self._quantize(spec, prepare_tensor(tensors_in[spec.name], pre, spec.shape,
+                                                                     spec.name)[0])
         if self._image_input is not None:
             if image is None:
                 raise InputError("this model needs an image input. Got: none")
@@ -113,8 +151,8 @@ class FusionModel:
         if self._sensor_input is not None:
             if sensor is None:
                 raise InputError("this model needs a sensor input. Got: none")
-            spec: SensorSpec = self._sensor_input.preprocess  # type: ignore[assignment]
-            tensors[self._sensor_input.name] = self._quantize(self._sensor_input, scale_sensor(sensor, spec))
+            sensor_spec: SensorSpec = self._sensor_input.preprocess  # type: ignore[assignment]
+            tensors[self._sensor_input.name] = self._quantize(self._sensor_input, scale_sensor(sensor, sensor_spec))
         return tensors
 
     def infer(self, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -123,13 +161,12 @@ class FusionModel:
         return {name: _dequantize(self.backend.outputs[name], value)[0] for name, value in raw.items()}
 
     def decode(self, outputs: Mapping[str, np.ndarray]) -> Prediction:
-        if self._scores is None:
-            return Prediction(None, float("nan"), MappingProxyType({}), outputs)
-        scores = outputs[self._scores.name]
-        best = int(np.argmax(scores))
-        label = self._labels[best] if best < len(self._labels) else str(best)
-        named = dict(zip(self._labels, (float(s) for s in scores)))
-        return Prediction(label, float(scores[best]), named, outputs)
+        """The task's typed result; boxes and points in the frame's normalised coordinates."""
+        result = self._decoder.decode(outputs, self._to_source)
+        label, confidence = getattr(result, "label", None), getattr(result, "confidence", None)
+        scores = getattr(result, "scores", None) if self.task.kind == "classify" else None
+        return Prediction(label, float("nan") if confidence is None else float(confidence),
+                          MappingProxyType(dict(scores or {})), outputs, result)
 
     def predict(
         self,
@@ -137,8 +174,9 @@ class FusionModel:
         text: str | None = None,
         sensor: Mapping[str, float] | None = None,
         color_order: ColorOrder = "BGR",
+        tensors: Mapping[str, Any] | None = None,
     ) -> Prediction:
-        return self.decode(self.infer(self.prepare(image, text, sensor, color_order)))
+        return self.decode(self.infer(self.prepare(image, text, sensor, color_order, tensors)))
 
     # -- checks ---------------------------------------------------------------------------------
     def verify_golden(self) -> int:
@@ -158,17 +196,19 @@ class FusionModel:
     def _verify_golden(self) -> int:
         for index, case in enumerate(self.manifest.golden):
             image = self.bundle.asset_array(case.image_asset) if case.image_asset else None
-            prediction = self.predict(image=image, text=case.text, sensor=case.sensor)
+            # raw outputs: what the bundle recorded; the task's decoding is not part of the contract
+            outputs = self.infer(self.prepare(image=image, text=case.text, sensor=case.sensor))
             for name, expected in case.expected.items():
-                if name not in prediction.outputs:
+                if name not in outputs:
                     raise BundleError(f"golden case {index}: the model has no output {name!r}")
-                got = np.asarray(prediction.outputs[name], dtype=np.float64).reshape(-1)
+                got = np.asarray(outputs[name], dtype=np.float64).reshape(-1)
                 error = float(np.max(np.abs(got - np.asarray(expected)))) if got.size else 0.0
                 if got.shape != (len(expected),) or error > case.atol:
                     raise BundleError(
                         f"golden case {index} fails on this runtime ({self.backend.runtime}): output {name!r} "
                         f"differs by {error:.3g} (tolerance {case.atol:.3g}); expected label {case.label!r}, "
-                        f"got {prediction.label!r}. The model or the runtime is not what the bundle was made for"
+                        f"got {self.decode(outputs).label!r}. The model or the runtime is not what the bundle was "
+                        "made for"
                     )
         if self.manifest.golden:
             _log.info("golden vectors pass: %d cases", len(self.manifest.golden))
@@ -191,7 +231,7 @@ class FusionModel:
         spec_in = self._image_input
         assert spec_in is not None
         spec: ImageSpec = spec_in.preprocess  # type: ignore[assignment]
-        pixels = prepare_image(image, spec, color_order)
+        pixels, self._to_source = prepare_image_with_transform(image, spec, color_order)
         binding = self.backend.inputs[spec_in.name]
         # Fast paths: camera bytes go in untouched when the model takes them at scale 1.
         if spec.is_identity_normalization and binding.scale == 1.0:
@@ -224,7 +264,7 @@ def _dequantize(binding: TensorBinding, value: np.ndarray) -> np.ndarray:
     return value
 
 
-def _check_contract(manifest: Manifest, backend: TFLiteBackend) -> None:
+def _check_contract(manifest: SignatureSpec, backend: TFLiteBackend) -> None:
     """The manifest must describe exactly the flatbuffer's signature: names, shapes, dtypes, quantization."""
     declared, actual = {s.name for s in manifest.inputs}, set(backend.inputs)
     if declared != actual:
@@ -256,3 +296,6 @@ def _check_tensor(spec: Any, binding: TensorBinding) -> None:
         )
     if spec.role == "text" and not isinstance(spec.preprocess, TokenizerSpec):
         raise BundleError(f"tensor {spec.name!r}: text input without a tokenizer spec")
+
+
+Model = FusionModel  # the name for any task; FusionModel stays for the fusion models that came first

@@ -45,7 +45,7 @@ def test_readme_python_example_runs_as_written_on_a_real_video(tmp_path: Path) -
     # the callback's print and the sink's JSON lines come from two threads, so lines may interleave
     printed = re.findall(r"\b(left|center|right|absent|blocked) (?:0|1)(?:\.\d+)?\b", result.stdout)
     assert len(printed) >= 10, result.stdout[-2000:]
-    assert result.stdout.count('"edge_sdk.result/1"') >= 10, result.stdout[:500]
+    assert result.stdout.count('"edge_sdk.result/2"') >= 10, result.stdout[:500]
 
 
 def test_the_device_package_never_names_the_host_package() -> None:

@@ -136,7 +136,9 @@ class DemoSubscriber:
             payload = json.loads(message.payload)
             inputs = payload.get("inputs", {})
             sensor = inputs.get("sensor") or {}
-            receipt = Receipt(int(payload["seq"]), payload.get("label"), float(payload.get("confidence", 0.0)),
+            # edge_sdk.result/2: the classifier's fields under "result"; /1 had them at the top
+            decided = payload["result"] if payload.get("schema") == "edge_sdk.result/2" else payload
+            receipt = Receipt(int(payload["seq"]), decided.get("label"), float(decided.get("confidence") or 0.0),
                               inputs.get("text"), sensor.get("distance_cm"), float(inputs["frame_ts"]),
                               received_s, bool(payload.get("replayed", False)))
             boot = payload["boot"]

@@ -268,6 +268,7 @@ class Pipeline:
                 skew_ms=inputs.skew_ms,
                 timing_ms=timing,
                 media_t_s=frame.media_t_s,
+                task_result=prediction.result,
             )
             publish = self._should_publish(result)
             if publish:

@@ -1,10 +1,19 @@
-"""The result of one fused inference, and its JSON payload (schema ``edge_sdk.result/1``)."""
+"""The result of one inference, and its JSON payload (schema ``edge_sdk.result/2``).
+
+A consumer tells the versions apart by ``schema``: ``edge_sdk.result/2`` carries ``task`` (the
+kind) and ``result`` (the typed result: a classifier's label, confidence and scores; a detector's
+boxes...); ``edge_sdk.result/1``, from earlier devices, has ``label``, ``confidence`` and ``scores``
+at the top. Both schemas are in ``edge_sdk/schemas/``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge_sdk.tasks.base import TaskResult
 
 __all__ = ["Result"]
 
@@ -30,9 +39,11 @@ class Result:
     skew_ms: float | None
     timing_ms: Mapping[str, float]
     media_t_s: float | None = None
+    task_result: TaskResult | None = None  # the typed result; label/confidence/scores mirror a classifier's
 
     def to_payload(self, model: Mapping[str, str]) -> dict[str, Any]:
-        """JSON-ready fields of ``edge_sdk.result/1``; the publisher adds schema, device, boot, seq."""
+        """JSON-ready fields of ``edge_sdk.result/2`` (``/1`` without a task result); the publisher adds
+        device, boot, seq and replayed."""
         inputs: dict[str, Any] = {"frame_ts": round(self.frame_ts, 4)}
         if self.text is not None:
             inputs["text"] = self.text
@@ -40,11 +51,14 @@ class Result:
             inputs["sensor_ts"] = round(self.sensor_ts, 4) if self.sensor_ts is not None else None
             inputs["sensor"] = dict(self.sensor)
             inputs["skew_ms"] = round(self.skew_ms, 2) if self.skew_ms is not None else None
+        if self.task_result is not None:
+            head: dict[str, Any] = {"schema": "edge_sdk.result/2", "ts": round(self.ts, 4),
+                                    "task": self.task_result.kind, "result": self.task_result.to_json()}
+        else:
+            head = {"schema": "edge_sdk.result/1", "ts": round(self.ts, 4), "label": self.label,
+                    "confidence": round(self.confidence, 5), "scores": {k: round(v, 5) for k, v in self.scores.items()}}
         return {
-            "ts": round(self.ts, 4),
-            "label": self.label,
-            "confidence": round(self.confidence, 5),
-            "scores": {k: round(v, 5) for k, v in self.scores.items()},
+            **head,
             "inputs": inputs,
             "model": dict(model),
             "timing_ms": {k: round(v, 3) for k, v in self.timing_ms.items()},

@@ -1,6 +1,6 @@
 """A JSON-lines :class:`~edge_sdk.sinks.base.ResultSink`: one result or stats object per line, for pipes.
 
-``edge-sdk run ... --stdout | jq 'select(.schema == "edge_sdk.result/1") | .label'``
+``edge-sdk run ... --stdout | jq 'select(.schema == "edge_sdk.result/2") | .result'``
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ __all__ = ["JSONLinesSink"]
 
 
 class JSONLinesSink:
-    """Writes results (schema ``edge_sdk.result/1``) and stats as JSON lines to a text stream.
+    """Writes results (schema ``edge_sdk.result/2``, or ``/1`` for v1-shaped dicts) and stats as JSON lines to a text stream.
 
     Same calls as :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`; there is no broker, so
     commands never arrive and delivery is whatever the stream does (a closed pipe raises).

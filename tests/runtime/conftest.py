@@ -23,12 +23,26 @@ def _schema(name: str) -> dict[str, Any]:
     return json.loads(resources.files("edge_sdk").joinpath("schemas", name).read_text())
 
 
+class ResultValidator:
+    """Validates a result payload against the schema it names: ``edge_sdk.result/1`` or ``/2``."""
+
+    def __init__(self) -> None:
+        self._by_schema = {}
+        for version in (1, 2):
+            schema = _schema(f"result-{version}.json")
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            self._by_schema[f"edge_sdk.result/{version}"] = cls(schema)
+
+    def validate(self, payload: Any) -> None:
+        name = payload.get("schema") if isinstance(payload, dict) else None
+        assert name in self._by_schema, f"not a result payload schema: {name!r}"
+        self._by_schema[name].validate(payload)
+
+
 @pytest.fixture(scope="session")
-def result_validator() -> jsonschema.protocols.Validator:
-    schema = _schema("result-1.json")
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+def result_validator() -> ResultValidator:
+    return ResultValidator()
 
 
 @pytest.fixture(scope="session")

@@ -74,7 +74,7 @@ def test_docstring_example_runs(name: str, broker: MosquittoBroker, tmp_path: Pa
             assert recorder.wait_for(lambda got: any(m.topic == "edge_sdk/pi-kitchen/result" for m in got), 10), \
                 [(m.topic, m.payload[:80]) for m in recorder.messages]
         if "Pipeline(" in test.docstring:
-            assert sunk.getvalue().count('"edge_sdk.result/1"') == 10, sunk.getvalue()[-2000:]
+            assert sunk.getvalue().count('"edge_sdk.result/2"') == 10, sunk.getvalue()[-2000:]
     finally:
         recorder.close()
         os.environ.pop("XDG_STATE_HOME", None)

@@ -165,6 +165,17 @@ def test_value_templates_render_against_real_payloads(broker, recorder_for, mqtt
     for object_id in ("decision", "confidence", "mcu_distance_cm"):
         template = configs[f"homeassistant/sensor/pi-test/{object_id}/config"]["value_template"]
         assert render(template, no_label) == "None", object_id
+    # what the runtime publishes now: edge_sdk.result/2, the classifier's fields under "result"
+    v1 = json.loads(payload_on["edge_sdk/pi-test/result"])
+    v2 = {**{k: v for k, v in v1.items() if k not in ("label", "confidence", "scores")}, "schema": "edge_sdk.result/2",
+          "task": "classify", "result": {"label": "left", "confidence": 0.5, "scores": v1["scores"], "top_k": []}}
+    result_validator.validate(v2)
+    for object_id, expected in (("decision", "left"), ("confidence", "50.0")):
+        template = configs[f"homeassistant/sensor/pi-test/{object_id}/config"]["value_template"]
+        assert render(template, json.dumps(v2)) == expected, object_id
+    detections = {**v2, "task": "detect", "result": {"detections": []}}
+    assert render(configs["homeassistant/sensor/pi-test/decision/config"]["value_template"],
+                  json.dumps(detections)) == "None"
     online = configs["homeassistant/binary_sensor/pi-test/online/config"]
     available = configs["homeassistant/sensor/pi-test/decision/config"]["availability"][0]["value_template"]
     for state, on, present in (("online", "ON", "online"), ("offline", "OFF", "offline"), ("stopped", "OFF", "offline")):
@@ -173,16 +184,21 @@ def test_value_templates_render_against_real_payloads(broker, recorder_for, mqtt
 
 
 def test_templates_only_read_keys_of_the_result_schema() -> None:
-    """Without jinja2 too: every value_json path on the result topic exists in result-1.json."""
+    """Without jinja2 too: every value_json path on the result topic exists in result-1.json, or in
+    result-2.json's classification (as ``r.<key>``, the template's alias for either)."""
     from importlib import resources
 
     schema = json.loads(resources.files("edge_sdk").joinpath("schemas", "result-1.json").read_text())
+    v2 = json.loads(resources.files("edge_sdk").joinpath("schemas", "result-2.json").read_text())
+    classification = v2["$defs"]["classification"]["properties"]
     discovery = HomeAssistantDiscovery(HomeAssistantConfig(enabled=True), Topics("edge_sdk", "pi-test"), mcu=MCU)
     for topic, body in discovery.configs().items():
         if body["state_topic"] != "edge_sdk/pi-test/result":
             continue
         templates = body["value_template"] + body.get("json_attributes_template", "")
-        for path in set(re.findall(r"value_json((?:\.\w+)+)", templates)):
+        for key in set(re.findall(r"\br\.(\w+)", templates)):
+            assert key in classification and key in schema["properties"], (topic, key)
+        for path in set(re.findall(r"value_json((?:\.\w+)+)", templates)) - {".result"}:
             node = schema
             for key in path.strip(".").split("."):
                 properties = node.get("properties", {})

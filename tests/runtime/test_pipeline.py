@@ -78,7 +78,7 @@ def test_every_frame_playback_gives_one_valid_result_per_frame(model, clip, resu
     with Pipeline(model, open_frame_source(f"file://{clip.video}", playback="every_frame"), text=text, sensor=sensor,
                   sinks=[JSONLinesSink("pi-test", out).start()]) as pipeline:
         stats = pipeline.run()
-    results = [r for r in _lines(out) if r["schema"] == "edge_sdk.result/1"]
+    results = [r for r in _lines(out) if r["schema"] == "edge_sdk.result/2"]
     assert stats["results"] == len(results) == int(SECONDS * FPS)
     assert stats["drops"]["frames"] == 0
     for payload in results:
@@ -174,9 +174,9 @@ def test_publish_on_change_sends_fewer_messages(model, clip) -> None:  # type: i
                   config=PipelineConfig(publish="change", change_confidence_delta=1.0),
                   sinks=[JSONLinesSink("pi-test", out).start()]) as pipeline:
         stats = pipeline.run()
-    results = [r for r in _lines(out) if r["schema"] == "edge_sdk.result/1"]
+    results = [r for r in _lines(out) if r["schema"] == "edge_sdk.result/2"]
     assert 1 <= len(results) == stats["published"] < stats["results"]
-    labels = [r["label"] for r in results]
+    labels = [r["result"]["label"] for r in results]
     assert all(a != b for a, b in itertools.pairwise(labels))
 
 

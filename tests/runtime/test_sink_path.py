@@ -45,7 +45,7 @@ def test_a_slow_callback_on_a_live_rate_source_loses_no_result_to_the_sink(model
                   config=PipelineConfig(dispatch_queue=2), sinks=[JSONLinesSink("pi-test", out).start()]) as pipeline:
         pipeline.on_result(slow, name="slow")
         stats = pipeline.run()
-    results = [line for line in map(json.loads, out.getvalue().splitlines()) if line["schema"] == "edge_sdk.result/1"]
+    results = [line for line in map(json.loads, out.getvalue().splitlines()) if line["schema"] == "edge_sdk.result/2"]
     assert stats["results"] > 0
     assert len(results) == stats["published"] == stats["results"]
     assert [r["seq"] for r in results] == list(range(1, stats["results"] + 1))

@@ -67,7 +67,50 @@
     pill.textContent = known;
   }
 
-  function renderResult(result) {
+  // edge_sdk.result/2 carries a typed task result; /1 (older devices) a classifier's fields at the top.
+  function taskView(result) {
+    if (result.schema !== "edge_sdk.result/2") {
+      return { label: result.label, confidence: result.confidence, scores: result.scores || {}, boxes: [] };
+    }
+    const r = result.result || {};
+    if (result.task === "classify") return { label: r.label, confidence: r.confidence, scores: r.scores || {}, boxes: [] };
+    if (result.task === "detect") {
+      const found = r.detections || [];
+      const counts = {};
+      for (const d of found) counts[d.label] = (counts[d.label] || 0) + 1;
+      const best = found.reduce((a, d) => (a === null || d.score > a.score ? d : a), null);
+      const label = found.length ? `${found.length} × ${Object.keys(counts).join(", ")}` : "nothing found";
+      const total = Math.max(1, found.length);
+      const shares = Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, n / total]));
+      return { label, confidence: best ? best.score : null, scores: shares, boxes: found };
+    }
+    return { label: result.task, confidence: null, scores: {}, boxes: [] };
+  }
+
+  function drawBoxes(boxes) {
+    const overlay = $("overlay");
+    const image = $("snapshot");
+    const width = image.naturalWidth || 1, height = image.naturalHeight || 1;
+    overlay.setAttribute("viewBox", `0 0 ${width} ${height}`);  // "meet" letterboxes like object-fit: contain
+    const ns = "http://www.w3.org/2000/svg";
+    overlay.replaceChildren(...boxes.flatMap((d) => {
+      const [x0, y0, x1, y1] = d.box;
+      const rect = document.createElementNS(ns, "rect");
+      rect.setAttribute("x", x0 * width);
+      rect.setAttribute("y", y0 * height);
+      rect.setAttribute("width", Math.max(0, x1 - x0) * width);
+      rect.setAttribute("height", Math.max(0, y1 - y0) * height);
+      const caption = document.createElementNS(ns, "text");
+      caption.setAttribute("x", x0 * width + 2);
+      caption.setAttribute("y", Math.max(10, y0 * height - 2));
+      caption.textContent = `${d.label} ${d.score.toFixed(2)}`;
+      return [rect, caption];
+    }));
+  }
+
+  function renderResult(payload) {
+    const result = { ...payload, ...taskView(payload) };
+    drawBoxes(result.boxes);
     text("decision-label", result.label ?? "—");
     const confidence = typeof result.confidence === "number" ? result.confidence : null;
     text("decision-confidence", confidence === null ? "—" : `${(confidence * 100).toFixed(1)} %`);

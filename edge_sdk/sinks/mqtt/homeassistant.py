@@ -113,6 +113,10 @@ def _guarded(path: Sequence[str], *, mapping_parent: bool = False) -> str:
     return "{{ " + f"{value} if {condition} else none" + " }}"
 
 
+# The classifier's fields: under ``result`` in edge_sdk.result/2, at the top in /1 (older devices)
+_CLASSIFIED = "{% set r = value_json.result if value_json.result is defined else value_json %}"
+
+
 class HomeAssistantDiscovery:
     """Builds the retained discovery configs for one device (and its MCU, when there is one)."""
 
@@ -209,18 +213,19 @@ class HomeAssistantDiscovery:
         device, topics = self._device(), self.topics
         yield "sensor", "decision", self._entity(
             "decision", "Decision", device, **self._result_keys(),
-            value_template="{{ value_json.label }}",
+            value_template=_CLASSIFIED + "{{ r.label if r.label is defined else none }}",
             json_attributes_topic=self.result_topic,
-            json_attributes_template=(
-                "{{ {'scores': value_json.scores, 'seq': value_json.seq, 'boot': value_json.boot, "
+            json_attributes_template=_CLASSIFIED + (
+                "{{ {'scores': r.scores | default(none), 'seq': value_json.seq, 'boot': value_json.boot, "
                 "'text': value_json.inputs.text | default(none)} | tojson }}"
             ),
             icon="mdi:target",
         )
         yield "sensor", "confidence", self._entity(
             "confidence", "Confidence", device, **self._result_keys(),
-            value_template=(
-                "{{ (value_json.confidence * 100) | round(1) if value_json.confidence is not none else none }}"
+            value_template=_CLASSIFIED + (
+                "{{ (r.confidence * 100) | round(1) if r.confidence is defined and r.confidence is not none "
+                "else none }}"
             ),
             unit_of_measurement="%", state_class="measurement", icon="mdi:gauge",
         )

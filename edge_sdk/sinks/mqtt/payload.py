@@ -15,7 +15,8 @@ from typing import Any
 
 __all__ = ["RESULT_SCHEMA", "STATS_SCHEMA", "ResultStamper", "encode", "mark_replayed"]
 
-RESULT_SCHEMA = "edge_sdk.result/1"
+RESULT_SCHEMA = "edge_sdk.result/2"  # what the runtime publishes: a typed task result
+RESULT_SCHEMAS = ("edge_sdk.result/1", RESULT_SCHEMA)  # /1: label, confidence, scores at the top (documented)
 STATS_SCHEMA = "edge_sdk.stats/1"
 _OWNED_KEYS = ("seq", "boot", "replayed")
 
@@ -50,16 +51,17 @@ class ResultStamper:
                     f"result payload must not contain {key!r}: the publisher assigns seq, boot and replayed. "
                     f"Got keys: {sorted(result)}"
                 )
-        schema = result.get("schema", RESULT_SCHEMA)
-        if schema != RESULT_SCHEMA:
-            raise ValueError(f"result payload schema must be {RESULT_SCHEMA!r}. Got: {schema!r}")
+        # a payload that does not say: v2 when it carries a task result, else the v1 shape
+        schema = result.get("schema", RESULT_SCHEMA if "task" in result else RESULT_SCHEMAS[0])
+        if schema not in RESULT_SCHEMAS:
+            raise ValueError(f"result payload schema must be one of {RESULT_SCHEMAS}. Got: {schema!r}")
         device = result.get("device", self.device_id)
         if device != self.device_id:
             raise ValueError(f"result payload device must be {self.device_id!r}. Got: {device!r}")
         with self._lock:
             seq = next(self._seq)
             self.last_seq = seq
-        payload = {"schema": RESULT_SCHEMA, "device": self.device_id, "seq": seq, "boot": self.boot}
+        payload = {"schema": schema, "device": self.device_id, "seq": seq, "boot": self.boot}
         payload.update(result)
         payload["replayed"] = False
         return seq, payload
