@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from edge_sdk.dashboard.cli import register as register_dashboard
     from edge_sdk.deploy.cli import register as register_deploy
+    from edge_sdk.sources.cli import register as register_cameras
 
+    register_cameras(sub)
     register_dashboard(sub)
     register_deploy(sub)
 
