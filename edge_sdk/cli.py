@@ -162,11 +162,14 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 
 def _cmd_validate_config(args: argparse.Namespace) -> int:
-    from edge_sdk.config import load_config
-    from edge_sdk.runtime import check_config
+    """The config, then what it names (model, sources, devices, serial port; no network): exit 2 on a problem."""
+    from edge_sdk.checks import check_config_file
 
-    config = load_config(args.config)
-    check_config(config)
+    config, problems = check_config_file(args.config)
+    for problem in problems:
+        print(f"edge-sdk validate-config: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     print(f"{args.config}: ok (device {config.device!r}, camera {config.camera.source}, "
           f"mqtt {'embedded broker' if config.mqtt is None else config.mqtt.host})")
     return 0

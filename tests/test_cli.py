@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,9 +62,94 @@ def test_validate_config_reports_the_line(tmp_path: Path, capsys: pytest.Capture
 
 def test_validate_config_accepts_a_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "device.yaml"
-    config.write_text("device: pi\ncamera: {source: 'seek://?seconds=1'}\nmqtt: {host: broker.lan, username: pi, password: '${PW:-x}'}\n")
+    config.write_text("device: pi\ncamera: {source: 'seek://?seconds=1'}\ntext: {prompt: go}\nsensor: {source: stdin}\n"
+                      "mqtt: {host: broker.lan, username: pi, password: '${PW:-x}'}\n")
     assert main(["validate-config", str(config)]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def _validate(tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml: str) -> list[str]:
+    """validate-config on ``yaml`` (a seek model's text and sensor given): exit 2, one stderr line per problem."""
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ntext: {prompt: go}\nsensor: {source: stdin}\n" + yaml)
+    assert main(["validate-config", str(config)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith(f"edge-sdk validate-config: {config}:") for line in lines), lines
+    return [line.split(": ", 2)[2] for line in lines]  # after "edge-sdk validate-config: FILE[:LINE]: "
+
+
+def test_validate_config_rejects_models_run_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(default_bundle_path().read_bytes()[:50_000])
+    text = tmp_path / "notes.tflite"
+    text.write_text("this is not a model\n" * 5)
+    for model, message in ((truncated, "without an edge_sdk manifest"), (text, "not a TFLite model"),
+                           (tmp_path / "none.tflite", "model bundle not found")):
+        (problem,) = _validate(tmp_path, capsys, f"model: {{path: {model}}}\ncamera: {{source: 'seek://'}}\n")
+        assert problem.startswith("model.path: ") and message in problem, problem
+
+
+def test_validate_config_wants_a_source_for_every_model_input(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ncamera: {source: 'seek://'}\n")
+    assert main(["validate-config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "sensor.source: the model 'seek' takes a sensor input" in err and "text.source: the model" in err
+
+
+def test_validate_config_checks_source_paths_and_devices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (str(tmp_path / "clip.mp4"), r"camera.source: video file not found: .*clip\.mp4 \(nothing there\)"),
+        (f"file://{tmp_path}", r"video file not found: .* \(a folder: use images://\)"),
+        (f"images://{tmp_path / 'frames'}", r"camera.source: image folder not found: .*frames"),
+        ("/dev/video97", (r"camera.source: no such device: /dev/video97. Expected a V4L2 capture device; "
+                         r"`edge-sdk cameras` lists the cameras")),
+        ("camera://97", r"no such device: /dev/video97"),
+        ("/dev/null", r"camera.source: /dev/null: not a V4L2 device \(VIDIOC_QUERYCAP: Inappropriate ioctl"),
+    ]
+    if Path("/dev/shm").is_dir():
+        cases.append(("/dev/shm", r"camera.source: /dev/shm is not a device \(a folder\)"))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00garbage" * 500)
+    cases.append((str(bad), r"camera.source: cannot decode .*bad\.mp4 as video"))
+    for source, message in cases:
+        (problem,) = _validate(tmp_path, capsys, f"camera: {{source: '{source}'}}\n")
+        assert re.search(message, problem), (source, problem)
+
+
+def test_validate_config_checks_the_serial_port_without_opening_it(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    plain = tmp_path / "ttyACM0"
+    plain.write_text("")
+    for url, message in (("/dev/ttyACM97", ("bridge.url: no such serial port: /dev/ttyACM97. Expected the "
+                                           "microcontroller's port (`edge-sdk bridge ports` lists them)")),
+                         (str(plain), (f"bridge.url: {plain} is not a serial device (a regular file). Expected a "
+                                      "port such as /dev/ttyACM0"))):
+        (problem,) = _validate(tmp_path, capsys, f"camera: {{source: 'seek://'}}\nbridge: {{url: {url}}}\n")
+        assert problem == message
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ncamera: {source: 'seek://'}\ntext: {prompt: go}\nsensor: {source: bridge}\n"
+                      "bridge: {url: 'loop://'}\n")
+    assert main(["validate-config", str(config)]) == 0
+
+
+def test_validate_config_lists_every_problem_with_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "device.yaml"
+    config.write_text(f"device: pi\nmodel: {{path: {tmp_path / 'none.tflite'}}}\ncamera:\n  source: /dev/video97\n"
+                      f"text: {{source: file, path: {tmp_path / 'commands.txt'}}}\n")
+    assert main(["validate-config", str(config)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1] for line in err] == [f"{config}:2", f"{config}:4", f"{config}:5"]
+
+
+def test_validate_config_checks_the_gstreamer_backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cv2 = pytest.importorskip("cv2")
+    if cv2.videoio_registry.hasBackend(cv2.CAP_GSTREAMER):
+        pytest.skip("this OpenCV has GStreamer")
+    (problem,) = _validate(tmp_path, capsys, "camera: {source: 'gst://videotestsrc ! videoconvert ! appsink'}\n")
+    assert problem.startswith("camera.source: this OpenCV has no GStreamer backend")
+    assert f"{sys.executable} -m pip uninstall --yes opencv-python-headless" in problem
 
 
 def test_run_with_a_missing_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
