@@ -222,7 +222,8 @@ class OpenCVSource(FrameSource):
                 self._state = SourceState.OPEN
                 return True
             self._read_failures += 1
-            log.warning("%s: cannot reopen %s (attempt %d)", self.name, self._target, self._backoff.attempts)
+            log.warning("%s: cannot %s %s (attempt %d)", self.name, "reopen" if self._ever_opened else "open camera",
+                        self._target, self._backoff.attempts + (0 if self._ever_opened else 1))
 
     def _release(self) -> None:
         if self._cap is not None:
