@@ -40,21 +40,21 @@ def _translating(func: Any, name: str) -> Any:
 def _add_host_commands(sub: Any) -> None:
     data = sub.add_parser("seek-data", help="[host] generate a seek dataset (images + manifest.csv)")
     data.add_argument("--out", "-o", required=True, help="output folder")
-    data.add_argument("--samples", type=int, default=16000)
-    data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--samples", type=int, default=16000, help="number of samples; default %(default)s")
+    data.add_argument("--seed", type=int, default=0, help="random seed of the generated scenes")
     data.add_argument("--size", type=int, default=64, help="image size in pixels")
     data.set_defaults(func=_cmd_seek_data)
 
     clip = sub.add_parser("seek-clip", help="[host] render a seek video with command and sensor traces")
     clip.add_argument("out", help="video path (.mp4 or .avi)")
-    clip.add_argument("--seconds", type=float, default=30.0)
-    clip.add_argument("--fps", type=float, default=15.0)
-    clip.add_argument("--size", type=int, default=192)
-    clip.add_argument("--seed", type=int, default=0)
+    clip.add_argument("--seconds", type=float, default=30.0, help="length of the video; default %(default)s")
+    clip.add_argument("--fps", type=float, default=15.0, help="frame rate; default %(default)s")
+    clip.add_argument("--size", type=int, default=192, help="frame size in pixels (square); default %(default)s")
+    clip.add_argument("--seed", type=int, default=0, help="random seed of the scene and traces")
     clip.set_defaults(func=_cmd_seek_clip)
 
     train = sub.add_parser("train", help="[host] train a fusion model from a manifest (CSV, JSONL, Parquet)")
-    train.add_argument("--manifest", required=True)
+    train.add_argument("--manifest", required=True, help="the dataset manifest (CSV, JSONL or Parquet)")
     train.add_argument("--out", "-o", required=True, help="folder for the Keras model and training report")
     _model_args(train)
     train.set_defaults(func=_cmd_train)
@@ -63,30 +63,35 @@ def _add_host_commands(sub: Any) -> None:
     convert.add_argument("model_dir", help="folder written by `edge-sdk train`")
     convert.add_argument("--manifest", required=True, help="the training manifest (calibration and test split)")
     convert.add_argument("--out", "-o", required=True, help="folder for bundles and the HTML report")
-    convert.add_argument("--modes", default="float32,float16,dynamic,int8,int8_io_int8,int8_io_uint8")
+    convert.add_argument("--modes", default="float32,float16,dynamic,int8,int8_io_int8,int8_io_uint8",
+                         help="comma-separated quantization modes, one bundle each; default %(default)s")
     convert.add_argument("--name", default="model", help="model name in the manifest")
     convert.add_argument("--seed", type=int, default=0, help="the split seed used for training")
     convert.set_defaults(func=_cmd_convert)
 
     bundle = sub.add_parser("build-seek-bundle", help="[host] rebuild the seek int8 bundle shipped with edge_sdk")
-    bundle.add_argument("--out", "-o", default="edge_sdk/data/seek_int8.tflite")
-    bundle.add_argument("--workdir", default="work/seek")
-    bundle.add_argument("--samples", type=int, default=20000)
-    bundle.add_argument("--epochs", type=int, default=40)
-    bundle.add_argument("--seed", type=int, default=0)
+    bundle.add_argument("--out", "-o", default="edge_sdk/data/seek_int8.tflite", help="the bundle to write; default %(default)s")
+    bundle.add_argument("--workdir", default="work/seek", help="dataset, model and bundles go here; default %(default)s")
+    bundle.add_argument("--samples", type=int, default=20000, help="seek dataset size; default %(default)s")
+    bundle.add_argument("--epochs", type=int, default=40, help="training epochs at most; default %(default)s")
+    bundle.add_argument("--seed", type=int, default=0, help="seed of the dataset, split and training")
     bundle.set_defaults(func=_cmd_build_seek_bundle)
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fusion", choices=("attention", "concat", "weighted"), default="attention")
+    parser.add_argument("--fusion", choices=("attention", "concat", "weighted"), default="attention",
+                        help="how the modalities are combined; default %(default)s")
     parser.add_argument("--modalities", default="image,text,sensor", help="comma-separated subset")
-    parser.add_argument("--rnn", choices=("lstm", "gru"), default="lstm")
-    parser.add_argument("--cnn-block", choices=("separable", "conv"), default="separable")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--patience", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rnn", choices=("lstm", "gru"), default="lstm", help="text encoder cell; default %(default)s")
+    parser.add_argument("--cnn-block", choices=("separable", "conv"), default="separable",
+                        help="image encoder block: depthwise-separable or plain convolutions; default %(default)s")
+    parser.add_argument("--epochs", type=int, default=40, help="training epochs at most; default %(default)s")
+    parser.add_argument("--batch-size", type=int, default=64, help="samples per step; default %(default)s")
+    parser.add_argument("--learning-rate", type=float, default=3e-3,
+                        help="peak learning rate (warm-up, then cosine decay); default %(default)s")
+    parser.add_argument("--patience", type=int, default=8,
+                        help="epochs without a validation accuracy gain before stopping; default %(default)s")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the training")
     parser.add_argument("--labels", help="comma-separated label order (default: sorted training labels)")
     parser.add_argument("--hflip-swap", default="", help="label pairs a horizontal flip swaps, e.g. left:right")
 

@@ -36,6 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # One convention for every command, the registered ones too: -v also after the command name
+    # (counted with any before it, in main), a file to read given as --config FILE.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, dest="command_verbose",
+                        help="more logging on stderr (-vv: debug); also accepted before the command")
+    add_parser = sub.add_parser
+
+    def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if kwargs.get("add_help", True):  # not bridge: it parses its own options
+            kwargs["parents"] = [common, *kwargs.get("parents", ())]
+        return add_parser(name, **kwargs)
+
+    sub.add_parser = add_command  # type: ignore[method-assign]
 
     run = sub.add_parser("run", help="run fused inference from a device config and publish results")
     run.add_argument("--config", "-c", help="device YAML/JSON config; without it, --source gives the camera and the rest is defaults")
@@ -46,12 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stdout", action="store_true", help="also write results to stdout as JSON lines")
     run.set_defaults(func=_cmd_run)
 
-    check = sub.add_parser("validate-config", help="check a device config; errors carry line numbers")
-    check.add_argument("config")
+    check = sub.add_parser("validate-config", help="check a device config and what it names: model, sources, "
+                                                    "devices, serial port (no network); errors carry line numbers")
+    check.add_argument("--config", "-c", help="device YAML/JSON config to check")
+    check.add_argument("config_file", nargs="?", metavar="FILE", help="deprecated: the same as --config FILE")
     check.set_defaults(func=_cmd_validate_config)
 
     info = sub.add_parser("info", help="print a model bundle's manifest: inputs, outputs, parity, goldens")
-    info.add_argument("model")
+    info.add_argument("model", help="the bundle: a .tflite with its edge_sdk manifest")
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
     info.add_argument("--verify", action="store_true", help="also load it and run its golden vectors")
     info.set_defaults(func=_cmd_info)
@@ -67,12 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     bridge = sub.add_parser("bridge", help="serial link to a microcontroller: ports, monitor, send, simulate",
                             add_help=False)
-    bridge.add_argument("args", nargs=argparse.REMAINDER)
+    bridge.add_argument("args", nargs=argparse.REMAINDER, help="the bridge's own command and options: "
+                                                             "edge-sdk bridge --help")
     bridge.set_defaults(func=_cmd_bridge)
 
     from edge_sdk.dashboard.cli import register as register_dashboard
     from edge_sdk.deploy.cli import register as register_deploy
+    from edge_sdk.sources.cli import register as register_cameras
 
+    register_cameras(sub)
     register_dashboard(sub)
     register_deploy(sub)
 
@@ -89,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_bridge(argparse.Namespace(args=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
+    level = logging.WARNING - 10 * min(args.verbose + getattr(args, "command_verbose", 0), 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return int(args.func(args))
@@ -168,12 +186,23 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 
 def _cmd_validate_config(args: argparse.Namespace) -> int:
-    from edge_sdk.config import load_config
-    from edge_sdk.runtime import check_config
+    """The config, then what it names (model, sources, devices, serial port; no network): exit 2 on a problem."""
+    from edge_sdk.checks import check_config_file
 
-    config = load_config(args.config)
-    check_config(config)
-    print(f"{args.config}: ok (device {config.device!r}, camera {config.camera.source}, "
+    if args.config_file is not None:
+        if args.config is not None:
+            raise ConfigError(f"two configs: --config {args.config} and {args.config_file}. Expected one: --config FILE")
+        print("edge-sdk validate-config: a positional FILE is deprecated; use --config FILE, as run and deploy do",
+              file=sys.stderr)
+    path = args.config if args.config is not None else args.config_file
+    if path is None:
+        raise ConfigError("expected --config FILE: the device config to check")
+    config, problems = check_config_file(path)
+    for problem in problems:
+        print(f"edge-sdk validate-config: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    print(f"{path}: ok (device {config.device!r}, camera {config.camera.source}, "
           f"mqtt {'embedded broker' if config.mqtt is None else config.mqtt.host})")
     return 0
 

@@ -47,7 +47,8 @@ def render_reference() -> str:
         "",
         "Generated from the config dataclasses by `python -m edge_sdk.configdoc`; do not edit by hand.",
         "Unknown keys are rejected with the valid ones listed; `${VAR}` and `${VAR:-default}` read the",
-        "environment. Check a file with `edge-sdk validate-config device.yaml` (errors carry line numbers).",
+        "environment. Check a file, and the model, files and devices it names, with",
+        "`edge-sdk validate-config --config device.yaml` (errors carry line numbers).",
         "",
     ]
     return "\n".join(lines + render_tables(_sections()))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from edge_sdk.cli import main
 from edge_sdk.runtime import default_bundle_path
 
-COMMANDS = ("run", "validate-config", "info", "wrap", "bridge", "seek-data", "seek-clip", "train", "convert",
+COMMANDS = ("run", "validate-config", "cameras", "info", "wrap", "bridge", "seek-data", "seek-clip", "train", "convert",
             "build-seek-bundle")
 
 
@@ -54,16 +56,145 @@ def test_bad_bundle_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Capture
 def test_validate_config_reports_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "device.yaml"
     config.write_text("device: pi\ncamera:\n  source: camera://0\n  lop: true\n")
-    assert main(["validate-config", str(config)]) == 2
+    assert main(["validate-config", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert f"{config}:4: camera.lop: unknown key. Valid keys for camera: decode_threads, fps, height, loop" in err
 
 
 def test_validate_config_accepts_a_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "device.yaml"
-    config.write_text("device: pi\ncamera: {source: 'seek://?seconds=1'}\nmqtt: {host: broker.lan, username: pi, password: '${PW:-x}'}\n")
-    assert main(["validate-config", str(config)]) == 0
+    config.write_text("device: pi\ncamera: {source: 'seek://?seconds=1'}\ntext: {prompt: go}\nsensor: {source: stdin}\n"
+                      "mqtt: {host: broker.lan, username: pi, password: '${PW:-x}'}\n")
+    assert main(["validate-config", "--config", str(config)]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_validate_config_takes_config_as_run_and_deploy_do(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ncamera: {source: 'seek://'}\ntext: {prompt: go}\nsensor: {source: stdin}\n")
+    assert main(["validate-config", "-c", str(config)]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["validate-config", str(config)]) == 0  # the old positional form still works, with a warning
+    assert "a positional FILE is deprecated; use --config FILE" in capsys.readouterr().err
+    assert main(["validate-config", "--config", str(config), str(config)]) == 2
+    assert "Expected one: --config FILE" in capsys.readouterr().err
+    assert main(["validate-config"]) == 2
+    assert "expected --config FILE" in capsys.readouterr().err
+
+
+def test_verbose_works_before_and_after_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from edge_sdk.cli import build_parser
+
+    args = build_parser().parse_args(["-v", "run", "-v", "--source", "camera://0"])
+    assert (args.verbose, args.command_verbose) == (1, 1)
+    assert build_parser().parse_args(["validate-config", "-vv", "-c", "device.yaml"]).command_verbose == 2
+    assert main(["info", str(default_bundle_path()), "-vv"]) == 0
+    (sub,) = (a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():  # the registered commands too; bridge parses its own options
+        verbose = [a for a in command._actions if "-v" in a.option_strings]
+        assert name == "bridge" or [a.dest for a in verbose] == ["command_verbose"], name
+
+
+def _options_without_help(parser: argparse.ArgumentParser, path: str) -> list[str]:
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                missing += _options_without_help(command, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction) and not (action.help or "").strip():
+            missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    from edge_sdk.cli import build_parser
+
+    assert _options_without_help(build_parser(), "edge-sdk") == []
+
+
+def _validate(tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml: str) -> list[str]:
+    """validate-config on ``yaml`` (a seek model's text and sensor given): exit 2, one stderr line per problem."""
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ntext: {prompt: go}\nsensor: {source: stdin}\n" + yaml)
+    assert main(["validate-config", "--config", str(config)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith(f"edge-sdk validate-config: {config}:") for line in lines), lines
+    return [line.split(": ", 2)[2] for line in lines]  # after "edge-sdk validate-config: FILE[:LINE]: "
+
+
+def test_validate_config_rejects_models_run_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(default_bundle_path().read_bytes()[:50_000])
+    text = tmp_path / "notes.tflite"
+    text.write_text("this is not a model\n" * 5)
+    for model, message in ((truncated, "without an edge_sdk manifest"), (text, "not a TFLite model"),
+                           (tmp_path / "none.tflite", "model bundle not found")):
+        (problem,) = _validate(tmp_path, capsys, f"model: {{path: {model}}}\ncamera: {{source: 'seek://'}}\n")
+        assert problem.startswith("model.path: ") and message in problem, problem
+
+
+def test_validate_config_wants_a_source_for_every_model_input(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ncamera: {source: 'seek://'}\n")
+    assert main(["validate-config", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "sensor.source: the model 'seek' takes a sensor input" in err and "text.source: the model" in err
+
+
+def test_validate_config_checks_source_paths_and_devices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (str(tmp_path / "clip.mp4"), r"camera.source: video file not found: .*clip\.mp4 \(nothing there\)"),
+        (f"file://{tmp_path}", r"video file not found: .* \(a folder: use images://\)"),
+        (f"images://{tmp_path / 'frames'}", r"camera.source: image folder not found: .*frames"),
+        ("/dev/video97", (r"camera.source: no such device: /dev/video97. Expected a V4L2 capture device; "
+                         r"`edge-sdk cameras` lists the cameras")),
+        ("camera://97", r"no such device: /dev/video97"),
+        ("/dev/null", r"camera.source: /dev/null: not a V4L2 device \(VIDIOC_QUERYCAP: Inappropriate ioctl"),
+    ]
+    if Path("/dev/shm").is_dir():
+        cases.append(("/dev/shm", r"camera.source: /dev/shm is not a device \(a folder\)"))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00garbage" * 500)
+    cases.append((str(bad), r"camera.source: cannot decode .*bad\.mp4 as video"))
+    for source, message in cases:
+        (problem,) = _validate(tmp_path, capsys, f"camera: {{source: '{source}'}}\n")
+        assert re.search(message, problem), (source, problem)
+
+
+def test_validate_config_checks_the_serial_port_without_opening_it(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    plain = tmp_path / "ttyACM0"
+    plain.write_text("")
+    for url, message in (("/dev/ttyACM97", ("bridge.url: no such serial port: /dev/ttyACM97. Expected the "
+                                           "microcontroller's port (`edge-sdk bridge ports` lists them)")),
+                         (str(plain), (f"bridge.url: {plain} is not a serial device (a regular file). Expected a "
+                                      "port such as /dev/ttyACM0"))):
+        (problem,) = _validate(tmp_path, capsys, f"camera: {{source: 'seek://'}}\nbridge: {{url: {url}}}\n")
+        assert problem == message
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ncamera: {source: 'seek://'}\ntext: {prompt: go}\nsensor: {source: bridge}\n"
+                      "bridge: {url: 'loop://'}\n")
+    assert main(["validate-config", "--config", str(config)]) == 0
+
+
+def test_validate_config_lists_every_problem_with_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "device.yaml"
+    config.write_text(f"device: pi\nmodel: {{path: {tmp_path / 'none.tflite'}}}\ncamera:\n  source: /dev/video97\n"
+                      f"text: {{source: file, path: {tmp_path / 'commands.txt'}}}\n")
+    assert main(["validate-config", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1] for line in err] == [f"{config}:2", f"{config}:4", f"{config}:5"]
+
+
+def test_validate_config_checks_the_gstreamer_backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cv2 = pytest.importorskip("cv2")
+    if cv2.videoio_registry.hasBackend(cv2.CAP_GSTREAMER):
+        pytest.skip("this OpenCV has GStreamer")
+    (problem,) = _validate(tmp_path, capsys, "camera: {source: 'gst://videotestsrc ! videoconvert ! appsink'}\n")
+    assert problem.startswith("camera.source: this OpenCV has no GStreamer backend")
+    assert f"{sys.executable} -m pip uninstall --yes opencv-python-headless" in problem
 
 
 def test_run_with_a_missing_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,7 +208,7 @@ def test_run_without_a_camera_says_what_to_add_instead_of_running_the_demo_world
     assert "no camera: pass --config FILE with a camera section, or --source (camera://0" in capsys.readouterr().err
     config = tmp_path / "device.yaml"
     config.write_text("device: pi\ntext: {source: stdin}\n")
-    for command in (["run", "--config", str(config)], ["validate-config", str(config)]):
+    for command in (["run", "--config", str(config)], ["validate-config", "--config", str(config)]):
         assert main(command) == 2
         err = capsys.readouterr().err
         assert f"{config}: camera: missing. Expected where frames come from" in err

@@ -34,7 +34,8 @@ class RunningMode(enum.Enum):
 class CameraConfig:
     """Where frames come from and how they are read."""
 
-    source: str = field(metadata={"help": "camera://0, file://clip.mp4 or a path, rtsp://, http://, tcp://, "
+    source: str = field(metadata={"help": "camera://0 (or 0, /dev/video0, /dev/v4l/by-id/...: `edge-sdk cameras` lists "
+                                          "them), file://clip.mp4 or a path, rtsp://, http://, tcp://, "
                                           "gst://<pipeline>, picamera2://0, images://folder; plugins add more, e.g. the demo's seek://?seconds=30&fps=15"})
     loop: bool = field(default=False, metadata={"help": "replay files, folders and seek clips from the start at the end"})
     playback: PlaybackMode = field(default="realtime", metadata={
@@ -47,7 +48,8 @@ class CameraConfig:
     reconnect_min_s: float = field(default=0.5, metadata={"help": "first wait before reopening a failed source"})
     reconnect_max_s: float = field(default=10.0, metadata={"help": "longest wait between reopen attempts (doubling)"})
     reconnect_max_attempts: int | None = field(default=None, metadata={
-        "help": "give up (fatal SourceError) after this many failed reopen attempts in a row; null = never"})
+        "help": "give up (fatal SourceError) after this many failed reopen attempts in a row, also for a camera "
+                "that is not there at start; null = never (a service waits for its camera); 0 = fail at once"})
     read_timeout_s: float = field(default=5.0, metadata={"help": "open/read timeout for stream URLs (FFmpeg backend)"})
     decode_threads: int = field(default=1, metadata={
         "help": "FFmpeg decoder threads for files and streams. 1: lowest latency per frame and least CPU for "

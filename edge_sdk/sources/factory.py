@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,13 +20,16 @@ from edge_sdk.errors import ConfigError
 from edge_sdk.sources.base import FrameSource
 from edge_sdk.sources.config import CameraConfig, PlaybackMode, RunningMode
 
-__all__ = ["SCHEMES", "SourceOpener", "open_frame_source", "plugin_schemes", "split_spec"]
+__all__ = ["SCHEMES", "SourceOpener", "camera_target", "open_frame_source", "plugin_schemes", "split_spec"]
 
 _STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "tcp", "udp")
 SCHEMES = ("camera", "file", "gst", "picamera2", "images", *_STREAM_SCHEMES)
 _ENTRY_POINT_GROUP = "edge_sdk.sources"
 
 SourceOpener = Callable[[str, CameraConfig, str, "MediaClock | None"], FrameSource]
+
+DEVICE_DIR = "/dev/"
+_VIDEO_NODE = re.compile(r"^/dev/video(\d+)$")
 
 
 @functools.cache
@@ -38,9 +42,15 @@ def plugin_schemes() -> dict[str, Any]:
 
 
 def split_spec(spec: str) -> tuple[str, str]:
-    """``"camera://0"`` -> ``("camera", "0")``; a plain path -> ``("file", path)`` (``"images"`` for a folder)."""
+    """``"camera://0"`` -> ``("camera", "0")``; a plain path -> ``("file", path)`` (``"images"`` for a folder).
+
+    A V4L2 device is a camera however it is written: ``camera://7``, a bare ``7`` or a device path
+    (``/dev/video7``, ``/dev/v4l/by-id/...``) all give ``("camera", ...)``.
+    """
     scheme, sep, rest = spec.partition("://")
     if not sep:
+        if spec.strip().isdigit() or spec.startswith(DEVICE_DIR):
+            return "camera", spec.strip()
         return ("images" if os.path.isdir(spec) else "file"), spec
     scheme = scheme.lower()
     if scheme not in SCHEMES and scheme not in plugin_schemes():
@@ -69,15 +79,14 @@ def open_frame_source(spec_or_config: str | CameraConfig | Mapping[str, Any], *,
     media_clock = MediaClock() if config.mode is RunningMode.EVERY_FRAME else None
     scheme, rest = split_spec(config.source)
     name = config.name or scheme
-    if scheme in ("camera", "picamera2"):
-        index = _int(rest or "0", config.source, "a camera index")
-        if scheme == "picamera2":
-            from edge_sdk.sources.picamera import Picamera2Source
+    if scheme == "picamera2":
+        from edge_sdk.sources.picamera import Picamera2Source
 
-            return Picamera2Source(index, config, name, media_clock)
+        return Picamera2Source(_int(rest or "0", config.source, "a camera index"), config, name, media_clock)
+    if scheme == "camera":
         from edge_sdk.sources.opencv import OpenCVSource
 
-        return OpenCVSource(index, "camera", config, name, media_clock)
+        return OpenCVSource(camera_target(rest, config.source), "camera", config, name, media_clock)
     if scheme in ("file", "gst") or scheme in _STREAM_SCHEMES:
         from edge_sdk.sources.opencv import OpenCVSource
 
@@ -92,6 +101,18 @@ def open_frame_source(spec_or_config: str | CameraConfig | Mapping[str, Any], *,
         return ImageFolderSource(rest, config, name, media_clock)
     opener: SourceOpener = plugin_schemes()[scheme].load()
     return opener(rest, config, name, media_clock)
+
+
+def camera_target(rest: str, spec: str) -> int | str:
+    """What OpenCV opens for a camera spec: an index (``7``, ``/dev/video7``) or a device path (a symlink
+    such as ``/dev/v4l/by-id/usb-...-video-index0``, opened with the V4L2 backend)."""
+    rest = rest.strip() or "0"
+    node = _VIDEO_NODE.match(rest)
+    if node:
+        return int(node.group(1))
+    if rest.startswith(DEVICE_DIR):
+        return rest
+    return _int(rest, spec, "a camera index or a device path such as /dev/video0")
 
 
 def _int(text: str, spec: str, what: str) -> int:

@@ -5,10 +5,12 @@ Verified against opencv-python-headless 5.0 (FFmpeg backend): ``CAP_PROP_FPS`` a
 ``(False, None)`` and keeps doing so; ``set(CAP_PROP_POS_FRAMES, n)`` seeks exactly (decoding from
 the previous key frame); ``CAP_PROP_POS_MSEC`` reads 0 at end of file, so positions are counted
 here instead. A nonexistent, empty or corrupt file fails ``isOpened()``. The pip wheels have no
-GStreamer, so ``gst://`` needs a distro OpenCV.
+GStreamer, so ``gst://`` needs a distro OpenCV (:mod:`edge_sdk.sources.gstreamer` says how).
 
 A read failure on a live source (camera, stream, pipeline) closes the capture and reopens it with
-exponential backoff. For a file, a failed read before the frame count in its header is a failure
+exponential backoff. A camera that cannot be opened at all is retried the same way, from the first
+``read()`` on (``camera.reconnect_max_attempts``: null waits for it forever, 0 fails at once), so a
+service can start before its USB camera is plugged in. For a file, a failed read before the frame count in its header is a failure
 too (the file was truncated or replaced); after reopening, playback resumes at the same frame.
 """
 
@@ -48,6 +50,7 @@ class OpenCVSource(FrameSource):
         self._play_index = 0  # frames played including loops and skips: drives pacing
         self._failed_position: int | None = None
         self._cap = self._open_first()
+        self._ever_opened = self._cap is not None
         self.fps = self._fps()
         self.frame_count = int(self._cap.get(self._cv2.CAP_PROP_FRAME_COUNT)) if kind == "file" else 0
         realtime = kind == "file" and config.mode is RunningMode.REALTIME
@@ -55,19 +58,30 @@ class OpenCVSource(FrameSource):
 
     # opening ------------------------------------------------------------------------------------
     def _open_first(self) -> Any:
+        """The capture, or None for a camera not there (yet): then reads retry it with backoff."""
         if self._kind == "file" and not os.path.isfile(str(self._target)):
             raise SourceError(f"{self.name}: video file not found: {self._target}")
         if self._kind == "gst" and not self._cv2.videoio_registry.hasBackend(self._cv2.CAP_GSTREAMER):
-            raise SourceError(f"{self.name}: this OpenCV build has no GStreamer backend (the pip wheels do not); "
-                              "install the distribution's OpenCV (apt install python3-opencv) to use gst:// sources")
+            from edge_sdk.sources.gstreamer import no_gstreamer_message
+
+            raise SourceError(f"{self.name}: {no_gstreamer_message()}")
         cap = self._open()
-        if cap is None:
-            what = {"file": "cannot decode this file as video (not a video, corrupt or unsupported codec)",
-                    "camera": "cannot open camera device index",
-                    "stream": f"cannot open stream within {self._config.read_timeout_s:g} s",
-                    "gst": "GStreamer cannot start this pipeline"}[self._kind]
-            raise SourceError(f"{self.name}: {what}: {self._target}")
+        if cap is None and self._kind == "camera" and self._config.reconnect_max_attempts != 0:
+            limit = self._config.reconnect_max_attempts
+            log.warning("%s: %s; retrying %s (camera.reconnect_max_attempts; `edge-sdk cameras` lists the cameras)",
+                        self.name, self._not_opened(), "forever" if limit is None else f"up to {limit} times")
+            self._read_failures += 1
+            self._state = SourceState.RECONNECTING
+        elif cap is None:
+            raise SourceError(f"{self.name}: {self._not_opened()}")
         return cap
+
+    def _not_opened(self) -> str:
+        what = {"file": "cannot decode this file as video (not a video, corrupt or unsupported codec)",
+                "camera": "cannot open camera device " + ("index" if isinstance(self._target, int) else "path"),
+                "stream": f"cannot open stream within {self._config.read_timeout_s:g} s",
+                "gst": "GStreamer cannot start this pipeline"}[self._kind]
+        return f"{what}: {self._target}"
 
     def _open(self) -> Any:
         cv2 = self._cv2
@@ -82,8 +96,10 @@ class OpenCVSource(FrameSource):
                 cap = cv2.VideoCapture(self._target, cv2.CAP_GSTREAMER)
             elif self._kind == "file":
                 cap = cv2.VideoCapture(str(self._target), cv2.CAP_FFMPEG, self._thread_params())
-            else:
-                cap = cv2.VideoCapture(int(self._target), cv2.CAP_ANY)
+            elif isinstance(self._target, int):
+                cap = cv2.VideoCapture(self._target, cv2.CAP_ANY)
+            else:  # a device path such as /dev/v4l/by-id/...: only the V4L2 backend opens those
+                cap = cv2.VideoCapture(self._target, cv2.CAP_V4L2)
         except cv2.error as exc:
             log.warning("%s: OpenCV raised while opening %s: %s", self.name, self._target, exc)
             return None
@@ -109,6 +125,8 @@ class OpenCVSource(FrameSource):
     def _fps(self) -> float:
         if self._config.fps is not None:
             return float(self._config.fps)
+        if self._cap is None:  # a camera not opened yet: read once it is
+            return 0.0
         fps = float(self._cap.get(self._cv2.CAP_PROP_FPS))
         if math.isfinite(fps) and 0 < fps < 1000:
             return fps
@@ -187,16 +205,25 @@ class OpenCVSource(FrameSource):
                 if self._stop.is_set():
                     return False
                 self._state = SourceState.FAILED
+                if not self._ever_opened:
+                    raise SourceError(f"{self.name}: {self._not_opened()}; gave up after the first attempt and "
+                                      f"{self._backoff.attempts} retries (camera.reconnect_max_attempts)")
                 raise SourceError(f"{self.name}: gave up after {self._backoff.attempts} failed attempts to reopen "
                                   f"{self._target}")
             self._cap = self._open()
             if self._cap is not None:
-                self._reconnects += 1
+                if self._ever_opened:
+                    self._reconnects += 1
+                    log.info("%s: reopened %s (attempt %d)", self.name, self._target, self._backoff.attempts)
+                else:
+                    log.info("%s: opened %s (attempt %d)", self.name, self._target, self._backoff.attempts + 1)
+                    self._ever_opened = True
+                    self.fps = self._fps()
                 self._state = SourceState.OPEN
-                log.info("%s: reopened %s (attempt %d)", self.name, self._target, self._backoff.attempts)
                 return True
             self._read_failures += 1
-            log.warning("%s: cannot reopen %s (attempt %d)", self.name, self._target, self._backoff.attempts)
+            log.warning("%s: cannot %s %s (attempt %d)", self.name, "reopen" if self._ever_opened else "open camera",
+                        self._target, self._backoff.attempts + (0 if self._ever_opened else 1))
 
     def _release(self) -> None:
         if self._cap is not None:

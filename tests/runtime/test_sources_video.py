@@ -329,7 +329,7 @@ def test_corrupt_video_is_rejected(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("spec", "message"), [
     ("ftp://host/x.mp4", r"unknown scheme 'ftp' .* Valid schemes: camera, file"),
-    ("camera://front", r"expected a camera index in 'camera://front'. Got: 'front'"),
+    ("camera://front", r"expected a camera index or a device path such as /dev/video0 in 'camera://front'\. Got"),
     ("seek://?secs=3", r"unknown seek:// parameter 'secs' .* Valid parameters: seconds, fps, seed, size"),
     ("seek://?fps=fast", r"seek:// parameter fps expects a number. Got: 'fast'"),
 ])
@@ -347,16 +347,112 @@ def test_camera_config_rejects_unknown_keys_and_bad_values() -> None:
         CameraConfig.from_mapping({"source": "x.mp4", "reconnect_min_s": 5, "reconnect_max_s": 1})
 
 
-def test_missing_camera_device_is_rejected() -> None:
-    with pytest.raises(SourceError, match=r"cannot open camera device index: 97"):
-        open_frame_source("camera://97")
+@pytest.mark.parametrize(("spec", "target"), [
+    ("/dev/video7", 7), ("7", 7), ("camera://7", 7), ("camera:///dev/video7", 7),
+    ("/dev/v4l/by-id/usb-Cam-video-index0", "/dev/v4l/by-id/usb-Cam-video-index0"), ("camera://", 0),
+])
+def test_device_paths_and_bare_integers_are_cameras(spec: str, target: int | str) -> None:
+    from edge_sdk.sources.factory import camera_target, split_spec
+
+    scheme, rest = split_spec(spec)
+    assert scheme == "camera"
+    assert camera_target(rest, spec) == target
+
+
+def test_a_device_path_opens_as_a_camera_not_a_video_file() -> None:
+    config = CameraConfig(source="/dev/video97", reconnect_max_attempts=0)  # 0: fail at once
+    with pytest.raises(SourceError, match=r"cannot open camera device index: 97$"):
+        open_frame_source(config)
+    with pytest.raises(SourceError, match=r"cannot open camera device path: /dev/v4l/by-id/none$"):
+        open_frame_source(CameraConfig(source="/dev/v4l/by-id/none", reconnect_max_attempts=0))
+
+
+def _read_in_thread(source: object) -> tuple[threading.Thread, list[object]]:
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(source.read())  # type: ignore[attr-defined]
+        except SourceError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_camera_that_cannot_be_opened_is_retried_until_closed() -> None:
+    """reconnect_max_attempts: null means never give up, also on a camera that was never there."""
+    config = CameraConfig(source="camera://97", reconnect_min_s=0.05, reconnect_max_s=0.1)
+    source = open_frame_source(config)  # does not raise: the reads retry it
+    assert source.state is SourceState.RECONNECTING
+    thread, outcome = _read_in_thread(source)
+    time.sleep(1.3)
+    assert thread.is_alive() and not outcome
+    assert source.state is SourceState.RECONNECTING
+    assert source.stats().read_failures >= 5  # the first open, then one attempt per 0.1 s at most
+    started_s = now_s()
+    source.close()
+    thread.join(timeout=2)
+    assert not thread.is_alive() and now_s() - started_s < 1.0
+    assert outcome == [None] and source.state is SourceState.CLOSED
+
+
+def test_a_camera_that_cannot_be_opened_gives_up_after_max_attempts() -> None:
+    config = CameraConfig(source="camera://97", reconnect_min_s=0.01, reconnect_max_s=0.02, reconnect_max_attempts=3)
+    source = open_frame_source(config)
+    with pytest.raises(SourceError, match=r"camera: cannot open camera device index: 97; gave up after the first "
+                                          r"attempt and 3 retries \(camera.reconnect_max_attempts\)"):
+        source.read()
+    assert source.state is SourceState.FAILED
+    assert source.stats().read_failures == 4
+    source.close()
+
+
+def test_a_camera_that_appears_later_is_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = cv2.VideoCapture
+    calls: list[object] = []
+
+    def plugged_in_on_the_third_try(*args: object) -> object:
+        calls.append(args)
+        return _FakeCapture(5, 0) if len(calls) >= 3 else real(97, cv2.CAP_ANY)
+
+    monkeypatch.setattr(cv2, "VideoCapture", plugged_in_on_the_third_try)
+    config = CameraConfig(source="camera://97", reconnect_min_s=0.01, reconnect_max_s=0.02)
+    with open_frame_source(config) as source:
+        frames = read_all(source, limit=5)
+        assert source.fps == 25.0 and source.state is SourceState.OPEN  # read from the camera once it opened
+        stats = source.stats()
+    assert [f.index for f in frames] == list(range(5))
+    assert stats.reconnects == 0 and stats.read_failures == 2
 
 
 def test_gstreamer_without_backend_says_what_to_install() -> None:
     if cv2.videoio_registry.hasBackend(cv2.CAP_GSTREAMER):
         pytest.skip("this OpenCV has GStreamer")
-    with pytest.raises(SourceError, match=r"no GStreamer backend .*apt install python3-opencv"):
+    with pytest.raises(SourceError, match=r"no GStreamer backend .*apt install python3-opencv.* -m pip uninstall "
+                                          r"--yes opencv-python-headless"):
         open_frame_source("gst://videotestsrc ! videoconvert ! appsink")
+
+
+def test_gstreamer_advice_fits_the_deployed_venv_and_a_plain_one() -> None:
+    from edge_sdk.sources.gstreamer import PythonEnv, no_gstreamer_message
+
+    deployed = PythonEnv("/opt/edge-sdk/venv", "/opt/edge-sdk/venv/bin/python", in_venv=True,
+                         system_site_packages=True, pip_opencv=("opencv-python-headless",), numpy_major=1,
+                         writable=False)
+    message = no_gstreamer_message(deployed)
+    assert "1. sudo apt install python3-opencv" in message
+    assert "2. remove the pip OpenCV that shadows it: sudo /opt/edge-sdk/venv/bin/python -m pip uninstall --yes " \
+           "opencv-python-headless" in message
+    assert "--system-site-packages" not in message and "numpy" not in message
+    assert "install.sh installs opencv-python-headless again" in message
+    project = PythonEnv("/src/.venv", "/src/.venv/bin/python", in_venv=True, system_site_packages=False,
+                        pip_opencv=("opencv-python-headless",), numpy_major=2, writable=True)
+    message = no_gstreamer_message(project)
+    assert "2. let this venv see it: python3 -m venv --system-site-packages /src/.venv" in message
+    assert "3. remove the pip OpenCV that shadows it: /src/.venv/bin/python -m pip uninstall" in message
+    assert "4. Debian's cv2 needs numpy 1: /src/.venv/bin/python -m pip install 'numpy<2'" in message
 
 
 def test_picamera2_missing_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
