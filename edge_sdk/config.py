@@ -57,6 +57,11 @@ class ModelConfig:
         default=None, metadata={"help": "ai_edge_litert, tflite_runtime or tensorflow; null: the first that imports"}
     )
     verify_golden: bool = field(default=True, metadata={"help": "re-run the bundle's golden vectors at load"})
+    signature: str | None = field(default=None, metadata={
+        "help": "the bundle signature to serve (e.g. embed_image of an image/text embedder); null: its first"})
+    xnnpack: bool | None = field(default=None, metadata={
+        "help": "the XNNPACK delegate on or off; null: the interpreter's default (ai-edge-litert: on). Off gives "
+                "the reference kernels' exact int8 results, on is faster"})
 
 
 @dataclass(frozen=True)

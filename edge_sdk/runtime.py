@@ -80,7 +80,7 @@ class Runtime:
         model_path = Path(config.model.path) if config.model.path else default_bundle_path()
         model = FusionModel.from_bundle(
             model_path, num_threads=config.model.num_threads, runtime=config.model.runtime,
-            verify_golden=config.model.verify_golden,
+            verify_golden=config.model.verify_golden, signature=config.model.signature, xnnpack=config.model.xnnpack,
         )
         self._stack.callback(model.close)
         check_inputs_have_sources(model.manifest, config)
@@ -287,18 +287,22 @@ def _as_dict(stats: Any) -> dict[str, Any]:
 _SOURCE_ADVICE = {
     "text": "set text.source to fixed (with text.prompt), stdin, file or mqtt",
     "sensor": "set sensor.source to stdin, file, mqtt or bridge",
+    "tensor": "edge-sdk run has no source for tensor inputs yet; feed them through the Python API "
+              "(Model.predict(tensors={name: values}))",
 }
 
 
 def check_inputs_have_sources(manifest: Manifest, config: DeviceConfig) -> None:
     """Every model input needs a configured source, or every frame would be skipped as incomplete."""
-    configured = {"image": True, "text": config.text.source != "none", "sensor": config.sensor.source != "none"}
-    missing = [spec for spec in manifest.inputs if not configured.get(spec.role, True)]
+    configured = {"image": True, "text": config.text.source != "none", "sensor": config.sensor.source != "none",
+                  "tensor": False}
+    inputs = (manifest.signature(config.model.signature) if config.model.signature else manifest.primary).inputs
+    missing = [spec for spec in inputs if not configured.get(spec.role, True)]
     if missing:
         raise ConfigError("; ".join(
             f"{spec.role}.source: the model {manifest.model.name!r} takes a {spec.role} input ({spec.name!r}) "
             f"that the config gives no source: {_SOURCE_ADVICE[spec.role]}" for spec in missing))
-    roles = {spec.role for spec in manifest.inputs}
+    roles = {spec.role for spec in inputs}
     for role in ("text", "sensor"):
         if configured[role] and role not in roles:
             _log.warning("%s.source is set but the model %r takes no %s input: it is ignored",

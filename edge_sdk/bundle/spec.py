@@ -75,6 +75,8 @@ class TaskSection:
                 "empty: taken from the outputs' roles"})
     params: Mapping[str, Any] = field(default_factory=dict, metadata={
         "help": "the task's options (top_k, threshold, anchors, iou_threshold, ...): see the task reference"})
+    labels: tuple[str, ...] = field(default=(), metadata={
+        "help": "class names by class id (a detector's, a mask's); empty: the labels of the task's scores output"})
 
 
 @dataclass(frozen=True)

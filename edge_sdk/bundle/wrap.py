@@ -23,7 +23,7 @@ import io
 import logging
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -176,9 +176,27 @@ def wrap_signatures(tflite_path: str | Path, out_path: str | Path, signatures: S
             if out.labels:  # plain text too, for people and other tools
                 name = "labels.txt" if len(sig.outputs) == 1 and not several else f"labels_{out.name}.txt"
                 assets[f"{sig.key}/{name}" if several else name] = ("\n".join(out.labels) + "\n").encode()
-    written = write_bundle(out_path, flatbuffer, manifest, assets)
+    target = Path(out_path)
+    checking = target.with_name(target.name + ".checking")
+    try:
+        written = write_bundle(checking, flatbuffer, manifest, assets)
+        _check_loads(checking)
+        checking.replace(target)
+    finally:
+        checking.unlink(missing_ok=True)
     _log.info("wrapped %s into %s", source, out_path)
     return written
+
+
+def _check_loads(path: Path) -> None:
+    """Load every signature as ``edge-sdk run`` would (interpreter, contract, task, goldens)."""
+    from edge_sdk.bundle.io import read_bundle
+    from edge_sdk.model import FusionModel
+
+    bundle = read_bundle(path)
+    for signature in bundle.manifest.signatures:
+        with FusionModel.from_bundle(bundle, signature=signature.key):
+            pass
 
 
 def _pick_key(key: str | None, available: Mapping[str | None, Any]) -> str | None:
@@ -217,8 +235,15 @@ def _signature_spec(description: SignatureDescription, key: str | None, model_in
             if name not in model_outputs:
                 raise BundleError(f"{where}task.outputs.{role}: the model has no output {name!r}. "
                                   f"The model's outputs: {sorted(model_outputs)}")
-    return SignatureSpec(key=key, inputs=tuple(_input_spec(d, model_inputs[n]) for n, d in described_inputs),
+    spec = SignatureSpec(key=key, inputs=tuple(_input_spec(d, model_inputs[n]) for n, d in described_inputs),
                          outputs=outputs, task=task)
+    from edge_sdk.bundle.tasking import task_spec
+
+    try:  # the loader resolves the task the same way: refuse here what it would refuse there
+        resolved = task_spec(spec)
+    except BundleError as exc:
+        raise BundleError(f"{where}{exc}") from None
+    return replace(spec, task=resolved.to_dict())
 
 
 def _associated_files(data: bytes, source: Path) -> dict[str, bytes]:
@@ -342,7 +367,8 @@ def wrap_from_spec_file(tflite_path: str | Path, out_path: str | Path, spec_path
         outputs = [OutputDescription(labels=o.labels, role=o.role, name=o.name) for o in section.outputs]
         task = None
         if section.task is not None:
-            task = {"kind": section.task.kind, "outputs": dict(section.task.outputs), "params": dict(section.task.params)}
+            task = {"kind": section.task.kind, "outputs": dict(section.task.outputs), "params": dict(section.task.params),
+                    "labels": list(section.task.labels)}
         signatures.append(SignatureDescription(inputs, outputs, section.key, task))
     info = spec.model
     model_info = ModelInfo(name=info.name or Path(tflite_path).stem, version=info.version, description=info.description)

@@ -266,7 +266,8 @@ def test_several_signatures_make_one_bundle_with_an_entry_each(tmp_path: Path) -
                              {"kind": "embed", "outputs": {"embedding": "copy"}}),
     ], ModelInfo("pair"))
     assert [s.key for s in manifest.signatures] == ["serving_default", "sensor_only"]
-    assert manifest.signature("sensor_only").task == {"kind": "embed", "outputs": {"embedding": "copy"}}
+    assert manifest.signature("sensor_only").task == {"kind": "embed", "outputs": {"embedding": "copy"}, "labels": [],
+                                                      "params": {}}
     bundle = read_bundle(tmp_path / "b.tflite")
     assert bundle.manifest == manifest and "serving_default/labels_scores.txt" in bundle.assets
 
