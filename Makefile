@@ -10,7 +10,7 @@ STAMP_TFLRT := $(VENV_TFLRT)/.installed
 <<<<<<< HEAD
 .PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge seek-bundle zoo clean
 =======
-.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess seek-bundle clean
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models seek-bundle clean
 >>>>>>> pre
 
 $(STAMP): setup.cfg pyproject.toml
@@ -57,6 +57,9 @@ bench-bridge: $(STAMP)
 
 bench-preprocess: $(STAMP)
 	$(PY) bench/preprocess.py
+
+bench-models: $(STAMP)
+	$(PY) bench/models.py
 
 # Rebuilds the small seek bundle kept in the repo for TensorFlow-free tests.
 seek-bundle: $(STAMP)

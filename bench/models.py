@@ -1,0 +1,130 @@
+"""Benchmark of the model zoo through the runtime (``make bench-models``).
+
+For every model of tests/fixtures/zoo (wrapped from its spec in tests/fixtures/zoo/specs):
+- ``raw_parity_max_abs``: the runtime's raw outputs against a direct interpreter run on the same
+  tensors (0: the runtime feeds and reads exactly what a direct interpreter does);
+- ``results_per_s``: through the runtime's pipeline (capture thread, preprocess, invoke, task decode)
+  over a video, every frame; models without an image input through ``Model.predict``;
+- ``bare_per_s``: a bare loop of the interpreter plus the same task decoding on the same, already
+  prepared tensors; ``overhead_ratio`` = results_per_s / bare_per_s.
+Prints a table, then as its last line one JSON object: ``models``, ``models_loaded``,
+``raw_parity_max_abs``, ``detect_overhead_ratio``, ``task_overhead_ratio_min`` and per-model figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edge_sdk.bundle import read_bundle  # noqa: E402
+from edge_sdk.bundle.wrap import wrap_from_spec_file  # noqa: E402
+from edge_sdk.model import Model  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ZOO = REPO / "tests" / "fixtures" / "zoo"
+
+
+def _direct(path: Path, key: str | None, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    if interpreter.get_signature_list():
+        return dict(interpreter.get_signature_runner(key)(**tensors))
+    interpreter.allocate_tensors()
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], tensors[detail["name"]])
+    interpreter.invoke()
+    return {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
+
+
+def _inputs(model: Model, frame: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for spec in model.signature.inputs:
+        if spec.role == "image":
+            kwargs["image"] = frame
+        elif spec.role == "tensor":
+            kwargs.setdefault("tensors_in", {})[spec.name] = rng.uniform(-1, 1, spec.shape).astype(np.float32)
+    return kwargs
+
+
+def _bare_per_s(model: Model, prepared: list[dict[str, np.ndarray]], seconds: float) -> float:
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for tensors in prepared:
+            model.decode(model.infer(tensors))
+            count += 1
+    return count / (time.perf_counter() - start)
+
+
+def _runtime_per_s(path: Path, key: str | None, model: Model, video: Path, kwargs: dict[str, Any],
+                   seconds: float) -> float:
+    if model._image_input is None:  # no source for tensor or text inputs in a run: the Python API loop
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            model.predict(**{k if k != "tensors_in" else "tensors": v for k, v in kwargs.items() if k != "image"})
+            count += 1
+        return count / (time.perf_counter() - start)
+    from edge_sdk.pipeline import Pipeline
+    from edge_sdk.sources import open_frame_source
+
+    runs = []
+    for _ in range(2):
+        with Model.from_bundle(path, signature=key) as served, \
+                Pipeline(served, open_frame_source(f"file://{video}", playback="every_frame")) as pipeline:
+            runs.append(float(pipeline.run()["fps"]))
+    return max(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each bare loop")
+    parser.add_argument("--frames", type=int, default=600, help="frames of the video the pipeline runs over")
+    args = parser.parse_args()
+    from edge_sdk.demo.seek import SeekClip, write_clip
+
+    rng = np.random.default_rng(0)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        clip = write_clip(work / "clip.mp4", SeekClip(seconds=args.frames / 30.0, fps=30.0, size=160, seed=1))
+        frame = rng.integers(0, 256, (160, 160, 3), dtype=np.uint8)
+        specs = sorted((ZOO / "specs").glob("*.yaml"))
+        for spec in tqdm(specs, desc="zoo", unit="model"):
+            path = work / f"{spec.stem}.tflite"
+            wrap_from_spec_file(ZOO / f"{spec.stem}.tflite", path, spec)
+            for signature in read_bundle(path).manifest.signatures:
+                with Model.from_bundle(path, signature=signature.key) as model:
+                    kwargs = _inputs(model, frame, rng)
+                    tensors = model.prepare(image=kwargs.get("image"), tensors_in=kwargs.get("tensors_in"))
+                    ours, theirs = model.backend.infer(tensors), _direct(path, signature.key, tensors)
+                    parity = max(float(np.max(np.abs(ours[n].astype(np.float64) - theirs[n]))) for n in ours)
+                    bare = _bare_per_s(model, [tensors], args.seconds)
+                    through = _runtime_per_s(path, signature.key, model, clip.video, kwargs, args.seconds)
+                rows.append({"model": spec.stem + (f":{signature.key}" if signature.key and len(
+                    read_bundle(path).manifest.signatures) > 1 else ""), "task": model.task.kind,
+                    "raw_parity_max_abs": parity, "results_per_s": round(through, 1), "bare_per_s": round(bare, 1),
+                    "overhead_ratio": round(through / bare, 3), "via": "pipeline" if "image" in kwargs else "predict"})
+    print(f"{'model':36} {'task':9} {'parity':>7} {'runtime/s':>10} {'bare/s':>9} {'ratio':>6}  via")
+    for r in rows:
+        print(f"{r['model']:36} {r['task']:9} {r['raw_parity_max_abs']:7.2g} {r['results_per_s']:10.1f} "
+              f"{r['bare_per_s']:9.1f} {r['overhead_ratio']:6.3f}  {r['via']}")
+    detect = [r["overhead_ratio"] for r in rows if r["task"] == "detect"]
+    figures = {"models": len(specs), "models_loaded": len({r["model"].split(":")[0] for r in rows}),
+               "raw_parity_max_abs": max(r["raw_parity_max_abs"] for r in rows),
+               "detect_overhead_ratio": min(detect) if detect else None,
+               "task_overhead_ratio_min": min(r["overhead_ratio"] for r in rows), "rows": rows}
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
