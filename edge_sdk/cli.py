@@ -156,7 +156,12 @@ def _summary_line(summary: dict[str, Any]) -> str:
         if stage in stages:
             parts.append(f"{stage}_p50={stages[stage]['p50_ms']}ms")
     parts.append(f"drops={summary.get('drops')}")
-    return "edge-sdk run: " + " ".join(parts)
+    line = "edge-sdk run: " + " ".join(parts)
+    if summary.get("mqtt"):  # published means handed to the outbox; say what reached the broker
+        from edge_sdk.sinks.mqtt.report import describe_delivery
+
+        line += "\nedge-sdk run: mqtt " + describe_delivery(summary["mqtt"])
+    return line
 
 
 def _cmd_validate_config(args: argparse.Namespace) -> int:
