@@ -103,9 +103,16 @@ def console_main() -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge_sdk.runtime import Runtime, check_config
 
+    from edge_sdk.sinks.mqtt.outbox import OutboxInUseError
+
     config = _run_config(args)
     check_config(config)
-    with Runtime(config) as runtime:
+    try:
+        runtime = Runtime(config)
+    except OutboxInUseError as exc:  # a second run for the same device: a setup problem, not a failed run
+        print(f"edge-sdk run: {exc}", file=sys.stderr)
+        return 2
+    with runtime:
         if runtime.broker is not None:
             print(f"edge-sdk run: no broker configured; embedded MQTT broker on mqtt://127.0.0.1:{runtime.broker.port}"
                   f" (subscribe to {config.device} topics under edge_sdk/)", file=sys.stderr)
