@@ -13,11 +13,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import signal
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Self
 
 from edge_sdk.bundle import Manifest
@@ -26,6 +23,7 @@ from edge_sdk.config import DeviceConfig
 from edge_sdk.errors import ConfigError
 from edge_sdk.model import FusionModel
 from edge_sdk.pipeline import Pipeline, Result
+from edge_sdk.pipeline.signals import stop_on_signals
 from edge_sdk.sinks.base import MQTTSink, ResultSink
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 
@@ -220,7 +218,7 @@ class Runtime:
 
         if self._wall_replay is not None:
             self._wall_replay.start_s = now_s()
-        with self._signals_stop(self.pipeline.stop):
+        with stop_on_signals(self.pipeline.stop):
             sdnotify.ready(f"running model {self.pipeline.model.manifest.model.name}")
             try:
                 stats = self.pipeline.run()
@@ -257,25 +255,6 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _signals_stop(stop: Callable[[], None]) -> Iterator[None]:
-        """SIGINT/SIGTERM call ``stop`` (main thread only; elsewhere the caller handles signals)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            _log.info("received %s: stopping", signal.Signals(signum).name)
-            stop()
-
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
 
 
 def _as_dict(stats: Any) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from edge_sdk.pipeline.capture import CaptureThread
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
 from edge_sdk.pipeline.result import Result
+from edge_sdk.pipeline.signals import stop_on_signals
 from edge_sdk.pipeline.stats import RateMeter, StageTimes
 from edge_sdk.sinks.base import ResultSink
 from edge_sdk.sources.base import FrameSource
@@ -62,7 +63,7 @@ def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:
 class Pipeline:
     """Runs a :class:`FusionModel` on frames with text and sensor inputs; see the module docstring.
 
-    >>> text, sensor = TextSlot("text"), SensorSlot("sensor")
+    >>> text, sensor = TextSlot("text"), SensorSlot("sensor", max_age_s=None)  # a fixed reading
     >>> text.set("find the red circle")
     >>> sensor.update({"distance_cm": 80.0})
     >>> labels = []
@@ -137,9 +138,10 @@ class Pipeline:
         self._stop.set()
 
     def run(self) -> dict[str, Any]:
-        """Run until end of stream, :meth:`stop`, ``max_frames`` or a failure; returns :meth:`stats`.
+        """Run until end of stream, :meth:`stop`, ``max_frames``, SIGINT/SIGTERM or a failure; returns :meth:`stats`.
 
-        The calling thread becomes the inference worker.
+        The calling thread becomes the inference worker. On the main thread, Ctrl-C and SIGTERM stop
+        the run cleanly (see :mod:`edge_sdk.pipeline.signals`).
         """
         with self._lock:
             if self._state is not PipelineState.CREATED:
@@ -149,7 +151,8 @@ class Pipeline:
         self._dispatcher.start()
         self._capture.start()
         try:
-            self._work()
+            with stop_on_signals(self.stop):  # Ctrl-C ends the run, flushed, instead of a traceback
+                self._work()
         except (SourceError, InputError) as exc:  # a stage failed: reported below as PipelineError
             self._error = exc
         finally:

@@ -23,7 +23,7 @@ from typing import IO
 from edge_sdk.clock import ReplayClock, WallReplayClock, from_wall_s
 from edge_sdk.errors import ConfigError, SourceError
 from edge_sdk.pipeline.readings import LatestValue, LineFeeder, TraceReplay
-from edge_sdk.sources.config import SensorConfig
+from edge_sdk.sources.config import SENSOR_MAX_AGE_S, SensorConfig
 from edge_sdk.sources.trace import is_trace_file
 
 __all__ = ["SensorSlot", "load_sensor_trace", "open_sensor_source", "parse_sensor_record"]
@@ -32,9 +32,13 @@ _TIME_KEYS = ("ts", "t_s")
 
 
 class SensorSlot(LatestValue[Mapping[str, float]]):
-    """The latest sensor values (name -> float), older than ``max_age_s`` counting as missing."""
+    """The latest sensor values (name -> float), older than ``max_age_s`` counting as missing.
 
-    def __init__(self, name: str, max_age_s: float | None = None, clock: ReplayClock | None = None) -> None:
+    ``max_age_s`` defaults to the config's ``sensor.max_age_s`` default (1 s): a stale distance must
+    not steer a robot. A value that is set once and stays true is ``max_age_s=None``.
+    """
+
+    def __init__(self, name: str, max_age_s: float | None = SENSOR_MAX_AGE_S, clock: ReplayClock | None = None) -> None:
         super().__init__(name, max_age_s)
         self._clock = clock  # maps "t_s" of trace-style lines received live
 
