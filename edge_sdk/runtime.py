@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 from edge_sdk.bundle import Manifest
 from edge_sdk.clock import WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig
-from edge_sdk.errors import ConfigError
+from edge_sdk.errors import ConfigError, MissingDependencyError
 from edge_sdk.model import FusionModel
 from edge_sdk.pipeline import Pipeline, Result
 from edge_sdk.pipeline.signals import stop_on_signals
@@ -174,6 +174,7 @@ class Runtime:
 
     def _start_bridge(self, sensor: SensorSlot | None) -> None:
         from firmware_bridge import ActionController, BridgeLink
+        from firmware_bridge.errors import MissingDependencyError as BridgeMissingDependency
 
         assert self.config.bridge is not None
         url, link_config = self.config.bridge.url, self.config.bridge.link
@@ -183,6 +184,8 @@ class Runtime:
             on_reading = lambda reading: sensor.update(reading.values, from_wall_s(reading.timestamp_s))
         try:
             link = self.link = BridgeLink.open(url, link_config, on_reading=on_reading)
+        except BridgeMissingDependency as exc:  # no pyserial: the one-line message, exit 2
+            raise MissingDependencyError(str(exc)) from exc
         except OSError as exc:
             from edge_sdk.errors import SourceError
 
