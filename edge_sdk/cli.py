@@ -102,7 +102,6 @@ def console_main() -> None:
 # -- device commands ------------------------------------------------------------------------------
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge_sdk.runtime import Runtime, check_config
-
     from edge_sdk.sinks.mqtt.outbox import OutboxInUseError
 
     config = _run_config(args)

@@ -17,7 +17,7 @@ from edge_sdk.sources.sensor import SensorSlot
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_layout import _readme_python_example  # noqa: E402 - the README's own extraction
+from test_layout import _readme_python_example  # the README's own extraction
 
 
 @pytest.mark.slow

@@ -69,7 +69,7 @@ def test_the_summary_says_what_the_broker_never_got(make_broker: Callable[..., M
         broker.stop()  # the broker goes away before the run ends: results pile up in the outbox
         time.sleep(2.0)
     finally:
-        out, err = _stop(process)
+        _, err = _stop(process)
     assert process.returncode == 0, err[-2000:]
     assert "Traceback" not in err, err[-2000:]
     published = int(re.search(r"edge-sdk run: results=\d+ published=(\d+)", err).group(1))  # type: ignore[union-attr]
@@ -91,7 +91,7 @@ def test_a_second_run_for_the_same_device_says_who_holds_the_outbox(make_broker:
         assert recorder.wait_for(lambda messages: len(messages) >= 1, 30.0)
         second = _start_run(_config(tmp_path, broker, "pi-twice", "second.json"))
         try:
-            out, err = second.communicate(timeout=60)  # it must end by itself
+            _, err = second.communicate(timeout=60)  # it must end by itself
         finally:
             _stop(second)
     finally:
@@ -100,6 +100,7 @@ def test_a_second_run_for_the_same_device_says_who_holds_the_outbox(make_broker:
     assert "Traceback" not in err, err
     assert "exited unexpectedly" not in err, err
     lines = [line for line in err.splitlines() if line.startswith("edge-sdk run:")]
-    assert lines == [f"edge-sdk run: another edge-sdk run for device pi-twice holds the outbox at "
-                     f"{tmp_path / 'outbox.sqlite3'} (pid {first.pid}): stop it, or give this run its own device id or "
-                     "mqtt.outbox.path"], err
+    expected = (f"edge-sdk run: another edge-sdk run for device pi-twice holds the outbox at "
+                f"{tmp_path / 'outbox.sqlite3'} (pid {first.pid}): stop it, or give this run its own device id or "
+                "mqtt.outbox.path")
+    assert lines == [expected], err
