@@ -30,6 +30,7 @@ from edge_sdk.pipeline.align import Aligner
 from edge_sdk.pipeline.capture import CaptureThread
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
+from edge_sdk.pipeline.incomplete import IncompleteWarner
 from edge_sdk.pipeline.result import Result
 from edge_sdk.pipeline.signals import stop_on_signals
 from edge_sdk.pipeline.stats import RateMeter, StageTimes
@@ -100,6 +101,7 @@ class Pipeline:
         self._aligner = Aligner(text, sensor, align)
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles
+        self._incomplete = IncompleteWarner(self._aligner, needs_text=self._needs_text, needs_sensor=self._needs_sensor)
         self._sinks = list(sinks)
         manifest = model.manifest
         model_info = {"name": manifest.model.name, "version": manifest.model.version,
@@ -234,6 +236,8 @@ class Pipeline:
             inputs = aligner.align(frame)
             if (self._needs_text and inputs.text is None) or (self._needs_sensor and inputs.sensor is None):
                 self.skipped_incomplete += 1
+                self._incomplete.skipped(frame, text=self._needs_text and inputs.text is None,
+                                         sensor=self._needs_sensor and inputs.sensor is None)
                 if not config.skip_incomplete:
                     missing = "text" if self._needs_text and inputs.text is None else "sensor"
                     raise InputError(f"frame {frame.index} has no fresh {missing} input (skip_incomplete is off)")
