@@ -25,7 +25,8 @@ def register_host_commands(sub: Any) -> None:
 
 
 def _translating(func: Any, name: str) -> Any:
-    """DataError/SpecError -> 2, any other ConverterError -> 1, with a one-line cause on stderr."""
+    """DataError/SpecError and a missing extra (TensorFlow) -> 2, any other ConverterError -> 1, with a
+    one-line cause on stderr."""
     def run(args: argparse.Namespace) -> int:
         from converters.errors import ConverterError, DataError, SpecError
 
@@ -34,6 +35,14 @@ def _translating(func: Any, name: str) -> Any:
         except ConverterError as exc:
             print(f"edge-sdk {name}: {exc}", file=sys.stderr)
             return 2 if isinstance(exc, (DataError, SpecError)) else 1
+        except ImportError as exc:  # TensorFlow (or pandas...) missing: the one-line message of the extras
+            from edge_sdk._lazy import missing_dependency
+
+            missing = missing_dependency(exc, f"edge-sdk {name}")
+            if missing is None:
+                raise
+            print(f"edge-sdk {name}: {missing}", file=sys.stderr)
+            return 2
     return run
 
 

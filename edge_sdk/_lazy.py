@@ -10,7 +10,7 @@ from typing import Any
 
 from edge_sdk.errors import MissingDependencyError
 
-__all__ = ["lazy_exports", "require"]
+__all__ = ["lazy_exports", "missing_dependency", "require"]
 
 # module -> (pip distribution, extra of edge-sdk that brings it)
 _EXTRAS: dict[str, tuple[str, str]] = {
@@ -23,6 +23,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "amqtt.broker": ("amqtt", "broker"),
     "ai_edge_litert.interpreter": ("ai-edge-litert", "device"),
     "tensorflow": ("tensorflow", "host"),
+    "keras": ("tensorflow", "host"),
     "pandas": ("pandas", "host"),
     "matplotlib": ("matplotlib", "host"),
 }
@@ -36,11 +37,23 @@ def require(module: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        dist, extra = _EXTRAS.get(module, (module.split(".")[0], "device"))
-        raise MissingDependencyError(
-            f"{dist} is needed for {purpose} but cannot be imported ({exc}). "
-            f"Install it with: pip install 'edge-sdk[{extra}]'"
-        ) from exc
+        raise _missing(module, purpose, exc) from exc
+
+
+def missing_dependency(exc: ImportError, purpose: str) -> MissingDependencyError | None:
+    """The :func:`require` error for an ImportError of a known optional module (``keras``,
+    ``tensorflow``, ``serial``...) raised deep inside a command; None for any other module."""
+    name = exc.name or ""
+    known = next((module for module in (name, name.split(".")[0]) if module in _EXTRAS), None)
+    return None if known is None else _missing(known, purpose, exc)
+
+
+def _missing(module: str, purpose: str, exc: ImportError) -> MissingDependencyError:
+    dist, extra = _EXTRAS.get(module, (module.split(".")[0], "device"))
+    return MissingDependencyError(
+        f"{dist} is needed for {purpose} but cannot be imported ({exc}). "
+        f"Install it with: pip install 'edge-sdk[{extra}]'"
+    )
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:

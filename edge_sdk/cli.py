@@ -128,10 +128,16 @@ def console_main() -> None:
 # -- device commands ------------------------------------------------------------------------------
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge_sdk.runtime import Runtime, check_config
+    from edge_sdk.sinks.mqtt.outbox import OutboxInUseError
 
     config = _run_config(args)
     check_config(config)
-    with Runtime(config) as runtime:
+    try:
+        runtime = Runtime(config)
+    except OutboxInUseError as exc:  # a second run for the same device: a setup problem, not a failed run
+        print(f"edge-sdk run: {exc}", file=sys.stderr)
+        return 2
+    with runtime:
         if runtime.broker is not None:
             print(f"edge-sdk run: no broker configured; embedded MQTT broker on mqtt://127.0.0.1:{runtime.broker.port}"
                   f" (subscribe to {config.device} topics under edge_sdk/)", file=sys.stderr)
@@ -182,7 +188,12 @@ def _summary_line(summary: dict[str, Any]) -> str:
         if stage in stages:
             parts.append(f"{stage}_p50={stages[stage]['p50_ms']}ms")
     parts.append(f"drops={summary.get('drops')}")
-    return "edge-sdk run: " + " ".join(parts)
+    line = "edge-sdk run: " + " ".join(parts)
+    if summary.get("mqtt"):  # published means handed to the outbox; say what reached the broker
+        from edge_sdk.sinks.mqtt.report import describe_delivery
+
+        line += "\nedge-sdk run: mqtt " + describe_delivery(summary["mqtt"])
+    return line
 
 
 def _cmd_validate_config(args: argparse.Namespace) -> int:

@@ -13,19 +13,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import signal
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Self
 
 from edge_sdk.bundle import Manifest
 from edge_sdk.clock import WallReplayClock, from_wall_s, now_s
 from edge_sdk.config import DeviceConfig
-from edge_sdk.errors import ConfigError
+from edge_sdk.errors import ConfigError, MissingDependencyError
 from edge_sdk.model import FusionModel
 from edge_sdk.pipeline import Pipeline, Result
+from edge_sdk.pipeline.signals import stop_on_signals
 from edge_sdk.sinks.base import MQTTSink, ResultSink
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 
@@ -176,6 +174,7 @@ class Runtime:
 
     def _start_bridge(self, sensor: SensorSlot | None) -> None:
         from firmware_bridge import ActionController, BridgeLink
+        from firmware_bridge.errors import MissingDependencyError as BridgeMissingDependency
 
         assert self.config.bridge is not None
         url, link_config = self.config.bridge.url, self.config.bridge.link
@@ -185,6 +184,8 @@ class Runtime:
             on_reading = lambda reading: sensor.update(reading.values, from_wall_s(reading.timestamp_s))
         try:
             link = self.link = BridgeLink.open(url, link_config, on_reading=on_reading)
+        except BridgeMissingDependency as exc:  # no pyserial: the one-line message, exit 2
+            raise MissingDependencyError(str(exc)) from exc
         except OSError as exc:
             from edge_sdk.errors import SourceError
 
@@ -220,7 +221,7 @@ class Runtime:
 
         if self._wall_replay is not None:
             self._wall_replay.start_s = now_s()
-        with self._signals_stop(self.pipeline.stop):
+        with stop_on_signals(self.pipeline.stop):
             sdnotify.ready(f"running model {self.pipeline.model.manifest.model.name}")
             try:
                 stats = self.pipeline.run()
@@ -257,25 +258,6 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _signals_stop(stop: Callable[[], None]) -> Iterator[None]:
-        """SIGINT/SIGTERM call ``stop`` (main thread only; elsewhere the caller handles signals)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            _log.info("received %s: stopping", signal.Signals(signum).name)
-            stop()
-
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
 
 
 def _as_dict(stats: Any) -> dict[str, Any]:

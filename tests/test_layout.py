@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -42,10 +43,11 @@ def test_readme_python_example_runs_as_written_on_a_real_video(tmp_path: Path) -
     code = example.replace('"camera://0"', repr(f"file://{clip.video}"))
     result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    # the callback's print and the sink's JSON lines come from two threads, so lines may interleave
-    printed = re.findall(r"\b(left|center|right|absent|blocked) (?:0|1)(?:\.\d+)?\b", result.stdout)
-    assert len(printed) >= 10, result.stdout[-2000:]
-    assert result.stdout.count('"edge_sdk.result/2"') >= 10, result.stdout[:500]
+    # stdout is the sink's data, every line JSON; the callback prints to stderr
+    printed = re.findall(r"^(left|center|right|absent|blocked) (?:0|1)(?:\.\d+)?$", result.stderr, re.MULTILINE)
+    assert len(printed) >= 10, result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sum(line["schema"] == "edge_sdk.result/2" for line in lines) >= 10, result.stdout[:500]
 
 
 def test_the_device_package_never_names_the_host_package() -> None:

@@ -1,7 +1,8 @@
 """``edge-sdk demo``: the seek robot loop on one machine, printed for a person and, last, as one JSON line.
 
 stdout: one line per change the subscriber sees, the summary table, and the JSON summary as the last
-line. stderr: a status line every second and diagnostics. Exit 0 when every published result was
+line. stderr: where to watch it (the dashboard page it serves, the broker's MQTT and WebSocket
+addresses), a status line every second, diagnostics, and at the end what to try next. Exit 0 when every published result was
 received and no stage failed, 1 otherwise.
 """
 
@@ -35,6 +36,8 @@ def register(subparsers: Any) -> None:
                       help="a decision drives the motors only at this confidence or more; below it: stop")
     demo.add_argument("--lead", type=float, default=1.5, dest="lead_s",
                       help="seconds between starting the MCU simulator and the video (runtime start-up)")
+    demo.add_argument("--dashboard-port", type=int, default=8080,
+                      help="HTTP port of the live dashboard (a free one when taken; 0: always a free one)")
     demo.set_defaults(func=run_demo)
 
 
@@ -58,8 +61,9 @@ def run_demo(args: argparse.Namespace) -> int:
             console.note("edge-sdk demo: building the bundle failed")
             return 1
     options = DemoOptions(seconds=args.seconds, workdir=workdir, model_path=model, seed=args.seed, lead_s=args.lead_s,
-                          broker=args.broker, min_confidence=args.min_confidence)
-    demo = SeekDemo(options, on_change=console.change, on_progress=console.progress)
+                          broker=args.broker, min_confidence=args.min_confidence, dashboard_port=args.dashboard_port)
+    demo = SeekDemo(options, on_change=console.change, on_progress=console.progress,
+                    on_ready=lambda where: console.note(_watch_lines(where)))
     console.note(f"edge-sdk demo: {options.seconds:.0f} s seek clip in {workdir}; MCU simulator on a pty; "
                  f"{'embedded amqtt' if options.broker == 'amqtt' else 'local Mosquitto'} broker; model {model or 'shipped seek_int8'}")
     summary = demo.run()
@@ -69,6 +73,7 @@ def run_demo(args: argparse.Namespace) -> int:
     confusion = summary.pop("confusion", {})
     summary["confusion"] = confusion  # kept, but after the headline numbers
     print(json.dumps(summary), file=sys.stdout, flush=True)
+    console.note(_WHAT_NEXT)
     if summary["error"]:
         console.note(f"edge-sdk demo: a stage failed: {summary['error']}")
         return 1
@@ -76,6 +81,22 @@ def run_demo(args: argparse.Namespace) -> int:
         console.note(f"edge-sdk demo: published {summary['published']} but received {summary['received']}")
         return 1
     return 0
+
+
+def _watch_lines(where: Any) -> str:
+    host, port = where.broker_url.split("//")[1].rsplit(":", 1)
+    return (f"edge-sdk demo: watch it live: dashboard {where.dashboard_url}\n"
+            f"edge-sdk demo: broker {where.broker_url} and {where.broker_ws_url} (MQTT over WebSockets), "
+            f"topics {where.topics}; e.g. mosquitto_sub -h {host} -p {port} -t '{where.topics}' -v")
+
+
+_WHAT_NEXT = """what next:
+  your camera:       edge-sdk run --source camera://0 --stdout   (the same model; results on an embedded broker,
+                     dashboard: edge-sdk dashboard, then http://127.0.0.1:8080/)
+  your own data:     edge-sdk train --manifest your.csv -o work/mine, then edge-sdk convert work/mine --manifest
+                     your.csv -o work/mine/bundles   (host extras: pip install 'edge-sdk[host]'; README "What is in the box")
+  your own .tflite:  edge-sdk wrap model.tflite --spec model.yaml -o bundle.tflite, then edge-sdk run --model
+                     bundle.tflite --source camera://0   (docs/bring-your-own-model.md)"""
 
 
 class _Console:

@@ -13,6 +13,9 @@ start). The simulator is started first with its trace shifted by ``lead_s``; the
 built meanwhile, and the video is started when the shifted trace reaches its time zero. The demo
 app sends each command on the same schedule, so all three start together.
 
+While it runs, the demo serves the live dashboard page (``edge_sdk.dashboard``) subscribed to its
+broker, which listens for MQTT over WebSockets too; :attr:`SeekDemo.endpoints` says where.
+
 The library part logs and never prints: :class:`SeekDemo` reports through callbacks and returns
 the summary; ``edge_sdk.demo.cli`` does the printing.
 """
@@ -35,7 +38,7 @@ from edge_sdk.demo.seek import ClipPaths, SeekClip, write_clip
 from edge_sdk.demo.subscriber import DemoSubscriber, Receipt
 from edge_sdk.errors import ConfigError, EdgeSDKError
 
-__all__ = ["DEMO_ACTIONS", "DemoOptions", "Progress", "SeekDemo"]
+__all__ = ["DEMO_ACTIONS", "DemoOptions", "Endpoints", "Progress", "SeekDemo"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,6 +67,17 @@ class DemoOptions:
     min_confidence: float = 0.5
     drain_timeout_s: float = 10.0  # after the run, wait this long for the last results to arrive
     broker: str = "amqtt"  # amqtt: the runtime's embedded broker; mosquitto: a local Mosquitto, to compare
+    dashboard_port: int = 8080  # the live dashboard's HTTP port; taken or 0: a free one
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where to watch the demo while it runs: the dashboard page and the broker (MQTT and WebSockets)."""
+
+    dashboard_url: str
+    broker_url: str
+    broker_ws_url: str
+    topics: str
 
 
 @dataclass(frozen=True)
@@ -84,10 +98,13 @@ class SeekDemo:
     """Runs the demo once: ``summary = SeekDemo(DemoOptions(seconds=10)).run()``."""
 
     def __init__(self, options: DemoOptions, *, on_change: Callable[[Receipt], None] | None = None,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_ready: Callable[[Endpoints], None] | None = None) -> None:
         self.options = options
         self._on_change = on_change
         self._on_progress = on_progress
+        self._on_ready = on_ready  # once the dashboard and the broker answer, before the video starts
+        self.endpoints: Endpoints | None = None
         self._media_by_frame_ts: dict[float, float] = {}
         self._stop = threading.Event()
         self.runtime: Any = None
@@ -134,6 +151,7 @@ class SeekDemo:
             from edge_sdk.runtime import Runtime
 
             broker = stack.enter_context(self._broker())
+            dashboard = stack.enter_context(self._dashboard(broker))
             self.runtime = stack.enter_context(Runtime(self._device_config(self.simulator.port, broker),
                                                        on_result=self._record_result))
             runtime = self.runtime
@@ -141,6 +159,10 @@ class SeekDemo:
                 broker.host, broker.port, o.device, on_change=self._on_change, protocol=self._protocol()))
             self.subscriber.watch_boot(runtime.publisher.boot)
             runtime.publisher.wait_connected(10.0)
+            self.endpoints = Endpoints(dashboard.url, f"mqtt://{broker.host}:{broker.port}",
+                                       f"ws://{broker.host}:{broker.ws_port}/", f"edge_sdk/{o.device}/#")
+            if self._on_ready is not None:
+                self._on_ready(self.endpoints)
             start_s = spawned_s + o.lead_s
             late_s = time.monotonic() - start_s
             if late_s > 0:
@@ -187,10 +209,23 @@ class SeekDemo:
         if self.options.broker == "mosquitto":
             from edge_sdk.testing.mosquitto import MosquittoBroker
 
-            return MosquittoBroker(self.options.workdir / "mosquitto")
+            return MosquittoBroker(self.options.workdir / "mosquitto", websockets=True)
         from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
 
-        return EmbeddedBroker(port=0)  # a free port: never collides with a broker already on 1883
+        # free ports: never collides with a broker already on 1883; WebSockets for the dashboard page
+        return EmbeddedBroker(port=0, ws_port=0)
+
+    def _dashboard(self, broker: Any) -> Any:
+        """The live dashboard page, started, subscribed to the demo's broker over WebSockets; on a free
+        port when ``dashboard_port`` is taken (an ``edge-sdk dashboard`` already running, say)."""
+        from edge_sdk.dashboard.server import DashboardConfig, DashboardServer
+
+        config = DashboardConfig(ws_url=f"ws://{broker.host}:{broker.ws_port}/", device=self.options.device)
+        try:
+            return DashboardServer(config, "127.0.0.1", self.options.dashboard_port).start()
+        except OSError as exc:
+            _log.info("%s; serving the dashboard on a free port instead", exc)
+            return DashboardServer(config, "127.0.0.1", 0).start()
 
     def _protocol(self) -> str:
         return "5" if self.options.broker == "mosquitto" else "3.1.1"  # amqtt speaks 3.1.1 only

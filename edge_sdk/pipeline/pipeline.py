@@ -30,7 +30,9 @@ from edge_sdk.pipeline.align import Aligner
 from edge_sdk.pipeline.capture import CaptureThread
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
+from edge_sdk.pipeline.incomplete import IncompleteWarner
 from edge_sdk.pipeline.result import Result
+from edge_sdk.pipeline.signals import stop_on_signals
 from edge_sdk.pipeline.stats import RateMeter, StageTimes
 from edge_sdk.sinks.base import ResultSink
 from edge_sdk.sources.base import FrameSource
@@ -62,7 +64,7 @@ def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:
 class Pipeline:
     """Runs a :class:`FusionModel` on frames with text and sensor inputs; see the module docstring.
 
-    >>> text, sensor = TextSlot("text"), SensorSlot("sensor")
+    >>> text, sensor = TextSlot("text"), SensorSlot("sensor", max_age_s=None)  # a fixed reading
     >>> text.set("find the red circle")
     >>> sensor.update({"distance_cm": 80.0})
     >>> labels = []
@@ -99,6 +101,7 @@ class Pipeline:
         self._aligner = Aligner(text, sensor, align)
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles
+        self._incomplete = IncompleteWarner(self._aligner, needs_text=self._needs_text, needs_sensor=self._needs_sensor)
         self._sinks = list(sinks)
         manifest = model.manifest
         model_info = {"name": manifest.model.name, "version": manifest.model.version,
@@ -137,9 +140,10 @@ class Pipeline:
         self._stop.set()
 
     def run(self) -> dict[str, Any]:
-        """Run until end of stream, :meth:`stop`, ``max_frames`` or a failure; returns :meth:`stats`.
+        """Run until end of stream, :meth:`stop`, ``max_frames``, SIGINT/SIGTERM or a failure; returns :meth:`stats`.
 
-        The calling thread becomes the inference worker.
+        The calling thread becomes the inference worker. On the main thread, Ctrl-C and SIGTERM stop
+        the run cleanly (see :mod:`edge_sdk.pipeline.signals`).
         """
         with self._lock:
             if self._state is not PipelineState.CREATED:
@@ -149,7 +153,8 @@ class Pipeline:
         self._dispatcher.start()
         self._capture.start()
         try:
-            self._work()
+            with stop_on_signals(self.stop):  # Ctrl-C ends the run, flushed, instead of a traceback
+                self._work()
         except (SourceError, InputError) as exc:  # a stage failed: reported below as PipelineError
             self._error = exc
         finally:
@@ -231,6 +236,8 @@ class Pipeline:
             inputs = aligner.align(frame)
             if (self._needs_text and inputs.text is None) or (self._needs_sensor and inputs.sensor is None):
                 self.skipped_incomplete += 1
+                self._incomplete.skipped(frame, text=self._needs_text and inputs.text is None,
+                                         sensor=self._needs_sensor and inputs.sensor is None)
                 if not config.skip_incomplete:
                     missing = "text" if self._needs_text and inputs.text is None else "sensor"
                     raise InputError(f"frame {frame.index} has no fresh {missing} input (skip_incomplete is off)")

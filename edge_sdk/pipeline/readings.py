@@ -44,6 +44,7 @@ class LatestValue(Generic[T]):
         self.updates = 0
         self.rejected = 0
         self.last_error: str | None = None
+        self.advice: str | None = None  # what to check when frames lack this input (set by the source)
 
     def _store(self, value: T, timestamp_s: float | None) -> None:
         reading = (value, now_s() if timestamp_s is None else timestamp_s)

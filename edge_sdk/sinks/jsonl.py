@@ -24,6 +24,10 @@ class JSONLinesSink:
 
     Same calls as :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`; there is no broker, so
     commands never arrive and delivery is whatever the stream does (a closed pipe raises).
+
+    The default stream is stdout, which is then for data only: each line is one write, but the
+    sink runs on the pipeline's sink thread, so a callback's ``print()`` to stdout can land in the
+    middle of the stream. Print diagnostics to stderr (``print(..., file=sys.stderr)``) or log them.
     """
 
     def __init__(self, device_id: str, stream: TextIO | None = None, *, boot: str | None = None) -> None:

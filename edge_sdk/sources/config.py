@@ -10,9 +10,12 @@ from typing import Any, Literal
 from edge_sdk import configtools
 from edge_sdk.errors import ConfigError
 
-__all__ = ["AlignConfig", "CameraConfig", "PlaybackMode", "RunningMode", "SensorConfig", "TextConfig"]
+__all__ = ["SENSOR_MAX_AGE_S", "AlignConfig", "CameraConfig", "PlaybackMode", "RunningMode", "SensorConfig", "TextConfig"]
 
 PlaybackMode = Literal["realtime", "every_frame"]
+
+SENSOR_MAX_AGE_S = 1.0
+"""The one default max age of a sensor reading: ``sensor.max_age_s`` and ``SensorSlot(max_age_s=)``."""
 
 
 class RunningMode(enum.Enum):
@@ -111,7 +114,8 @@ class SensorConfig:
     source: Literal["none", "stdin", "file", "mqtt", "bridge"] = field(default="none", metadata={
         "help": "none, stdin, file (JSON lines {distance_cm, ts} or a trace {t_s, distance_cm}), mqtt, or bridge"})
     path: str | None = field(default=None, metadata={"help": "for source=file"})
-    max_age_s: float | None = field(default=1.0, metadata={"help": "older readings count as missing; null = never"})
+    max_age_s: float | None = field(default=SENSOR_MAX_AGE_S, metadata={
+        "help": "older readings count as missing; null = never"})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "sensor") -> SensorConfig:

@@ -14,27 +14,34 @@ Malformed lines are rejected and counted (``rejected``, ``last_error``); the str
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from edge_sdk.clock import ReplayClock, WallReplayClock, from_wall_s
+from edge_sdk.clock import MediaClock, ReplayClock, WallReplayClock, from_wall_s
 from edge_sdk.errors import ConfigError, SourceError
 from edge_sdk.pipeline.readings import LatestValue, LineFeeder, TraceReplay
-from edge_sdk.sources.config import SensorConfig
+from edge_sdk.sources.config import SENSOR_MAX_AGE_S, SensorConfig
 from edge_sdk.sources.trace import is_trace_file
 
 __all__ = ["SensorSlot", "load_sensor_trace", "open_sensor_source", "parse_sensor_record"]
 
 _TIME_KEYS = ("ts", "t_s")
 
+_log = logging.getLogger(__name__)
+
 
 class SensorSlot(LatestValue[Mapping[str, float]]):
-    """The latest sensor values (name -> float), older than ``max_age_s`` counting as missing."""
+    """The latest sensor values (name -> float), older than ``max_age_s`` counting as missing.
 
-    def __init__(self, name: str, max_age_s: float | None = None, clock: ReplayClock | None = None) -> None:
+    ``max_age_s`` defaults to the config's ``sensor.max_age_s`` default (1 s): a stale distance must
+    not steer a robot. A value that is set once and stays true is ``max_age_s=None``.
+    """
+
+    def __init__(self, name: str, max_age_s: float | None = SENSOR_MAX_AGE_S, clock: ReplayClock | None = None) -> None:
         super().__init__(name, max_age_s)
         self._clock = clock  # maps "t_s" of trace-style lines received live
 
@@ -60,6 +67,13 @@ class SensorSlot(LatestValue[Mapping[str, float]]):
         else:
             self._store(values, None)
         return True
+
+
+def _untimed_file_advice(path: Path) -> str:
+    return (f"{path} has no t_s: its readings are stamped as they are read (or by their ts), not on the video's "
+            "clock, so under camera.playback every_frame they are soon older than sensor.max_age_s. Give each line "
+            'a t_s, seconds into the video ({"t_s": 0.5, "distance_cm": 80}), to make the file a trace replayed '
+            "on the video's clock")
 
 
 def _default_clock(slot: SensorSlot) -> ReplayClock:
@@ -138,6 +152,9 @@ def open_sensor_source(config: SensorConfig, clock: ReplayClock | None = None,
             records = load_sensor_trace(path, slot)
             slot.attach(TraceReplay(records, slot.update, clock or WallReplayClock(), "edge-sensor-replay"))
         else:
+            if isinstance(clock, MediaClock) and path.is_file():
+                slot.advice = _untimed_file_advice(path)
+                _log.warning("sensor.path: %s", slot.advice)
             slot.attach(LineFeeder(path.open(encoding="utf-8"), slot.update_from_json, "edge-sensor-file",
                                    close_stream=True))
         return slot

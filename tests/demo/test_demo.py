@@ -56,3 +56,51 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile_ms([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
     assert percentile_ms([float(v) for v in range(1, 101)], 99) == 99.0
     assert percentile_ms([], 50) is None
+
+
+@pytest.mark.slow
+def test_the_demo_says_where_to_watch_it_and_what_to_do_next(tmp_path: Path) -> None:
+    """A dashboard URL that answers while it runs, a ws:// broker a WebSocket MQTT client reaches, then 'what next'."""
+    import re
+    import threading
+    import urllib.request
+
+    from edge_sdk.testing import MQTTRecorder
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge_sdk.cli", "demo", "--seconds", "8", "--workdir", str(tmp_path / "demo"),
+         "--dashboard-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    err: list[str] = []
+    try:
+        for line in process.stderr:
+            err.append(line)
+            if " and ws://" in line:
+                break
+        text = "".join(err)
+        dashboard = re.search(r"dashboard (http://127\.0\.0\.1:\d+/)", text)
+        ws = re.search(r"(ws://127\.0\.0\.1:(\d+)/) \(MQTT over WebSockets\)", text)
+        assert dashboard and ws, text[-2000:]
+        with urllib.request.urlopen(dashboard.group(1), timeout=5) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+        with urllib.request.urlopen(dashboard.group(1) + "config.json", timeout=5) as config:
+            assert json.loads(config.read())["ws_url"] == ws.group(1)
+        with MQTTRecorder("127.0.0.1", int(ws.group(2)), ["edge_sdk/seek-demo/events"], protocol="3.1.1",
+                          transport="websockets") as recorder:
+            assert recorder.wait_for(lambda messages: len(messages) >= 3, 10.0)
+        err.extend(process.stderr)
+        process.wait(60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
+    reader.join(5)
+    assert process.returncode == 0, "".join(err)[-2000:]
+    tail = "".join(err).split("what next:", 1)
+    assert len(tail) == 2, "".join(err)[-2000:]
+    assert all(f"your {what}:" in tail[1] for what in ("camera", "own data", "own .tflite"))
+    assert json.loads(out[-1])["published"] > 0  # the JSON summary stays the last line of stdout

@@ -17,7 +17,7 @@ def test_running_a_bundle_never_imports_tensorflow() -> None:
         model = FusionModel.from_bundle(default_bundle_path())
         text = TextSlot("text")
         text.set("find the red circle")
-        sensor = SensorSlot("sensor")
+        sensor = SensorSlot("sensor", max_age_s=None)
         sensor.update({"distance_cm": 80.0})
         out = io.StringIO()
         sink = JSONLinesSink("no-tf", out).start()

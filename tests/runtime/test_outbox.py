@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -79,7 +80,8 @@ def test_a_second_process_cannot_share_an_outbox(tmp_path: Path) -> None:
         )
         result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=False)
     assert result.returncode == 1
-    assert "is in use by another process (SQLite lock). Each runtime needs its own mqtt.outbox.path" in result.stderr
+    assert f"another edge-sdk run holds the outbox at {tmp_path / 'o.sqlite3'} (pid {os.getpid()})" in result.stderr
+    assert "its own device id or mqtt.outbox.path" in result.stderr
 
 
 def test_a_corrupt_file_gives_a_clear_error(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def model() -> Any:
 
 
 def _inputs() -> tuple[TextSlot, SensorSlot]:
-    text, sensor = TextSlot("text"), SensorSlot("sensor")
+    text, sensor = TextSlot("text"), SensorSlot("sensor", max_age_s=None)  # a fixed reading, for the whole clip
     text.set("find the red circle")
     sensor.update({"distance_cm": 90.0})
     return text, sensor

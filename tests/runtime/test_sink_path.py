@@ -30,7 +30,7 @@ def model() -> Any:
 
 
 def test_a_slow_callback_on_a_live_rate_source_loses_no_result_to_the_sink(model, clip) -> None:  # type: ignore[no-untyped-def]
-    text, sensor = TextSlot("text"), SensorSlot("sensor")
+    text, sensor = TextSlot("text"), SensorSlot("sensor", max_age_s=None)  # a fixed reading
     text.set("find the red circle")
     sensor.update({"distance_cm": 90.0})
     out = io.StringIO()

@@ -38,6 +38,17 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def _bind_error(host: str, port: int) -> OSError | None:
+    """Why a listener on ``host:port`` would fail, tried as asyncio's server binds it; None when free."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc
+    return None
+
+
 class EmbeddedBroker:
     """``with EmbeddedBroker(port=1883, ws_port=9001) as broker: ...``; port 0 picks a free port."""
 
@@ -67,6 +78,13 @@ class EmbeddedBroker:
         if self.running:
             return self
         broker_module = require("amqtt.broker", "the embedded MQTT broker")
+        for key, port in (("port", self.port), ("ws_port", self.ws_port)):
+            error = _bind_error(self.host, port) if port is not None else None
+            if error is not None:  # said here, in one line, before amqtt logs a traceback for it
+                raise PublishError(
+                    f"embedded MQTT broker could not listen on {self.host}:{port}: {error.strerror or error} "
+                    f"(another broker or edge-sdk run?). Set embedded_broker.{key} to a free port (0 picks one), "
+                    "or an mqtt section to use the broker that is there")
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
         loop = asyncio.new_event_loop()
 
@@ -76,12 +94,17 @@ class EmbeddedBroker:
 
         def run() -> None:
             asyncio.set_event_loop(loop)
+            amqtt_log = logging.getLogger("amqtt.broker")
+            level = amqtt_log.level
+            amqtt_log.setLevel(logging.CRITICAL)  # a failed start is raised by start(), in one line
             try:
                 loop.run_until_complete(boot())
             except Exception as exc:  # noqa: BLE001 - handed to start(), which raises it in the caller's thread
                 started.set_exception(exc)
                 loop.close()
                 return
+            finally:
+                amqtt_log.setLevel(level)
             started.set_result(None)
             loop.run_forever()
             loop.close()

@@ -3,8 +3,8 @@
 
 It runs an :class:`~edge_sdk.sinks.mqtt.link.MQTTLink` and serves the calls of
 :data:`~edge_sdk.sinks.mqtt.process.CALLS` that the parent's proxy sends, pickled, on the socket
-pair ``<fd>``; it answers with ``reply``, reports connection changes (``status``) and forwards
-command messages (``command``). ``accept`` calls (results) already in the socket are merged into
+pair ``<fd>``; it answers with ``reply``, says ``started`` once its outbox is open (or ``failed`` with the cause),
+reports connection changes (``status``) and forwards command messages (``command``). ``accept`` calls (results) already in the socket are merged into
 one outbox transaction. When the parent is gone (end of file), it commits what it read and exits
 at once. SIGINT and SIGTERM are ignored (systemd and a terminal signal the whole group): the
 parent decides when delivery stops, after draining.
@@ -49,8 +49,15 @@ def _serve(conn: Connection) -> int:
         except OSError:
             pass  # the parent is gone; the loop below notices at its next read
 
-    link = MQTTLink(config, boot=boot, on_command_message=lambda topic, payload: notify("command", topic, payload))
-    link.start()
+    # the outbox belongs to the runtime process: a second run is told that pid, not this one's
+    link = MQTTLink(config, boot=boot, on_command_message=lambda topic, payload: notify("command", topic, payload),
+                    owner_pid=os.getppid())
+    try:
+        link.start()
+    except PublishError as exc:  # the outbox is locked or unreadable: the parent raises it from start()
+        notify("failed", str(exc), type(exc).__name__)
+        return 1
+    notify("started")
     status: tuple[Any, ...] = ()
     # Results read but not committed yet. Everything already in the socket is read before one
     # commit: when the parent sends faster than one transaction per message, batches form here.

@@ -60,7 +60,9 @@ ACCEPTING = (PublisherState.CONNECTING, PublisherState.CONNECTED, PublisherState
 class MQTTLink:
     """Outbox, paho client, availability and discovery for one device; see the module docstring."""
 
-    def __init__(self, config: MQTTConfig, *, boot: str, on_command_message: Callable[[str, bytes], None]) -> None:
+    def __init__(self, config: MQTTConfig, *, boot: str, on_command_message: Callable[[str, bytes], None],
+                 owner_pid: int | None = None) -> None:
+        """``owner_pid``: the run's process, named to a second run that finds the outbox in use (default: this one)."""
         self.config = config
         self._on_command_message = on_command_message
         self.topics = Topics(config.topic_prefix, config.device_id)
@@ -71,6 +73,8 @@ class MQTTLink:
             max_bytes=config.outbox.max_bytes,
             max_age_s=config.outbox.max_age_s,
             drop_policy=config.outbox.drop_policy,
+            device_id=config.device_id,
+            owner_pid=owner_pid,
         )
         self._client: Any = None
         self._state = PublisherState.CREATED

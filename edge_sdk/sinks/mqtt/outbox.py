@@ -10,7 +10,9 @@ of seconds at most; a per-message fsync would cost milliseconds per result on an
 
 The database is opened in SQLite's exclusive locking mode: one runtime owns one outbox, a second
 process opening the same file gets a clear error instead of interleaving two sequences, and
-commits skip the shared-memory lock dance (about 40% cheaper per message here).
+commits skip the shared-memory lock dance (about 40% cheaper per message here). The owner writes
+its device id and the pid of its run beside the file (``<path>.owner``), so that error
+(:class:`OutboxInUseError`) can say which run holds it.
 
 Bounds: ``max_bytes`` of payload (SQLite's page overhead comes on top, roughly 10-30%) with a
 declared policy, ``drop_oldest`` or ``reject_new``, and ``max_age_s``; every dropped message is
@@ -19,7 +21,9 @@ counted in :meth:`Outbox.stats`.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -33,12 +37,16 @@ from edge_sdk.sinks.mqtt.config import DropPolicy
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ["Outbox", "OutboxRow"]
+__all__ = ["Outbox", "OutboxInUseError", "OutboxRow"]
 
 logger = logging.getLogger(__name__)
 
 _SCHEMA_VERSION = 1
 _SQL_VARIABLES_PER_STATEMENT = 500  # well under SQLite's 32766 default limit
+
+
+class OutboxInUseError(PublishError):
+    """Another process holds the outbox (another run for the same device, or the same outbox path)."""
 
 
 class OutboxRow(NamedTuple):
@@ -60,13 +68,19 @@ class Outbox:
         max_bytes: int = 50_000_000,
         max_age_s: float = 7 * 24 * 3600.0,
         drop_policy: DropPolicy = "drop_oldest",
+        device_id: str | None = None,
+        owner_pid: int | None = None,
     ) -> None:
+        """``device_id`` and ``owner_pid`` (default: this process) are what a second opener is told."""
         if drop_policy not in ("drop_oldest", "reject_new"):
             raise ValueError(f"drop_policy must be 'drop_oldest' or 'reject_new'. Got: {drop_policy!r}")
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
         self.drop_policy = drop_policy
+        self.device_id = device_id
+        self.owner_pid = os.getpid() if owner_pid is None else owner_pid
+        self._owner_path = self.path.with_name(self.path.name + ".owner")
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._next_id = 1
@@ -114,14 +128,12 @@ class Outbox:
             db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc):
-                raise PublishError(
-                    f"outbox {self.path} is in use by another process (SQLite lock). "
-                    "Each runtime needs its own mqtt.outbox.path"
-                ) from exc
+                raise OutboxInUseError(self._in_use_message()) from exc
             raise PublishError(f"cannot open outbox {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise PublishError(f"outbox {self.path} is not a readable SQLite database: {exc}") from exc
         self._db = db
+        self._write_owner()
         self._count, self._bytes, self._next_id = count, total, max_id + 1
         self.recovered = count
         if count:
@@ -136,8 +148,25 @@ class Outbox:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:  # the data is still safe in the WAL; log and go on closing
                 logger.warning("outbox checkpoint at close failed: %s", exc)
+            self._owner_path.unlink(missing_ok=True)  # while still ours: the next owner writes its own
             self._db.close()
             self._db = None
+
+    def _write_owner(self) -> None:
+        try:
+            self._owner_path.write_text(json.dumps({"pid": self.owner_pid, "device": self.device_id}))
+        except OSError as exc:  # only the message to a second opener gets vaguer
+            logger.debug("cannot write %s: %s", self._owner_path, exc)
+
+    def _in_use_message(self) -> str:
+        try:
+            owner = json.loads(self._owner_path.read_text())
+        except (OSError, ValueError):
+            owner = {}
+        device = owner.get("device") or self.device_id
+        pid = owner.get("pid")
+        return (f"another edge-sdk run{f' for device {device}' if device else ''} holds the outbox at {self.path} "
+                f"(pid {pid if pid else 'unknown'}): stop it, or give this run its own device id or mqtt.outbox.path")
 
     def __enter__(self) -> Self:
         return self.open() if self._db is None else self

@@ -44,6 +44,7 @@ from edge_sdk.errors import PublishError
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery
 from edge_sdk.sinks.mqtt.link import PublisherState
+from edge_sdk.sinks.mqtt.outbox import OutboxInUseError
 from edge_sdk.sinks.mqtt.publisher import Link, MQTTPublisher
 
 __all__ = ["CALLS", "Call", "DeliveryChild", "LinkProxy", "PublisherProcess"]
@@ -51,6 +52,8 @@ __all__ = ["CALLS", "Call", "DeliveryChild", "LinkProxy", "PublisherProcess"]
 logger = logging.getLogger(__name__)
 
 _RPC_TIMEOUT_S = 5.0
+_START_TIMEOUT_S = 30.0  # a spawned child may still be importing paho (about 0.5 s on a Pi)
+_FAILED = "the MQTT delivery process failed: "
 
 
 @dataclass(frozen=True)
@@ -151,8 +154,10 @@ class LinkProxy:
         self._final_stats: dict[str, Any] = {}
         self._callbacks: dict[str, Callable[..., None]] = {
             "status": self._on_status, "command": on_command_message, "reply": self._on_reply,
-            "closed": self._on_closed, "failed": lambda reason: self._fail(f"the MQTT delivery process failed: {reason}"),
+            "closed": self._on_closed, "failed": self._on_failed, "started": lambda: self._started.set(),
         }
+        self._started = threading.Event()  # the child opened its outbox, or failed (then _failure says why)
+        self._failure_kind: str | None = None
 
     accept = _forwarded("accept")
     publish_stats = _forwarded("publish_stats")
@@ -197,6 +202,13 @@ class LinkProxy:
         self._state = PublisherState.CONNECTING
         self._reader = threading.Thread(target=self._read, name="edge_sdk-mqtt-process-reader", daemon=True)
         self._reader.start()
+        # wait for the outbox to open: a second run for the same device is told here, in one line
+        if not self._started.wait(_START_TIMEOUT_S):
+            self._fail(f"the MQTT delivery process did not start within {_START_TIMEOUT_S:g} s")
+        if self._failure is not None:
+            self.close()
+            failure = self._failure.removeprefix(_FAILED)
+            raise (OutboxInUseError if self._failure_kind == OutboxInUseError.__name__ else PublishError)(failure)
         logger.info("MQTT delivery for %s runs in process %d (boot %s)", self.config.device_id, self._child.pid,
                     self._boot)
 
@@ -291,15 +303,20 @@ class LinkProxy:
             self._replies[request] = value
             self._reply_ready.notify_all()
 
+    def _on_failed(self, reason: str, kind: str | None = None) -> None:
+        self._failure_kind = kind
+        self._fail(_FAILED + reason)
+
     def _on_closed(self, stats: dict[str, Any]) -> None:
         self._final_stats = stats
 
     def _fail(self, reason: str) -> None:
         if self._failure is None:
             self._failure = reason
-            if not self._closing:
+            if not self._closing and self._started.is_set():  # at start, start() raises it instead
                 logger.error("%s; results can no longer be published", reason)
         self._connected.clear()
+        self._started.set()
         with self._reply_ready:
             self._reply_ready.notify_all()
 
