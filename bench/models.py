@@ -26,9 +26,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_sdk.bundle import read_bundle  # noqa: E402
-from edge_sdk.bundle.wrap import wrap_from_spec_file  # noqa: E402
-from edge_sdk.model import Model  # noqa: E402
+from edge_sdk.bundle import read_bundle
+from edge_sdk.bundle.wrap import wrap_from_spec_file
+from edge_sdk.model import Model
 
 REPO = Path(__file__).resolve().parents[1]
 ZOO = REPO / "tests" / "fixtures" / "zoo"
@@ -67,13 +67,14 @@ def _bare_per_s(model: Model, prepared: list[dict[str, np.ndarray]], seconds: fl
 
 
 def _runtime_per_s(path: Path, key: str | None, model: Model, video: Path, kwargs: dict[str, Any],
-                   seconds: float) -> float:
-    if model._image_input is None:  # no source for tensor or text inputs in a run: the Python API loop
+                   seconds: float) -> tuple[float, dict[str, float]]:
+    """Results per second, and the run's per-stage p50 in ms (what a result costs besides invoke)."""
+    if model.signature.input("image") is None:  # no run source for tensor or text inputs: the Python API loop
         count, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             model.predict(**{k if k != "tensors_in" else "tensors": v for k, v in kwargs.items() if k != "image"})
             count += 1
-        return count / (time.perf_counter() - start)
+        return count / (time.perf_counter() - start), {}
     from edge_sdk.pipeline import Pipeline
     from edge_sdk.sources import open_frame_source
 
@@ -81,8 +82,9 @@ def _runtime_per_s(path: Path, key: str | None, model: Model, video: Path, kwarg
     for _ in range(2):
         with Model.from_bundle(path, signature=key) as served, \
                 Pipeline(served, open_frame_source(f"file://{video}", playback="every_frame")) as pipeline:
-            runs.append(float(pipeline.run()["fps"]))
-    return max(runs)
+            stats = pipeline.run()
+            runs.append((float(stats["fps"]), {k: v["p50_ms"] for k, v in stats["stages"].items()}))
+    return max(runs, key=lambda run: run[0])
 
 
 def main() -> None:
@@ -109,15 +111,19 @@ def main() -> None:
                     ours, theirs = model.backend.infer(tensors), _direct(path, signature.key, tensors)
                     parity = max(float(np.max(np.abs(ours[n].astype(np.float64) - theirs[n]))) for n in ours)
                     bare = _bare_per_s(model, [tensors], args.seconds)
-                    through = _runtime_per_s(path, signature.key, model, clip.video, kwargs, args.seconds)
+                    through, stages = _runtime_per_s(path, signature.key, model, clip.video, kwargs, args.seconds)
                 rows.append({"model": spec.stem + (f":{signature.key}" if signature.key and len(
                     read_bundle(path).manifest.signatures) > 1 else ""), "task": model.task.kind,
                     "raw_parity_max_abs": parity, "results_per_s": round(through, 1), "bare_per_s": round(bare, 1),
-                    "overhead_ratio": round(through / bare, 3), "via": "pipeline" if "image" in kwargs else "predict"})
-    print(f"{'model':36} {'task':9} {'parity':>7} {'runtime/s':>10} {'bare/s':>9} {'ratio':>6}  via")
+                    "overhead_ratio": round(through / bare, 3), "via": "pipeline" if "image" in kwargs else "predict",
+                    "stages_p50_ms": stages})
+    print(f"{'model':30} {'task':9} {'parity':>7} {'runtime/s':>10} {'bare/s':>9} {'ratio':>6}  via       "
+          "capture/preprocess/invoke/post p50 ms")
     for r in rows:
-        print(f"{r['model']:36} {r['task']:9} {r['raw_parity_max_abs']:7.2g} {r['results_per_s']:10.1f} "
-              f"{r['bare_per_s']:9.1f} {r['overhead_ratio']:6.3f}  {r['via']}")
+        st = r["stages_p50_ms"]
+        stages = "/".join(f"{st[k]:.3f}" for k in ("capture", "preprocess", "invoke", "post")) if st else "-"
+        print(f"{r['model']:30} {r['task']:9} {r['raw_parity_max_abs']:7.2g} {r['results_per_s']:10.1f} "
+              f"{r['bare_per_s']:9.1f} {r['overhead_ratio']:6.3f}  {r['via']:9} {stages}")
     detect = [r["overhead_ratio"] for r in rows if r["task"] == "detect"]
     figures = {"models": len(specs), "models_loaded": len({r["model"].split(":")[0] for r in rows}),
                "raw_parity_max_abs": max(r["raw_parity_max_abs"] for r in rows),
