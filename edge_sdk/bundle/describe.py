@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.bundle.io import Bundle, read_bundle
-from edge_sdk.bundle.manifest import InputSpec, Quantization
-from edge_sdk.preprocess import ImageSpec, SensorSpec, TokenizerSpec
+from edge_sdk.bundle.manifest import InputSpec, Quantization, SignatureSpec
+from edge_sdk.preprocess import ImageSpec, SensorSpec, TensorSpec, TokenizerSpec
 
 __all__ = ["describe_bundle"]
 
@@ -29,16 +29,8 @@ def describe_bundle(bundle: Bundle | str | Path) -> str:
     ]
     if m.converter:
         lines.append("converter   " + ", ".join(f"{k} {v}" for k, v in m.converter.items()))
-    lines += ["", "inputs"]
-    lines += _table(
-        ("name", "role", "shape", "dtype", "quantization", "preprocessing"),
-        [(s.name, s.role, _shape(s.shape), s.dtype, _quant(s.quantization), _preprocess(s)) for s in m.inputs],
-    )
-    lines += ["", "outputs"]
-    lines += _table(
-        ("name", "role", "shape", "dtype", "quantization", "labels"),
-        [(o.name, o.role, _shape(o.shape), o.dtype, _quant(o.quantization), ", ".join(o.labels) or "-") for o in m.outputs],
-    )
+    for signature in m.signatures:
+        lines += _signature(signature, len(m.signatures) > 1)
     lines += ["", *_parity(m.parity)]
     if m.golden:
         atols = sorted({g.atol for g in m.golden})
@@ -48,6 +40,27 @@ def describe_bundle(bundle: Bundle | str | Path) -> str:
     if bundle.assets:
         lines.append("assets      " + ", ".join(f"{name} ({_kb(len(data))})" for name, data in sorted(bundle.assets.items())))
     return "\n".join(lines)
+
+
+def _signature(signature: SignatureSpec, several: bool) -> list[str]:
+    from edge_sdk.bundle.tasking import task_spec
+
+    head = f"signature {signature.key!r}: " if several else ""
+    task = task_spec(signature)
+    binding = ("signature " + repr(signature.key)) if signature.key else "the only signature, or tensor names"
+    lines = ["", f"{head}task {task.kind}" + (f", labels {', '.join(task.labels)}" if task.labels else "")
+             + (f", options {dict(task.params)}" if task.params else "") + f"; bound by {binding}", "inputs"]
+    lines += _table(
+        ("name", "role", "shape", "dtype", "quantization", "preprocessing"),
+        [(s.name, s.role, _shape(s.shape), s.dtype, _quant(s.quantization), _preprocess(s)) for s in signature.inputs],
+    )
+    lines += ["outputs"]
+    lines += _table(
+        ("name", "role", "shape", "dtype", "quantization", "labels"),
+        [(o.name, o.role, _shape(o.shape), o.dtype, _quant(o.quantization), ", ".join(o.labels) or "-")
+         for o in signature.outputs],
+    )
+    return lines
 
 
 def _parity(parity: Mapping[str, Any]) -> list[str]:
@@ -80,7 +93,10 @@ def _preprocess(spec: InputSpec) -> str:
     pre = spec.preprocess
     if isinstance(pre, ImageSpec):
         norm = "raw 0..255" if pre.is_identity_normalization else f"mean {list(pre.mean)} std {list(pre.std)}"
-        return f"{pre.width}x{pre.height} {pre.resize}, {pre.color_order}, {norm}"
+        return (f"{pre.width}x{pre.height} {pre.resize} ({pre.convention}, {pre.interpolation}), {pre.color_order}, "
+                f"{norm}")
+    if isinstance(pre, TensorSpec):
+        return "any values" if (pre.mean, pre.std) == (0.0, 1.0) else f"(x-{pre.mean:g})/{pre.std:g}"
     if isinstance(pre, TokenizerSpec):
         return (
             f"{len(pre.vocabulary)} words, max {pre.max_length}, {'lowercase, ' if pre.lowercase else ''}"

@@ -43,8 +43,9 @@ def test_description_lists_inputs_outputs_parity_and_goldens(bundle_path: Path) 
     assert "colours version 2 — demo" in text
     assert bundle.sha256 in text
     assert "quantization int8" in text
-    assert "4x4 stretch, RGB, mean [127.5, 127.5, 127.5] std [127.5, 127.5, 127.5]" in text
+    assert "4x4 stretch (opencv, auto), RGB, mean [127.5, 127.5, 127.5] std [127.5, 127.5, 127.5]" in text
     assert "distance_cm [cm] (x-100)/50; lux (x-0)/1" in text
+    assert "task classify, labels red, green, blue; bound by signature 'serving_default'" in text
     lines = text.splitlines()
     image_row = next(line for line in lines if line.strip().startswith("image"))
     assert image_row.split()[:4] == ["image", "image", "1x4x4x3", "float32"]
