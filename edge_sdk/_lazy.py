@@ -12,7 +12,7 @@ from edge_sdk.errors import MissingDependencyError
 
 __all__ = ["lazy_exports", "require"]
 
-# module -> (pip distribution, extra of edge-sdk that brings it)
+# module -> (pip distribution, extra of edge-fusion-sdk that brings it)
 _EXTRAS: dict[str, tuple[str, str]] = {
     "cv2": ("opencv-python-headless", "device"),
     "paho.mqtt.client": ("paho-mqtt", "device"),
@@ -39,7 +39,7 @@ def require(module: str, purpose: str) -> ModuleType:
         dist, extra = _EXTRAS.get(module, (module.split(".")[0], "device"))
         raise MissingDependencyError(
             f"{dist} is needed for {purpose} but cannot be imported ({exc}). "
-            f"Install it with: pip install 'edge-sdk[{extra}]'"
+            f"Install it with: pip install 'edge-fusion-sdk[{extra}]'"
         ) from exc
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from edge_sdk.distribution import DISTRIBUTION, version
 from edge_sdk.errors import BundleError, ConfigError, EdgeSDKError, InputError, MissingDependencyError
 
 __all__ = ["console_main", "main"]
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="edge-sdk", description="Multimodal fusion models from Keras to a Raspberry Pi and into the world."
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()} ({DISTRIBUTION})")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run fused inference from a device config and publish results")

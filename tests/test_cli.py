@@ -149,3 +149,12 @@ def test_wrap_with_a_bad_role_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["wrap", str(plain), "--out", str(tmp_path / "x.tflite"), "--spec", str(spec)]) == 2
     err = capsys.readouterr().err
     assert f"{spec}: inputs[0].role: expected one of 'image', 'text', 'sensor', 'tensor'. Got: 'audio'" in err
+
+
+def test_version_prints_the_command_version_and_distribution(capsys: pytest.CaptureFixture[str]) -> None:
+    import edge_sdk
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"edge-sdk {edge_sdk.__version__} (edge-fusion-sdk)\n"

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-notify", action="store_true",
                         help="Type=simple without watchdog, for runtimes that do not speak sd_notify")
     parser.add_argument("--wheel", default="", help="ship this edge-sdk wheel instead of installing from an index")
-    parser.add_argument("--package", default="", help="pip requirement for edge-sdk (default: edge-sdk==<version>)")
+    parser.add_argument("--package", default="", help="pip requirement for edge-sdk (default: edge-fusion-sdk==<version>)")
     parser.add_argument("--extra-file", action="append", default=[], metavar="FILE",
                         help="copy FILE to /etc/edge-sdk (TLS certificates); repeatable")
     parser.set_defaults(func=cmd_deploy)

@@ -52,7 +52,7 @@ class DeployOptions:
     start_limit_interval_s: int = field(default=300, metadata={"help": "StartLimitIntervalSec"})
     package: str = field(
         default="",
-        metadata={"help": "pip requirement for edge-sdk itself; empty: edge-sdk==<this version>, or the wheel"},
+        metadata={"help": "pip requirement for edge-sdk itself; empty: edge-fusion-sdk==<this version>, or the wheel"},
     )
     wheel: str = field(default="", metadata={"help": "a local edge-sdk wheel to ship instead of using an index"})
     extra_files: tuple[str, ...] = field(

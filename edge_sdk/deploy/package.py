@@ -39,6 +39,7 @@ from edge_sdk.deploy.install_script import render_install_script
 from edge_sdk.deploy.options import DeployOptions
 from edge_sdk.deploy.requirements import render_constraints, render_requirements
 from edge_sdk.deploy.unit import render_unit
+from edge_sdk.distribution import WHEEL_PREFIX
 from edge_sdk.errors import ConfigError
 
 __all__ = ["MARKER", "make_deployment", "tarball_path"]
@@ -198,7 +199,7 @@ def _extras_for(data: Mapping[str, Any]) -> set[str]:
     embedded = data.get("embedded_broker") or {}
     if data.get("mqtt") is None and (not isinstance(embedded, Mapping) or embedded.get("enabled", True)):
         _log.warning(
-            "the config has no mqtt section: the device will run the embedded broker (edge-sdk[broker]); "
+            "the config has no mqtt section: the device will run the embedded broker (edge-fusion-sdk[broker]); "
             "point it at Mosquitto or EMQX for a fleet"
         )
         extras.add("broker")
@@ -243,8 +244,8 @@ def _check_wheel(wheel: str) -> Path | None:
     if not wheel:
         return None
     file = _check_file(wheel, "deploy.wheel")
-    if not (file.suffix == ".whl" and file.name.startswith("edge_sdk-")):
-        raise ConfigError(f"deploy.wheel: expected an edge_sdk-<version>-....whl file. Got: {file.name}")
+    if not (file.suffix == ".whl" and file.name.startswith(WHEEL_PREFIX)):
+        raise ConfigError(f"deploy.wheel: expected an {WHEEL_PREFIX}<version>-....whl file. Got: {file.name}")
     return file
 
 

@@ -1,8 +1,8 @@
-"""What pip installs on the device: edge-sdk, the dependencies of its extras, minus the interpreter.
+"""What pip installs on the device: edge-fusion-sdk, the dependencies of its extras, minus the interpreter.
 
 The interpreter (ai-edge-litert or tflite-runtime) is chosen by ``install.sh`` at install time, so
-one deployment serves both. The list comes from the installed edge-sdk's own metadata (setup.cfg's
-extras), so it cannot drift from what ``pip install 'edge-sdk[device]'`` would bring.
+one deployment serves both. The list comes from the installed distribution's own metadata (setup.cfg's
+extras), so it cannot drift from what ``pip install 'edge-fusion-sdk[device]'`` would bring.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import re
 from collections.abc import Iterable
 
 from edge_sdk.deploy.options import BACKEND_REQUIREMENTS
+from edge_sdk.distribution import DISTRIBUTION
 
 __all__ = ["device_requirements", "render_constraints", "render_requirements"]
 
 _log = logging.getLogger(__name__)
 
-DISTRIBUTION = "edge-sdk"
 _INTERPRETERS = {re.sub(r"[-_.]+", "-", name) for name in BACKEND_REQUIREMENTS}
 _EXTRA_MARKER = re.compile(r"""^\s*extra\s*==\s*["']([^"']+)["']\s*$""")
-# Used only when edge-sdk's metadata is unavailable (running from a source tree never installed).
+# Used only when the distribution's metadata is unavailable (running from a source tree never installed).
 _FALLBACK = {
     "device": ("opencv-python-headless>=4.8", "paho-mqtt>=2.1,<3", "pyserial>=3.5", "pyyaml>=6.0"),
     "broker": ("amqtt>=0.11",),
@@ -34,7 +34,7 @@ def _distribution_name(requirement: str) -> str:
 
 
 def device_requirements(extras: Iterable[str]) -> list[str]:
-    """Requirements of edge-sdk's ``extras``, without the interpreter packages, sorted and unique."""
+    """Requirements of the distribution's ``extras``, without the interpreter packages, sorted and unique."""
     extras = set(extras)
     try:
         declared = importlib.metadata.requires(DISTRIBUTION) or []

@@ -110,13 +110,13 @@ def test_missing_config_says_what_was_expected(tmp_path: Path, bundle_path: Path
 def test_wheel_must_be_an_edge_sdk_wheel(tmp_path: Path, bundle_path: Path, config_path: Path) -> None:
     other = tmp_path / "numpy-2.0-py3-none-any.whl"
     other.write_bytes(b"")
-    with pytest.raises(ConfigError, match=r"deploy.wheel: expected an edge_sdk-<version>-....whl file. Got: numpy"):
+    with pytest.raises(ConfigError, match=r"deploy.wheel: expected an edge_fusion_sdk-<version>-....whl file. Got: numpy"):
         make_deployment(bundle_path, config_path, tmp_path / "out", DeployOptions(wheel=str(other)))
 
 
 def test_shipped_wheel_and_extra_files_are_installed_from_the_deployment(tmp_path: Path, bundle_path: Path,
                                                                          config_path: Path) -> None:
-    wheel = tmp_path / "edge_sdk-0.1.0-py3-none-any.whl"
+    wheel = tmp_path / "edge_fusion_sdk-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
