@@ -37,8 +37,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                         help=f"restart when no result for this long (default: {defaults.watchdog_s})")
     parser.add_argument("--no-notify", action="store_true",
                         help="Type=simple without watchdog, for runtimes that do not speak sd_notify")
-    parser.add_argument("--wheel", default="", help="ship this edge-sdk wheel instead of installing from an index")
-    parser.add_argument("--package", default="", help="pip requirement for edge-sdk (default: edge-fusion-sdk==<version>)")
+    parser.add_argument("--wheel", default="",
+                        help="the edge-fusion-sdk wheel to ship and install (default: build one from this source tree)")
     parser.add_argument("--extra-file", action="append", default=[], metavar="FILE",
                         help="copy FILE to /etc/edge-sdk (TLS certificates); repeatable")
     parser.set_defaults(func=cmd_deploy)
@@ -53,7 +53,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         notify=not args.no_notify,
         watchdog_s=args.watchdog_s,
         wheel=args.wheel,
-        package=args.package,
         extra_files=tuple(args.extra_file),
         tar=args.tar,
     )

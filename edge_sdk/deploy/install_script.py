@@ -30,7 +30,7 @@ APT_PACKAGES = ("python3-venv", "python3-pip", "python3-picamera2")
 RECORD_NAME = "edge-sdk-install.commands"
 
 
-def render_install_script(options: DeployOptions, *, wheel: str = "", apt_packages: Sequence[str] = APT_PACKAGES) -> str:
+def render_install_script(options: DeployOptions, *, wheel: str, apt_packages: Sequence[str] = APT_PACKAGES) -> str:
     """The install script for ``options``; ``wheel`` is the shipped wheel's path inside the deployment."""
     values = {
         "EDGE_USER": options.user,
@@ -150,7 +150,8 @@ run_fs() {
 p() { printf '%s%s' "$root" "$1"; }
 
 # -- checks ---------------------------------------------------------------------------------------
-for needed in models/ config/device.yaml config/env.example requirements.txt constraints.txt "$UNIT_NAME"; do
+for needed in models/ config/device.yaml config/env.example requirements.txt constraints.txt "$UNIT_NAME" \
+  "$EDGE_WHEEL"; do
   [[ -e $here/$needed ]] || die "incomplete deployment: expected $here/$needed. Got: no such file"
 done
 if ((!dry_run)) && [[ -z $root ]]; then
@@ -222,10 +223,9 @@ fi
 log "python packages: requirements.txt + $backend_requirement"
 run_sys "$venv/bin/python" -m pip install --upgrade --upgrade-strategy only-if-needed \
   -c constraints.txt -r requirements.txt "$backend_requirement"
-if [[ -n $EDGE_WHEEL ]]; then
-  # Same version number, new build: make pip replace it.
-  run_sys "$venv/bin/python" -m pip install --force-reinstall --no-deps "$EDGE_WHEEL"
-fi
+# edge-fusion-sdk comes from the shipped wheel, never from an index. Same version number, new build:
+# make pip replace it (its dependencies are already in place from requirements.txt).
+run_sys "$venv/bin/python" -m pip install --force-reinstall --no-deps "$EDGE_WHEEL"
 # Only one interpreter package, so the runtime's "first that imports" is the one asked for.
 run_sys "$venv/bin/python" -m pip uninstall --yes "$other_backend"
 # Load the model once with the chosen interpreter: its golden vectors must pass on this device.

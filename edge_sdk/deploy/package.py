@@ -5,14 +5,14 @@
     out/
       install.sh            run on the Pi: sudo ./install.sh   (--dry-run, --root DIR to try it)
       edge-sdk.service      the systemd unit
-      requirements.txt      edge-sdk and its device dependencies, without the interpreter
+      requirements.txt      the wheel below and its device dependencies, without the interpreter
       constraints.txt       numpy<2, for the apt-built picamera2
-      deployment.json       what was deployed: model name, version and SHA-256, options
+      deployment.json       what was deployed: model and wheel (name, version, SHA-256), options
       config/device.yaml    the device config, model.path pointing at the installed bundle
       config/env.example    the secrets the config references, to fill in /etc/edge-sdk/env
       config/...            extra files (TLS certificates)
       models/<bundle>.tflite
-      wheels/<edge-sdk wheel> (optional)
+      wheels/edge_fusion_sdk-<version>-py3-none-any.whl   given (--wheel) or built from this source tree
 
 Inputs are checked before anything is written: the bundle is read (manifest and SHA-256), the
 config is validated like ``edge-sdk validate-config`` does, and errors name what was expected.
@@ -20,6 +20,7 @@ config is validated like ``edge-sdk validate-config`` does, and errors name what
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -37,9 +38,9 @@ from edge_sdk.bundle import read_bundle
 from edge_sdk.config import parse_config, read_config_file
 from edge_sdk.deploy.install_script import render_install_script
 from edge_sdk.deploy.options import DeployOptions
-from edge_sdk.deploy.requirements import render_constraints, render_requirements
+from edge_sdk.deploy.requirements import device_requirements, render_constraints, render_requirements
 from edge_sdk.deploy.unit import render_unit
-from edge_sdk.distribution import WHEEL_PREFIX
+from edge_sdk.deploy.wheel import build_wheel, check_wheel, find_source_tree, wheel_requires
 from edge_sdk.errors import ConfigError
 
 __all__ = ["MARKER", "make_deployment", "tarball_path"]
@@ -82,7 +83,8 @@ def make_deployment(
     data = _for_device(data, installed_model, options)
     _validate(data, None, "generated device.yaml")
     extras = _extras_for(data)
-    wheel = _check_wheel(options.wheel)
+    wheel = check_wheel(options.wheel) if options.wheel else None
+    source_tree = find_source_tree() if wheel is None else None
     extra_files = [_check_file(f, "deploy.extra_files") for f in options.extra_files]
     _check_out_dir(out)
 
@@ -92,18 +94,22 @@ def make_deployment(
         (staging / "models").mkdir()
         (staging / "config").mkdir()
         shutil.copyfile(bundle_file, staging / "models" / bundle_file.name)
-        wheel_rel = ""
         if wheel is not None:
             (staging / "wheels").mkdir()
-            shutil.copyfile(wheel, staging / "wheels" / wheel.name)
-            wheel_rel = f"./wheels/{wheel.name}"
+            shipped = staging / "wheels" / wheel.name
+            shutil.copyfile(wheel, shipped)
+        else:
+            assert source_tree is not None
+            shipped = build_wheel(source_tree, staging / "wheels")
+        wheel_rel = f"./wheels/{shipped.name}"
+        requirements = device_requirements(wheel_requires(shipped), extras)
         for extra in extra_files:
             if extra.name in ("device.yaml", "env.example"):
                 raise ConfigError(f"deploy.extra_files: {extra} would replace the generated {extra.name}")
             shutil.copyfile(extra, staging / "config" / extra.name)
         (staging / "config" / "device.yaml").write_text(_device_yaml(data, bundle_file.name))
         (staging / "config" / "env.example").write_text(_env_example(env_names, options))
-        (staging / "requirements.txt").write_text(render_requirements(extras, package=options.package, wheel=wheel_rel))
+        (staging / "requirements.txt").write_text(render_requirements(wheel_rel, requirements))
         (staging / "constraints.txt").write_text(render_constraints())
         (staging / options.unit_name).write_text(render_unit(options))
         script = staging / "install.sh"
@@ -115,6 +121,8 @@ def make_deployment(
             "model": {"file": bundle_file.name, "name": manifest.model.name, "version": manifest.model.version,
                       "sha256": bundle.sha256, "installed_path": installed_model},
             "device": data.get("device", "edge-device"),
+            "wheel": {"file": shipped.name, "sha256": hashlib.sha256(shipped.read_bytes()).hexdigest(),
+                      "built_from": str(source_tree) if source_tree is not None else None},
             "extras": sorted(extras),
             "env": env_names,
             "options": _jsonable(asdict(options)),
@@ -237,15 +245,6 @@ def _check_file(path: str | Path, what: str) -> Path:
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"{what}: expected an existing file. Got: {file}")
-    return file
-
-
-def _check_wheel(wheel: str) -> Path | None:
-    if not wheel:
-        return None
-    file = _check_file(wheel, "deploy.wheel")
-    if not (file.suffix == ".whl" and file.name.startswith(WHEEL_PREFIX)):
-        raise ConfigError(f"deploy.wheel: expected an {WHEEL_PREFIX}<version>-....whl file. Got: {file.name}")
     return file
 
 

@@ -80,6 +80,7 @@ def test_root_mode_installs_the_tree_and_records_system_commands(deployment: Pat
         f"python3 -m venv --clear --system-site-packages {venv}",
         (f"{venv}/bin/python -m pip install --upgrade --upgrade-strategy only-if-needed -c constraints.txt "
         "-r requirements.txt ai-edge-litert\\>=2.0"),
+        f"{venv}/bin/python -m pip install --force-reinstall --no-deps ./wheels/edge_fusion_sdk-0.1.0-py3-none-any.whl",
         f"{venv}/bin/python -m pip uninstall --yes tflite-runtime",
         f"{venv}/bin/edge-sdk info --verify {root}/opt/edge-sdk/models/tiny.tflite",
         "systemctl daemon-reload",
