@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("validate-config", help="check a device config; errors carry line numbers")
     check.add_argument("config")
+    check.add_argument("--allow-unset-env", action="store_true",
+                       help="check a config whose ${VAR} secrets are set on the device only: unset ones stand in, "
+                            "with a warning naming them (as `edge-sdk deploy` does)")
     check.set_defaults(func=_cmd_validate_config)
 
     info = sub.add_parser("info", help="print a model bundle's manifest: inputs, outputs, parity, goldens")
@@ -162,14 +165,38 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 
 def _cmd_validate_config(args: argparse.Namespace) -> int:
-    from edge_sdk.config import load_config
+    """Strict by default, as ``edge-sdk run`` loads the file; ``--allow-unset-env`` as ``edge-sdk deploy`` does."""
+    from edge_sdk.config import load_config, parse_config, read_config_file
+    from edge_sdk.configtools import unset_env_allowed
     from edge_sdk.runtime import check_config
 
-    config = load_config(args.config)
+    unset: list[str] = []
+    if args.allow_unset_env:
+        data, source_text = read_config_file(args.config)
+        with unset_env_allowed() as unset:
+            config = parse_config(data, source_text, args.config)
+    else:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            if "is not set (referenced as" not in str(exc):
+                raise
+            raise ConfigError(f"{exc}. Set it, or pass --allow-unset-env when the secrets are set on the device "
+                              "only") from None
     check_config(config)
     print(f"{args.config}: ok (device {config.device!r}, camera {config.camera.source}, "
           f"mqtt {'embedded broker' if config.mqtt is None else config.mqtt.host})")
+    if unset:
+        print(f"edge-sdk validate-config: warning: {unset_env_warning(unset)}", file=sys.stderr)
     return 0
+
+
+def unset_env_warning(names: Sequence[str]) -> str:
+    """What ``validate-config --allow-unset-env`` and ``deploy`` say about secrets unset on this machine."""
+    listed = ", ".join(names)
+    return (f"{listed} {'is' if len(names) == 1 else 'are'} not set here (checked with a stand-in value); "
+            f"set {'it' if len(names) == 1 else 'them'} where the config runs (a Pi installed by `edge-sdk deploy` "
+            "reads /etc/edge-sdk/env)")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ turns into exit code 2 with a one-line cause; this handler prints only the outco
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from typing import Any
 
@@ -62,6 +64,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     print(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
     if options.tar:
         print(f"wrote {tarball_path(out)}")
+    from edge_sdk.cli import unset_env_warning
+    from edge_sdk.deploy.package import MARKER
+
+    secrets = json.loads((out / MARKER).read_text())["secrets"]
+    unset = [name for name in secrets if name not in os.environ]
+    if unset:
+        print(f"edge-sdk deploy: warning: {unset_env_warning(unset)}", file=sys.stderr)
     print("next: copy it to the Pi and run `sudo ./install.sh` there (try `./install.sh --dry-run` first)",
           file=sys.stderr)
     return 0

@@ -23,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -36,6 +34,7 @@ from typing import Any
 from edge_sdk._lazy import require
 from edge_sdk.bundle import read_bundle
 from edge_sdk.config import parse_config, read_config_file
+from edge_sdk.configtools import env_references, unset_env_allowed
 from edge_sdk.deploy.install_script import render_install_script
 from edge_sdk.deploy.options import DeployOptions
 from edge_sdk.deploy.requirements import device_requirements, render_constraints, render_requirements
@@ -48,9 +47,6 @@ __all__ = ["MARKER", "make_deployment", "tarball_path"]
 _log = logging.getLogger(__name__)
 
 MARKER = "deployment.json"
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
-# Stands in for unset ${VAR} secrets while validating on the build machine; never written out.
-_PLACEHOLDER = "edge-sdk-deploy-placeholder"
 
 
 def tarball_path(out_dir: str | Path) -> Path:
@@ -76,7 +72,8 @@ def make_deployment(
     bundle_file = Path(bundle_path)
     bundle = read_bundle(bundle_file)  # BundleError names the file and what is wrong with it
     data, source_text, where = _read_config(config)
-    env_names = _env_references(data)
+    env_refs = env_references(data)
+    secrets = [name for name, required in env_refs.items() if required]
     _validate(data, source_text, where)
 
     installed_model = f"{options.models_dir}/{bundle_file.name}"
@@ -108,7 +105,7 @@ def make_deployment(
                 raise ConfigError(f"deploy.extra_files: {extra} would replace the generated {extra.name}")
             shutil.copyfile(extra, staging / "config" / extra.name)
         (staging / "config" / "device.yaml").write_text(_device_yaml(data, bundle_file.name))
-        (staging / "config" / "env.example").write_text(_env_example(env_names, options))
+        (staging / "config" / "env.example").write_text(_env_example(list(env_refs), options))
         (staging / "requirements.txt").write_text(render_requirements(wheel_rel, requirements))
         (staging / "constraints.txt").write_text(render_constraints())
         (staging / options.unit_name).write_text(render_unit(options))
@@ -124,7 +121,8 @@ def make_deployment(
             "wheel": {"file": shipped.name, "sha256": hashlib.sha256(shipped.read_bytes()).hexdigest(),
                       "built_from": str(source_tree) if source_tree is not None else None},
             "extras": sorted(extras),
-            "env": env_names,
+            "env": list(env_refs),
+            "secrets": secrets,
             "options": _jsonable(asdict(options)),
         }
         (staging / MARKER).write_text(json.dumps(record, indent=1) + "\n")
@@ -149,39 +147,13 @@ def _read_config(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any]
 
 
 def _validate(data: Mapping[str, Any], source_text: str | None, where: str) -> None:
-    """The checks of ``load_config``, with unset ``${VAR}`` secrets standing in as placeholders.
+    """The checks of ``validate-config --allow-unset-env``: unset ``${VAR}`` secrets stand in.
 
     The secrets live in the device's env file, not on the build machine, so their absence here is
     expected; everything else (unknown keys, types, values) is checked as on the device.
     """
-    parse_config(_with_placeholders(data), source_text, where)
-
-
-def _with_placeholders(value: Any) -> Any:
-    if isinstance(value, str):
-        return _ENV_REF.sub(lambda m: m.group(0) if m.group(1) in os.environ or m.group(2) else _PLACEHOLDER, value)
-    if isinstance(value, Mapping):
-        return {k: _with_placeholders(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_with_placeholders(v) for v in value]
-    return value
-
-
-def _env_references(value: Any) -> list[str]:
-    names: set[str] = set()
-
-    def walk(item: Any) -> None:
-        if isinstance(item, str):
-            names.update(m.group(1) for m in _ENV_REF.finditer(item))
-        elif isinstance(item, Mapping):
-            for v in item.values():
-                walk(v)
-        elif isinstance(item, list):
-            for v in item:
-                walk(v)
-
-    walk(value)
-    return sorted(names)
+    with unset_env_allowed():
+        parse_config(data, source_text, where)
 
 
 def _for_device(data: Mapping[str, Any], installed_model: str, options: DeployOptions) -> dict[str, Any]:

@@ -44,6 +44,7 @@ def test_deployment_holds_bundle_config_unit_and_installer(
     record = json.loads((out / "deployment.json").read_text())
     assert record["model"]["name"] == "tiny" and record["model"]["version"] == "7"
     assert record["env"] == ["MQTT_PASSWORD"] and record["extras"] == ["device"]
+    assert record["secrets"] == ["MQTT_PASSWORD"]  # no default: the env file must set it
     assert record["wheel"]["file"] == "edge_fusion_sdk-0.1.0-py3-none-any.whl"
     assert record["wheel"]["built_from"] == str(ROOT)
     requirements = [r for r in (out / "requirements.txt").read_text().splitlines() if not r.startswith("#")]
@@ -162,6 +163,7 @@ def test_deploy_command_builds_and_prints_where(tmp_path: Path, bundle_path: Pat
         f"wrote {tmp_path / 'out.tar.gz'}",
     ]
     assert "sudo ./install.sh" in printed.err
+    assert "edge-sdk deploy: warning: MQTT_PASSWORD is not set here (checked with a stand-in value)" in printed.err
     unit = (out / "edge-sdk.service").read_text()
     assert "User=robot" in unit and "WatchdogSec=12" in unit
     assert "BACKEND=tflite-runtime" in (out / "install.sh").read_text()
