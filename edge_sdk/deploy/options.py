@@ -86,7 +86,13 @@ class DeployOptions:
     # -- paths on the device ----------------------------------------------------------------------
     @property
     def venv(self) -> str:
+        """What the unit runs from: a symlink to the venv in use, one of :attr:`venvs_dir`."""
         return f"{self.prefix}/venv"
+
+    @property
+    def venvs_dir(self) -> str:
+        """One venv per interpreter and Python version, ``<backend>-py<major.minor>``; a sibling of :attr:`venv`."""
+        return f"{self.prefix}/venvs"
 
     @property
     def models_dir(self) -> str:

@@ -105,12 +105,12 @@ def make_deployment(
                 raise ConfigError(f"deploy.extra_files: {extra} would replace the generated {extra.name}")
             shutil.copyfile(extra, staging / "config" / extra.name)
         (staging / "config" / "device.yaml").write_text(_device_yaml(data, bundle_file.name))
-        (staging / "config" / "env.example").write_text(_env_example(list(env_refs), options))
+        (staging / "config" / "env.example").write_text(_env_example(env_refs, options))
         (staging / "requirements.txt").write_text(render_requirements(wheel_rel, requirements))
         (staging / "constraints.txt").write_text(render_constraints())
         (staging / options.unit_name).write_text(render_unit(options))
         script = staging / "install.sh"
-        script.write_text(render_install_script(options, wheel=wheel_rel))
+        script.write_text(render_install_script(options, wheel=wheel_rel, secrets=secrets))
         script.chmod(0o755)
         manifest = bundle.manifest
         record = {
@@ -203,12 +203,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _env_example(names: list[str], options: DeployOptions) -> str:
+def _env_example(refs: Mapping[str, bool], options: DeployOptions) -> str:
+    """The env file's template: every variable commented out, so none is set to an empty value."""
     lines = [
         f"# {options.env_file}: environment of {options.unit_name} (KEY=value lines, no quotes needed).",
         "# Root-owned, readable by the service group only. install.sh never overwrites it.",
     ]
-    lines += [f"{name}=" for name in names] or ["# the device config references no ${VAR} values"]
+    if refs:
+        lines.append("# Remove the '#' and give a value; install.sh starts the service once the required ones are set.")
+    for name, required in refs.items():
+        lines += [f"# {name}: {'required' if required else 'optional, the config has a default'}", f"#{name}="]
+    if not refs:
+        lines.append("# the device config references no ${VAR} values")
     return "\n".join(lines) + "\n"
 
 
