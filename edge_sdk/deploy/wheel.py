@@ -109,7 +109,11 @@ def build_wheel(tree: Path, out_dir: Path) -> Path:
                    "-w", str(out_dir), str(copy)]
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
     if done.returncode != 0:
-        tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+        # the builder's own "error: ..." says why; pip's closing lines only say that it failed
+        causes = [line for line in lines if line.lower().startswith("error:") and "subprocess-exited" not in line
+                  and "metadata-generation-failed" not in line]
+        tail = causes[0] if causes else " ".join(lines[-3:])
         raise EdgeSDKError(
             f"building the {DISTRIBUTION} wheel from {tree} failed (pip wheel exit {done.returncode}: {tail}). "
             "Expected a build environment with setuptools and wheel; or build it elsewhere and pass --wheel FILE"

@@ -78,7 +78,8 @@ def test_a_failing_build_says_what_failed(tmp_path: Path, monkeypatch: pytest.Mo
     (tree / "edge_sdk").mkdir(parents=True)
     (tree / "setup.cfg").write_text("[metadata]\nname = edge-fusion-sdk\n")
     (tree / "pyproject.toml").write_text('[build-system]\nrequires = []\nbuild-backend = "no_such_backend"\n')
-    with pytest.raises(EdgeSDKError, match=rf"building the edge-fusion-sdk wheel from {tree} failed \(pip wheel exit"):
+    with pytest.raises(EdgeSDKError, match=rf"building the edge-fusion-sdk wheel from {tree} failed \(pip wheel exit 1: "
+                                           r"error: backend-unavailable\)\. Expected a build environment"):
         build_wheel(tree, tmp_path / "wheels")
 
 
