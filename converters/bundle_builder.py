@@ -13,7 +13,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from edge_sdk.bundle import (
     OutputSpec,
     write_bundle,
 )
+from edge_sdk.distribution import version as edge_sdk_version
 
 __all__ = ["GoldenSample", "build_bundle", "golden_atol"]
 
@@ -100,7 +100,7 @@ def build_bundle(
         outputs=outputs,
         quantization=result.mode,  # type: ignore[arg-type]
         fusion=fusion,
-        converter={**result.versions, "edge_sdk": _version("edge-sdk"), "route": "inference copy: batch 1, RNN unrolled"},
+        converter={**result.versions, "edge_sdk": edge_sdk_version(), "route": "inference copy: batch 1, RNN unrolled"},
         parity=parity_dict,
         golden=cases,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -157,10 +157,3 @@ def _golden_cases(
             )
         )
     return tuple(cases), assets
-
-
-def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "unknown"

@@ -8,11 +8,12 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
+from edge_sdk.distribution import DISTRIBUTION
 from edge_sdk.errors import MissingDependencyError
 
 __all__ = ["lazy_exports", "missing_dependency", "require"]
 
-# module -> (pip distribution, extra of edge-sdk that brings it)
+# module -> (pip distribution, extra of edge-fusion-sdk that brings it)
 _EXTRAS: dict[str, tuple[str, str]] = {
     "cv2": ("opencv-python-headless", "device"),
     "paho.mqtt.client": ("paho-mqtt", "device"),
@@ -52,7 +53,7 @@ def _missing(module: str, purpose: str, exc: ImportError) -> MissingDependencyEr
     dist, extra = _EXTRAS.get(module, (module.split(".")[0], "device"))
     return MissingDependencyError(
         f"{dist} is needed for {purpose} but cannot be imported ({exc}). "
-        f"Install it with: pip install 'edge-sdk[{extra}]'"
+        f"Install it with: pip install '{DISTRIBUTION}[{extra}]'"
     )
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from edge_sdk.distribution import DISTRIBUTION, version
 from edge_sdk.errors import (
     BundleError,
     ConfigError,
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="edge-sdk", description="Multimodal fusion models from Keras to a Raspberry Pi and into the world."
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()} ({DISTRIBUTION})")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # One convention for every command, the registered ones too: -v also after the command name
     # (counted with any before it, in main), a file to read given as --config FILE.
@@ -63,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "devices, serial port (no network); errors carry line numbers")
     check.add_argument("--config", "-c", help="device YAML/JSON config to check")
     check.add_argument("config_file", nargs="?", metavar="FILE", help="deprecated: the same as --config FILE")
+    check.add_argument("--allow-unset-env", action="store_true",
+                       help="check a config whose ${VAR} secrets are set on the device only: unset ones stand in, "
+                            "with a warning naming them (as `edge-sdk deploy` does)")
     check.set_defaults(func=_cmd_validate_config)
 
     info = sub.add_parser("info", help="print a model bundle's manifest: inputs, outputs, parity, goldens")
@@ -197,8 +202,13 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 
 def _cmd_validate_config(args: argparse.Namespace) -> int:
-    """The config, then what it names (model, sources, devices, serial port; no network): exit 2 on a problem."""
+    """The config, then what it names (model, sources, devices, serial port; no network): exit 2 on a problem.
+
+    Strict about unset ``${VAR}`` by default, as ``edge-sdk run`` loads the file; ``--allow-unset-env``
+    as ``edge-sdk deploy`` does, for secrets set on the device only.
+    """
     from edge_sdk.checks import check_config_file
+    from edge_sdk.configtools import unset_env_allowed
 
     if args.config_file is not None:
         if args.config is not None:
@@ -208,14 +218,35 @@ def _cmd_validate_config(args: argparse.Namespace) -> int:
     path = args.config if args.config is not None else args.config_file
     if path is None:
         raise ConfigError("expected --config FILE: the device config to check")
-    config, problems = check_config_file(path)
+    unset: list[str] = []
+    if args.allow_unset_env:
+        with unset_env_allowed() as unset:
+            config, problems = check_config_file(path)
+    else:
+        try:
+            config, problems = check_config_file(path)
+        except ConfigError as exc:
+            if "is not set (referenced as" not in str(exc):
+                raise
+            raise ConfigError(f"{exc}. Set it, or pass --allow-unset-env when the secrets are set on the device "
+                              "only") from None
     for problem in problems:
         print(f"edge-sdk validate-config: {problem}", file=sys.stderr)
     if problems:
         return 2
     print(f"{path}: ok (device {config.device!r}, camera {config.camera.source}, "
           f"mqtt {'embedded broker' if config.mqtt is None else config.mqtt.host})")
+    if unset:
+        print(f"edge-sdk validate-config: warning: {unset_env_warning(unset)}", file=sys.stderr)
     return 0
+
+
+def unset_env_warning(names: Sequence[str]) -> str:
+    """What ``validate-config --allow-unset-env`` and ``deploy`` say about secrets unset on this machine."""
+    listed = ", ".join(names)
+    return (f"{listed} {'is' if len(names) == 1 else 'are'} not set here (checked with a stand-in value); "
+            f"set {'it' if len(names) == 1 else 'them'} where the config runs (a Pi installed by `edge-sdk deploy` "
+            "reads /etc/edge-sdk/env)")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

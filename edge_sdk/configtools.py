@@ -6,25 +6,33 @@ checking every value against the field's type, so a typo fails at start-up with 
 instead of being silently ignored on a device in the field.
 
 Strings of the form ``${NAME}`` or ``${NAME:-default}`` are read from the environment, so secrets
-(passwords, key paths) need not live in the file.
+(passwords, key paths) need not live in the file. Where the environment is not the device's (a
+laptop running ``validate-config --allow-unset-env`` or ``deploy``), :func:`unset_env_allowed` lets an
+unset one stand in and reports its name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar, get_args, get_origin
 
 from edge_sdk.errors import ConfigError
 
-__all__ = ["FieldError", "bounds", "build", "check_bounds", "describe", "expand_env"]
+__all__ = [
+    "FieldError", "bounds", "build", "check_bounds", "describe", "env_references", "expand_env", "unset_env_allowed",
+]
 
 T = TypeVar("T")
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+# Inside unset_env_allowed(): the names of unset ${NAME} references that were given a stand-in.
+_STAND_INS: ContextVar[list[str] | None] = ContextVar("edge_sdk_env_stand_ins", default=None)
 
 
 class FieldError(ConfigError):
@@ -68,8 +76,8 @@ def _range_text(ge: float | None, gt: float | None, le: float | None) -> str:
     return lower if le is None else f"{lower} and at most {le:g}"
 
 
-def expand_env(value: str, where: str) -> str:
-    """Replace ``${NAME}`` / ``${NAME:-default}`` with environment values."""
+def expand_env(value: str, where: str, *, number: bool = False) -> str:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` with environment values (``number``: for a numeric field)."""
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
@@ -77,9 +85,42 @@ def expand_env(value: str, where: str) -> str:
             return os.environ[name]
         if default is not None:
             return default
+        stand_ins = _STAND_INS.get()
+        if stand_ins is not None:
+            if name not in stand_ins:
+                stand_ins.append(name)
+            return "1" if number else f"unset-{name}"
         raise ConfigError(f"{where}: environment variable {name} is not set (referenced as {match.group(0)})")
 
     return _ENV_PATTERN.sub(substitute, value)
+
+
+@contextlib.contextmanager
+def unset_env_allowed() -> Iterator[list[str]]:
+    """Inside, an unset ``${NAME}`` without a default gets a stand-in value instead of failing.
+
+    Yields the list the stand-in names are appended to: the variables the config still needs where
+    it runs. Everything else (keys, types, bounds) is checked as usual.
+    """
+    names: list[str] = []
+    token = _STAND_INS.set(names)
+    try:
+        yield names
+    finally:
+        _STAND_INS.reset(token)
+
+
+def env_references(value: Any) -> dict[str, bool]:
+    """Every ``${NAME}`` in ``value`` (nested mappings and lists): name -> True when it has no default."""
+    found: dict[str, bool] = {}
+    if isinstance(value, str):
+        for match in _ENV_PATTERN.finditer(value):
+            found[match.group(1)] = found.get(match.group(1), False) or match.group(2) is None
+    elif isinstance(value, (Mapping, list, tuple)):
+        for item in value.values() if isinstance(value, Mapping) else value:
+            for name, required in env_references(item).items():
+                found[name] = found.get(name, False) or required
+    return dict(sorted(found.items()))
 
 
 def build(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
@@ -206,13 +247,13 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if isinstance(value, str):
-            return _coerce(tp, _number(expand_env(value, where), where), where)
+            return _coerce(tp, _number(expand_env(value, where, number=True), where), where)
         raise ConfigError(f"{where}: expected a number. Got: {value!r}")
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, str):
-            number = _number(expand_env(value, where), where)
+            number = _number(expand_env(value, where, number=True), where)
             if isinstance(number, int):
                 return number
         raise ConfigError(f"{where}: expected a whole number. Got: {value!r}")

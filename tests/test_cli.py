@@ -280,3 +280,56 @@ def test_wrap_with_a_bad_role_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["wrap", str(plain), "--out", str(tmp_path / "x.tflite"), "--spec", str(spec)]) == 2
     err = capsys.readouterr().err
     assert f"{spec}: inputs[0].role: expected one of 'image', 'text', 'sensor', 'tensor'. Got: 'audio'" in err
+
+
+def test_version_prints_the_command_version_and_distribution(capsys: pytest.CaptureFixture[str]) -> None:
+    import edge_sdk
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"edge-sdk {edge_sdk.__version__} (edge-fusion-sdk)\n"
+
+
+SECRET_CONFIG = ("device: pi\ncamera: {source: 'seek://?seconds=1'}\n"
+                 "mqtt: {host: broker.lan, port: '${EDGE_TEST_PORT}', username: pi, password: '${EDGE_TEST_PW}'}\n")
+
+
+def test_validate_config_is_strict_about_unset_secrets_and_names_the_option(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EDGE_TEST_PW", raising=False)
+    monkeypatch.setenv("EDGE_TEST_PORT", "1883")
+    config = tmp_path / "device.yaml"
+    config.write_text(SECRET_CONFIG)
+    assert main(["validate-config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"edge-sdk validate-config: {config}:3: mqtt.password: environment variable EDGE_TEST_PW is not "
+                   "set (referenced as ${EDGE_TEST_PW}). Set it, or pass --allow-unset-env when the secrets are set "
+                   "on the device only")
+
+
+def test_validate_config_allow_unset_env_warns_like_deploy(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EDGE_TEST_PW", raising=False)
+    monkeypatch.delenv("EDGE_TEST_PORT", raising=False)  # a number stands in for a numeric field
+    config = tmp_path / "device.yaml"
+    config.write_text(SECRET_CONFIG)
+    assert main(["validate-config", "--allow-unset-env", str(config)]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith(f"{config}: ok (device 'pi'")
+    assert printed.err.strip() == (
+        "edge-sdk validate-config: warning: EDGE_TEST_PORT, EDGE_TEST_PW are not set here (checked with a stand-in "
+        "value); set them where the config runs (a Pi installed by `edge-sdk deploy` reads /etc/edge-sdk/env)")
+
+    # deploy accepts the same file and says the same about it
+    bundle = Path(__file__).resolve().parents[1] / "edge_sdk/data/seek_int8.tflite"
+    wheel = tmp_path / "edge_fusion_sdk-0.1.0-py3-none-any.whl"
+    import zipfile
+
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("edge_fusion_sdk-0.1.0.dist-info/METADATA", "Name: edge-fusion-sdk\nVersion: 0.1.0\n")
+    assert main(["deploy", "--model", str(bundle), "--config", str(config), "--out", str(tmp_path / "out"),
+                 "--wheel", str(wheel)]) == 0
+    err = capsys.readouterr().err
+    assert ("edge-sdk deploy: warning: EDGE_TEST_PORT, EDGE_TEST_PW are not set here (checked with a stand-in "
+            "value); set them") in err

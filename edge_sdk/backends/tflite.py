@@ -78,7 +78,7 @@ def _interpreter_class(preferred: str | None) -> tuple[str, Any, Any]:
         return name, _attribute(loaded, interpreter), _attribute(loaded, resolver)
     raise MissingDependencyError(
         "no TFLite interpreter can be imported (" + "; ".join(errors) + "). "
-        "Install one with: pip install 'edge-sdk[device]' (ai-edge-litert), or tflite-runtime with numpy<2"
+        "Install one with: pip install 'edge-fusion-sdk[device]' (ai-edge-litert), or tflite-runtime with numpy<2"
     )
 
 

@@ -7,6 +7,8 @@ turns into exit code 2 with a one-line cause; this handler prints only the outco
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from typing import Any
 
@@ -37,8 +39,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                         help=f"restart when no result for this long (default: {defaults.watchdog_s})")
     parser.add_argument("--no-notify", action="store_true",
                         help="Type=simple without watchdog, for runtimes that do not speak sd_notify")
-    parser.add_argument("--wheel", default="", help="ship this edge-sdk wheel instead of installing from an index")
-    parser.add_argument("--package", default="", help="pip requirement for edge-sdk (default: edge-sdk==<version>)")
+    parser.add_argument("--wheel", default="",
+                        help="the edge-fusion-sdk wheel to ship and install (default: build one from this source tree)")
     parser.add_argument("--extra-file", action="append", default=[], metavar="FILE",
                         help="copy FILE to /etc/edge-sdk (TLS certificates); repeatable")
     parser.set_defaults(func=cmd_deploy)
@@ -53,7 +55,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         notify=not args.no_notify,
         watchdog_s=args.watchdog_s,
         wheel=args.wheel,
-        package=args.package,
         extra_files=tuple(args.extra_file),
         tar=args.tar,
     )
@@ -63,6 +64,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     print(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
     if options.tar:
         print(f"wrote {tarball_path(out)}")
+    from edge_sdk.cli import unset_env_warning
+    from edge_sdk.deploy.package import MARKER
+
+    secrets = json.loads((out / MARKER).read_text())["secrets"]
+    unset = [name for name in secrets if name not in os.environ]
+    if unset:
+        print(f"edge-sdk deploy: warning: {unset_env_warning(unset)}", file=sys.stderr)
     print("next: copy it to the Pi and run `sudo ./install.sh` there (try `./install.sh --dry-run` first)",
           file=sys.stderr)
     return 0

@@ -7,10 +7,16 @@ only changes values. Two modes make it testable off the device:
 - ``--dry-run`` prints every command it would run (``+ cmd``) and changes nothing;
 - ``--root DIR`` installs the files under ``DIR`` (every path prefixed) and records, instead of
   running, what changes the system outside that tree (apt-get, groupadd, useradd, chown, the venv,
-  pip, systemctl) in ``DIR/edge-sdk-install.commands``.
+  pip, systemctl) in ``DIR/edge-sdk-install.commands``. With ``INSTALL_SH_SYSTEM_STUB`` set to an
+  executable, each recorded command is also passed to it and its exit status counts: the tests'
+  stand-in for the system, which builds fake venvs under ``DIR`` and fails the steps they choose.
 
-Running it twice is safe: users, groups and the venv are only created when missing, secrets in the
-env file are never overwritten, and a changed device.yaml keeps the previous one as ``.bak``.
+Running it twice is safe: users and groups are only created when missing, secrets in the env file
+are never overwritten, and a changed device.yaml keeps the previous one as ``.bak``. The venv of an
+interpreter and Python version is reused (pip installs the wheel and what changed); a new one (first
+install, another interpreter, a new Python) is built next to the one in use and verified with the
+bundle before the service's ``venv`` symlink is switched to it, so a failure leaves the service as it
+was. The service is started only when the env file sets every secret the config needs.
 """
 
 from __future__ import annotations
@@ -30,12 +36,18 @@ APT_PACKAGES = ("python3-venv", "python3-pip", "python3-picamera2")
 RECORD_NAME = "edge-sdk-install.commands"
 
 
-def render_install_script(options: DeployOptions, *, wheel: str = "", apt_packages: Sequence[str] = APT_PACKAGES) -> str:
-    """The install script for ``options``; ``wheel`` is the shipped wheel's path inside the deployment."""
+def render_install_script(options: DeployOptions, *, wheel: str, secrets: Sequence[str] = (),
+                          apt_packages: Sequence[str] = APT_PACKAGES) -> str:
+    """The install script for ``options``.
+
+    ``wheel`` is the shipped wheel's path inside the deployment; ``secrets`` the environment variables
+    the device config reads without a default, which the env file must set before the service starts.
+    """
     values = {
         "EDGE_USER": options.user,
         "PREFIX": options.prefix,
         "VENV": options.venv,
+        "VENVS_DIR": options.venvs_dir,
         "MODELS_DIR": options.models_dir,
         "CONFIG_DIR": options.config_dir,
         "DEVICE_CONFIG": options.device_config,
@@ -58,6 +70,7 @@ def render_install_script(options: DeployOptions, *, wheel: str = "", apt_packag
         *(f"{name}={shlex.quote(value)}" for name, value in values.items()),
         f"EDGE_GROUPS=({' '.join(shlex.quote(g) for g in options.groups)})",
         f"APT_PACKAGES=({' '.join(shlex.quote(p) for p in apt_packages)})",
+        f"REQUIRED_ENV=({' '.join(shlex.quote(n) for n in secrets)})",
         "",
     ]
     return "\n".join(header) + _BODY
@@ -104,8 +117,8 @@ while (($#)); do
 done
 
 case "$backend" in
-  ai-edge-litert) backend_requirement=$LITERT_REQUIREMENT; other_backend=tflite-runtime ;;
-  tflite-runtime) backend_requirement=$TFLITE_RUNTIME_REQUIREMENT; other_backend=ai-edge-litert ;;
+  ai-edge-litert) backend_requirement=$LITERT_REQUIREMENT ;;
+  tflite-runtime) backend_requirement=$TFLITE_RUNTIME_REQUIREMENT ;;
   *) die "unknown backend: $backend" ;;
 esac
 
@@ -132,6 +145,7 @@ run_sys() {
     printf '+ %s\n' "$(quote "$@")"
   elif [[ -n $root ]]; then
     printf '%s\n' "$(quote "$@")" >>"$record"
+    if [[ -n ${INSTALL_SH_SYSTEM_STUB:-} ]]; then "$INSTALL_SH_SYSTEM_STUB" "$@"; fi
   else
     "$@"
   fi
@@ -149,8 +163,18 @@ run_fs() {
 # A device path under the install root.
 p() { printf '%s%s' "$root" "$1"; }
 
+# Does env file $1 set variable $2 to something non-empty?
+env_sets() {
+  local value
+  [[ -r $1 ]] || return 1
+  value=$(sed -n "s/^[[:space:]]*$2=//p" -- "$1" | tail -n 1)
+  value=${value%\"}; value=${value#\"}; value=${value%\'}; value=${value#\'}
+  [[ -n ${value//[[:space:]]/} ]]
+}
+
 # -- checks ---------------------------------------------------------------------------------------
-for needed in models/ config/device.yaml config/env.example requirements.txt constraints.txt "$UNIT_NAME"; do
+for needed in models/ config/device.yaml config/env.example requirements.txt constraints.txt "$UNIT_NAME" \
+  "$EDGE_WHEEL"; do
   [[ -e $here/$needed ]] || die "incomplete deployment: expected $here/$needed. Got: no such file"
 done
 if ((!dry_run)) && [[ -z $root ]]; then
@@ -200,43 +224,99 @@ for file in "$here"/config/*; do
   run_sys chown "root:$EDGE_USER" "$(p "$CONFIG_DIR/$name")"
 done
 
-# Secrets live only on the device: the env file is created once from the template, never replaced.
+# Secrets live only on the device: the env file is created once from the template (every variable
+# commented out, so none is set to an empty value), never replaced.
 env_target=$(p "$ENV_FILE")
 if [[ -e $env_target ]]; then
   log "kept the existing $ENV_FILE"
 else
   run_fs install -m 0640 "$here/config/env.example" "$env_target"
   run_sys chown "root:$EDGE_USER" "$env_target"
-  log "created $ENV_FILE from env.example: put the secrets the config references there"
+  log "created $ENV_FILE from env.example"
 fi
+missing_env=()
+for name in "${REQUIRED_ENV[@]}"; do
+  env_sets "$env_target" "$name" || missing_env+=("$name")
+done
 
 run_fs install -m 0644 "$here/$UNIT_NAME" "$(p "/etc/systemd/system/$UNIT_NAME")"
 
 # -- the venv ---------------------------------------------------------------------------------------
+# One venv per interpreter and Python version in $VENVS_DIR; $VENV, which the unit runs, is a symlink
+# to the one in use. An existing venv for this interpreter and Python is reused: pip installs the
+# wheel and what changed. Otherwise a new one is built next to the one in use, and $VENV points at it
+# only once the bundle has passed its golden vectors there; the previous venv is kept as it was.
 # --system-site-packages: picamera2 and libcamera come from apt and are not pip-installable.
-venv=$(p "$VENV")
-if [[ -n $root ]] || [[ ! -x $venv/bin/python ]] ||
-  ! grep -qx 'include-system-site-packages = true' "$venv/pyvenv.cfg" 2>/dev/null; then
-  run_sys python3 -m venv --clear --system-site-packages "$venv"
+python_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])') ||
+  die "expected python3 (apt-get install python3). Got: none that runs"
+venv_name="$backend-py$python_version"
+venv=$(p "$VENVS_DIR/$venv_name")
+link=$(p "$VENV")
+in_use=""
+if [[ -L $link ]]; then
+  in_use=$(readlink -- "$link")
+  in_use=${in_use##*/}
+elif [[ -e $link ]]; then
+  in_use="the venv directory of an earlier install.sh"
+fi
+
+venv_matches() {
+  [[ -x $1/bin/python ]] && grep -qx 'include-system-site-packages = true' "$1/pyvenv.cfg" 2>/dev/null &&
+    grep -Eq "^version *= *${python_version//./\\.}(\.|$)" "$1/pyvenv.cfg"
+}
+
+# A step failed: stop before the symlink and the service are touched, and say what still runs.
+venv_failed() {
+  if [[ $venv_name == "$in_use" ]]; then
+    die "$1. $VENVS_DIR/$venv_name (in use) was updated in place; the service was not restarted"
+  fi
+  die "$1. The service still uses ${in_use:-no venv (first install)}, unchanged, and was not restarted"
+}
+
+if venv_matches "$venv"; then
+  log "reusing $VENVS_DIR/$venv_name (python $python_version): pip installs the wheel and what changed"
+else
+  log "building $VENVS_DIR/$venv_name (python $python_version, $backend)"
+  run_sys python3 -m venv --clear --system-site-packages "$venv" ||
+    venv_failed "python3 -m venv could not create $VENVS_DIR/$venv_name"
 fi
 log "python packages: requirements.txt + $backend_requirement"
 run_sys "$venv/bin/python" -m pip install --upgrade --upgrade-strategy only-if-needed \
-  -c constraints.txt -r requirements.txt "$backend_requirement"
-if [[ -n $EDGE_WHEEL ]]; then
-  # Same version number, new build: make pip replace it.
-  run_sys "$venv/bin/python" -m pip install --force-reinstall --no-deps "$EDGE_WHEEL"
-fi
-# Only one interpreter package, so the runtime's "first that imports" is the one asked for.
-run_sys "$venv/bin/python" -m pip uninstall --yes "$other_backend"
+  -c constraints.txt -r requirements.txt "$backend_requirement" ||
+  venv_failed "pip could not install requirements.txt and $backend_requirement into $VENVS_DIR/$venv_name"
+# edge-fusion-sdk comes from the shipped wheel, never from an index. Same version number, new build:
+# make pip replace it (its dependencies are already in place from requirements.txt).
+run_sys "$venv/bin/python" -m pip install --force-reinstall --no-deps "$EDGE_WHEEL" ||
+  venv_failed "pip could not install $EDGE_WHEEL into $VENVS_DIR/$venv_name"
 # Load the model once with the chosen interpreter: its golden vectors must pass on this device.
 for model in "$here"/models/*; do
-  run_sys "$venv/bin/edge-sdk" info --verify "$(p "$MODELS_DIR")/$(basename -- "$model")"
+  run_sys "$venv/bin/edge-sdk" info --verify "$(p "$MODELS_DIR")/$(basename -- "$model")" ||
+    venv_failed "the bundle $(basename -- "$model") failed its check with $backend in $VENVS_DIR/$venv_name"
 done
+
+if [[ $in_use != "$venv_name" ]]; then
+  if [[ -e $link && ! -L $link ]]; then
+    [[ ! -e $link.old ]] || run_fs rm -rf -- "$link.old"
+    run_fs mv -T -- "$link" "$link.old"
+    log "moved the venv directory of an earlier install.sh to $VENV.old"
+  fi
+  # Relative, so it holds under --root too; mv -T replaces the old link in one rename.
+  run_fs ln -sfn -- "${VENVS_DIR##*/}/$venv_name" "$link.new"
+  run_fs mv -Tf -- "$link.new" "$link"
+  if [[ -n $in_use ]]; then
+    log "$VENV now points at $venv_name; the previous one ($in_use) is kept (switch back by running"
+    log "install.sh with the other interpreter option; remove an unused one with rm -r $VENVS_DIR/<name>)"
+  fi
+fi
 
 # -- the service ----------------------------------------------------------------------------------
 run_sys systemctl daemon-reload
 run_sys systemctl enable "$UNIT_NAME"
-if ((start_now)); then
+if ((${#missing_env[@]})); then
+  log "enabled but not started: $ENV_FILE does not set ${missing_env[*]}, which the device config needs."
+  log "Set it with: sudo nano $ENV_FILE   (one line each: ${missing_env[0]}=<value>, no '#' in front)"
+  log "then start it: sudo systemctl restart ${UNIT_NAME%.service}"
+elif ((start_now)); then
   run_sys systemctl restart "$UNIT_NAME"
 fi
 

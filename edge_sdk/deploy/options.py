@@ -50,11 +50,10 @@ class DeployOptions:
     restart_s: int = field(default=5, metadata={"help": "RestartSec: wait before a restart"})
     start_limit_burst: int = field(default=5, metadata={"help": "StartLimitBurst: restarts allowed per interval"})
     start_limit_interval_s: int = field(default=300, metadata={"help": "StartLimitIntervalSec"})
-    package: str = field(
+    wheel: str = field(
         default="",
-        metadata={"help": "pip requirement for edge-sdk itself; empty: edge-sdk==<this version>, or the wheel"},
+        metadata={"help": "the edge-fusion-sdk wheel to ship and install; empty: built from this source tree"},
     )
-    wheel: str = field(default="", metadata={"help": "a local edge-sdk wheel to ship instead of using an index"})
     extra_files: tuple[str, ...] = field(
         default=(), metadata={"help": "files copied to config_dir (TLS certificates, text command traces)"}
     )
@@ -87,7 +86,13 @@ class DeployOptions:
     # -- paths on the device ----------------------------------------------------------------------
     @property
     def venv(self) -> str:
+        """What the unit runs from: a symlink to the venv in use, one of :attr:`venvs_dir`."""
         return f"{self.prefix}/venv"
+
+    @property
+    def venvs_dir(self) -> str:
+        """One venv per interpreter and Python version, ``<backend>-py<major.minor>``; a sibling of :attr:`venv`."""
+        return f"{self.prefix}/venvs"
 
     @property
     def models_dir(self) -> str:

@@ -5,14 +5,14 @@
     out/
       install.sh            run on the Pi: sudo ./install.sh   (--dry-run, --root DIR to try it)
       edge-sdk.service      the systemd unit
-      requirements.txt      edge-sdk and its device dependencies, without the interpreter
+      requirements.txt      the wheel below and its device dependencies, without the interpreter
       constraints.txt       numpy<2, for the apt-built picamera2
-      deployment.json       what was deployed: model name, version and SHA-256, options
+      deployment.json       what was deployed: model and wheel (name, version, SHA-256), options
       config/device.yaml    the device config, model.path pointing at the installed bundle
       config/env.example    the secrets the config references, to fill in /etc/edge-sdk/env
       config/...            extra files (TLS certificates)
       models/<bundle>.tflite
-      wheels/<edge-sdk wheel> (optional)
+      wheels/edge_fusion_sdk-<version>-py3-none-any.whl   given (--wheel) or built from this source tree
 
 Inputs are checked before anything is written: the bundle is read (manifest and SHA-256), the
 config is validated like ``edge-sdk validate-config`` does, and errors name what was expected.
@@ -20,10 +20,9 @@ config is validated like ``edge-sdk validate-config`` does, and errors name what
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -35,10 +34,12 @@ from typing import Any
 from edge_sdk._lazy import require
 from edge_sdk.bundle import read_bundle
 from edge_sdk.config import parse_config, read_config_file
+from edge_sdk.configtools import env_references, unset_env_allowed
 from edge_sdk.deploy.install_script import render_install_script
 from edge_sdk.deploy.options import DeployOptions
-from edge_sdk.deploy.requirements import render_constraints, render_requirements
+from edge_sdk.deploy.requirements import device_requirements, render_constraints, render_requirements
 from edge_sdk.deploy.unit import render_unit
+from edge_sdk.deploy.wheel import build_wheel, check_wheel, find_source_tree, wheel_requires
 from edge_sdk.errors import ConfigError
 
 __all__ = ["MARKER", "make_deployment", "tarball_path"]
@@ -46,9 +47,6 @@ __all__ = ["MARKER", "make_deployment", "tarball_path"]
 _log = logging.getLogger(__name__)
 
 MARKER = "deployment.json"
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
-# Stands in for unset ${VAR} secrets while validating on the build machine; never written out.
-_PLACEHOLDER = "edge-sdk-deploy-placeholder"
 
 
 def tarball_path(out_dir: str | Path) -> Path:
@@ -74,14 +72,16 @@ def make_deployment(
     bundle_file = Path(bundle_path)
     bundle = read_bundle(bundle_file)  # BundleError names the file and what is wrong with it
     data, source_text, where = _read_config(config)
-    env_names = _env_references(data)
+    env_refs = env_references(data)
+    secrets = [name for name, required in env_refs.items() if required]
     _validate(data, source_text, where)
 
     installed_model = f"{options.models_dir}/{bundle_file.name}"
     data = _for_device(data, installed_model, options)
     _validate(data, None, "generated device.yaml")
     extras = _extras_for(data)
-    wheel = _check_wheel(options.wheel)
+    wheel = check_wheel(options.wheel) if options.wheel else None
+    source_tree = find_source_tree() if wheel is None else None
     extra_files = [_check_file(f, "deploy.extra_files") for f in options.extra_files]
     _check_out_dir(out)
 
@@ -91,22 +91,26 @@ def make_deployment(
         (staging / "models").mkdir()
         (staging / "config").mkdir()
         shutil.copyfile(bundle_file, staging / "models" / bundle_file.name)
-        wheel_rel = ""
         if wheel is not None:
             (staging / "wheels").mkdir()
-            shutil.copyfile(wheel, staging / "wheels" / wheel.name)
-            wheel_rel = f"./wheels/{wheel.name}"
+            shipped = staging / "wheels" / wheel.name
+            shutil.copyfile(wheel, shipped)
+        else:
+            assert source_tree is not None
+            shipped = build_wheel(source_tree, staging / "wheels")
+        wheel_rel = f"./wheels/{shipped.name}"
+        requirements = device_requirements(wheel_requires(shipped), extras)
         for extra in extra_files:
             if extra.name in ("device.yaml", "env.example"):
                 raise ConfigError(f"deploy.extra_files: {extra} would replace the generated {extra.name}")
             shutil.copyfile(extra, staging / "config" / extra.name)
         (staging / "config" / "device.yaml").write_text(_device_yaml(data, bundle_file.name))
-        (staging / "config" / "env.example").write_text(_env_example(env_names, options))
-        (staging / "requirements.txt").write_text(render_requirements(extras, package=options.package, wheel=wheel_rel))
+        (staging / "config" / "env.example").write_text(_env_example(env_refs, options))
+        (staging / "requirements.txt").write_text(render_requirements(wheel_rel, requirements))
         (staging / "constraints.txt").write_text(render_constraints())
         (staging / options.unit_name).write_text(render_unit(options))
         script = staging / "install.sh"
-        script.write_text(render_install_script(options, wheel=wheel_rel))
+        script.write_text(render_install_script(options, wheel=wheel_rel, secrets=secrets))
         script.chmod(0o755)
         manifest = bundle.manifest
         record = {
@@ -114,8 +118,11 @@ def make_deployment(
             "model": {"file": bundle_file.name, "name": manifest.model.name, "version": manifest.model.version,
                       "sha256": bundle.sha256, "installed_path": installed_model},
             "device": data.get("device", "edge-device"),
+            "wheel": {"file": shipped.name, "sha256": hashlib.sha256(shipped.read_bytes()).hexdigest(),
+                      "built_from": str(source_tree) if source_tree is not None else None},
             "extras": sorted(extras),
-            "env": env_names,
+            "env": list(env_refs),
+            "secrets": secrets,
             "options": _jsonable(asdict(options)),
         }
         (staging / MARKER).write_text(json.dumps(record, indent=1) + "\n")
@@ -140,39 +147,13 @@ def _read_config(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any]
 
 
 def _validate(data: Mapping[str, Any], source_text: str | None, where: str) -> None:
-    """The checks of ``load_config``, with unset ``${VAR}`` secrets standing in as placeholders.
+    """The checks of ``validate-config --allow-unset-env``: unset ``${VAR}`` secrets stand in.
 
     The secrets live in the device's env file, not on the build machine, so their absence here is
     expected; everything else (unknown keys, types, values) is checked as on the device.
     """
-    parse_config(_with_placeholders(data), source_text, where)
-
-
-def _with_placeholders(value: Any) -> Any:
-    if isinstance(value, str):
-        return _ENV_REF.sub(lambda m: m.group(0) if m.group(1) in os.environ or m.group(2) else _PLACEHOLDER, value)
-    if isinstance(value, Mapping):
-        return {k: _with_placeholders(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_with_placeholders(v) for v in value]
-    return value
-
-
-def _env_references(value: Any) -> list[str]:
-    names: set[str] = set()
-
-    def walk(item: Any) -> None:
-        if isinstance(item, str):
-            names.update(m.group(1) for m in _ENV_REF.finditer(item))
-        elif isinstance(item, Mapping):
-            for v in item.values():
-                walk(v)
-        elif isinstance(item, list):
-            for v in item:
-                walk(v)
-
-    walk(value)
-    return sorted(names)
+    with unset_env_allowed():
+        parse_config(data, source_text, where)
 
 
 def _for_device(data: Mapping[str, Any], installed_model: str, options: DeployOptions) -> dict[str, Any]:
@@ -198,7 +179,7 @@ def _extras_for(data: Mapping[str, Any]) -> set[str]:
     embedded = data.get("embedded_broker") or {}
     if data.get("mqtt") is None and (not isinstance(embedded, Mapping) or embedded.get("enabled", True)):
         _log.warning(
-            "the config has no mqtt section: the device will run the embedded broker (edge-sdk[broker]); "
+            "the config has no mqtt section: the device will run the embedded broker (edge-fusion-sdk[broker]); "
             "point it at Mosquitto or EMQX for a fleet"
         )
         extras.add("broker")
@@ -222,12 +203,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _env_example(names: list[str], options: DeployOptions) -> str:
+def _env_example(refs: Mapping[str, bool], options: DeployOptions) -> str:
+    """The env file's template: every variable commented out, so none is set to an empty value."""
     lines = [
         f"# {options.env_file}: environment of {options.unit_name} (KEY=value lines, no quotes needed).",
         "# Root-owned, readable by the service group only. install.sh never overwrites it.",
     ]
-    lines += [f"{name}=" for name in names] or ["# the device config references no ${VAR} values"]
+    if refs:
+        lines.append("# Remove the '#' and give a value; install.sh starts the service once the required ones are set.")
+    for name, required in refs.items():
+        lines += [f"# {name}: {'required' if required else 'optional, the config has a default'}", f"#{name}="]
+    if not refs:
+        lines.append("# the device config references no ${VAR} values")
     return "\n".join(lines) + "\n"
 
 
@@ -236,15 +223,6 @@ def _check_file(path: str | Path, what: str) -> Path:
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"{what}: expected an existing file. Got: {file}")
-    return file
-
-
-def _check_wheel(wheel: str) -> Path | None:
-    if not wheel:
-        return None
-    file = _check_file(wheel, "deploy.wheel")
-    if not (file.suffix == ".whl" and file.name.startswith("edge_sdk-")):
-        raise ConfigError(f"deploy.wheel: expected an edge_sdk-<version>-....whl file. Got: {file.name}")
     return file
 
 

@@ -1,31 +1,23 @@
-"""What pip installs on the device: edge-sdk, the dependencies of its extras, minus the interpreter.
+"""What pip installs on the device: the shipped wheel, the dependencies of its extras, minus the interpreter.
 
 The interpreter (ai-edge-litert or tflite-runtime) is chosen by ``install.sh`` at install time, so
-one deployment serves both. The list comes from the installed edge-sdk's own metadata (setup.cfg's
-extras), so it cannot drift from what ``pip install 'edge-sdk[device]'`` would bring.
+one deployment serves both. The list comes from the shipped wheel's own metadata (setup.cfg's
+extras), so it cannot drift from what ``pip install 'edge-fusion-sdk[device]'`` would bring.
+edge-fusion-sdk itself is the wheel file, never a name looked up on an index.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from edge_sdk.deploy.options import BACKEND_REQUIREMENTS
+from edge_sdk.distribution import DISTRIBUTION
 
 __all__ = ["device_requirements", "render_constraints", "render_requirements"]
 
-_log = logging.getLogger(__name__)
-
-DISTRIBUTION = "edge-sdk"
 _INTERPRETERS = {re.sub(r"[-_.]+", "-", name) for name in BACKEND_REQUIREMENTS}
 _EXTRA_MARKER = re.compile(r"""^\s*extra\s*==\s*["']([^"']+)["']\s*$""")
-# Used only when edge-sdk's metadata is unavailable (running from a source tree never installed).
-_FALLBACK = {
-    "device": ("opencv-python-headless>=4.8", "paho-mqtt>=2.1,<3", "pyserial>=3.5", "pyyaml>=6.0"),
-    "broker": ("amqtt>=0.11",),
-}
 
 
 def _distribution_name(requirement: str) -> str:
@@ -33,14 +25,9 @@ def _distribution_name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
 
 
-def device_requirements(extras: Iterable[str]) -> list[str]:
-    """Requirements of edge-sdk's ``extras``, without the interpreter packages, sorted and unique."""
+def device_requirements(declared: Iterable[str], extras: Iterable[str]) -> list[str]:
+    """The ``declared`` requirements (Requires-Dist lines) of ``extras``, without the interpreters, sorted."""
     extras = set(extras)
-    try:
-        declared = importlib.metadata.requires(DISTRIBUTION) or []
-    except importlib.metadata.PackageNotFoundError:
-        _log.warning("%s is not installed; using the built-in list of device requirements", DISTRIBUTION)
-        declared = [f'{req}; extra == "{extra}"' for extra, reqs in _FALLBACK.items() for req in reqs]
     chosen: dict[str, str] = {}
     for line in declared:
         requirement, _, marker = line.partition(";")
@@ -48,32 +35,19 @@ def device_requirements(extras: Iterable[str]) -> list[str]:
         if match is None or match.group(1) not in extras:
             continue
         name = _distribution_name(requirement)
-        if name in _INTERPRETERS:
+        if name in _INTERPRETERS or name == DISTRIBUTION:
             continue
         chosen.setdefault(name, requirement.strip())
     return [chosen[name] for name in sorted(chosen)]
 
 
-def _version() -> str | None:
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def render_requirements(extras: Iterable[str], *, package: str = "", wheel: str = "") -> str:
-    """requirements.txt: edge-sdk itself (a shipped wheel, ``package`` or this version), then its deps."""
-    if wheel:
-        own = wheel
-    elif package:
-        own = package
-    else:
-        version = _version()
-        own = f"{DISTRIBUTION}=={version}" if version else DISTRIBUTION
+def render_requirements(wheel: str, requirements: Sequence[str]) -> str:
+    """requirements.txt: the shipped wheel (a path in the deployment), then the third-party dependencies."""
     lines = [
-        "# edge-sdk and the dependencies of its extras; install.sh adds the interpreter package.",
-        own,
-        *device_requirements(extras),
+        f"# {DISTRIBUTION} from the wheel shipped here (never from an index), then the dependencies of its",
+        "# extras from the index; install.sh adds the interpreter package.",
+        wheel,
+        *requirements,
     ]
     return "\n".join(lines) + "\n"
 

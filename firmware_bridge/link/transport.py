@@ -23,7 +23,7 @@ def require_serial() -> ModuleType:
     except ImportError as exc:
         raise MissingDependencyError(
             f"pyserial is needed for the firmware bridge but cannot be imported ({exc}). "
-            "Install it with: pip install 'edge-sdk[device]' (or pip install pyserial)"
+            "Install it with: pip install 'edge-fusion-sdk[device]' (or pip install pyserial)"
         ) from exc
 
 

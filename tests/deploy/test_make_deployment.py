@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from edge_sdk.deploy import DeployOptions, make_deployment, tarball_path
 from edge_sdk.deploy.cli import register
 from edge_sdk.errors import BundleError, ConfigError
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_deployment_holds_bundle_config_unit_and_installer(
     tmp_path: Path, bundle_path: Path, config_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -21,7 +24,8 @@ def test_deployment_holds_bundle_config_unit_and_installer(
     out = make_deployment(bundle_path, config_path, tmp_path / "out")
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
         "config", "config/device.yaml", "config/env.example", "constraints.txt", "deployment.json",
-        "edge-sdk.service", "install.sh", "models", "models/tiny.tflite", "requirements.txt",
+        "edge-sdk.service", "install.sh", "models", "models/tiny.tflite", "requirements.txt", "wheels",
+        "wheels/edge_fusion_sdk-0.1.0-py3-none-any.whl",
     ]
     assert (out / "install.sh").stat().st_mode & 0o777 == 0o755
     assert (out / "models/tiny.tflite").read_bytes() == bundle_path.read_bytes()
@@ -36,13 +40,21 @@ def test_deployment_holds_bundle_config_unit_and_installer(
     assert config.mqtt.outbox.path == "/var/lib/edge-sdk/outbox.sqlite3"
     assert "${MQTT_PASSWORD}" in (out / "config/device.yaml").read_text()  # never the value
 
-    assert (out / "config/env.example").read_text().splitlines()[-1] == "MQTT_PASSWORD="
+    # a template: nothing set, so an env file made from it sets no empty secret
+    assert (out / "config/env.example").read_text().splitlines()[-2:] == ["# MQTT_PASSWORD: required",
+                                                                           "#MQTT_PASSWORD="]
     record = json.loads((out / "deployment.json").read_text())
     assert record["model"]["name"] == "tiny" and record["model"]["version"] == "7"
     assert record["env"] == ["MQTT_PASSWORD"] and record["extras"] == ["device"]
-    requirements = (out / "requirements.txt").read_text().splitlines()
-    assert "pyyaml>=6.0" in requirements
-    assert not any(r.startswith(("ai-edge-litert", "tflite-runtime")) for r in requirements)
+    assert record["secrets"] == ["MQTT_PASSWORD"]  # no default: the env file must set it
+    assert record["wheel"]["file"] == "edge_fusion_sdk-0.1.0-py3-none-any.whl"
+    assert record["wheel"]["built_from"] == str(ROOT)
+    requirements = [r for r in (out / "requirements.txt").read_text().splitlines() if not r.startswith("#")]
+    # the SDK is the shipped wheel; only third-party packages are named for the index
+    assert requirements[0] == "./wheels/edge_fusion_sdk-0.1.0-py3-none-any.whl"
+    assert "pyyaml>=6.0" in requirements and any(r.startswith("paho-mqtt") for r in requirements)
+    assert not any(r.startswith(("ai-edge-litert", "tflite-runtime", "edge-sdk", "edge-fusion-sdk"))
+                   for r in requirements)
 
 
 def test_tarball_unpacks_to_the_same_directory_owned_by_root(tmp_path: Path, bundle_path: Path,
@@ -110,20 +122,31 @@ def test_missing_config_says_what_was_expected(tmp_path: Path, bundle_path: Path
 def test_wheel_must_be_an_edge_sdk_wheel(tmp_path: Path, bundle_path: Path, config_path: Path) -> None:
     other = tmp_path / "numpy-2.0-py3-none-any.whl"
     other.write_bytes(b"")
-    with pytest.raises(ConfigError, match=r"deploy.wheel: expected an edge_sdk-<version>-....whl file. Got: numpy"):
+    with pytest.raises(ConfigError, match=r"deploy.wheel: expected an edge_fusion_sdk-<version>-....whl file. Got: numpy"):
         make_deployment(bundle_path, config_path, tmp_path / "out", DeployOptions(wheel=str(other)))
 
 
-def test_shipped_wheel_and_extra_files_are_installed_from_the_deployment(tmp_path: Path, bundle_path: Path,
-                                                                         config_path: Path) -> None:
-    wheel = tmp_path / "edge_sdk-0.1.0-py3-none-any.whl"
-    wheel.write_bytes(b"wheel")
+def test_wheel_must_hold_the_distribution_metadata(tmp_path: Path, bundle_path: Path, config_path: Path,
+                                                   fake_wheel: Callable[..., Path]) -> None:
+    junk = tmp_path / "edge_fusion_sdk-0.1.0-py3-none-any.whl"
+    junk.write_bytes(b"wheel")
+    with pytest.raises(ConfigError, match=r"deploy.wheel: expected a wheel \(a zip archive\). Got: edge_fusion_sdk-0"):
+        make_deployment(bundle_path, config_path, tmp_path / "out", DeployOptions(wheel=str(junk)))
+    renamed = fake_wheel(tmp_path / "other", name="edge-sdk").rename(tmp_path / junk.name)
+    with pytest.raises(ConfigError, match=r"deploy.wheel: expected a wheel of edge-fusion-sdk. Got: one of edge-sdk"):
+        make_deployment(bundle_path, config_path, tmp_path / "out", DeployOptions(wheel=str(renamed)))
+
+
+def test_shipped_wheel_and_extra_files_are_installed_from_the_deployment(
+        tmp_path: Path, bundle_path: Path, config_path: Path, fake_wheel: Callable[..., Path]) -> None:
+    wheel = fake_wheel(tmp_path / "dist")
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     out = make_deployment(bundle_path, config_path, tmp_path / "out",
                           DeployOptions(wheel=str(wheel), extra_files=(str(ca),)))
-    assert (out / "wheels" / wheel.name).read_bytes() == b"wheel"
-    assert (out / "requirements.txt").read_text().splitlines()[1] == f"./wheels/{wheel.name}"
+    assert (out / "wheels" / wheel.name).read_bytes() == wheel.read_bytes()
+    assert (out / "requirements.txt").read_text().splitlines()[2] == f"./wheels/{wheel.name}"
+    assert json.loads((out / "deployment.json").read_text())["wheel"]["built_from"] is None
     assert (out / "config/ca.pem").exists()
 
 
@@ -138,10 +161,11 @@ def test_deploy_command_builds_and_prints_where(tmp_path: Path, bundle_path: Pat
     printed = capsys.readouterr()
     assert printed.out.splitlines() == [
         (f"wrote {out}/ (config, constraints.txt, deployment.json, edge-sdk.service, install.sh, models, "
-        "requirements.txt)"),
+        "requirements.txt, wheels)"),
         f"wrote {tmp_path / 'out.tar.gz'}",
     ]
     assert "sudo ./install.sh" in printed.err
+    assert "edge-sdk deploy: warning: MQTT_PASSWORD is not set here (checked with a stand-in value)" in printed.err
     unit = (out / "edge-sdk.service").read_text()
     assert "User=robot" in unit and "WatchdogSec=12" in unit
     assert "BACKEND=tflite-runtime" in (out / "install.sh").read_text()
