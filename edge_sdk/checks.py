@@ -25,29 +25,40 @@ __all__ = ["check_config_file", "check_resources"]
 _CAMERAS_HINT = "`edge-sdk cameras` lists the cameras"
 
 
-def check_config_file(path: str | Path) -> tuple[DeviceConfig, list[str]]:
+def check_config_file(path: str | Path, devices: bool = True) -> tuple[DeviceConfig, list[str]]:
     """Parse ``path`` (ConfigError with the line for a bad file), then the problems of what it names.
 
-    Each problem is prefixed ``file:line:`` like the parse errors.
+    Each problem is prefixed ``file:line:`` like the parse errors. ``devices=False`` leaves out this
+    machine's cameras and serial ports, for a config meant for another device.
     """
     data, source_text = read_config_file(path)
     config = parse_config(data, source_text, str(path))
-    return config, [_with_line(problem, source_text, str(path)) for problem in check_resources(config)]
+    return config, [_with_line(problem, source_text, str(path)) for problem in check_resources(config, devices)]
 
 
-def check_resources(config: DeviceConfig) -> list[str]:
+def check_resources(config: DeviceConfig, devices: bool = True) -> list[str]:
     """The problems (``key: message``) of the files and devices ``config`` names; [] when run can open them."""
     problems = _model(config)
-    problems += _camera(config.camera)
+    if devices or not _is_device_source(config.camera.source):
+        problems += _camera(config.camera)
     for key, section in (("text", config.text), ("sensor", config.sensor)):
         if section.source == "file":
             if section.path is None:
                 problems.append(f"{key}.path: expected a file for {key}.source: file. Got: null")
             elif not Path(section.path).is_file():
                 problems.append(f"{key}.path: file not found: {section.path}. Expected a file for {key}.source: file")
-    if config.bridge is not None:
+    if config.bridge is not None and devices:
         problems += _serial_port(config.bridge.url)
     return problems
+
+
+def _is_device_source(source: str) -> bool:
+    from edge_sdk.sources.factory import split_spec
+
+    try:
+        return split_spec(source)[0] in ("camera", "picamera2")
+    except ConfigError:
+        return False
 
 
 def _model(config: DeviceConfig) -> list[str]:

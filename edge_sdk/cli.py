@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "devices, serial port (no network); errors carry line numbers")
     check.add_argument("--config", "-c", help="device YAML/JSON config to check")
     check.add_argument("config_file", nargs="?", metavar="FILE", help="deprecated: the same as --config FILE")
+    check.add_argument("--no-devices", action="store_true",
+                       help="leave out this machine's cameras and serial ports: for a config meant for another device")
     check.add_argument("--allow-unset-env", action="store_true",
                        help="check a config whose ${VAR} secrets are set on the device only: unset ones stand in, "
                             "with a warning naming them (as `edge-sdk deploy` does)")
@@ -221,10 +223,10 @@ def _cmd_validate_config(args: argparse.Namespace) -> int:
     unset: list[str] = []
     if args.allow_unset_env:
         with unset_env_allowed() as unset:
-            config, problems = check_config_file(path)
+            config, problems = check_config_file(path, devices=not args.no_devices)
     else:
         try:
-            config, problems = check_config_file(path)
+            config, problems = check_config_file(path, devices=not args.no_devices)
         except ConfigError as exc:
             if "is not set (referenced as" not in str(exc):
                 raise

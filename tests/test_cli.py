@@ -291,7 +291,8 @@ def test_version_prints_the_command_version_and_distribution(capsys: pytest.Capt
     assert capsys.readouterr().out == f"edge-sdk {edge_sdk.__version__} (edge-fusion-sdk)\n"
 
 
-SECRET_CONFIG = ("device: pi\ncamera: {source: 'seek://?seconds=1'}\n"
+SECRET_CONFIG = ("device: pi\ncamera: {source: 'seek://?seconds=1'}\ntext: {prompt: find the red circle}\n"
+                 "sensor: {source: stdin}\n"
                  "mqtt: {host: broker.lan, port: '${EDGE_TEST_PORT}', username: pi, password: '${EDGE_TEST_PW}'}\n")
 
 
@@ -301,9 +302,9 @@ def test_validate_config_is_strict_about_unset_secrets_and_names_the_option(
     monkeypatch.setenv("EDGE_TEST_PORT", "1883")
     config = tmp_path / "device.yaml"
     config.write_text(SECRET_CONFIG)
-    assert main(["validate-config", str(config)]) == 2
+    assert main(["validate-config", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"edge-sdk validate-config: {config}:3: mqtt.password: environment variable EDGE_TEST_PW is not "
+    assert err == (f"edge-sdk validate-config: {config}:5: mqtt.password: environment variable EDGE_TEST_PW is not "
                    "set (referenced as ${EDGE_TEST_PW}). Set it, or pass --allow-unset-env when the secrets are set "
                    "on the device only")
 
@@ -314,7 +315,7 @@ def test_validate_config_allow_unset_env_warns_like_deploy(
     monkeypatch.delenv("EDGE_TEST_PORT", raising=False)  # a number stands in for a numeric field
     config = tmp_path / "device.yaml"
     config.write_text(SECRET_CONFIG)
-    assert main(["validate-config", "--allow-unset-env", str(config)]) == 0
+    assert main(["validate-config", "--allow-unset-env", "--config", str(config)]) == 0
     printed = capsys.readouterr()
     assert printed.out.startswith(f"{config}: ok (device 'pi'")
     assert printed.err.strip() == (
@@ -333,3 +334,14 @@ def test_validate_config_allow_unset_env_warns_like_deploy(
     err = capsys.readouterr().err
     assert ("edge-sdk deploy: warning: EDGE_TEST_PORT, EDGE_TEST_PW are not set here (checked with a stand-in "
             "value); set them") in err
+
+
+def test_validate_config_no_devices_checks_a_config_meant_for_another_device(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "device.yaml"
+    config.write_text("device: pi\ncamera: {source: /dev/video93}\ntext: {prompt: go}\nsensor: {source: bridge}\n"
+                      "bridge: {url: /dev/ttyACM93}\n")
+    assert main(["validate-config", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "camera.source" in err and "bridge.url" in err
+    assert main(["validate-config", "--no-devices", "--config", str(config)]) == 0

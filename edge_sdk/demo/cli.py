@@ -94,7 +94,7 @@ _WHAT_NEXT = """what next:
   your camera:       edge-sdk run --source camera://0 --stdout   (the same model; results on an embedded broker,
                      dashboard: edge-sdk dashboard, then http://127.0.0.1:8080/)
   your own data:     edge-sdk train --manifest your.csv -o work/mine, then edge-sdk convert work/mine --manifest
-                     your.csv -o work/mine/bundles   (host extras: pip install 'edge-sdk[host]'; README "What is in the box")
+                     your.csv -o work/mine/bundles   (host extras: pip install 'edge-fusion-sdk[host]'; README "What is in the box")
   your own .tflite:  edge-sdk wrap model.tflite --spec model.yaml -o bundle.tflite, then edge-sdk run --model
                      bundle.tflite --source camera://0   (docs/bring-your-own-model.md)"""
 

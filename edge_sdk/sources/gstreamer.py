@@ -1,6 +1,6 @@
 """Whether this OpenCV can run ``gst://`` pipelines, and what to do when it cannot.
 
-The pip wheels (``opencv-python-headless``, which ``pip install edge-sdk[device]`` brings) are built
+The pip wheels (``opencv-python-headless``, which ``pip install edge-fusion-sdk[device]`` brings) are built
 without GStreamer; Debian's and Raspberry Pi OS's ``python3-opencv`` has it. A venv sees that package
 only when created with ``--system-site-packages`` (``edge-sdk deploy`` makes its venv that way), and
 even then a pip OpenCV in the venv shadows it, so it has to go. Debian's ``cv2`` is built against

@@ -31,7 +31,9 @@ def test_ctrl_c_ends_the_readme_example_cleanly(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         first = process.stdout.readline()  # the sink flushes each line: the run is under way
-        assert '"edge_sdk.result/1"' in first, process.stderr.read() if process.stderr else ""
+        if '"edge_sdk.result/2"' not in first:
+            process.kill()  # before reading stderr: a live process would keep it open
+            raise AssertionError(f"{first!r}: {process.communicate(timeout=10)[1][-2000:]}")
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     finally:

@@ -59,7 +59,7 @@ def test_run_with_a_bridge_and_no_pyserial_says_what_to_install(tmp_path: Path) 
     done = _edge_sdk(tmp_path, "run", "--config", config, hide="serial")
     line = _one_line(done, "run")
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "pyserial is needed for the firmware bridge" in line and "pip install 'edge-sdk[device]'" in line
+    assert "pyserial is needed for the firmware bridge" in line and "pip install 'edge-fusion-sdk[device]'" in line
 
 
 def test_train_without_tensorflow_says_what_to_install(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_train_without_tensorflow_says_what_to_install(tmp_path: Path) -> None:
                      hide="tensorflow,keras,tf_keras")
     line = _one_line(done, "train")
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "tensorflow is needed for edge-sdk train" in line and "pip install 'edge-sdk[host]'" in line
+    assert "tensorflow is needed for edge-sdk train" in line and "pip install 'edge-fusion-sdk[host]'" in line
 
 
 def test_an_embedded_broker_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
