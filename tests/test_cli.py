@@ -50,7 +50,7 @@ def test_bad_bundle_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Capture
     assert main(["info", str(junk)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
-    assert err.startswith("edge-sdk info: ") and "not a TFLite model" in err
+    assert err.startswith("edge-sdk info: ") and "not a TFLite flatbuffer: the first bytes are text" in err
 
 
 def test_validate_config_reports_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,7 +128,7 @@ def test_validate_config_rejects_models_run_rejects(tmp_path: Path, capsys: pyte
     truncated.write_bytes(default_bundle_path().read_bytes()[:50_000])
     text = tmp_path / "notes.tflite"
     text.write_text("this is not a model\n" * 5)
-    for model, message in ((truncated, "without an edge_sdk manifest"), (text, "not a TFLite model"),
+    for model, message in ((truncated, "truncated: 50000 bytes, but the TFLite flatbuffer refers to byte"), (text, "not a TFLite flatbuffer: the first bytes are text"),
                            (tmp_path / "none.tflite", "model bundle not found")):
         (problem,) = _validate(tmp_path, capsys, f"model: {{path: {model}}}\ncamera: {{source: 'seek://'}}\n")
         assert problem.startswith("model.path: ") and message in problem, problem

@@ -23,7 +23,6 @@ from edge_sdk.errors import BundleError
 __all__ = ["Bundle", "read_bundle", "write_bundle"]
 
 MANIFEST_NAME = "manifest.json"
-_TFLITE_IDENTIFIER = b"TFL3"
 
 
 @dataclass(frozen=True)
@@ -92,6 +91,9 @@ def read_bundle(source: str | Path | bytes, verify_sha256: bool = True) -> Bundl
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
+        if MANIFEST_NAME.encode() in data:  # our archive's first entry is there, its directory is not
+            raise BundleError(f"{where}: truncated or corrupt: the bundle's attached archive (with its "
+                              f"{MANIFEST_NAME}) is cut off. Copy the file again") from None
         raise BundleError(
             f"{where}: a plain .tflite without an edge_sdk manifest. Expected a bundle; "
             "make one with `edge-sdk wrap` by describing its inputs and outputs"
@@ -117,6 +119,11 @@ def read_bundle(source: str | Path | bytes, verify_sha256: bool = True) -> Bundl
 
 
 def _check_flatbuffer(data: bytes, where: str) -> None:
-    if len(data) < 8 or data[4:8] != _TFLITE_IDENTIFIER:
-        head = data[:8].hex() if data else "empty file"
-        raise BundleError(f"{where}: not a TFLite model. Expected the identifier 'TFL3' at byte 4. Got: {head}")
+    """A whole TFLite flatbuffer, or a BundleError saying what the bytes are (text, a zip, truncated...)."""
+    from edge_sdk.backends.flatbuffer import check_flatbuffer
+    from edge_sdk.errors import ModelFormatError
+
+    try:
+        check_flatbuffer(data, where)
+    except ModelFormatError as exc:
+        raise BundleError(str(exc)) from None
