@@ -7,11 +7,7 @@ STAMP := $(VENV)/.installed
 VENV_TFLRT := .venv-tflite-runtime
 STAMP_TFLRT := $(VENV_TFLRT)/.installed
 
-<<<<<<< HEAD
-.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge seek-bundle zoo clean
-=======
-.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models seek-bundle clean
->>>>>>> pre
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models seek-bundle zoo clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
