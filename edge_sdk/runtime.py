@@ -109,6 +109,11 @@ class Runtime:
 
             sinks.append(JSONLinesSink(config.device).start())
 
+        if self.publisher is not None:
+            from edge_sdk.sinks.mqtt.homeassistant import TaskInfo
+
+            # entities that fit the results: a detector's counts, a classifier's decision
+            self.publisher.announce_homeassistant(task=TaskInfo(model.task.kind, model.task.labels))
         if config.bridge is not None:
             self._start_bridge(sensor)
 
@@ -199,7 +204,7 @@ class Runtime:
             from edge_sdk.sinks.mqtt.homeassistant import McuInfo
 
             if link.device is not None:
-                self.publisher.announce_homeassistant(mcu=McuInfo.from_hello(link.device))
+                self.publisher.announce_homeassistant(mcu=McuInfo.from_hello(link.device))  # the task stays
             self.publisher.add_stats_section("bridge", lambda: _as_dict(link.stats()))
             if actions is not None:
                 self.publisher.add_stats_section("actions", lambda: _as_dict(actions.stats()))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from edge_sdk.sinks.mqtt.commands import CommandHandler, PayloadFormat
-    from edge_sdk.sinks.mqtt.homeassistant import HostInfo, McuInfo
+    from edge_sdk.sinks.mqtt.homeassistant import HostInfo, McuInfo, TaskInfo
     from edge_sdk.sinks.mqtt.topics import Topics
 
 __all__ = ["MQTTSink", "ResultSink"]
@@ -55,7 +55,8 @@ class MQTTSink(ResultSink, Protocol):
 
     def add_stats_section(self, name: str, section: Callable[[], Mapping[str, Any]]) -> None: ...
 
-    def announce_homeassistant(self, *, mcu: McuInfo | None = None, host: HostInfo | None = None) -> bool: ...
+    def announce_homeassistant(self, *, mcu: McuInfo | None = None, host: HostInfo | None = None,
+                               task: TaskInfo | None = None) -> bool: ...
 
     def wait_connected(self, timeout_s: float) -> None: ...
 

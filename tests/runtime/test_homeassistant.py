@@ -259,3 +259,24 @@ def test_mcu_info_comes_from_the_firmware_hello() -> None:
         name="seek-uno", firmware_version="1.2.3", model="Arduino Uno",
         channels=("distance_cm",), actuators=("motor_left",),
     )
+
+
+def test_a_detector_gets_object_counts_per_label_instead_of_a_decision() -> None:
+    import jinja2
+
+    from edge_sdk.sinks.mqtt.homeassistant import TaskInfo
+
+    discovery = HomeAssistantDiscovery(HomeAssistantConfig(enabled=True), Topics("edge_sdk", "pi-test"),
+                                       task=TaskInfo("detect", ("circle", "square")))
+    bodies = {body["unique_id"].removeprefix("edge_sdk_pi-test_"): body for body in discovery.configs().values()}
+    assert {"objects", "objects_circle", "objects_square"} <= set(bodies) and "decision" not in bodies
+    payload = {"schema": "edge_sdk.result/2", "task": "detect", "result": {"count": 3, "detections": [
+        {"box": [0.1, 0.1, 0.2, 0.2], "label": "circle", "class_id": 0, "score": 0.9},
+        {"box": [0.3, 0.3, 0.4, 0.4], "label": "circle", "class_id": 0, "score": 0.8},
+        {"box": [0.5, 0.5, 0.6, 0.6], "label": "square", "class_id": 1, "score": 0.7}]}}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    rendered = {key: env.from_string(bodies[key]["value_template"]).render(value_json=payload)
+                for key in ("objects", "objects_circle", "objects_square")}
+    assert rendered == {"objects": "3", "objects_circle": "2", "objects_square": "1"}
+    classify = {"schema": "edge_sdk.result/2", "task": "classify", "result": {"label": "x"}}
+    assert env.from_string(bodies["objects"]["value_template"]).render(value_json=classify) == "None"

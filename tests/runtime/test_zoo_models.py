@@ -111,9 +111,10 @@ def test_each_image_model_runs_to_a_real_broker_with_valid_v2_payloads(
         "device": "zoo", "model": {"path": str(wrap(name, tmp_path))},
         "camera": {"source": f"file://{clip.video}", "playback": "every_frame"},
         "pipeline": {"publish": "every"},
-        "mqtt": {"host": broker.host, "port": broker.port, "outbox": {"path": str(tmp_path / "outbox.sqlite3")}},
+        "mqtt": {"host": broker.host, "port": broker.port, "outbox": {"path": str(tmp_path / "outbox.sqlite3")},
+                 "homeassistant": {"enabled": True}},
     }))
-    recorder = recorder_for(broker, ["edge_sdk/zoo/events"])
+    recorder = recorder_for(broker, ["edge_sdk/zoo/events", "homeassistant/#"])
     done = subprocess.run([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(config)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -123,3 +124,9 @@ def test_each_image_model_runs_to_a_real_broker_with_valid_v2_payloads(
     for payload in payloads:
         result_validator.validate(payload)
         assert payload["schema"] == "edge_sdk.result/2" and payload["task"] == TASKS[name]
+    entities = {m.topic.split("/")[-2] for m in recorder.messages if m.topic.startswith("homeassistant/") and m.payload}
+    if TASKS[name] == "detect":  # Home Assistant gets what fits the task: counts per label
+        assert {"objects", "objects_circle", "objects_square", "objects_triangle"} <= entities
+        assert "decision" not in entities
+    elif TASKS[name] == "classify":
+        assert "decision" in entities

@@ -37,7 +37,7 @@ from typing import Any
 from edge_sdk.sinks.mqtt.config import HomeAssistantConfig
 from edge_sdk.sinks.mqtt.topics import Topics
 
-__all__ = ["HomeAssistantDiscovery", "HostInfo", "McuInfo"]
+__all__ = ["HomeAssistantDiscovery", "HostInfo", "McuInfo", "TaskInfo"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,18 @@ class HostInfo:
     model: str = "edge_sdk runtime"
     manufacturer: str = "edge_sdk"
     sw_version: str = field(default_factory=_version)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What the served model's results hold, so Home Assistant gets entities that fit them.
+
+    ``classify`` (and an unknown task): the decision and its confidence; ``detect``: how many
+    objects, and how many of each label.
+    """
+
+    kind: str = "classify"
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,8 +140,10 @@ class HomeAssistantDiscovery:
         result_topic: str | None = None,
         host: HostInfo | None = None,
         mcu: McuInfo | None = None,
+        task: TaskInfo | None = None,
     ) -> None:
         self.config = config
+        self.task = task or TaskInfo()
         self.topics = topics
         self.node_id = config.node_id or _NOT_NODE_ID.sub("_", topics.device_id)
         self.result_topic = result_topic or topics.result
@@ -211,6 +225,30 @@ class HomeAssistantDiscovery:
 
     def _entities(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         device, topics = self._device(), self.topics
+        if self.task.kind == "detect":
+            yield from self._detect_entities(device)
+        elif self.task.kind == "classify":
+            yield from self._classify_entities(device)
+        yield from self._device_entities(device, topics)
+
+    def _detect_entities(self, device: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        detections = "value_json.result.detections"
+        guard = "value_json.task is defined and value_json.task == 'detect'"
+        yield "sensor", "objects", self._entity(
+            "objects", "Objects", device, **self._result_keys(),
+            value_template="{{ " + f"{detections} | length if {guard} else none" + " }}",
+            unit_of_measurement="objects", state_class="measurement", icon="mdi:bounding-box",
+        )
+        for label in self.task.labels:
+            object_id = "objects_" + _NOT_NODE_ID.sub("_", label)
+            yield "sensor", object_id, self._entity(
+                object_id, f"Objects: {label}", device, **self._result_keys(),
+                value_template="{{ " + f"{detections} | selectattr('label', 'eq', {label!r}) | list | length "
+                               f"if {guard} else none" + " }}",
+                unit_of_measurement="objects", state_class="measurement", icon="mdi:bounding-box",
+            )
+
+    def _classify_entities(self, device: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
         yield "sensor", "decision", self._entity(
             "decision", "Decision", device, **self._result_keys(),
             value_template=_CLASSIFIED + "{{ r.label if r.label is defined else none }}",
@@ -229,6 +267,8 @@ class HomeAssistantDiscovery:
             ),
             unit_of_measurement="%", state_class="measurement", icon="mdi:gauge",
         )
+
+    def _device_entities(self, device: dict[str, Any], topics: Topics) -> Iterator[tuple[str, str, dict[str, Any]]]:
         yield "sensor", "fps", self._entity(
             "fps", "Results per second", device, state_topic=topics.stats,
             value_template=_guarded(["fps"]),

@@ -35,7 +35,7 @@ from edge_sdk.errors import PublishError
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sinks.mqtt.connection import describe_connect_failure, describe_refusal, make_client
 from edge_sdk.sinks.mqtt.delivery import Delivery
-from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
+from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo, TaskInfo
 from edge_sdk.sinks.mqtt.outbox import Outbox
 from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
 from edge_sdk.sinks.mqtt.topics import Topics
@@ -252,10 +252,10 @@ class MQTTLink:
         self._client.publish(full, payload, qos=qos, retain=retain)
         return True
 
-    def announce_homeassistant(self, mcu: McuInfo | None = None, host: HostInfo | None = None) -> bool:
-        """Set the MCU (and host) shown in Home Assistant and announce again when connected.
-
-        Returns False, doing nothing, when ``mqtt.homeassistant.enabled`` is off.
+    def announce_homeassistant(self, mcu: McuInfo | None = None, host: HostInfo | None = None,
+                               task: TaskInfo | None = None) -> bool:
+        """Set the MCU (and host, and the model's task) shown in Home Assistant and announce again when
+        connected. Returns False, doing nothing, when ``mqtt.homeassistant.enabled`` is off.
         """
         discovery = self.discovery
         if discovery is None:
@@ -263,6 +263,8 @@ class MQTTLink:
         discovery.mcu = mcu
         if host is not None:
             discovery.host = host
+        if task is not None:
+            discovery.task = task
         if self._connected.is_set():
             self._announce(self._client)
         return True

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from edge_sdk.errors import PublishError
 from edge_sdk.sinks.mqtt.commands import CommandHandler, CommandRouter, PayloadFormat
 from edge_sdk.sinks.mqtt.config import MQTTConfig
-from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo
+from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo, TaskInfo
 from edge_sdk.sinks.mqtt.link import ACCEPTING, MQTTLink, PublisherState
 from edge_sdk.sinks.mqtt.payload import ResultStamper
 from edge_sdk.sinks.mqtt.topics import Topics
@@ -83,7 +83,8 @@ class Link(Protocol):
 
     def publish_raw(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> bool: ...
 
-    def announce_homeassistant(self, mcu: McuInfo | None = None, host: HostInfo | None = None) -> bool: ...
+    def announce_homeassistant(self, mcu: McuInfo | None = None, host: HostInfo | None = None,
+                               task: TaskInfo | None = None) -> bool: ...
 
     def stats(self) -> dict[str, Any]: ...
 
@@ -214,14 +215,14 @@ class MQTTPublisher:
         """Add ``section()`` under ``name`` to every stats message (e.g. ``actions``, ``bridge``)."""
         self._sections[name] = section
 
-    def announce_homeassistant(self, *, mcu: McuInfo | None = None, host: HostInfo | None = None) -> bool:
-        """Set the MCU (and host) shown in Home Assistant and announce again when connected.
-
-        Returns False, doing nothing, when ``mqtt.homeassistant.enabled`` is off.
+    def announce_homeassistant(self, *, mcu: McuInfo | None = None, host: HostInfo | None = None,
+                               task: TaskInfo | None = None) -> bool:
+        """Set the MCU (and host, and the served model's task) shown in Home Assistant and announce again
+        when connected. Returns False, doing nothing, when ``mqtt.homeassistant.enabled`` is off.
         """
         if not self.config.homeassistant.enabled:
             return False
-        self._link.announce_homeassistant(mcu, host)
+        self._link.announce_homeassistant(mcu, host, task)
         return True
 
     def on_command(self, name: str, handler: CommandHandler, payload_format: PayloadFormat = "json") -> None:
