@@ -50,8 +50,9 @@ class InputSection:
         "help": "the signature's input name (or the tensor name when the model has no signature); "
                 "null: the model's only input"})
     preprocess: Mapping[str, Any] = field(default_factory=dict, metadata={
-        "help": "the role's preprocessing: image {width, height, resize, interpolation, color_order, mean, std, "
-                "letterbox_fill}; text {vocabulary or vocabulary_file, max_length, lowercase, ...}; sensor "
+        "help": "the role's preprocessing: image {width, height, resize, interpolation, convention, color_order, "
+                "mean, std, letterbox_fill}, where width and height default to the tensor's and mean, std and "
+                "color_order to what the model's TFLite metadata says; text {vocabulary or vocabulary_file, max_length, lowercase, ...}; sensor "
                 "{channels: [{name, unit, mean, std}]}; tensor {mean, std}"})
 
 

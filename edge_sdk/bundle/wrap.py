@@ -199,6 +199,33 @@ def _check_loads(path: Path) -> None:
             pass
 
 
+def _image_defaults(item: Any, model_inputs: Details, metadata: Sequence[Any]) -> dict[str, Any]:
+    """What an image input's spec may leave out: the size from the tensor's shape, and the
+    normalization and colour order the model's own TFLite metadata states (the spec's keys win)."""
+    if item.role != "image":
+        return {}
+    names = list(model_inputs)
+    name = item.name if item.name is not None else (names[0] if len(names) == 1 else None)
+    if name not in model_inputs:
+        return {}  # the binding reports it
+    defaults: dict[str, Any] = {}
+    shape = model_inputs[name].shape
+    if len(shape) == 4 and shape[-1] == 3:
+        defaults.update(height=shape[1], width=shape[2])
+    position = names.index(name)
+    meta = metadata[position] if position < len(metadata) else None
+    if meta is not None:
+        if meta.mean and meta.std:
+            defaults["mean"] = list(meta.mean) * 3 if len(meta.mean) == 1 else list(meta.mean)
+            defaults["std"] = list(meta.std) * 3 if len(meta.std) == 1 else list(meta.std)
+        if meta.color_space == "RGB":
+            defaults["color_order"] = "RGB"
+        if defaults:
+            _log.info("input %r: from the model's metadata: %s", name,
+                      {k: v for k, v in defaults.items() if k in ("mean", "std", "color_order")})
+    return defaults
+
+
 def _pick_key(key: str | None, available: Mapping[str | None, Any]) -> str | None:
     if key is not None:
         if key not in available:
@@ -353,12 +380,21 @@ def wrap_from_spec_file(tflite_path: str | Path, out_path: str | Path, spec_path
     from edge_sdk.errors import ConfigError
 
     spec = read_wrap_spec(spec_path)
+    try:
+        flatbuffer = Path(tflite_path).read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read model {tflite_path}: {exc.strerror or exc}") from exc
+    available = read_signatures(flatbuffer)
+    from edge_sdk.bundle.metadata import read_input_metadata
+
+    metadata = read_input_metadata(flatbuffer)
     signatures = []
     for s_index, section in enumerate(spec.all_signatures):
         prefix = f"{spec_path}: " + (f"signatures[{s_index}]." if spec.signatures else "")
+        model_inputs = available[_pick_key(section.key, available)][0]
         inputs = []
         for index, item in enumerate(section.inputs):
-            preprocess = {**dict(item.preprocess), "kind": item.role}
+            preprocess = {**_image_defaults(item, model_inputs, metadata), **dict(item.preprocess), "kind": item.role}
             try:
                 parsed = _PREPROCESS_TYPES[item.role].from_dict(preprocess)  # type: ignore[attr-defined]
             except (KeyError, TypeError, ValueError) as exc:

@@ -124,9 +124,24 @@ def test_each_image_model_runs_to_a_real_broker_with_valid_v2_payloads(
     for payload in payloads:
         result_validator.validate(payload)
         assert payload["schema"] == "edge_sdk.result/2" and payload["task"] == TASKS[name]
-    entities = {m.topic.split("/")[-2] for m in recorder.messages if m.topic.startswith("homeassistant/") and m.payload}
+    last = {m.topic: m.payload for m in recorder.messages if m.topic.startswith("homeassistant/")}
+    entities = {topic.split("/")[-2] for topic, payload in last.items() if payload}  # empty: deleted
     if TASKS[name] == "detect":  # Home Assistant gets what fits the task: counts per label
         assert {"objects", "objects_circle", "objects_square", "objects_triangle"} <= entities
         assert "decision" not in entities
     elif TASKS[name] == "classify":
         assert "decision" in entities
+
+
+def test_a_stock_model_s_own_metadata_fills_in_what_the_spec_leaves_out(tmp_path: Path) -> None:
+    from edge_sdk.bundle import read_bundle
+    from edge_sdk.bundle.metadata import read_input_metadata
+
+    (meta,) = read_input_metadata((ZOO / "classifier_with_metadata.tflite").read_bytes())
+    assert (meta.mean, meta.std, meta.color_space, meta.size) == ((127.5,), (127.5,), "RGB", (64, 64))
+    image = read_bundle(wrap("classifier_with_metadata", tmp_path)).manifest.input("image")
+    assert image is not None
+    pre = image.preprocess
+    assert (pre.width, pre.height, pre.mean, pre.std, pre.color_order) == (  # type: ignore[union-attr]
+        64, 64, (127.5,) * 3, (127.5,) * 3, "RGB")
+    assert read_input_metadata((ZOO / "segmenter.tflite").read_bytes()) == []

@@ -77,6 +77,7 @@ class MQTTLink:
             owner_pid=owner_pid,
         )
         self._client: Any = None
+        self._announced_topics: set[str] = set()  # Home Assistant configs this link published
         self._state = PublisherState.CREATED
         self._lock = threading.Lock()  # seq order == outbox order
         self._close_lock = threading.Lock()
@@ -357,8 +358,14 @@ class MQTTLink:
 
     def _announce(self, client: Any) -> None:
         assert self.discovery is not None
-        for topic, payload in self.discovery.messages():
+        messages = self.discovery.messages()
+        for topic, payload in messages:
             client.publish(topic, payload, qos=1, retain=True)
+        # an entity that no longer fits (the task is known now, the MCU is gone): an empty retained
+        # config is how Home Assistant deletes it
+        for topic in sorted(self._announced_topics - {topic for topic, _ in messages}):
+            client.publish(topic, b"", qos=1, retain=True)
+        self._announced_topics = {topic for topic, _ in messages}
         self._counts["ha_announcements"] += 1
 
     def _record_refusals(self, refused: int, reason: str) -> None:
