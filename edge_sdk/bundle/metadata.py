@@ -1,4 +1,5 @@
-"""Read what a stock model's TFLite metadata says about its inputs: normalization and image size.
+"""What a stock model says about itself: its TFLite metadata (normalization, image size) and the
+associated files appended after it (labels), used by ``edge-sdk wrap`` as the spec's defaults.
 
 TFLite metadata (``metadata_schema.fbs``) is a flatbuffer in the model's ``TFLITE_METADATA``
 buffer: per input tensor, process units such as ``NormalizationOptions`` (mean, std) and content
@@ -9,11 +10,21 @@ pre-fill what a spec leaves out, so a stock model's own preprocessing is the def
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import logging
+import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["InputMetadata", "read_input_metadata"]
+from edge_sdk.errors import BundleError
+
+if TYPE_CHECKING:
+    from edge_sdk.bundle.wrap import Details, OutputDescription, TensorDetail
+
+__all__ = ["InputMetadata", "associated_files", "image_defaults", "labels_from_associated_files", "read_input_metadata"]
 
 _log = logging.getLogger(__name__)
 _METADATA_NAME = "TFLITE_METADATA"
@@ -79,6 +90,61 @@ def _inputs(buffer: bytes) -> list[InputMetadata]:
                     size = (default_size.scalar(0, "uint32"), default_size.scalar(1, "uint32"))
         found.append(InputMetadata(tensor.string(0), mean, std, color_space, size))
     return found
+
+
+def associated_files(data: bytes, source: Path) -> dict[str, bytes]:
+    """The zip of associated files TFLite metadata appends, if any; a bundle's own archive is refused."""
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        if "manifest.json" in names:
+            raise BundleError(f"{source} is already a bundle (it carries an edge_sdk manifest). "
+                              "Wrap the plain .tflite instead")
+        return {name: archive.read(name) for name in names if not name.endswith("/")}
+
+
+
+
+def labels_from_associated_files(d: OutputDescription, t: TensorDetail, associated: Mapping[str, bytes]) -> OutputDescription:
+    if d.labels or d.role not in ("scores", "logits") or not t.shape:
+        return d
+    for name, data in sorted(associated.items()):
+        if Path(name).name.lower().startswith("label") and name.lower().endswith(".txt"):
+            labels = tuple(line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip())
+            if len(labels) == t.shape[-1]:
+                _log.info("output %r: %d labels from the model's metadata (%s)", t.name, len(labels), name)
+                return dataclasses.replace(d, labels=labels)
+    return d
+
+
+
+
+def image_defaults(item: Any, model_inputs: Details, metadata: Sequence[Any]) -> dict[str, Any]:
+    """What an image input's spec may leave out: the size from the tensor's shape, and the
+    normalization and colour order the model's own TFLite metadata states (the spec's keys win)."""
+    if item.role != "image":
+        return {}
+    names = list(model_inputs)
+    name = item.name if item.name is not None else (names[0] if len(names) == 1 else None)
+    if name not in model_inputs:
+        return {}  # the binding reports it
+    defaults: dict[str, Any] = {}
+    shape = model_inputs[name].shape
+    if len(shape) == 4 and shape[-1] == 3:
+        defaults.update(height=shape[1], width=shape[2])
+    position = names.index(name)
+    meta = metadata[position] if position < len(metadata) else None
+    if meta is not None:
+        if meta.mean and meta.std:
+            defaults["mean"] = list(meta.mean) * 3 if len(meta.mean) == 1 else list(meta.mean)
+            defaults["std"] = list(meta.std) * 3 if len(meta.std) == 1 else list(meta.std)
+        if meta.color_space == "RGB":
+            defaults["color_order"] = "RGB"
+        if defaults:
+            _log.info("input %r: from the model's metadata: %s", name,
+                      {k: v for k, v in defaults.items() if k in ("mean", "std", "color_order")})
+    return defaults
 
 
 class _Table:

@@ -19,9 +19,7 @@ bundle is loaded the way the runtime loads it, so what ``wrap`` accepts, ``run``
 
 from __future__ import annotations
 
-import io
 import logging
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -41,6 +39,12 @@ from edge_sdk.bundle.manifest import (
     OutputSpec,
     Quantization,
     SignatureSpec,
+)
+from edge_sdk.bundle.metadata import (
+    associated_files,
+    image_defaults,
+    labels_from_associated_files,
+    read_input_metadata,
 )
 from edge_sdk.errors import BundleError, MissingDependencyError
 from edge_sdk.preprocess import ImageSpec, SensorSpec, TensorSpec, TokenizerSpec
@@ -153,7 +157,7 @@ def wrap_signatures(tflite_path: str | Path, out_path: str | Path, signatures: S
         flatbuffer = source.read_bytes()
     except OSError as exc:
         raise BundleError(f"cannot read model {source}: {exc.strerror or exc}") from exc
-    associated = _associated_files(flatbuffer, source)
+    associated = associated_files(flatbuffer, source)
     available = read_signatures(flatbuffer)
     specs = []
     for description in signatures:
@@ -199,33 +203,6 @@ def _check_loads(path: Path) -> None:
             pass
 
 
-def _image_defaults(item: Any, model_inputs: Details, metadata: Sequence[Any]) -> dict[str, Any]:
-    """What an image input's spec may leave out: the size from the tensor's shape, and the
-    normalization and colour order the model's own TFLite metadata states (the spec's keys win)."""
-    if item.role != "image":
-        return {}
-    names = list(model_inputs)
-    name = item.name if item.name is not None else (names[0] if len(names) == 1 else None)
-    if name not in model_inputs:
-        return {}  # the binding reports it
-    defaults: dict[str, Any] = {}
-    shape = model_inputs[name].shape
-    if len(shape) == 4 and shape[-1] == 3:
-        defaults.update(height=shape[1], width=shape[2])
-    position = names.index(name)
-    meta = metadata[position] if position < len(metadata) else None
-    if meta is not None:
-        if meta.mean and meta.std:
-            defaults["mean"] = list(meta.mean) * 3 if len(meta.mean) == 1 else list(meta.mean)
-            defaults["std"] = list(meta.std) * 3 if len(meta.std) == 1 else list(meta.std)
-        if meta.color_space == "RGB":
-            defaults["color_order"] = "RGB"
-        if defaults:
-            _log.info("input %r: from the model's metadata: %s", name,
-                      {k: v for k, v in defaults.items() if k in ("mean", "std", "color_order")})
-    return defaults
-
-
 def _pick_key(key: str | None, available: Mapping[str | None, Any]) -> str | None:
     if key is not None:
         if key not in available:
@@ -254,7 +231,7 @@ def _signature_spec(description: SignatureDescription, key: str | None, model_in
     kept_raw = [(name, OutputDescription(role="raw", name=name)) for name in model_outputs if name not in named]
     if kept_raw:
         _log.info("%soutputs %s are not described: kept with role raw", where, [n for n, _ in kept_raw])
-    outputs = tuple(_output_spec(_with_associated_labels(d, model_outputs[n], associated), model_outputs[n])
+    outputs = tuple(_output_spec(labels_from_associated_files(d, model_outputs[n], associated), model_outputs[n])
                     for n, d in [*described_outputs, *kept_raw])
     task = dict(description.task) if description.task is not None else None
     if task is not None:
@@ -271,30 +248,6 @@ def _signature_spec(description: SignatureDescription, key: str | None, model_in
     except BundleError as exc:
         raise BundleError(f"{where}{exc}") from None
     return replace(spec, task=resolved.to_dict())
-
-
-def _associated_files(data: bytes, source: Path) -> dict[str, bytes]:
-    """The zip of associated files TFLite metadata appends, if any; a bundle's own archive is refused."""
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        return {}
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = archive.namelist()
-        if "manifest.json" in names:
-            raise BundleError(f"{source} is already a bundle (it carries an edge_sdk manifest). "
-                              "Wrap the plain .tflite instead")
-        return {name: archive.read(name) for name in names if not name.endswith("/")}
-
-
-def _with_associated_labels(d: OutputDescription, t: TensorDetail, associated: Mapping[str, bytes]) -> OutputDescription:
-    if d.labels or d.role not in ("scores", "logits") or not t.shape:
-        return d
-    for name, data in sorted(associated.items()):
-        if Path(name).name.lower().startswith("label") and name.lower().endswith(".txt"):
-            labels = tuple(line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip())
-            if len(labels) == t.shape[-1]:
-                _log.info("output %r: %d labels from the model's metadata (%s)", t.name, len(labels), name)
-                return OutputDescription(labels, d.role, d.name)
-    return d
 
 
 def _bind(descriptions: Sequence[Any], available: dict[str, TensorDetail], kind: str,
@@ -385,8 +338,6 @@ def wrap_from_spec_file(tflite_path: str | Path, out_path: str | Path, spec_path
     except OSError as exc:
         raise BundleError(f"cannot read model {tflite_path}: {exc.strerror or exc}") from exc
     available = read_signatures(flatbuffer)
-    from edge_sdk.bundle.metadata import read_input_metadata
-
     metadata = read_input_metadata(flatbuffer)
     signatures = []
     for s_index, section in enumerate(spec.all_signatures):
@@ -394,7 +345,7 @@ def wrap_from_spec_file(tflite_path: str | Path, out_path: str | Path, spec_path
         model_inputs = available[_pick_key(section.key, available)][0]
         inputs = []
         for index, item in enumerate(section.inputs):
-            preprocess = {**_image_defaults(item, model_inputs, metadata), **dict(item.preprocess), "kind": item.role}
+            preprocess = {**image_defaults(item, model_inputs, metadata), **dict(item.preprocess), "kind": item.role}
             try:
                 parsed = _PREPROCESS_TYPES[item.role].from_dict(preprocess)  # type: ignore[attr-defined]
             except (KeyError, TypeError, ValueError) as exc:
