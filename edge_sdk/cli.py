@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="override model.path")
     run.add_argument("--source", help="override camera.source (camera://0, file://clip.mp4, images://folder, rtsp://...)")
     run.add_argument("--prompt", help="override the text with a fixed prompt")
+    run.add_argument("--sensor", choices=("stdin", "mqtt"), help="override sensor.source: JSON readings such as "
+                     '{"distance_cm": 80} on stdin, one a line, or on the <device>/cmd/sensor topic')
     run.add_argument("--max-frames", type=int, help="stop after this many results")
     run.add_argument("--stdout", action="store_true", help="also write results to stdout as JSON lines")
     run.set_defaults(func=_cmd_run)
@@ -174,6 +176,8 @@ def _run_config(args: argparse.Namespace) -> Any:
         section("camera")["source"] = args.source
     if args.prompt:
         section("text").update(source="fixed", prompt=args.prompt)
+    if args.sensor:
+        section("sensor")["source"] = args.sensor
     if args.max_frames:
         section("pipeline")["max_frames"] = args.max_frames
     if args.stdout:

@@ -225,6 +225,9 @@ def test_a_command_line_source_completes_a_config_without_a_camera(tmp_path: Pat
     assert (built.camera.source, built.camera.loop, built.pipeline.max_frames) == ("file://clip.mp4", True, 3)
     args = build_parser().parse_args(["run", "--source", "images://frames", "--max-frames", "0"])
     assert _run_config(args).camera.source == "images://frames"
+    args = build_parser().parse_args(["run", "--source", "camera://0", "--prompt", "find it", "--sensor", "stdin"])
+    built = _run_config(args)
+    assert (built.text.source, built.text.prompt, built.sensor.source) == ("fixed", "find it", "stdin")
 
 
 def test_bridge_commands_are_reachable() -> None:

@@ -91,8 +91,9 @@ def _watch_lines(where: Any) -> str:
 
 
 _WHAT_NEXT = """what next:
-  your camera:       edge-sdk run --source camera://0 --stdout   (the same model; results on an embedded broker,
-                     dashboard: edge-sdk dashboard, then http://127.0.0.1:8080/)
+  your camera:       while sleep 0.2; do echo '{"distance_cm": 80}'; done | edge-sdk run --source camera://0
+                     --prompt 'find the red circle' --sensor stdin --stdout   (the same model: it also takes text
+                     and a distance reading; results on an embedded broker, dashboard: edge-sdk dashboard)
   your own data:     edge-sdk train --manifest your.csv -o work/mine, then edge-sdk convert work/mine --manifest
                      your.csv -o work/mine/bundles   (host extras: pip install 'edge-fusion-sdk[host]'; README "What is in the box")
   your own .tflite:  edge-sdk wrap model.tflite --spec model.yaml -o bundle.tflite, then edge-sdk run --model
