@@ -29,22 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edge_sdk.bundle import read_bundle
 from edge_sdk.bundle.wrap import wrap_from_spec_file
 from edge_sdk.model import Model
+from edge_sdk.testing.interpreter import run_directly
 
 REPO = Path(__file__).resolve().parents[1]
 ZOO = REPO / "tests" / "fixtures" / "zoo"
-
-
-def _direct(path: Path, key: str | None, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    if interpreter.get_signature_list():
-        return dict(interpreter.get_signature_runner(key)(**tensors))
-    interpreter.allocate_tensors()
-    for detail in interpreter.get_input_details():
-        interpreter.set_tensor(detail["index"], tensors[detail["name"]])
-    interpreter.invoke()
-    return {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
 
 
 def _inputs(model: Model, frame: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
@@ -108,7 +96,7 @@ def main() -> None:
                 with Model.from_bundle(path, signature=signature.key) as model:
                     kwargs = _inputs(model, frame, rng)
                     tensors = model.prepare(image=kwargs.get("image"), tensors_in=kwargs.get("tensors_in"))
-                    ours, theirs = model.backend.infer(tensors), _direct(path, signature.key, tensors)
+                    ours, theirs = model.backend.infer(tensors), run_directly(path, signature.key, tensors)
                     parity = max(float(np.max(np.abs(ours[n].astype(np.float64) - theirs[n]))) for n in ours)
                     bare = _bare_per_s(model, [tensors], args.seconds)
                     through, stages = _runtime_per_s(path, signature.key, model, clip.video, kwargs, args.seconds)

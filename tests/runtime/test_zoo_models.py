@@ -21,6 +21,7 @@ pytest.importorskip("ai_edge_litert")
 from edge_sdk.cli import main
 from edge_sdk.model import Model
 from edge_sdk.testing import MosquittoBroker
+from edge_sdk.testing.interpreter import run_directly
 
 ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
 TASKS = {"detector_postprocess": "detect", "segmenter": "segment", "embedder": "embed", "stateful_int8": "classify",
@@ -45,19 +46,6 @@ def raw_inputs(model: Model, rng: np.random.Generator) -> dict[str, Any]:
     return kwargs
 
 
-def direct_run(bundle_path: Path, key: str | None, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(bundle_path))
-    if interpreter.get_signature_list():
-        return dict(interpreter.get_signature_runner(key)(**tensors))
-    interpreter.allocate_tensors()
-    for detail in interpreter.get_input_details():
-        interpreter.set_tensor(detail["index"], tensors[detail["name"]])
-    interpreter.invoke()
-    return {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
-
-
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_the_runtime_feeds_and_reads_exactly_what_a_direct_interpreter_does(name: str, tmp_path: Path) -> None:
     path = wrap(name, tmp_path)
@@ -69,7 +57,7 @@ def test_the_runtime_feeds_and_reads_exactly_what_a_direct_interpreter_does(name
             kwargs = raw_inputs(model, rng)
             tensors = model.prepare(image=kwargs.get("image"), tensors_in=kwargs.get("tensors"), color_order="BGR")
             ours = model.backend.infer(tensors)
-            theirs = direct_run(path, signature.key, tensors)
+            theirs = run_directly(path, signature.key, tensors)
             assert set(ours) == set(theirs)
             for output, value in ours.items():
                 assert value.dtype == theirs[output].dtype
