@@ -48,7 +48,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ModelConfig:
-    path: str = field(default="", metadata={"help": "bundle path; empty: the seek int8 bundle shipped with edge_sdk"})
+    path: str = field(default="", metadata={
+        "help": "bundle file, or the name of one shipped with edge_sdk (seek: the demo's int8 model); empty: seek"})
     num_threads: int = field(
         default=1,
         metadata={"help": "interpreter threads; small fusion models invoke fastest on one, leaving a core for I/O"},

@@ -14,6 +14,15 @@ from edge_sdk import configtools
 __all__ = ["render_reference", "render_tables"]
 
 
+_ACTIONS_SUMMARY = (
+    "Rules from results to actuator commands, sent over the bridge, e.g.: `actions: {rules: [{label: left, "
+    "commands: {motor_left: -300, motor_right: 300}, min_confidence: 0.8}, {label: blocked, commands: "
+    "{motor_left: 0, motor_right: 0}}], safe_command: {motor_left: 0, motor_right: 0}, stale_after_s: 0.5}`: a "
+    "label at `min_confidence` or more, `debounce_results` times in a row, sets the actuators; no fresh result "
+    "for `stale_after_s` sends the safe command."
+)
+
+
 def _sections() -> list[tuple[str, type, str]]:
     from edge_sdk.config import DeviceConfig, EmbeddedBrokerConfig, ModelConfig, SinkConfig
     from edge_sdk.pipeline.config import PipelineConfig
@@ -36,7 +45,7 @@ def _sections() -> list[tuple[str, type, str]]:
         ("embedded_broker", EmbeddedBrokerConfig, "The local broker started when there is no mqtt section."),
         ("output", SinkConfig, "Extra result sinks."),
         ("bridge", BridgeConfig, "The serial link to a microcontroller; also takes `url`."),
-        ("actions", ActionsConfig, "Rules from results to actuator commands."),
+        ("actions", ActionsConfig, _ACTIONS_SUMMARY),
         ("actions.rules[]", ActionRule, "One rule."),
     ]
 

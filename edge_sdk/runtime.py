@@ -40,8 +40,10 @@ _log = logging.getLogger(__name__)
 
 
 def default_bundle_path() -> Path:
-    """The seek int8 bundle shipped inside the package (rebuilt by ``make seek-bundle``)."""
-    return Path(__file__).parent / "data" / "seek_int8.tflite"
+    """The seek int8 bundle shipped inside the package (rebuilt by ``make seek-bundle``); ``model.path: seek``."""
+    from edge_sdk.bundle.io import shipped_bundle_path
+
+    return shipped_bundle_path("seek")
 
 
 class Runtime:
@@ -75,7 +77,7 @@ class Runtime:
             # its interpreter starts while the model loads; configured in _start_publisher
             self._delivery_child = PublisherProcess.spawn()
             self._stack.callback(self._close_unused_child)
-        model_path = Path(config.model.path) if config.model.path else default_bundle_path()
+        model_path = config.model.path or default_bundle_path()  # a file, or a shipped bundle's name
         model = FusionModel.from_bundle(
             model_path, num_threads=config.model.num_threads, runtime=config.model.runtime,
             verify_golden=config.model.verify_golden, signature=config.model.signature, xnnpack=config.model.xnnpack,
@@ -298,5 +300,9 @@ def check_inputs_have_sources(manifest: Manifest, config: DeviceConfig) -> None:
 
 def check_config(config: DeviceConfig) -> None:
     """Checks that need the file system, beyond the config's own validation."""
-    if config.model.path and not Path(config.model.path).is_file():
-        raise ConfigError(f"model.path: bundle not found: {config.model.path}")
+    from edge_sdk.bundle.io import SHIPPED
+
+    path = config.model.path
+    if path and path not in SHIPPED and not Path(path).is_file():
+        raise ConfigError(f"model.path: bundle not found: {path}. Expected a bundle file, or the name of one "
+                          f"shipped with edge_sdk ({', '.join(SHIPPED)})")

@@ -348,3 +348,16 @@ def test_validate_config_no_devices_checks_a_config_meant_for_another_device(
     err = capsys.readouterr().err
     assert "camera.source" in err and "bridge.url" in err
     assert main(["validate-config", "--no-devices", "--config", str(config)]) == 0
+
+
+def test_the_shipped_model_has_a_name_that_works_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from edge_sdk.bundle import read_bundle
+
+    monkeypatch.chdir(tmp_path)
+    assert read_bundle("seek").manifest.model.name == "seek"
+    assert main(["info", "seek"]) == 0 and "model       seek" in capsys.readouterr().out
+    config = tmp_path / "device.yaml"
+    config.write_text("model: {path: seek}\ncamera: {source: 'seek://?seconds=1'}\ntext: {prompt: go}\n"
+                      "sensor: {source: stdin}\n")
+    assert main(["validate-config", "--config", str(config)]) == 0

@@ -20,9 +20,18 @@ import numpy as np
 from edge_sdk.bundle.manifest import Manifest
 from edge_sdk.errors import BundleError
 
-__all__ = ["Bundle", "read_bundle", "write_bundle"]
+__all__ = ["SHIPPED", "Bundle", "read_bundle", "shipped_bundle_path", "write_bundle"]
 
 MANIFEST_NAME = "manifest.json"
+# Bundles installed with the package, by a name that works from any directory: read_bundle("seek")
+SHIPPED = {"seek": "seek_int8.tflite"}
+
+
+def shipped_bundle_path(name: str) -> Path:
+    """The file of a bundle shipped with edge_sdk (``"seek"``: the demo's int8 seek model)."""
+    if name not in SHIPPED:
+        raise BundleError(f"no bundle named {name!r} ships with edge_sdk. Shipped: {', '.join(SHIPPED)}")
+    return Path(__file__).resolve().parent.parent / "data" / SHIPPED[name]
 
 
 @dataclass(frozen=True)
@@ -74,13 +83,16 @@ def write_bundle(
 
 
 def read_bundle(source: str | Path | bytes, verify_sha256: bool = True) -> Bundle:
-    """Load a bundle from a path or bytes; errors say what was expected and what came."""
+    """Load a bundle from a path, a shipped bundle's name (``"seek"``) or bytes; errors say what was
+    expected and what came."""
     where = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
         path = None
     else:
         path = Path(source)
+        if str(source) in SHIPPED and not path.exists():  # a name, not a file here
+            path = shipped_bundle_path(str(source))
         try:
             data = path.read_bytes()
         except FileNotFoundError:

@@ -23,8 +23,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "deploy",
         help="build a Raspberry Pi deployment: bundle, device config, systemd unit and install.sh",
-        description="Writes a directory to copy to the Pi and install with `sudo ./install.sh` "
-        "(try it with --dry-run, or --root DIR).",
+        description="Writes a directory to copy to the Pi and install there with `sudo ./install.sh`. "
+        "The options below are this command's; install.sh has its own (`./install.sh --help`: --dry-run, "
+        "--root DIR, ...).",
     )
     parser.add_argument("--model", "-m", required=True, help="the model bundle (.tflite with its manifest)")
     parser.add_argument("--config", "-c", required=True, help="device config (YAML or JSON) for `edge-sdk run`")

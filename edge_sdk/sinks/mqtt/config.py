@@ -129,7 +129,9 @@ class HomeAssistantConfig:
 class MQTTConfig:
     """Everything the publisher needs; see the module docstring for a YAML example."""
 
-    device_id: str = field(metadata={"help": "names the device in topics, payloads and the client id"})
+    device_id: str = field(metadata={
+        "help": "names the device in topics, payloads and the client id; in a device config it comes from the "
+                "top-level device (required only when MQTTConfig is built in code)"})
     host: str = field(default="127.0.0.1", metadata={"help": "broker host name or address"})
     port: int = field(default=0, metadata={**bounds(ge=0, le=65535),
         "help": "broker port; 0: 1883, 8883 with TLS, 80/443 for websockets"})
