@@ -76,3 +76,22 @@ def test_classify_errors() -> None:
         TaskSpec("classify", {"logits": "p"})
     with pytest.raises(BundleError, match=r"each label must be unique"):
         TaskSpec("classify", {"scores": "p"}, ("a", "a"))
+
+
+@pytest.mark.parametrize("activation", ["none", "softmax", "sigmoid"])
+def test_the_plain_python_path_for_few_classes_gives_the_numpy_path_s_result(
+        activation: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_sdk.tasks import classify
+    from edge_sdk.tasks.base import TaskSpec, make_decoder
+
+    rng = np.random.default_rng(3)
+    labels = tuple(f"c{i}" for i in range(12))
+    raw = rng.uniform(0, 1, 12) if activation == "none" else rng.normal(0, 3, 12)
+    raw[4] = raw[7]  # a tie: both paths keep the lower index first
+    spec = TaskSpec("classify", {"scores": "s"}, labels, {"activation": activation, "top_k": 4, "threshold": 0.01})
+    small = make_decoder(spec).decode({"s": raw[None].astype(np.float32)})
+    monkeypatch.setattr(classify, "_SMALL", 0)
+    large = make_decoder(spec).decode({"s": raw[None].astype(np.float32)})
+    assert small.label == large.label and [n for n, _ in small.top_k] == [n for n, _ in large.top_k]
+    assert small.scores == pytest.approx(large.scores, abs=1e-12)
+    assert small.confidence == pytest.approx(large.confidence, abs=1e-12)
