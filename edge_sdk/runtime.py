@@ -177,7 +177,17 @@ class Runtime:
         snapshots = SnapshotPublisher(lambda topic, payload: publisher.publish_raw(topic, payload, retain=True),
                                       f"{publisher.topics.base}/snapshot", max_rate_hz=output.snapshot_hz,
                                       width_px=output.snapshot_width_px)
-        return lambda frame, result: snapshots.offer(frame.pixels, frame.color_order)
+        mask_topic, min_interval_s = f"{publisher.topics.base}/snapshot/mask", 1.0 / output.snapshot_hz
+        next_mask_s = [float("-inf")]
+
+        def offer(frame: Frame, result: Result) -> None:
+            snapshots.offer(frame.pixels, frame.color_order)
+            png = getattr(result.task_result, "png", None)  # a segmenter's mask, when its task asks for one
+            if png is not None and now_s() >= next_mask_s[0]:
+                next_mask_s[0] = now_s() + min_interval_s
+                publisher.publish_raw(mask_topic, png, retain=True)
+
+        return offer
 
     def _start_bridge(self, sensor: SensorSlot | None) -> None:
         from firmware_bridge import ActionController, BridgeLink

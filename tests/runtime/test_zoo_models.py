@@ -102,7 +102,7 @@ def test_each_image_model_runs_to_a_real_broker_with_valid_v2_payloads(
         "mqtt": {"host": broker.host, "port": broker.port, "outbox": {"path": str(tmp_path / "outbox.sqlite3")},
                  "homeassistant": {"enabled": True}},
     }))
-    recorder = recorder_for(broker, ["edge_sdk/zoo/events", "homeassistant/#"])
+    recorder = recorder_for(broker, ["edge_sdk/zoo/events", "edge_sdk/zoo/snapshot/mask", "homeassistant/#"])
     done = subprocess.run([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(config)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -119,6 +119,11 @@ def test_each_image_model_runs_to_a_real_broker_with_valid_v2_payloads(
         assert "decision" not in entities
     elif TASKS[name] == "classify":
         assert "decision" in entities
+    masks = recorder.on("edge_sdk/zoo/snapshot/mask")
+    if name == "segmenter":  # its spec asks for the mask as a PNG: on the snapshot topic's mask subtopic
+        assert masks and masks[-1].payload[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert not masks
 
 
 def test_a_stock_model_s_own_metadata_fills_in_what_the_spec_leaves_out(tmp_path: Path) -> None:
