@@ -233,3 +233,33 @@ def test_page_works_with_the_embedded_amqtt_brokers_websockets_listener(browser:
         finally:
             client.loop_stop()
             client.disconnect()
+
+
+def test_a_detector_s_result_2_draws_its_boxes_on_the_snapshot(
+    browser: Chromium, dashboard: DashboardServer, device: Device
+) -> None:
+    schema = json.loads(resources.files("edge_sdk").joinpath("schemas", "result-2.json").read_text())
+    body = {k: v for k, v in example_result(0).items() if k not in ("label", "confidence", "scores")}
+    body.update(schema="edge_sdk.result/2", task="detect", result={"count": 3, "detections": [
+        {"box": [0.1, 0.2, 0.4, 0.6], "label": "circle", "class_id": 0, "score": 0.91},
+        {"box": [0.5, 0.5, 0.7, 0.9], "label": "circle", "class_id": 0, "score": 0.8},
+        {"box": [0.6, 0.1, 0.9, 0.3], "label": "square", "class_id": 1, "score": 0.7}]})
+    _, payload = device.stamper.stamp(body)
+    jsonschema.validate(payload, schema)
+    frame = np.zeros((240, 320, 3), dtype=np.uint8)
+    assert SnapshotPublisher.for_paho(device.client, snapshot_topic(PREFIX, DEVICE)).offer(frame, "BGR")
+    device.publish(device.topics.result, encode(payload), retain=True)
+    open_dashboard(browser, dashboard)
+    browser.wait_for("document.querySelectorAll('#overlay rect').length === 3")
+    assert text_of(browser, "decision-label") == "3 × circle, square"
+    assert text_of(browser, "decision-confidence") == "91.0 %"
+    browser.wait_for("document.getElementById('snapshot').naturalWidth > 0")
+    _, again = device.stamper.stamp(body)  # a new seq: the page draws each result once
+    device.publish(device.topics.result, encode(again), retain=True)  # now at the loaded image's size
+    browser.wait_for(f"document.getElementById('result-seq').textContent.startsWith('seq {again['seq']}')")
+    box = browser.evaluate("""(() => {
+        const svg = document.getElementById('overlay'), rect = svg.querySelector('rect');
+        return [svg.getAttribute('viewBox'), +rect.getAttribute('x'), +rect.getAttribute('width')];
+    })()""")
+    width = float(str(box[0]).split()[2])
+    assert box[1] == pytest.approx(0.1 * width) and box[2] == pytest.approx(0.3 * width)
