@@ -204,16 +204,19 @@ def _check_loads(path: Path) -> None:
 
 
 def _pick_key(key: str | None, available: Mapping[str | None, Any]) -> str | None:
-    if key is not None:
-        if key not in available:
-            raise BundleError(f"the model has no signature {key!r}. Its signatures: {sorted(map(str, available))}")
-        return key
-    if len(available) == 1:
-        return next(iter(available))
-    if "serving_default" in available:
-        return "serving_default"
-    raise BundleError(f"the model has several signatures; name the one to wrap (key). Its signatures: "
-                      f"{sorted(map(str, available))}")
+    """The signature to wrap, by the rule the backend binds with; None for a model without any."""
+    if None in available:
+        if key is not None:
+            raise BundleError(f"the model has no SignatureDef, so no signature {key!r}")
+        return None
+    from edge_sdk.backends.signatures import choose_signature
+    from edge_sdk.errors import BackendError
+
+    try:
+        listed = {k: {"inputs": list(ins), "outputs": list(outs)} for k, (ins, outs) in available.items() if k}
+        return choose_signature(listed, key)
+    except BackendError as exc:
+        raise BundleError(str(exc).replace("Pass signature=KEY", "Name the one to wrap: key in the spec")) from None
 
 
 def _signature_spec(description: SignatureDescription, key: str | None, model_inputs: Details,

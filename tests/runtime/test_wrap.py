@@ -257,7 +257,7 @@ def test_several_signatures_make_one_bundle_with_an_entry_each(tmp_path: Path) -
     path = tmp_path / "two.tflite"
     path.write_bytes(_with_two_signatures(tiny_tflite()))
     reading = InputDescription("sensor", SENSOR.preprocess, "reading")
-    with pytest.raises(BundleError, match=r"no signature 'nope'\. Its signatures: \['sensor_only', 'serving_default'\]"):
+    with pytest.raises(BundleError, match=r"no signature 'nope'\. Signatures: \['sensor_only', 'serving_default'\]"):
         wrap_signatures(path, tmp_path / "x.tflite", [SignatureDescription([IMAGE, SENSOR], [SCORES], "nope")],
                         ModelInfo("x"))
     manifest = wrap_signatures(path, tmp_path / "b.tflite", [
