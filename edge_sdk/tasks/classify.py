@@ -49,13 +49,18 @@ class Classification(TaskResult):
     top_k: tuple[tuple[str, float], ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """Scores rounded to 5 decimals (as schema 1 had them: a tenth of an int8 step, and a third of the
+        bytes of a full float per score); ``top_k`` is left out when ``scores`` lists every class, as it is
+        then those scores sorted."""
+        out: dict[str, Any] = {
             "label": self.label,
-            "confidence": None if self.confidence is None else finite(self.confidence, "classify confidence"),
-            "scores": {name: finite(score, f"classify scores[{name!r}]") for name, score in self.scores.items()},
-            "top_k": [{"label": name, "score": finite(score, f"classify top_k[{name!r}]")}
-                      for name, score in self.top_k],
+            "confidence": None if self.confidence is None else round(finite(self.confidence, "classify confidence"), 5),
+            "scores": {name: round(finite(score, f"classify scores[{name!r}]"), 5) for name, score in self.scores.items()},
         }
+        if len(self.top_k) < len(self.scores) or not self.scores:
+            out["top_k"] = [{"label": name, "score": round(finite(score, f"classify top_k[{name!r}]"), 5)}
+                            for name, score in self.top_k]
+        return out
 
 
 def softmax(logits: npt.NDArray[Any]) -> npt.NDArray[np.float64]:

@@ -95,3 +95,13 @@ def test_the_plain_python_path_for_few_classes_gives_the_numpy_path_s_result(
     assert small.label == large.label and [n for n, _ in small.top_k] == [n for n, _ in large.top_k]
     assert small.scores == pytest.approx(large.scores, abs=1e-12)
     assert small.confidence == pytest.approx(large.confidence, abs=1e-12)
+
+
+def test_the_json_is_compact_top_k_only_when_it_says_more_than_scores() -> None:
+    from edge_sdk.tasks.base import TaskSpec, make_decoder
+
+    scores = np.array([[0.123456789, 0.876543211]], np.float32)
+    every = make_decoder(TaskSpec("classify", {"scores": "s"}, ("a", "b"))).decode({"s": scores}).to_json()
+    assert "top_k" not in every and every["scores"] == {"a": 0.12346, "b": 0.87654} and every["confidence"] == 0.87654
+    cut = make_decoder(TaskSpec("classify", {"scores": "s"}, ("a", "b"), {"top_k": 1})).decode({"s": scores}).to_json()
+    assert cut["top_k"] == [{"label": "b", "score": 0.87654}]
