@@ -200,6 +200,12 @@ def _summary_line(summary: dict[str, Any]) -> str:
             parts.append(f"{stage}_p50={stages[stage]['p50_ms']}ms")
     parts.append(f"drops={summary.get('drops')}")
     line = "edge-sdk run: " + " ".join(parts)
+    drops, capture = summary.get("drops") or {}, summary.get("capture") or {}
+    if capture:  # every frame accounted for: the four add up to what the source gave
+        seen = capture.get("frames_read", 0) + capture.get("frames_skipped", 0)
+        line += (f"\nedge-sdk run: frames {seen} = {summary.get('results')} processed + {drops.get('frames', 0)} "
+                 f"dropped (inference busy) + {capture.get('frames_skipped', 0)} skipped by realtime pacing + "
+                 f"{drops.get('incomplete_inputs', 0)} with incomplete inputs")
     if summary.get("mqtt"):  # published means handed to the outbox; say what reached the broker
         from edge_sdk.sinks.mqtt.report import describe_delivery
 

@@ -361,3 +361,13 @@ def test_the_shipped_model_has_a_name_that_works_from_any_directory(tmp_path: Pa
     config.write_text("model: {path: seek}\ncamera: {source: 'seek://?seconds=1'}\ntext: {prompt: go}\n"
                       "sensor: {source: stdin}\n")
     assert main(["validate-config", "--config", str(config)]) == 0
+
+
+def test_the_summary_accounts_for_every_frame() -> None:
+    from edge_sdk.cli import _summary_line
+
+    line = _summary_line({"results": 700, "published": 700, "fps": 10.0, "stages": {},
+                          "drops": {"frames": 3, "incomplete_inputs": 2, "paced": 90},
+                          "capture": {"frames_read": 705, "frames_skipped": 90}})
+    assert ("frames 795 = 700 processed + 3 dropped (inference busy) + 90 skipped by realtime pacing + "
+            "2 with incomplete inputs") in line

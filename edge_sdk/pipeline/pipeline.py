@@ -179,14 +179,15 @@ class Pipeline:
                 "callbacks": self._dispatcher.dropped,
                 "sinks": self._dispatcher.sink_dropped,
                 "incomplete_inputs": self.skipped_incomplete,
+                "paced": capture.frames_skipped,  # realtime playback passed over them: never read
             },
             "queues": {"frames": self._capture.slot.depth(), "dispatch": self._dispatcher.depth(),
                        "dispatch_policy": self._dispatcher.policy,
                        "dispatch_blocked_s": round(self._dispatcher.blocked_s, 3),
                        "sinks": self._dispatcher.sink_depth(), "sinks_policy": self._dispatcher.sink_policy,
                        "sinks_blocked_s": round(self._dispatcher.sink_blocked_s, 3)},
-            "capture": {"frames_read": capture.frames_read, "read_failures": capture.read_failures,
-                        "reconnects": capture.reconnects},
+            "capture": {"frames_read": capture.frames_read, "frames_skipped": capture.frames_skipped,
+                        "read_failures": capture.read_failures, "reconnects": capture.reconnects},
             "align": self._aligner.stats(),
             "callback_errors": self._dispatcher.callback_errors,
         }

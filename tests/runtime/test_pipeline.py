@@ -29,6 +29,7 @@ from edge_sdk import (
 )
 from edge_sdk.demo.seek import SeekClip, write_clip
 from edge_sdk.runtime import default_bundle_path
+from edge_sdk.sources.config import CameraConfig
 
 FPS = 15.0
 SECONDS = 3.0
@@ -246,3 +247,15 @@ def test_stats_are_published_while_running(model, clip, stats_validator) -> None
     for payload in stats:
         stats_validator.validate(payload)
     assert stats[-1]["results"] > 0 and "invoke" in stats[-1]["stages"]
+
+
+def test_every_frame_is_accounted_for_when_realtime_pacing_skips(model, clip) -> None:  # type: ignore[no-untyped-def]
+    """Paced at a rate decoding cannot keep (100000 fps): the skipped frames are counted, and the four add up."""
+    text, sensor = _inputs()
+    source = open_frame_source(CameraConfig(source=f"file://{clip.video}", fps=100000.0))
+    with Pipeline(model, source, text=text, sensor=sensor) as pipeline:
+        stats = pipeline.run()
+    capture, drops = stats["capture"], stats["drops"]
+    assert capture["frames_skipped"] > 0 and drops["paced"] == capture["frames_skipped"]
+    assert capture["frames_read"] + capture["frames_skipped"] == int(SECONDS * FPS)
+    assert stats["results"] + drops["frames"] + drops["incomplete_inputs"] == capture["frames_read"]
