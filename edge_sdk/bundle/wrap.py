@@ -152,13 +152,22 @@ def wrap_tflite(
 def wrap_signatures(tflite_path: str | Path, out_path: str | Path, signatures: Sequence[SignatureDescription],
                     model_info: ModelInfo) -> Manifest:
     """:func:`wrap_tflite` for several signatures of one model: one bundle, one manifest entry each."""
+    source, flatbuffer = _read_model(tflite_path)
+    return _wrap(source, flatbuffer, read_signatures(flatbuffer), out_path, signatures, model_info)
+
+
+def _read_model(tflite_path: str | Path) -> tuple[Path, bytes]:
     source = Path(tflite_path)
     try:
-        flatbuffer = source.read_bytes()
+        return source, source.read_bytes()
     except OSError as exc:
         raise BundleError(f"cannot read model {source}: {exc.strerror or exc}") from exc
+
+
+def _wrap(source: Path, flatbuffer: bytes, available: dict[str | None, tuple[Details, Details]],
+          out_path: str | Path, signatures: Sequence[SignatureDescription], model_info: ModelInfo) -> Manifest:
+    """The model read once (bytes, signatures) by the caller, described, loaded as run would, written."""
     associated = associated_files(flatbuffer, source)
-    available = read_signatures(flatbuffer)
     specs = []
     for description in signatures:
         key = _pick_key(description.key, available)
@@ -336,10 +345,7 @@ def wrap_from_spec_file(tflite_path: str | Path, out_path: str | Path, spec_path
     from edge_sdk.errors import ConfigError
 
     spec = read_wrap_spec(spec_path)
-    try:
-        flatbuffer = Path(tflite_path).read_bytes()
-    except OSError as exc:
-        raise BundleError(f"cannot read model {tflite_path}: {exc.strerror or exc}") from exc
+    source, flatbuffer = _read_model(tflite_path)
     available = read_signatures(flatbuffer)
     metadata = read_input_metadata(flatbuffer)
     signatures = []
@@ -362,4 +368,4 @@ def wrap_from_spec_file(tflite_path: str | Path, out_path: str | Path, spec_path
         signatures.append(SignatureDescription(inputs, outputs, section.key, task))
     info = spec.model
     model_info = ModelInfo(name=info.name or Path(tflite_path).stem, version=info.version, description=info.description)
-    return wrap_signatures(tflite_path, out_path, signatures, model_info)
+    return _wrap(source, flatbuffer, available, out_path, signatures, model_info)
