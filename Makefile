@@ -63,7 +63,7 @@ seek-bundle: $(STAMP)
 
 # Rebuilds the model zoo kept in tests/fixtures/zoo (seven tiny TFLite models and zoo.json, ~10 s).
 zoo: $(STAMP)
-	$(PY) -m converters.zoo tests/fixtures/zoo
+	$(PY) -m edge_sdk.cli build-zoo tests/fixtures/zoo
 
 clean:
 	rm -rf $(VENV) $(VENV_TFLRT) build *.egg-info

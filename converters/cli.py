@@ -78,6 +78,12 @@ def _add_host_commands(sub: Any) -> None:
     convert.add_argument("--seed", type=int, default=0, help="the split seed used for training")
     convert.set_defaults(func=_cmd_convert)
 
+    zoo = sub.add_parser("build-zoo", help="[host] rebuild the test zoo of small TFLite models (tests/fixtures/zoo)")
+    zoo.add_argument("out_dir", type=Path, help="folder for the .tflite files and zoo.json")
+    zoo.add_argument("--models", nargs="+", help="build only these (default: all)")
+    zoo.add_argument("--seed", type=int, default=0, help="seed of the models' weights; default %(default)s")
+    zoo.set_defaults(func=_cmd_build_zoo)
+
     bundle = sub.add_parser("build-seek-bundle", help="[host] rebuild the seek int8 bundle shipped with edge_sdk")
     bundle.add_argument("--out", "-o", default="edge_sdk/data/seek_int8.tflite", help="the bundle to write; default %(default)s")
     bundle.add_argument("--workdir", default="work/seek", help="dataset, model and bundles go here; default %(default)s")
@@ -164,6 +170,19 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     print(format_table(reports))
     html = write_html_report(Path(args.out) / "report.html", reports)
     print(f"bundles: {', '.join(str(o.bundle_path) for o in outcomes)}\nreport: {html}", file=sys.stderr)
+    return 0
+
+
+def _cmd_build_zoo(args: argparse.Namespace) -> int:
+    from converters.zoo import MODELS, build_zoo
+
+    unknown = sorted(set(args.models or ()) - set(MODELS))
+    if unknown:
+        from converters.errors import SpecError
+
+        raise SpecError(f"--models: unknown model {unknown[0]!r}. Expected some of: {', '.join(MODELS)}")
+    for entry in build_zoo(args.out_dir, args.models or list(MODELS), args.seed):
+        print(f"{entry.file:32s} {entry.size_bytes:8d} B  {entry.task:14s} {', '.join(entry.signatures) or '(none)'}")
     return 0
 
 

@@ -17,7 +17,6 @@ can crash, and a crash should name the model, not take the caller down.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -162,16 +161,7 @@ def _write_index(out_dir: Path, entries: list[ZooEntry], versions: dict[str, str
     path.write_text(json.dumps(index, indent=1) + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.zoo", description=__doc__.split("\n")[0])
-    parser.add_argument("out_dir", type=Path, help="folder for the .tflite files and zoo.json")
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    for entry in build_zoo(args.out_dir, args.models, args.seed):
-        print(f"{entry.file:32s} {entry.size_bytes:8d} B  {entry.task:14s} {', '.join(entry.signatures) or '(none)'}")
-    return 0
+if __name__ == "__main__":  # python -m converters.zoo OUT_DIR: the same as edge-sdk build-zoo OUT_DIR
+    from edge_sdk.cli import main
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["build-zoo", *sys.argv[1:]]))
