@@ -10,8 +10,8 @@ commit) and hands them to the outbox thread, which sends in arrival order from t
 in-memory tail. At most ``outbox.inflight_window`` messages are handed to paho and not yet
 acknowledged; the rest wait in the outbox, so an outage grows the file, never the memory.
 
-The link also owns availability (``online``/``stopped``, last will ``offline``), the stats topic,
-raw messages and the Home Assistant announcement. It does not stamp results and does not run
+The link also owns availability (``online``; ``stopped`` from :meth:`close`; ``offline``, the last
+will, after a crash or :meth:`abort`), the stats topic, raw messages and the Home Assistant announcement. It does not stamp results and does not run
 command handlers: that is the caller's side, :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`,
 which runs a link in its own process or, in :class:`~edge_sdk.sinks.mqtt.process.PublisherProcess`,
 talks to one in the delivery process. Messages on the command topics go to ``on_command_message``.
@@ -33,7 +33,14 @@ from typing import Any
 
 from edge_sdk.errors import PublishError
 from edge_sdk.sinks.mqtt.config import MQTTConfig
-from edge_sdk.sinks.mqtt.connection import describe_connect_failure, describe_refusal, make_client
+from edge_sdk.sinks.mqtt.connection import (
+    PahoErrors,
+    describe_connect_failure,
+    describe_dropped_attempt,
+    describe_refusal,
+    end_as_crashed,
+    make_client,
+)
 from edge_sdk.sinks.mqtt.delivery import Delivery
 from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo, TaskInfo
 from edge_sdk.sinks.mqtt.outbox import Outbox
@@ -84,6 +91,8 @@ class MQTTLink:
         self._connected = threading.Event()
         self._last_error: PublishError | None = None
         self._last_error_kind: str | None = None
+        self._paho_errors = PahoErrors()
+        self._attempt_failed = False  # this connection attempt is counted in connect_failures already
         self._counts = collections.Counter[str]()
         self._delivery = Delivery(
             self._outbox, boot=boot, window=config.outbox.inflight_window, connected=self._connected,
@@ -130,6 +139,8 @@ class MQTTLink:
         self._outbox.open()
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
+        client.on_pre_connect = self._on_pre_connect
+        self._paho_errors.attach(client)
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
@@ -193,6 +204,30 @@ class MQTTLink:
             self._connected.clear()
             self._state = PublisherState.CLOSED
             logger.info("publisher closed; %d results left in the outbox", len(self._outbox))
+
+    def abort(self) -> None:
+        """The owner died without a clean stop: keep the outbox as it is for the next run (no
+        draining), and end the connection so that subscribers see ``offline``, the last will, as they
+        would after a crash of a process delivering in threads (not ``stopped``); idempotent."""
+        with self._close_lock:
+            if self._state in (PublisherState.CLOSED, PublisherState.CLOSING):
+                return
+            if self._state is PublisherState.CREATED:
+                self._state = PublisherState.CLOSED
+                return
+            self._state = PublisherState.CLOSING
+            self._delivery.stop()  # nothing more is handed to paho; unacknowledged rows stay in the file
+            client = self._client
+            if self._connected.is_set():
+                end_as_crashed(client, self.config, self.topics)
+            else:
+                client.disconnect()
+            client.loop_stop()
+            self._outbox.close()
+            self._connected.clear()
+            self._state = PublisherState.CLOSED
+            logger.warning("delivery aborted: offline; %d results stay in the outbox for the next run",
+                           len(self._outbox))
 
     # -- publishing ------------------------------------------------------------------------------
 
@@ -278,7 +313,8 @@ class MQTTLink:
             "client_id": self.client_id,
             "boot": self.boot,
             "last_seq": self._stamper.last_seq,
-            "results": counts["results"],
+            "accepted": counts["results"] - counts["rejected"],  # committed to the outbox by this run
+            "results": counts["results"],  # handed to the link: accepted + rejected (outbox full, reject_new)
             "acked": counts["acked"],
             "refused_by_broker": counts["refused"],
             "replayed": counts["replayed"],
@@ -328,6 +364,10 @@ class MQTTLink:
         kind, error = describe_connect_failure(self.config, exc)
         self._record_failure(kind, error)
 
+    def _on_pre_connect(self, client: Any, userdata: Any) -> None:
+        self._paho_errors.last = None
+        self._attempt_failed = False
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
@@ -335,11 +375,15 @@ class MQTTLink:
             return
         if self._state in ACCEPTING:
             self._state = PublisherState.RECONNECTING
-        if was_connected:
+        if not was_connected and not self._attempt_failed:
+            # connected at the socket level, then dropped before CONNACK: a failed attempt too (e.g.
+            # TLS 1.3 and a broker that wants a client certificate: the alert comes after the handshake)
+            self._record_failure(*describe_dropped_attempt(self.config, reason_code, self._paho_errors.last))
+        elif was_connected:
             self._counts["disconnects"] += 1
             logger.warning(
                 "lost the MQTT connection (%s); %d results in the outbox, reconnecting with backoff",
-                reason_code, len(self._outbox),
+                "; ".join(filter(None, (str(reason_code), self._paho_errors.last))), len(self._outbox),
             )
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
@@ -379,6 +423,7 @@ class MQTTLink:
         logger.log(logging.ERROR if first else logging.DEBUG, "%s", self._last_error)
 
     def _record_failure(self, kind: str, error: PublishError) -> None:
+        self._attempt_failed = True
         self._counts["connect_failures"] += 1
         same = self._last_error is not None and str(self._last_error) == str(error)
         self._last_error, self._last_error_kind = error, kind
