@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 
@@ -9,6 +11,7 @@ import pytest
 
 from edge_sdk.errors import ConfigError, PublishError
 from edge_sdk.sinks.mqtt import MQTTPublisher, PublisherState
+from edge_sdk.sinks.mqtt.process import PublisherProcess
 from edge_sdk.testing import example_result
 
 pytestmark = pytest.mark.broker
@@ -115,6 +118,33 @@ def test_tls_client_certificate_is_presented(make_broker, mqtt_config) -> None:
     config = mqtt_config(broker, tls={"ca_file": str(broker.ca_file), "cert_file": str(cert), "key_file": str(key)})
     with MQTTPublisher(config) as publisher:
         publisher.wait_connected(5)
+
+
+@pytest.mark.parametrize("delivery", ["threads", "process"])
+def test_a_broker_that_wants_a_client_certificate_and_gets_none_is_a_counted_logged_failure(
+    make_broker, mqtt_config, caplog, capfd, delivery: str
+) -> None:
+    """TLS 1.3: the client's handshake succeeds, then the broker sends an alert ("peer did not return
+    a certificate" in its log). That is a failed attempt too: counted, in last_error, logged."""
+    broker = make_broker(tls=True, require_client_cert=True)
+    config = mqtt_config(broker, tls={"ca_file": str(broker.ca_file)})
+    publisher_class = PublisherProcess if delivery == "process" else MQTTPublisher
+    with caplog.at_level(logging.WARNING), publisher_class(config) as publisher:
+        with pytest.raises(PublishError, match="requires a client certificate and none is configured"):
+            publisher.wait_connected(2.0)
+        assert _wait_until(lambda: publisher.stats()["connect_failures"] >= 2, 5)
+        stats = publisher.stats()
+        assert publisher.state is PublisherState.RECONNECTING
+    assert stats["last_error_kind"] == "tls"
+    error = stats["last_error"]
+    assert error.startswith(f"TLS with 127.0.0.1:{broker.port} failed: the broker ended the connection ("), error
+    assert "certificate required" in error.lower()  # OpenSSL's alert, as paho saw it
+    assert error.endswith("It requires a client certificate and none is configured: set mqtt.tls.cert_file and key_file")
+    assert "peer did not return a certificate" in broker.log_text()
+    # the delivery process logs to the run's stderr; threads log here
+    logged = capfd.readouterr().err if delivery == "process" else "\n".join(
+        f"{r.levelname} {r.getMessage()}" for r in caplog.records)
+    assert re.search(r"(WARNING|ERROR) .*TLS with 127\.0\.0\.1:\d+ failed: .*requires a client certificate", logged), logged
 
 
 def test_tls_with_the_wrong_ca_reports_verification_failure_and_retries(make_broker, mqtt_config, tmp_path) -> None:
