@@ -52,20 +52,45 @@ def test_password_and_acl_allow_the_device_topics(make_broker, recorder_for, mqt
         result_validator.validate(message.json())
 
 
-def test_acl_denial_is_reported_under_mqtt5_and_does_not_block_the_outbox(make_broker, mqtt_config) -> None:
+@pytest.mark.parametrize("delivery", ["threads", "process"])
+def test_acl_denial_is_reported_under_mqtt5_and_does_not_block_the_outbox(make_broker, mqtt_config, caplog,
+                                                                          delivery: str) -> None:
     # pi-test may only write under another device's topics here: every result is refused.
     broker = make_broker(users=USERS, acl=["user pi-test", "topic readwrite edge_sdk/other/#"])
-    with MQTTPublisher(mqtt_config(broker, username="pi-test", password="s3cret")) as publisher:
+    publisher_class = PublisherProcess if delivery == "process" else MQTTPublisher
+    with publisher_class(mqtt_config(broker, username="pi-test", password="s3cret")) as publisher:
         publisher.wait_connected(5)
         for i in range(3):
             publisher.publish_result(example_result(i))
         assert publisher.flush(5), "refused results must leave the outbox, not loop forever"
         stats = publisher.stats()
-    assert stats["refused_by_broker"] == 3
+    assert stats["refused_by_broker"] == 3 and stats["acked"] == 0 and stats["accepted"] == 3
     assert stats["last_error"] == (
         "MQTT broker refused 3 result(s) so far on edge_sdk/pi-test/events (Not authorized); "
         "check the broker ACL for user pi-test"
     )
+
+
+def test_acl_denial_under_mqtt311_is_acknowledged_and_lost_as_documented(make_broker, recorder_for, mqtt_config,
+                                                                          caplog) -> None:
+    """MQTT 3.1.1 has no reason code in PUBACK: the broker acknowledges a denied publish and drops it.
+    The SDK cannot see it (docs/mqtt.md says so), so it warns at start that 3.1.1 is blind to this."""
+    broker = make_broker(users=USERS, acl=["user pi-test", "topic readwrite edge_sdk/other/#",
+                                           "user watcher", "topic read edge_sdk/#"])
+    recorder = recorder_for(broker, ["edge_sdk/#"], username="watcher", password="w4tch")
+    config = mqtt_config(broker, protocol="3.1.1", username="pi-test", password="s3cret")
+    with caplog.at_level(logging.WARNING), MQTTPublisher(config) as publisher:
+        publisher.wait_connected(5)
+        for i in range(3):
+            publisher.publish_result(example_result(i))
+        assert publisher.flush(5)
+        assert publisher.publish_raw("edge_sdk/other/marker", b"after the results", qos=1)  # allowed: a sync point
+        stats = publisher.stats()
+    assert recorder.wait_for(lambda _: recorder.on("edge_sdk/other/marker"), 5)
+    assert recorder.on("edge_sdk/pi-test/events") == []  # denied, and nothing told the publisher
+    assert stats["refused_by_broker"] == 0 and stats["acked"] == 3  # the protocol's blind spot, not a count
+    assert any("MQTT 3.1.1" in r.getMessage() and "lost silently" in r.getMessage()
+               for r in caplog.records if r.levelno == logging.WARNING)
 
 
 def test_wrong_password_gives_a_clear_error_and_keeps_retrying(make_broker, mqtt_config, caplog) -> None:

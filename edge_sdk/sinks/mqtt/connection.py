@@ -131,10 +131,10 @@ def describe_dropped_attempt(config: MQTTConfig, reason_code: Any, socket_error:
             hint = "Check that the port speaks TLS and the mqtt.tls options"
         return "tls", PublishError(f"TLS with {where} failed: the broker ended the connection ({socket_error}). {hint}")
     cause = socket_error or f"{reason_code}"
-    return "network", PublishError(
-        f"MQTT broker {where} closed the connection before accepting it ({cause}). Check the broker's log, and "
-        "that the port speaks MQTT over the configured transport"
-    )
+    hint = "Check the broker's log, and that the port speaks MQTT over the configured transport"
+    if config.protocol == "5":
+        hint += " and MQTT 5 (a broker that speaks only 3.1.1 needs mqtt.protocol: 3.1.1)"
+    return "network", PublishError(f"MQTT broker {where} closed the connection before accepting it ({cause}). {hint}")
 
 
 class PahoErrors(logging.Handler):
@@ -147,7 +147,8 @@ class PahoErrors(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.last: str | None = None
-        self._logger = logging.Logger("edge_sdk.sinks.mqtt.paho", logging.ERROR)
+        # unregistered on purpose: one per client, outside the logging tree (paho logs there only to us)
+        self._logger = logging.Logger("edge_sdk.sinks.mqtt.paho", logging.ERROR)  # noqa: LOG001
         self._logger.propagate = False
         self._logger.addHandler(self)
 
