@@ -118,3 +118,40 @@ def test_a_sigkilled_runtime_is_offline_and_its_results_arrive_after_a_restart(
     print(f"\nMQTT {protocol}: {AVAILABLE} saw {[x.payload.decode() for x in available.messages]}; "
           f"killed run accepted {accepted} results ({len(left)} left in its outbox), "
           f"{len(_seqs(events, boot))} distinct (boot, seq) of that run at the subscriber after the restart")
+
+
+def test_a_runtime_sigkilled_during_an_outage_loses_nothing_its_delivery_process_held(
+    make_broker: Callable[..., MosquittoBroker], recorder_for: Any, tmp_path: Path
+) -> None:
+    broker = make_broker(persistence=True)
+    events = recorder_for(broker, [EVENTS], protocol="3.1.1", client_id="watcher", persistent_session=True)
+    config = _config(tmp_path, broker, "5")
+    run = _start_run(config)
+    try:
+        assert events.wait_for(lambda messages: len(messages) >= 10, 60.0), "no results from the run"
+        children = _children(run.pid)
+        boot = events.on(EVENTS)[0].json()["boot"]
+        broker.stop()
+        time.sleep(2.0)  # the outage: about 40 results (20 fps) go to the outbox only
+    finally:
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(10)
+        run.communicate(timeout=10)
+    _wait(lambda: not any(map(_alive, children)), 10.0, "the delivery process outlived the runtime")
+    with Outbox(tmp_path / "outbox.sqlite3") as outbox:  # free: the delivery process closed it
+        left = [row.seq for row in outbox.pending_after(0, 1_000_000) if row.boot == boot]
+    assert len(left) >= 10, f"the outage should have left results in the outbox, found {len(left)}"
+    broker.start()
+    accepted = max([*left, *_seqs(events, boot)])
+
+    second = _start_run(config)
+    try:
+        assert events.wait_for(lambda _: _seqs(events, boot) >= set(range(1, accepted + 1)), 60.0), (
+            f"missing after the restart: {sorted(set(range(1, accepted + 1)) - _seqs(events, boot))[:20]}")
+        assert events.wait_for(lambda m: any(x.json()["boot"] != boot for x in m), 60.0)
+    finally:
+        second.send_signal(signal.SIGINT)
+        _, second_err = second.communicate(timeout=60)
+    assert second.returncode == 0, second_err[-2000:]
+    replayed = [m.json() for m in events.on(EVENTS) if m.json()["boot"] == boot and m.json()["seq"] in set(left)]
+    assert replayed and all(payload["replayed"] for payload in replayed)
