@@ -130,11 +130,14 @@ def describe_dropped_attempt(config: MQTTConfig, reason_code: Any, socket_error:
         else:
             hint = "Check that the port speaks TLS and the mqtt.tls options"
         return "tls", PublishError(f"TLS with {where} failed: the broker ended the connection ({socket_error}). {hint}")
-    cause = socket_error or f"{reason_code}"
     hint = "Check the broker's log, and that the port speaks MQTT over the configured transport"
     if config.protocol == "5":
         hint += " and MQTT 5 (a broker that speaks only 3.1.1 needs mqtt.protocol: 3.1.1)"
-    return "network", PublishError(f"MQTT broker {where} closed the connection before accepting it ({cause}). {hint}")
+    if not socket_error and "keep alive" in str(reason_code).lower():  # paho's timer: no CONNACK came
+        return "network", PublishError(
+            f"MQTT broker {where} did not answer the CONNECT within the keepalive ({config.keepalive_s} s). {hint}.")
+    cause = socket_error or f"{reason_code}"
+    return "network", PublishError(f"MQTT broker {where} closed the connection before accepting it ({cause}). {hint}.")
 
 
 class PahoErrors(logging.Handler):
