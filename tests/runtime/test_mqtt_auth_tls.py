@@ -53,10 +53,13 @@ def test_password_and_acl_allow_the_device_topics(make_broker, recorder_for, mqt
 
 
 @pytest.mark.parametrize("delivery", ["threads", "process"])
-def test_acl_denial_is_reported_under_mqtt5_and_does_not_block_the_outbox(make_broker, mqtt_config, caplog,
-                                                                          delivery: str) -> None:
-    # pi-test may only write under another device's topics here: every result is refused.
-    broker = make_broker(users=USERS, acl=["user pi-test", "topic readwrite edge_sdk/other/#"])
+def test_acl_denial_is_reported_under_mqtt5_and_does_not_block_the_outbox(make_broker, recorder_for, mqtt_config,
+                                                                          stats_validator, delivery: str) -> None:
+    # pi-test may write its availability and stats, not its results: every result is refused.
+    broker = make_broker(users=USERS, acl=["user pi-test", "topic write edge_sdk/pi-test/available",
+                                           "topic write edge_sdk/pi-test/stats", "topic read edge_sdk/pi-test/cmd/#",
+                                           "user watcher", "topic read edge_sdk/#"])
+    recorder = recorder_for(broker, ["edge_sdk/pi-test/#"], username="watcher", password="w4tch")
     publisher_class = PublisherProcess if delivery == "process" else MQTTPublisher
     with publisher_class(mqtt_config(broker, username="pi-test", password="s3cret")) as publisher:
         publisher.wait_connected(5)
@@ -64,11 +67,19 @@ def test_acl_denial_is_reported_under_mqtt5_and_does_not_block_the_outbox(make_b
             publisher.publish_result(example_result(i))
         assert publisher.flush(5), "refused results must leave the outbox, not loop forever"
         stats = publisher.stats()
+        assert publisher.publish_stats({"fps": 1.0})
     assert stats["refused_by_broker"] == 3 and stats["acked"] == 0 and stats["accepted"] == 3
     assert stats["last_error"] == (
         "MQTT broker refused 3 result(s) so far on edge_sdk/pi-test/events (Not authorized); "
         "check the broker ACL for user pi-test"
     )
+    # and the stats topic says so, for a dashboard
+    assert recorder.wait_for(lambda _: recorder.on("edge_sdk/pi-test/stats"), 5)
+    published = recorder.on("edge_sdk/pi-test/stats")[0].json()
+    stats_validator.validate(published)
+    assert published["mqtt"]["refused_by_broker"] == 3 and published["mqtt"]["accepted"] == 3
+    assert published["mqtt"]["last_error"].startswith("MQTT broker refused 3 result(s)")
+    assert recorder.on("edge_sdk/pi-test/events") == []
 
 
 def test_acl_denial_under_mqtt311_is_acknowledged_and_lost_as_documented(make_broker, recorder_for, mqtt_config,
