@@ -146,9 +146,10 @@ class MQTTLink:
             self.config.host, self.config.effective_port, self.config.protocol, self.config.transport,
             self.client_id, self.boot,
         )
-        if self.config.protocol == "3.1.1":
-            logger.warning("MQTT 3.1.1 has no reason codes: a result the broker's ACL denies is acknowledged and lost "
-                           "silently (refused_by_broker stays 0); use protocol 5 where the broker speaks it")
+        if self.config.protocol == "3.1.1":  # loud where an ACL per user is likely (not the embedded broker)
+            logger.log(logging.WARNING if self.config.username else logging.INFO, "MQTT 3.1.1 has no reason codes: a "
+                       "result the broker's ACL denies is acknowledged and lost silently (refused_by_broker stays 0); "
+                       "use protocol 5 where the broker speaks it")
 
     def wait_connected(self, timeout_s: float) -> None:
         """Block until connected; raise :class:`PublishError` with the last failure on timeout."""
@@ -200,9 +201,8 @@ class MQTTLink:
             logger.info("publisher closed; %d results left in the outbox", len(self._outbox))
 
     def abort(self) -> None:
-        """The owner died without a clean stop: keep the outbox as it is for the next run (no
-        draining), and end the connection so that subscribers see ``offline``, the last will, as they
-        would after a crash of a process delivering in threads (not ``stopped``); idempotent."""
+        """The owner died without a clean stop: keep the outbox as it is for the next run, and leave so
+        that subscribers see ``offline`` (the will), as after any crash, not ``stopped``; idempotent."""
         with self._close_lock:
             if self._state not in ACCEPTING:
                 self._state = PublisherState.CLOSED if self._state is PublisherState.CREATED else self._state
