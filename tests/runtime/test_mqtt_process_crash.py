@@ -155,3 +155,5 @@ def test_a_runtime_sigkilled_during_an_outage_loses_nothing_its_delivery_process
     assert second.returncode == 0, second_err[-2000:]
     replayed = [m.json() for m in events.on(EVENTS) if m.json()["boot"] == boot and m.json()["seq"] in set(left)]
     assert replayed and all(payload["replayed"] for payload in replayed)
+    print(f"\nkilled during an outage: accepted {accepted}, {len(left)} in its outbox, "
+          f"{len(_seqs(events, boot))} distinct (boot, seq) of that run at the subscriber after the restart")
