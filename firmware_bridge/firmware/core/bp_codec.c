@@ -113,12 +113,12 @@ int bp_check_payload(uint8_t type, const uint8_t *p, uint8_t len)
         return (n <= 16 && len == 5u + 4u * n) ? BP_OK : BP_ERR_PAYLOAD;
     case BP_COMMAND:
         return len == 5 ? BP_OK : BP_ERR_PAYLOAD;
-    case BP_ACK:
-        return len == 1 ? BP_OK : BP_ERR_PAYLOAD;
+    case BP_ACK: /* acked_seq, then (to a host with the "once" capability) status */
+        return (len == 1 || len == 2) ? BP_OK : BP_ERR_PAYLOAD;
     case BP_NACK:
         return len == 2 ? BP_OK : BP_ERR_PAYLOAD;
-    case BP_HEARTBEAT:
-        return len == 5 ? BP_OK : BP_ERR_PAYLOAD;
+    case BP_HEARTBEAT: /* uptime, flags, then (the "once" form) host_seq and a 64-bit applied map */
+        return (len == 5 || len == 14) ? BP_OK : BP_ERR_PAYLOAD;
     case BP_HELLO:
         pos = 5;
         if (len < 5 || !check_name(p, len, &pos) || pos >= len) {
