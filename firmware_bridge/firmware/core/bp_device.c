@@ -227,7 +227,11 @@ static void handle_command(bp_device_t *dev, const bp_frame_t *f)
 
 void bp_device_init(bp_device_t *dev, const bp_device_config_t *cfg, uint32_t now_ms)
 {
+    uint8_t i;
     dev->cfg = cfg;
+    for (i = 0; i < sizeof dev->applied; i++) {
+        dev->applied[i] = 0;
+    }
     bp_decoder_init(&dev->rx);
     dev->tx_seq = 0;
     dev->host_seen = 0;
@@ -239,7 +243,7 @@ void bp_device_init(bp_device_t *dev, const bp_device_config_t *cfg, uint32_t no
     dev->failsafes = 0;
     dev->duplicates = 0;
     dev->host_seq = 0;
-    dev->host_seq_known = 0; /* also forgets the applied bits (see track_host_seq) */
+    dev->host_seq_known = 0;
     dev->host_once = 0;
     dev->applying_seq = -1;
 }
