@@ -99,7 +99,7 @@ class PortReader:
     def _run(self) -> None:
         try:
             self._loop()
-        except Exception as exc:  # noqa: BLE001 -- a bug or a callback's error must not end the thread silently
+        except Exception as exc:  # a bug or a callback's error must not end the thread silently
             self.failure = exc
             log.error("reader thread of %s failed; the link is down for good: %r", self.url, exc, exc_info=exc)
             self._close_port()
