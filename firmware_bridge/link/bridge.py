@@ -248,7 +248,7 @@ class BridgeLink:
             raise LinkDownError(
                 f"cannot send to {self.url}: link is {self.state.value} (waited {budget_s:.2f} s)"
             )
-        session = self._protocol.sessions
+        session = self._protocol.session
         actuator_id, name = resolve_actuator(
             self.device, self.device_name, actuator, value
         )

@@ -95,7 +95,7 @@ def ask_fate(protocol: LinkProtocol, seq: int, session: int, timeout_s: float) -
     deadline = time.monotonic() + timeout_s
     while True:
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or protocol.sessions != session or not protocol.connected:
+        if remaining <= 0 or protocol.session != session or not protocol.connected:
             return CommandFate.UNKNOWN  # a new handshake: the device forgot what it applied
         try:
             request_seq, serial = protocol.request_status()
@@ -104,7 +104,7 @@ def ask_fate(protocol: LinkProtocol, seq: int, session: int, timeout_s: float) -
         status = protocol.wait_status(request_seq, serial, min(remaining, max(timeout_s / 4, 0.05)))
         if status is None:
             continue
-        if protocol.sessions != session:
+        if protocol.session != session:
             return CommandFate.UNKNOWN
         applied = status.applied(seq)
         if applied is None:

@@ -110,7 +110,7 @@ class LineParser:
         if fmt == "auto":
             fmt = (
                 "json"
-                if line.startswith("{")
+                if line.startswith(("{", "["))
                 else "kv"
                 if ("=" in line or ":" in line)
                 else "csv"

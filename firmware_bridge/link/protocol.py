@@ -20,6 +20,7 @@ port and calls :meth:`LinkProtocol.connection_lost` with that error.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -55,6 +56,10 @@ HOST_HELLO = Hello(name="edge-sdk-host", firmware_version=(0, 1, 0), capabilitie
 # The counters this object updates; the send side (bytes_tx, commands_sent, ...) counts the rest.
 _COUNTERS = ("sensor_frames", "heartbeats_rx", "acks", "nacks", "duplicate_acks", "link_losses", "reconnects",
              "readings_before_handshake")  # fmt: skip
+
+
+# Handshakes are numbered across every link of the process, so a session id names one device session.
+_SESSION_IDS = itertools.count(1)
 
 
 def scale_value(raw: int, exponent: int) -> float:
@@ -115,7 +120,7 @@ class LinkProtocol:
         self._status_cond = threading.Condition(self._lock)
         self._status: Heartbeat | None = None
         self._status_serial = 0
-        self._sessions = 0
+        self._session = 0  # id of the current handshake; 0 before the first
 
     # -- what the reader calls ---------------------------------------------------------------
     def connection_made(self) -> None:
@@ -192,10 +197,11 @@ class LinkProtocol:
             self._status_cond.notify_all()
 
     @property
-    def sessions(self) -> int:
-        """How many handshakes completed (the device's memory of applied seqs is per session)."""
+    def session(self) -> int:
+        """Id of the latest handshake, unique in the process (the device's memory of applied seqs
+        lasts one session); 0 before the first."""
         with self._lock:
-            return self._sessions
+            return self._session
 
     def request_status(self) -> tuple[int, int]:
         """Send a HEARTBEAT asking the device to report at once; ``(its seq, status serial before it)``.
@@ -304,7 +310,7 @@ class LinkProtocol:
         self._ever_connected = True
         self._connected = True
         with self._lock:
-            self._sessions += 1
+            self._session = next(_SESSION_IDS)
             self._status = None  # the device's report from before the handshake is of another session
         self._on_connected(hello)
 
