@@ -10,8 +10,8 @@ import pytest
 
 from firmware_bridge.config import LineModeConfig
 from firmware_bridge.errors import BridgeConfigError, LinkError
-from firmware_bridge.link.lineparse import LineSplitter
 from firmware_bridge.link.linemode import LineParser, LineReader
+from firmware_bridge.link.lineparse import LineSplitter
 from firmware_bridge.link.reading import SensorReading
 from firmware_bridge.tools.linefuzz import HOSTILE_KINDS, hostile_line
 

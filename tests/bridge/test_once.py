@@ -143,9 +143,12 @@ def test_a_command_that_never_arrived_is_reported_not_applied(sim: HostSimulator
 def test_after_a_new_handshake_the_fate_is_unknown(sim: HostSimulator) -> None:
     every_ack = FrameFilter(lambda f: isinstance(f.message, Ack))
     config = BridgeConfig(command_timeout_s=0.05, command_retries=0)
-    with PtyProxy(sim.port, corrupt=every_ack) as proxy, BridgeLink.open(proxy.path, config) as link:
-        with pytest.raises(CommandTimeoutError) as caught:
-            link.send_command("led", 1)
+    with (
+        PtyProxy(sim.port, corrupt=every_ack) as proxy,
+        BridgeLink.open(proxy.path, config) as link,
+        pytest.raises(CommandTimeoutError) as caught,
+    ):
+        link.send_command("led", 1)
     # A new link is a new session: the device forgot what it applied before the new HELLO.
     with BridgeLink.open(sim.port) as fresh:
         assert fresh.command_fate(caught.value, timeout_s=0.5) is CommandFate.UNKNOWN
