@@ -127,7 +127,8 @@ class Ack:
     """The command with sequence number ``acked_seq`` was applied.
 
     ``status`` is None for the 1-byte ACK of a device (or to a host) without :data:`CAP_ONCE`,
-    else :data:`ACK_STATUS_APPLIED` or :data:`ACK_STATUS_DUPLICATE` (applied once, earlier).
+    else :data:`ACK_STATUS_APPLIED` or :data:`ACK_STATUS_DUPLICATE` (applied once, earlier); on
+    the wire the long ACK is ``acked_seq, status, status ^ 0xFF``.
     """
 
     acked_seq: int
@@ -227,7 +228,10 @@ def pack(message: Message) -> bytes:
     if isinstance(message, Ack):
         if message.status is None:
             return struct.pack("<B", message.acked_seq & 0xFF)
-        return struct.pack("<BB", message.acked_seq & 0xFF, message.status & 0xFF)
+        # status, then its complement: 3 bytes, so that a frame that lost its last stuffed byte
+        # and still passes the CRC cannot read as a valid 1-byte ACK (lengths 1 and 2 would).
+        status = message.status & 0xFF
+        return struct.pack("<BBB", message.acked_seq & 0xFF, status, status ^ 0xFF)
     if isinstance(message, Nack):
         return struct.pack("<BB", message.acked_seq & 0xFF, message.reason & 0xFF)
     if isinstance(message, Heartbeat):
@@ -322,9 +326,14 @@ def unpack(msg_type: MessageType, payload: bytes) -> Message:
         actuator, value = _fixed(payload, "<Bi", "COMMAND")
         return Command(actuator, value)
     if msg_type is MessageType.ACK:
-        if len(payload) not in (1, 2):
-            raise ProtocolError(f"ACK payload must be 1 or 2 bytes. Got: {len(payload)} bytes")
-        return Ack(*_fixed(payload, "<BB" if len(payload) == 2 else "<B", "ACK"))
+        if len(payload) == 3:
+            acked, status, check = payload
+            if check != status ^ 0xFF:
+                raise ProtocolError(f"ACK status byte {status} does not match its complement {check}")
+            return Ack(acked, status)
+        if len(payload) != 1:
+            raise ProtocolError(f"ACK payload must be 1 or 3 bytes. Got: {len(payload)} bytes")
+        return Ack(payload[0])
     if msg_type is MessageType.NACK:
         return Nack(*_fixed(payload, "<BB", "NACK"))
     if msg_type is MessageType.HEARTBEAT:

@@ -203,7 +203,12 @@ def build_vectors() -> list[dict[str, Any]]:
         _reject("reject_unknown_type", _unstuffed(bytes((1, 0x7F, 1, 9))), "type"),
         _reject(
             "reject_ack_wrong_length",
-            _unstuffed(bytes((1, MessageType.ACK, 1, 9, 0, 0))),
+            _unstuffed(bytes((1, MessageType.ACK, 1, 9, 0))),
+            "payload",
+        ),
+        _reject(
+            "reject_ack_status_check",
+            _unstuffed(bytes((1, MessageType.ACK, 1, 9, 1, 0xFF))),
             "payload",
         ),
         _reject(

@@ -154,8 +154,11 @@ void bp_device_send_ack(bp_device_t *dev, uint8_t acked_seq, uint8_t status)
     uint8_t *p = payload_area(dev);
     p[0] = acked_seq;
     p[1] = status;
+    /* 3 bytes, not 2: a frame that loses its last stuffed byte can still pass the CRC (when the
+       byte before the CRC equals the CRC's high byte), and 2 would then read as a valid 1-byte ACK. */
+    p[2] = (uint8_t)(status ^ 0xFFu);
     /* A host without BP_CAP_ONCE only knows the 1-byte ACK; the duplicate is still not applied. */
-    send_reply(dev, BP_ACK, dev->host_once ? 2 : 1);
+    send_reply(dev, BP_ACK, dev->host_once ? 3 : 1);
 }
 
 void bp_device_send_answer(bp_device_t *dev, uint8_t acked_seq, uint8_t reason)

@@ -90,7 +90,7 @@ void bp_device_send_sensor(bp_device_t *dev, uint32_t now_ms, const int32_t *val
 void bp_device_send_heartbeat(bp_device_t *dev, uint32_t now_ms);
 /* ACK (reason 0) or NACK (enum bp_nack_reason) for the command with sequence number acked_seq. */
 void bp_device_send_answer(bp_device_t *dev, uint8_t acked_seq, uint8_t reason);
-/* ACK with status BP_ACK_APPLIED or BP_ACK_DUPLICATE (the 2-byte form only to a host with BP_CAP_ONCE). */
+/* ACK with status BP_ACK_APPLIED or BP_ACK_DUPLICATE (the 3-byte form only to a host with BP_CAP_ONCE). */
 void bp_device_send_ack(bp_device_t *dev, uint8_t acked_seq, uint8_t status);
 /* Whether the command with this seq was applied (within BP_ONCE_HORIZON of the newest host seq). */
 uint8_t bp_device_was_applied(const bp_device_t *dev, uint8_t seq);

@@ -72,7 +72,7 @@ void bp_describe(const bp_frame_t *f, char *out, size_t cap)
         break;
     case BP_ACK:
         APPEND(" ack=%u", p[0]);
-        if (f->len == 2) {
+        if (f->len == 3) {
             APPEND(" status=%u", p[1]);
         }
         break;
