@@ -50,8 +50,9 @@ def _number_type(kind: type, what: str, *, minimum: float, strict: bool) -> Call
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} must be a number. Got: {text!r}") from None
-        bad = not math.isfinite(value) if kind is float else False
-        if bad or value < minimum or (strict and value == minimum):
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{what} must be a finite number. Got: {text}")
+        if value < minimum or (strict and value == minimum):
             sign = ">" if strict else ">="
             raise argparse.ArgumentTypeError(f"{what} must be {sign} {minimum:g}. Got: {text}")
         return value
@@ -114,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--trace", type=Path, help="file of 't_ms distance_cm' lines")
     sim.add_argument(
         "--distance-cm",
-        type=_number_type(float, "distance-cm", minimum=0, strict=False),
+        type=_number_type(float, "distance-cm", minimum=-1.0, strict=False),  # -1: nothing in range
         default=100.0,
         help="fixed distance without a trace",
     )

@@ -174,7 +174,8 @@ def test_simulate_prints_its_port_and_stops_cleanly_on_sigterm(
         (["send", "/dev/null", "led", "one"], "argument value: invalid int value: 'one'"),
         (["simulate", "--sensor-period-ms", "-1"], "sensor-period-ms must be >= 0. Got: -1"),
         (["simulate", "--failsafe-ms", "x"], "failsafe-ms must be a number. Got: 'x'"),
-        (["simulate", "--distance-cm", "inf"], "distance-cm must be >= 0. Got: inf"),
+        (["simulate", "--distance-cm", "inf"], "distance-cm must be a finite number. Got: inf"),
+        (["simulate", "--distance-cm", "-5"], "distance-cm must be >= -1. Got: -5"),
         (["fly"], "invalid choice: 'fly'"),
     ],
 )
