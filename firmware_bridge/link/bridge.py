@@ -238,7 +238,10 @@ class BridgeLink:
         """Set ``actuator`` (name or index) to ``value`` and wait for the device's ACK.
 
         Raises CommandError (unknown actuator, value out of range), CommandRejectedError (NACK),
-        CommandTimeoutError (no ACK after all retries) or LinkDownError (closed / not back in time).
+        CommandTimeoutError (no ACK after all retries: the device may still have applied it, ask
+        :meth:`command_fate`) or LinkDownError (closed / not back in time). A resend is the same
+        frame, and a device with the ``once`` capability applies it once: ``result.duplicate``
+        then says the effect came from an earlier attempt whose ACK was lost.
         """
         timeout_s = self.config.command_timeout_s if timeout_s is None else timeout_s
         retries = self.config.command_retries if retries is None else retries

@@ -8,10 +8,11 @@ A :class:`LinkProtocol` is fed what a port delivers and never touches the port i
     connection_lost(exc)     the port is gone (``exc``) or was closed on purpose (None)
 
 Each frame is acted on here: HELLO completes the handshake, SENSOR becomes a
-:class:`SensorReading`, ACK/NACK wake the command waiting on that sequence number, HEARTBEAT
-reports the device's failsafe. The protocol talks back only through what its constructor is
-given (a ``send`` callable for frames, three event callbacks and two clocks), so a test drives it
-with plain bytes and a fake clock, without a pty or a thread.
+:class:`SensorReading` (dropped and counted before the handshake), ACK/NACK wake the command
+waiting on that sequence number (a duplicate ACK is counted), HEARTBEAT reports the device's
+failsafe and, in its long form, which commands it applied. The protocol talks back only through
+what its constructor is given (a ``send`` callable for frames, three event callbacks and two
+clocks), so a test drives it with plain bytes and a fake clock, without a pty or a thread.
 
 A method that finds the link unusable (HELLO or HEARTBEAT not sent, device silent) raises
 :class:`LinkError`; as with pyserial's ``ReaderThread``, the reader that called it then closes the
