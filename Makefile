@@ -49,7 +49,7 @@ bench-runtime: $(STAMP)
 	$(PY) bench/runtime.py
 
 bench-bridge: $(STAMP)
-	$(PY) bench/bridge.py
+	$(PY) bench/bridge.py $(BENCH_BRIDGE_ARGS)
 
 bench-preprocess: $(STAMP)
 	$(PY) bench/preprocess.py
