@@ -194,7 +194,9 @@ def _run_config(args: argparse.Namespace) -> Any:
 
 def _summary_line(summary: dict[str, Any]) -> str:
     stages = summary.get("stages", {})
-    parts = [f"results={summary.get('results')}", f"published={summary.get('published')}", f"fps={summary.get('fps')}"]
+    from edge_sdk.pipeline.summary import describe_inputs, describe_published, describe_sinks
+
+    parts = [f"results={summary.get('results')}", describe_published(summary), f"fps={summary.get('fps')}"]
     for stage in ("capture", "preprocess", "invoke", "publish"):
         if stage in stages:
             parts.append(f"{stage}_p50={stages[stage]['p50_ms']}ms")
@@ -210,6 +212,11 @@ def _summary_line(summary: dict[str, Any]) -> str:
         from edge_sdk.sinks.mqtt.report import describe_delivery
 
         line += "\nedge-sdk run: mqtt " + describe_delivery(summary["mqtt"])
+    inputs = describe_inputs(summary)
+    if inputs:
+        line += "\nedge-sdk run: inputs " + inputs
+    for sink_line in describe_sinks(summary):
+        line += "\nedge-sdk run: " + sink_line
     return line
 
 

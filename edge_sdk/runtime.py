@@ -109,7 +109,9 @@ class Runtime:
         if config.output.stdout_jsonl:
             from edge_sdk.sinks.jsonl import JSONLinesSink
 
-            sinks.append(JSONLinesSink(config.device).start())
+            # the publisher's boot: the lines and the MQTT messages of a result carry the same (boot, seq)
+            boot = self.publisher.boot if self.publisher is not None else None
+            sinks.append(JSONLinesSink(config.device, boot=boot).start())
 
         if self.publisher is not None:
             from edge_sdk.sinks.mqtt.homeassistant import TaskInfo
@@ -251,8 +253,7 @@ class Runtime:
         out = dict(stats or self.pipeline.stats())
         if self.first_result_s is not None:
             out["first_result_s"] = round(self.first_result_s, 3)
-        out["inputs"] = {"text": self.text_slot.stats() if self.text_slot is not None else None,
-                         "sensor": self.sensor_slot.stats() if self.sensor_slot is not None else None}
+        out["sinks"] = self.pipeline.sink_stats()  # each sink's own counters, whatever it counts
         if self.publisher is not None:
             out["mqtt"] = self.publisher.stats()
         if self.link is not None:

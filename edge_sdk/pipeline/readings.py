@@ -19,7 +19,7 @@ from typing import IO, Generic, Self, TypeVar
 
 from edge_sdk.clock import TIME_EPSILON_S, MediaClock, ReplayClock, now_s
 
-__all__ = ["LatestValue", "LineFeeder", "TraceReplay"]
+__all__ = ["InputRejected", "LatestValue", "LineFeeder", "TraceReplay"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,15 @@ T = TypeVar("T")
 _STOP_POLL_S = 0.1  # replay waits are sliced so close() takes effect promptly
 _LOGGED_REJECTS = 5  # then only counted, so a noisy producer cannot flood the log
 _HISTORY = 128  # readings kept for a worker that lags capture (a 100 Hz sensor: 1.3 s)
+
+
+class InputRejected(ValueError):
+    """A malformed input: ``reason`` is a short code for counting (``not_json``, ``non_finite``...),
+    the message says what was expected and what came."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class LatestValue(Generic[T]):
@@ -43,6 +52,7 @@ class LatestValue(Generic[T]):
         self._closed = False
         self.updates = 0
         self.rejected = 0
+        self.rejected_by: dict[str, int] = {}  # reason code -> count: every rejection, logged or not
         self.last_error: str | None = None
         self.advice: str | None = None  # what to check when frames lack this input (set by the source)
 
@@ -56,14 +66,20 @@ class LatestValue(Generic[T]):
             self.updates += 1
             self._cond.notify_all()
 
-    def reject(self, reason: str) -> None:
-        """Count a malformed input; the stream goes on."""
+    def reject(self, detail: str, reason: str = "malformed") -> None:
+        """Count a malformed input under ``reason`` (a short code); the stream goes on.
+
+        The log says only the first few, so a noisy producer cannot flood it; the counts by reason
+        are in :meth:`stats`, hence on the stats topic and in the run's summary.
+        """
         with self._cond:
             self.rejected += 1
-            self.last_error = reason
+            self.rejected_by[reason] = self.rejected_by.get(reason, 0) + 1
+            self.last_error = detail
             count = self.rejected
         if count <= _LOGGED_REJECTS:
-            log.warning("%s: rejected input (%d so far): %s", self.name, count, reason)
+            more = "; later ones are only counted (stats: rejected_by)" if count == _LOGGED_REJECTS else ""
+            log.warning("%s: rejected input (%s, %d so far): %s%s", self.name, reason, count, detail, more)
 
     def latest(self, at_s: float | None = None) -> tuple[T, float] | None:
         """The newest ``(value, timestamp_s)`` taken at or before ``at_s`` (default: now), or None
@@ -104,8 +120,10 @@ class LatestValue(Generic[T]):
 
     def stats(self) -> dict[str, object]:
         reading = self._reading
-        return {"name": self.name, "updates": self.updates, "rejected": self.rejected, "last_error": self.last_error,
-                "last_ts_s": None if reading is None else reading[1]}
+        with self._cond:
+            rejected_by = dict(sorted(self.rejected_by.items()))
+        return {"name": self.name, "updates": self.updates, "rejected": self.rejected, "rejected_by": rejected_by,
+                "last_error": self.last_error, "last_ts_s": None if reading is None else reading[1]}
 
     def close(self) -> None:
         """Stop the feeders; idempotent. The last reading stays readable."""

@@ -259,3 +259,4 @@ def test_every_frame_is_accounted_for_when_realtime_pacing_skips(model, clip) ->
     assert capture["frames_skipped"] > 0 and drops["paced"] == capture["frames_skipped"]
     assert capture["frames_read"] + capture["frames_skipped"] == int(SECONDS * FPS)
     assert stats["results"] + drops["frames"] + drops["incomplete_inputs"] == capture["frames_read"]
+
