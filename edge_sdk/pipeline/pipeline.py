@@ -82,7 +82,10 @@ class Pipeline:
         sinks: Sequence[ResultSink] = (),
         on_progress: Callable[[], object] | None = None,
         on_frame: Callable[[Frame, Result], object] | None = None,
+        on_first_frame: Callable[[Frame], object] | None = None,
     ) -> None:
+        """``on_first_frame(frame)``: on the capture thread, before the first frame goes on (a replay
+        clock starts there)."""
         self.model = model
         self._on_progress = on_progress  # per frame taken, e.g. the systemd watchdog
         self._on_frame = on_frame  # per result, on the worker, with the frame (snapshots)
@@ -91,7 +94,7 @@ class Pipeline:
         self._source = frames
         # one running mode for the run: the source's (camera.playback)
         every_frame = frames.mode is RunningMode.EVERY_FRAME
-        self._capture = CaptureThread.for_source(frames)
+        self._capture = CaptureThread.for_source(frames, on_first_frame=on_first_frame)
         self._aligner = Aligner(text, sensor, align)
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles

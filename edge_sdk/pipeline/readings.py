@@ -204,6 +204,9 @@ class TraceReplay(Generic[T]):
             self._media_clock.subscribe(self._release)
             self._release(None)  # records at or before where the video already is
         else:
+            on_start = getattr(self._clock, "on_start", None)
+            if callable(on_start):  # a clock that starts with the first frame: release what is due right then
+                on_start(self._release_started)
             self._thread.start()
 
     def stop(self) -> None:
@@ -228,15 +231,37 @@ class TraceReplay(Generic[T]):
         if index == len(records):
             self.done.set()
 
-    def _run(self) -> None:
-        try:
-            for t_s, value in self.records:
-                while not self._clock.wait_until(t_s, _STOP_POLL_S):
-                    if self._stop.is_set() or getattr(self._clock, "closed", False):
-                        return  # stopped, or the video driving the clock ended
-                if self._stop.is_set():
-                    return
+    def _release_upto(self, limit_t_s: float) -> None:
+        """Release, in order, the records not released yet whose time is at or before ``limit_t_s``."""
+        records = self.records
+        with self._release_lock:
+            while self._next < len(records) and records[self._next][0] <= limit_t_s:
+                t_s, value = records[self._next]
+                self._next += 1
                 self._setter(value, self._clock.to_runtime_s(t_s))
                 self.replayed += 1
+
+    def _release_started(self) -> None:
+        """On the thread that starts the clock (the first frame's): what is due at once, stamped on the new start."""
+        start_s = getattr(self._clock, "start_s", None)
+        if start_s is not None and not self._stop.is_set():
+            self._release_upto(now_s() - start_s)
+
+    def _run(self) -> None:
+        records = self.records
+        try:
+            while True:
+                with self._release_lock:
+                    index = self._next
+                if index >= len(records):
+                    return
+                t_s = records[index][0]
+                if not self._clock.wait_until(t_s, _STOP_POLL_S):
+                    if self._stop.is_set() or getattr(self._clock, "closed", False):
+                        return  # stopped, or the video driving the clock ended
+                    continue
+                if self._stop.is_set():
+                    return
+                self._release_upto(t_s)
         finally:
             self.done.set()

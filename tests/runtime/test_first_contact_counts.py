@@ -146,8 +146,8 @@ def _sensor_file(tmp_path: Path) -> Path:
     return path
 
 
-def _nan_tflite() -> bytes:
-    """A real .tflite whose every score is NaN: image (1, 4, 4, 3) -> MEAN -> m; (m - m) / (m - m)."""
+def _tiny_tflite(nan: bool) -> bytes:
+    """A real .tflite: image (1, 4, 4, 3) -> MEAN -> scores m, or with ``nan`` (m - m) / (m - m), all NaN."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as s
 
@@ -176,7 +176,8 @@ def _nan_tflite() -> bytes:
 
     f32 = s.TensorType.FLOAT32
     tensors = [tensor("image", (1, 4, 4, 3), f32), tensor("axes", (2,), s.TensorType.INT32, buffer=1),
-               tensor("mean", (1, 3), f32), tensor("zero", (1, 3), f32), tensor("scores", (1, 3), f32)]
+               tensor("mean" if nan else "scores", (1, 3), f32), tensor("zero", (1, 3), f32),
+               tensor("scores" if nan else "unused", (1, 3), f32)]
     mean = op(0, [0, 1], [2])
     mean.builtinOptionsType, mean.builtinOptions = s.BuiltinOptions.ReducerOptions, s.ReducerOptionsT()
     sub = op(1, [2, 2], [3])
@@ -184,7 +185,8 @@ def _nan_tflite() -> bytes:
     div = op(2, [3, 3], [4])
     div.builtinOptionsType, div.builtinOptions = s.BuiltinOptions.DivOptions, s.DivOptionsT()
     subgraph = s.SubGraphT()
-    subgraph.tensors, subgraph.inputs, subgraph.outputs, subgraph.operators = tensors, [0], [4], [mean, sub, div]
+    subgraph.tensors, subgraph.inputs = tensors, [0]
+    subgraph.outputs, subgraph.operators = ([4], [mean, sub, div]) if nan else ([2], [mean])
     model = s.ModelT()
     model.version, model.subgraphs = 3, [subgraph]
     model.operatorCodes = [code(s.BuiltinOperator.MEAN), code(s.BuiltinOperator.SUB), code(s.BuiltinOperator.DIV)]
@@ -196,17 +198,7 @@ def _nan_tflite() -> bytes:
 
 def test_a_run_whose_results_are_never_json_fails_and_publishes_nothing(make_broker: Callable[..., MosquittoBroker],
                                                                         recorder_for: Any, tmp_path: Path) -> None:
-    pytest.importorskip("ai_edge_litert")
-    from edge_sdk.bundle import ModelInfo
-    from edge_sdk.bundle.wrap import InputDescription, OutputDescription, wrap_tflite
-    from edge_sdk.preprocess import ImageSpec
-
-    raw = tmp_path / "nan.tflite"
-    raw.write_bytes(_nan_tflite())
-    bundle = tmp_path / "nan-bundle.tflite"
-    wrap_tflite(raw, bundle, [InputDescription("image", ImageSpec(width=4, height=4), "image")],
-                [OutputDescription(("red", "green", "blue"), name="scores")], ModelInfo("nan", "1"),
-                task={"kind": "classify", "outputs": {"scores": "scores"}, "params": {"activation": "softmax"}})
+    bundle = _tiny_bundle(tmp_path, nan=True)
     broker = make_broker()
     device = "pi-nan"
     recorder = recorder_for(broker, [f"edge_sdk/{device}/events"])
@@ -222,3 +214,58 @@ def test_a_run_whose_results_are_never_json_fails_and_publishes_nothing(make_bro
     assert "Traceback" not in err
     assert err.count("is not JSON") == 6  # five logged, then counted; the last line says it once more
     assert recorder.messages == []
+
+
+def _tiny_bundle(tmp_path: Path, nan: bool) -> Path:
+    pytest.importorskip("ai_edge_litert")
+    from edge_sdk.bundle import ModelInfo
+    from edge_sdk.bundle.wrap import InputDescription, OutputDescription, wrap_tflite
+    from edge_sdk.preprocess import ImageSpec
+
+    raw = tmp_path / f"tiny-{nan}.tflite"
+    raw.write_bytes(_tiny_tflite(nan))
+    bundle = tmp_path / f"tiny-{nan}-bundle.tflite"
+    wrap_tflite(raw, bundle, [InputDescription("image", ImageSpec(width=4, height=4), "image")],
+                [OutputDescription(("red", "green", "blue"), name="scores")], ModelInfo("tiny", "1"),
+                task={"kind": "classify", "outputs": {"scores": "scores"}, "params": {"activation": "softmax"}})
+    return bundle
+
+
+def test_a_result_that_is_not_json_is_counted_and_the_others_published_with_joinable_stamps(
+        make_broker: Callable[..., MosquittoBroker], mqtt_config: Any, recorder_for: Any, tmp_path: Path) -> None:
+    """A reading from the bridge is trusted as it comes (``SensorSlot.update``); a NaN one makes that result's
+    payload something that is not JSON. The delivery process used to log it and the run counted it published;
+    a JSON-lines sink raised and ended the run."""
+    import io
+
+    from edge_sdk import FusionModel, JSONLinesSink, Pipeline, SensorSlot, open_frame_source
+    from edge_sdk.demo.seek import SeekClip, write_clip
+    from edge_sdk.sinks.mqtt.process import PublisherProcess
+
+    clip = write_clip(tmp_path / "seek.mp4", SeekClip(seconds=2.0, fps=15.0, size=64, seed=4))
+    broker = make_broker()
+    recorder = recorder_for(broker, ["edge_sdk/pi-test/events"])
+    sensor = SensorSlot("sensor:bridge", max_age_s=None)
+    sensor.update({"distance_cm": 80.0}, 0.0)
+    frames = {"n": 0}
+
+    def every_third_nan(frame: Any, result: Any) -> None:  # on the worker, for the next frame's alignment
+        frames["n"] += 1
+        sensor.update({"distance_cm": float("nan") if frames["n"] % 3 == 0 else 80.0}, frame.timestamp_s)
+
+    out = io.StringIO()
+    publisher = PublisherProcess(mqtt_config(broker)).start()
+    with FusionModel.from_bundle(_tiny_bundle(tmp_path, nan=False)) as model, \
+            Pipeline(model, open_frame_source(f"file://{clip.video}", playback="every_frame"), sensor=sensor,
+                     sinks=[publisher, JSONLinesSink("pi-test", out).start()], on_frame=every_third_nan) as pipeline:
+        stats = pipeline.run()
+    results = [r for r in map(json.loads, out.getvalue().splitlines()) if r["schema"].startswith("edge_sdk.result/")]
+    refused = stats["drops"]["unencodable"]
+    assert stats["results"] == 30 and 8 <= refused <= 10
+    assert stats["published"] == len(results) == stats["results"] - refused
+    assert stats["sinks"]["mqtt"] == {"accepted": len(results)}
+    assert stats["sinks"]["jsonl"]["accepted"] == len(results)
+    assert [r["seq"] for r in results] == list(range(1, len(results) + 1))  # no seq spent on a refused result
+    assert recorder.wait_for(lambda ms: len(ms) >= len(results), 20.0)
+    assert {(m.json()["boot"], m.json()["seq"]) for m in recorder.messages} == {(r["boot"], r["seq"]) for r in results}
+    assert publisher.stats()["unencodable"] == 0  # refused before the delivery process, not inside it
