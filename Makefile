@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(PY) -m edge_sdk.cli demo
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
