@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge_sdk.testing import MosquittoBroker, MQTTRecorder  # noqa: E402
+from edge_sdk.testing import MosquittoBroker, MQTTRecorder
 
 DEVICE = "soak-pi"
 SAMPLE_S = 5.0

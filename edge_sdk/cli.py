@@ -208,6 +208,11 @@ def _summary_line(summary: dict[str, Any]) -> str:
         line += (f"\nedge-sdk run: frames {seen} = {summary.get('results')} processed + {drops.get('frames', 0)} "
                  f"dropped (inference busy) + {capture.get('frames_skipped', 0)} skipped by realtime pacing + "
                  f"{drops.get('incomplete_inputs', 0)} with incomplete inputs")
+        if drops.get("max_fps"):
+            line += f" + {drops['max_fps']} over pipeline.max_fps"
+        unread = (summary.get("queues") or {}).get("frames", 0)
+        if unread:
+            line += f" + {unread} read but not taken before the run stopped"
     if summary.get("mqtt"):  # published means handed to the outbox; say what reached the broker
         from edge_sdk.sinks.mqtt.report import describe_delivery
 

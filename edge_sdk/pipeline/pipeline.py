@@ -120,6 +120,7 @@ class Pipeline:
         self._state = PipelineState.CREATED
         self._results = RateMeter()
         self.skipped_incomplete = 0
+        self.skipped_max_fps = 0  # frames taken but passed over to keep under pipeline.max_fps
         self.last_result: Result | None = None
         # on the worker, not as a callback: a callback would need the callback thread in every run
         self.first_result_at_s: float | None = None  # edge_sdk.clock.now_s() of the first result
@@ -185,6 +186,7 @@ class Pipeline:
                 "callbacks": self._dispatcher.dropped,
                 "sinks": self._dispatcher.sink_dropped,
                 "incomplete_inputs": self.skipped_incomplete,
+                "max_fps": self.skipped_max_fps,
                 "paced": capture.frames_skipped,  # realtime playback passed over them: never read
                 "unencodable": self._fanout.unencodable,  # not JSON (NaN): given to no sink
             },
@@ -259,6 +261,7 @@ class Pipeline:
                 stats_due_s = picked_s + config.stats_interval_s
                 self._publish_stats()
             if min_interval_s and picked_s < next_due_s:
+                self.skipped_max_fps += 1
                 continue  # over max_fps: skip this frame, the next fresh one will do
             next_due_s = picked_s + min_interval_s
             inputs = aligner.align(frame)

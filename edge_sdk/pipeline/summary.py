@@ -17,7 +17,7 @@ _FIRST_KEYS = ("state", "accepted", "acked", "refused_by_broker", "connect_failu
 
 def describe_published(summary: Mapping[str, Any]) -> str:
     """``published=N``, or that there was no sink to publish to."""
-    if not summary.get("sinks"):
+    if "sinks" in summary and not summary["sinks"]:
         return "published=none (no sink: results reached only callbacks)"
     return f"published={summary.get('published')}"
 
