@@ -54,6 +54,12 @@ class PipelineState(enum.Enum):
     CLOSED = "closed"  # the model is released too
 
 
+def _model_info(model: FusionModel) -> dict[str, Any]:
+    manifest = model.manifest
+    return {"name": manifest.model.name, "version": manifest.model.version,
+            "quant": manifest.quantization, "sha256": manifest.tflite_sha256}
+
+
 def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:
     many = getattr(sink, "publish_results", None)
     if callable(many):
@@ -103,11 +109,11 @@ class Pipeline:
         self._needs_sensor = "sensor" in model.roles
         self._incomplete = IncompleteWarner(self._aligner, needs_text=self._needs_text, needs_sensor=self._needs_sensor)
         self._sinks = list(sinks)
-        manifest = model.manifest
-        model_info = {"name": manifest.model.name, "version": manifest.model.version,
-                      "quant": manifest.quantization, "sha256": manifest.tflite_sha256}
+        # (first frame index, model info): a swapped-in model names itself from its first frame on
+        self._model_infos: list[tuple[int, dict[str, Any]]] = [(-1, _model_info(model))]
         self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times,
-                                      lambda result: result.to_payload(model_info), block_when_full=every_frame)
+                                      lambda result: result.to_payload(self._model_info_at(result.frame_index)),
+                                      block_when_full=every_frame)
         for sink in self._sinks:
             self._dispatcher.add_publisher(_batch_publisher(sink))
         self._stop = threading.Event()
@@ -120,11 +126,54 @@ class Pipeline:
         self.first_result_at_s: float | None = None  # edge_sdk.clock.now_s() of the first result
         self._last_published: Result | None = None
         self._error: BaseException | None = None
+        self._observers: list[Callable[[Frame, Result], object]] = []  # per result, on the worker (updates)
+        self._swap: tuple[FusionModel, threading.Event, list[FusionModel]] | None = None
 
     # -- public API -----------------------------------------------------------------------------
     def on_result(self, callback: ResultCallback, name: str | None = None) -> None:
         """Call ``callback(result)`` on the dispatcher thread for every result."""
         self._dispatcher.add_callback(callback, name)
+
+    def add_frame_observer(self, callback: Callable[[Frame, Result], object]) -> None:
+        """Call ``callback(frame, result)`` on the worker after each result; it must return at once
+        (hand the frame to a thread of its own). Its exceptions are logged, never stop the run."""
+        self._observers.append(callback)
+
+    def swap_model(self, model: FusionModel, timeout_s: float = 10.0) -> FusionModel:
+        """Serve ``model`` from the next frame on, without stopping the run; returns the model it replaced
+        (the caller closes it). The worker swaps between two frames, so no frame goes without a result."""
+        with self._lock:
+            if self._state is not PipelineState.RUNNING:
+                old, self.model = self.model, model
+                self._model_infos.append((-1, _model_info(model)))
+                return old
+            done, replaced = threading.Event(), []
+            self._swap = (model, done, replaced)
+        if not done.wait(timeout_s):
+            with self._lock:
+                if self._swap is not None and self._swap[0] is model:
+                    self._swap = None
+                    raise PipelineError(f"the worker took no frame within {timeout_s:.1f} s: model not swapped")
+            done.wait()  # taken just now
+        return replaced[0]
+
+    def _take_swap(self, next_frame_index: int) -> FusionModel:
+        with self._lock:
+            swap, self._swap = self._swap, None
+        if swap is None:
+            return self.model
+        model, done, replaced = swap
+        replaced.append(self.model)
+        self.model = model
+        self._model_infos.append((next_frame_index, _model_info(model)))
+        done.set()
+        return model
+
+    def _model_info_at(self, frame_index: int) -> dict[str, Any]:
+        for first, info in reversed(self._model_infos):
+            if frame_index >= first:
+                return info
+        return self._model_infos[0][1]
 
     @property
     def published(self) -> int:
@@ -217,6 +266,9 @@ class Pipeline:
         stop = self._stop
         while not stop.is_set():
             frame = slot.get(timeout_s=0.25)
+            if self._swap is not None:  # between two frames: this one is served by the new model
+                following = self.last_result.frame_index + 1 if self.last_result is not None else 0
+                model = self._take_swap(frame.index if frame is not None else following)
             if frame is None:
                 if slot.closed:
                     return  # end of stream (or the capture error, raised by get)
@@ -284,6 +336,11 @@ class Pipeline:
             dispatcher.submit(result, publish)
             if self._on_frame is not None:
                 self._on_frame(frame, result)
+            for observer in self._observers:
+                try:
+                    observer(frame, result)
+                except Exception:  # noqa: BLE001 - an observer (shadow run, health window) never stops the stream
+                    _log.exception("frame observer %r failed", observer)
             self.last_result = result
             self._results.tick()
             if self.first_result_at_s is None:
