@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +28,7 @@ class Reporter:
         self.steps: Counter[str] = Counter()
         self.last: dict[str, Any] | None = None
         self.last_error: dict[str, str] | None = None
+        self.history: deque[dict[str, Any]] = deque(maxlen=256)  # the latest reports, oldest first
 
     def step(self, step: str, update: str | None, model: str | None, version: int | None, *,
              error: UpdateError | None = None, code: str | None = None, message: str | None = None,
@@ -44,6 +45,7 @@ class Reporter:
         with self._lock:
             self.steps[step] += 1
             self.last = report
+            self.history.append(report)
             if failure is not None:
                 self.last_error = failure
         log = _log.warning if failure is not None else _log.info
@@ -54,6 +56,11 @@ class Reporter:
             except Exception:  # noqa: BLE001 - a report lost in a broker outage never stops the update
                 _log.warning("sending the update report failed", exc_info=True)
         return report
+
+    def find(self, update: str | None, steps: tuple[str, ...]) -> dict[str, Any] | None:
+        """The latest report of ``update`` at one of ``steps``, if one was made."""
+        with self._lock:
+            return next((r for r in reversed(self.history) if r["update"] == update and r["step"] in steps), None)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

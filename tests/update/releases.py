@@ -12,7 +12,7 @@ from edge_sdk.bundle.io import shipped_bundle_path
 from edge_sdk.update.document import sign_bundle
 from edge_sdk.update.keys import SigningKey, generate_key
 
-__all__ = ["Keys", "make_keys", "make_release"]
+__all__ = ["Keys", "copy_shipped", "make_incompatible", "make_keys", "make_release"]
 
 
 class Keys:
@@ -65,6 +65,22 @@ def _rename_sensor(manifest, channel: str):  # type: ignore[no-untyped-def]
                    for case in manifest.golden)
     return replace(manifest, signatures=(replace(signature, inputs=tuple(inputs)), *manifest.signatures[1:]),
                    golden=golden)
+
+
+def make_incompatible(directory: Path, version: int, key: SigningKey) -> Path:
+    """A real bundle of another model (the zoo's image embedder: one image input, no text, no sensor)
+    that calls itself seek, signed: only its inputs tell it apart."""
+    from edge_sdk.bundle.wrap import wrap_from_spec_file
+
+    zoo = Path(__file__).resolve().parent.parent / "fixtures" / "zoo"
+    wrapped = directory / "embedder.tflite"
+    wrap_from_spec_file(zoo / "embedder.tflite", wrapped, zoo / "specs" / "embedder.yaml")
+    bundle = read_bundle(wrapped)
+    manifest = replace(bundle.manifest, model=replace(bundle.manifest.model, name="seek", version=str(version)))
+    path = directory / f"seek-v{version}-incompatible.tflite"
+    write_bundle(path, bundle.flatbuffer, manifest, bundle.assets)
+    sign_bundle(path, key, version)
+    return path
 
 
 def copy_shipped(directory: Path) -> Path:
