@@ -61,16 +61,29 @@ class UpdateAgent:
         self._current_id: str | None = None
         self._current_version: int | None = None
         pipeline.add_frame_observer(self._offer)
-        self.reporter.step("boot", None, self.verifier.model, self._serving_version, code=(
-            "crashed_on_trial" if boot.choice.rolled_back else None), message=boot.choice.rolled_back,
-            on_trial=boot.choice.on_trial, file=str(boot.choice.path or boot.base_path))
+        self._verdicts: dict[str, dict[str, Any]] = {}  # update id -> its final report, for repeated announcements
         self._thread = threading.Thread(target=self._run, name="edge_sdk-update", daemon=True)
+
+    def start(self) -> Self:
+        """Report the boot and take announcements (call once its command handlers are registered)."""
+        choice = self.boot.choice
+        self.reporter.step("boot", None, self.verifier.model, self._serving_version, code=(
+            "crashed_on_trial" if choice.rolled_back else None), message=choice.rolled_back,
+            on_trial=choice.on_trial, file=str(choice.path or self.boot.base_path))
         self._thread.start()
+        return self
 
     # -- in -----------------------------------------------------------------------------------------
     def handle_announcement(self, payload: Any) -> None:
-        """``{"id": ..., "document": {signed, signatures}, "url": path | file:// | http(s):// | "mqtt"}``."""
+        """``{"id": ..., "document": {signed, signatures}, "url": path | file:// | http(s):// | "mqtt"}``.
+
+        An announcement repeated after its verdict (a rollout re-announcing to a device that seemed
+        silent) gets the same verdict again, never a second attempt."""
         update_id = str(payload.get("id", "")) if isinstance(payload, Mapping) else ""
+        done = self._verdicts.get(update_id) if update_id else None
+        if done is not None:
+            self.reporter.resend(done)
+            return
         try:
             self._queue.put_nowait(payload)
         except queue.Full:  # reject_new: the one waiting came first
@@ -98,8 +111,15 @@ class UpdateAgent:
             payload = self._queue.get()
             if payload is _STOP:
                 return
+            update_id = str(payload.get("id", "")) if isinstance(payload, Mapping) else ""
+            if update_id and update_id in self._verdicts:
+                self.reporter.resend(self._verdicts[update_id])
+                continue
             try:
                 self._apply(payload)
+                final = self.reporter.find(update_id, ("committed", "refused", "rolled_back")) if update_id else None
+                if final is not None:
+                    self._verdicts[update_id] = final
             except Exception:  # noqa: BLE001 - a bug here must not leave the thread dead and updates unanswered
                 _log.exception("update failed unexpectedly")
             finally:

@@ -29,4 +29,4 @@ def attach_updates(config: UpdateConfig, pipeline: Pipeline, boot: Boot, load: C
         publisher.on_command("model", agent.handle_announcement)
         publisher.on_command("model_chunk", chunks.on_chunk)
         publisher.add_stats_section("update", agent.stats)
-    return agent
+    return agent.start()

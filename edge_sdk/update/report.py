@@ -57,6 +57,14 @@ class Reporter:
                 _log.warning("sending the update report failed", exc_info=True)
         return report
 
+    def resend(self, report: dict[str, Any]) -> None:
+        """Send an earlier report again, as it was."""
+        if self._send is not None:
+            try:
+                self._send("update", json.dumps(report, separators=(",", ":")).encode())
+            except Exception:  # noqa: BLE001 - as in step()
+                _log.warning("sending the update report failed", exc_info=True)
+
     def find(self, update: str | None, steps: tuple[str, ...]) -> dict[str, Any] | None:
         """The latest report of ``update`` at one of ``steps``, if one was made."""
         with self._lock:

@@ -81,7 +81,7 @@ class Rollout:
     def __init__(self, host: str, port: int, document: Mapping[str, Any], url: str, devices: Sequence[str], *,
                  prefix: str = "edge_sdk", canary: int = 1, growth: float = 2.0, max_failure_share: float = 0.0,
                  wave_timeout_s: float = 300.0, bundle_path: str | Path | None = None, username: str = "",
-                 password: str = "", update_id: str | None = None) -> None:
+                 password: str = "", update_id: str | None = None, announce_retry_s: float = 5.0) -> None:
         if url == "mqtt" and bundle_path is None:
             raise ValueError("url 'mqtt' sends the bundle in chunks: bundle_path is needed")
         self.host, self.port, self.prefix = host, port, prefix
@@ -91,6 +91,8 @@ class Rollout:
         self.update_id = update_id or uuid.uuid4().hex[:12]
         self._auth = (username, password)
         self._verdicts: dict[str, str] = {}  # device -> "committed" or an error code
+        self._heard: set[str] = set()  # devices that reported anything about this update
+        self.announce_retry_s = announce_retry_s
         self._cond = threading.Condition()
         self._chunk_jobs: queue.Queue[tuple[str, int] | None] = queue.Queue()
         self.version = int(self.document["signed"]["version"])
@@ -135,9 +137,15 @@ class Rollout:
         for device in devices:
             client.publish(f"{self.prefix}/{device}/cmd/model", announcement, qos=1)
         deadline = started + self.wave_timeout_s
+        next_retry = started + self.announce_retry_s
         with self._cond:
             while not all(d in self._verdicts for d in devices) and time.monotonic() < deadline:
                 self._cond.wait(0.25)
+                if time.monotonic() >= next_retry:  # not listening yet (starting up, reconnecting): once more
+                    next_retry = time.monotonic() + self.announce_retry_s
+                    for device in devices:
+                        if device not in self._heard:
+                            client.publish(f"{self.prefix}/{device}/cmd/model", announcement, qos=1)
             verdicts = {d: self._verdicts.get(d, "timeout") for d in devices}
         wave = WaveResult(devices, seconds=time.monotonic() - started)
         for device, verdict in verdicts.items():
@@ -156,12 +164,14 @@ class Rollout:
             return
         device = topic[len(self.prefix) + 1:].rsplit("/", 1)[0]
         step = report.get("step")
+        with self._cond:
+            self._heard.add(device)
         if step == "downloading" and self.bundle_path is not None:
             self._chunk_jobs.put((device, int(report.get("detail", {}).get("offset", 0))))
         elif step in ("committed", "refused", "rolled_back"):
             error = report.get("error") or {}
-            with self._cond:
-                self._verdicts[device] = "committed" if step == "committed" else str(error.get("code", step))
+            with self._cond:  # the first verdict stands; a repeated report changes nothing
+                self._verdicts.setdefault(device, "committed" if step == "committed" else str(error.get("code", step)))
                 self._cond.notify_all()
 
     def _send_chunks(self, client: Any) -> None:
