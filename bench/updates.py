@@ -26,15 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "update"))
 
-from fleet import DeviceProcess  # noqa: E402
-from powercut import KILL_POINTS, PowerCutHarness  # noqa: E402
-from releases import Keys, make_incompatible, make_keys, make_release  # noqa: E402
+from fleet import DeviceProcess
+from powercut import KILL_POINTS, PowerCutHarness
+from releases import Keys, make_incompatible, make_keys, make_release
 
-from edge_sdk import Runtime, parse_config  # noqa: E402
-from edge_sdk.pipeline import Result  # noqa: E402
-from edge_sdk.testing import MosquittoBroker, MQTTRecorder  # noqa: E402
-from edge_sdk.update.rollout import Rollout  # noqa: E402
-from edge_sdk.update.serve import ModelServer  # noqa: E402
+from edge_sdk import Runtime, parse_config
+from edge_sdk.testing import MosquittoBroker, MQTTRecorder
+from edge_sdk.update.rollout import Rollout
+from edge_sdk.update.serve import ModelServer
 
 TERMINAL = ("committed", "refused", "rolled_back")
 
@@ -329,8 +328,8 @@ def main() -> int:
             ("bad model rolled back", str(figures["bad_model_rolled_back"])),
             ("frames lost in the swap", f"{figures['swap_frames_lost']} of {figures['swap_results']}"),
             ("announce to committed (HTTP), p50", f"{figures['update_s_p50']} s"),
-            ("fleet: good rollout committed", f"{figures['fleet_good_committed']} of {figures['fleet_devices']} "
-                                              f"in waves {figures['fleet_good_waves']}"),
+            ("fleet: good rollout committed", (f"{figures['fleet_good_committed']} of {figures['fleet_devices']} "
+                                               f"in waves {figures['fleet_good_waves']}")),
             ("fleet: bad rollout stopped after wave", str(figures["fleet_bad_stopped_after_wave"]))]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

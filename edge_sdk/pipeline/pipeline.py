@@ -147,7 +147,7 @@ class Pipeline:
                 old, self.model = self.model, model
                 self._model_infos.append((-1, _model_info(model)))
                 return old
-            done, replaced = threading.Event(), []
+            done, replaced = threading.Event(), list[FusionModel]()
             self._swap = (model, done, replaced)
         if not done.wait(timeout_s):
             with self._lock:

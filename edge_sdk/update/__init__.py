@@ -37,6 +37,32 @@ _EXPORTS = {
     "Verifier": "edge_sdk.update.verify",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ChunkReceiver",
+    "DigestError",
+    "DowngradeError",
+    "DownloadError",
+    "ExpiredError",
+    "GoldenCheckError",
+    "HealthError",
+    "IncompatibleError",
+    "ManifestError",
+    "ModelStore",
+    "PublicKey",
+    "ShadowError",
+    "SignatureError",
+    "SignedUpdate",
+    "SigningKey",
+    "StoreError",
+    "TruncatedError",
+    "UnknownKeyError",
+    "UpdateAgent",
+    "UpdateConfig",
+    "UpdateError",
+    "UpdateInfo",
+    "Verifier",
+    "generate_key",
+    "sign_bundle",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

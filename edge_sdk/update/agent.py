@@ -245,7 +245,7 @@ class UpdateAgent:
                                   f"{cfg.latency_budget_ms:.1f} ms")
             current = self.store.state().current
             if current is not None:  # the installed file, re-read from disk, still passes its goldens
-                probe_bundle(self.store.path_of(current), timeout_s=cfg.probe_timeout_s)
+                self._recheck_goldens(self.store.path_of(current))
         except UpdateError as exc:
             self.store.rollback()
             self.pipeline.swap_model(trial.old)  # returns the trial wrapper: nothing of its own to close
@@ -259,6 +259,14 @@ class UpdateAgent:
         self._last_update_s = round(time.monotonic() - started, 3)
         self.reporter.step("committed", update_id, self.verifier.model, version, update_s=self._last_update_s,
                            **figures)
+
+    @staticmethod
+    def _recheck_goldens(path: Path) -> None:
+        """On an interpreter of its own, in this process: the candidate already loaded here without harm."""
+        try:
+            FusionModel.from_bundle(path, verify_golden=True).close()
+        except EdgeSDKError as exc:
+            raise HealthError(f"the installed file fails its golden vectors: {exc}") from exc
 
     def _version_serving_after_rollback(self) -> int:
         current = self.store.state().current

@@ -21,7 +21,7 @@ def attach_updates(config: UpdateConfig, pipeline: Pipeline, boot: Boot, load: C
                    device: str, publisher: Any | None, *, signature: str | None = None) -> UpdateAgent:
     send = None
     if publisher is not None:
-        send = lambda topic, payload: publisher.publish_raw(topic, payload, qos=1)  # noqa: E731
+        send = lambda topic, payload: publisher.publish_raw(topic, payload, qos=1)
     agent = UpdateAgent(config, pipeline, boot, load, device=device, send=send, signature=signature)
     if publisher is not None:
         chunks = ChunkReceiver()

@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 
     serve = subparsers.add_parser("serve-models", help="serve bundles and their update documents over HTTP (LAN)")
     serve.add_argument("directory", help="the directory whose files are served (no listing, no subdirectories)")
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")  # noqa: S104
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000; 0: a free one)")
     serve.set_defaults(func=_cmd_serve)
 
@@ -45,8 +45,8 @@ def register(subparsers: Any) -> None:
     rollout.add_argument("--url", required=True,
                          help="where devices fetch it: http://host:port/NAME (serve-models), a path on the "
                               "devices, or mqtt (chunks over the broker)")
-    rollout.add_argument("--mqtt-host", default="127.0.0.1")
-    rollout.add_argument("--mqtt-port", type=int, default=1883)
+    rollout.add_argument("--mqtt-host", default="127.0.0.1", help="the fleet's broker (default: 127.0.0.1)")
+    rollout.add_argument("--mqtt-port", type=int, default=1883, help="its TCP port (default: 1883)")
     rollout.add_argument("--prefix", default="edge_sdk", help="topic prefix (default: edge_sdk)")
     rollout.add_argument("--canary", type=int, default=1, help="devices in the first wave (default: 1)")
     rollout.add_argument("--growth", type=float, default=2.0, help="each wave this many times the last (default: 2)")

@@ -25,10 +25,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def do_HEAD(self) -> None:  # noqa: N802 - the stdlib's naming
+    def do_HEAD(self) -> None:
         self._serve(body=False)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._serve(body=True)
 
     def _serve(self, body: bool) -> None:
@@ -78,7 +78,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         _log.info("%s %s", self.address_string(), format % args)
 
 
@@ -91,7 +91,7 @@ class _Server(http.server.ThreadingHTTPServer):
 class ModelServer:
     """Serves ``directory`` on ``host:port`` (0: a free port) from a named thread."""
 
-    def __init__(self, directory: str | Path, host: str = "0.0.0.0", port: int = 8000) -> None:  # noqa: S104 - a LAN server
+    def __init__(self, directory: str | Path, host: str = "0.0.0.0", port: int = 8000) -> None:
         self.root = Path(directory).resolve()
         if not self.root.is_dir():
             raise FileNotFoundError(f"serve-models: {directory} is not a directory")

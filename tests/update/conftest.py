@@ -16,9 +16,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from releases import Keys, make_keys  # noqa: E402
+from releases import Keys, make_keys
 
-from edge_sdk.testing import MosquittoBroker, MQTTRecorder  # noqa: E402
+from edge_sdk.testing import MosquittoBroker, MQTTRecorder
 
 HAVE_MOSQUITTO = shutil.which("mosquitto") is not None or Path("/usr/sbin/mosquitto").exists()
 

@@ -61,7 +61,7 @@ def _rename_sensor(manifest, channel: str):  # type: ignore[no-untyped-def]
             pre = spec.preprocess
             spec = replace(spec, preprocess=replace(pre, channels=tuple(replace(c, name=channel) for c in pre.channels)))
         inputs.append(spec)
-    golden = tuple(replace(case, sensor={channel: value for value in (case.sensor or {}).values()})
+    golden = tuple(replace(case, sensor=dict(zip([channel], (case.sensor or {}).values(), strict=False)))
                    for case in manifest.golden)
     return replace(manifest, signatures=(replace(signature, inputs=tuple(inputs)), *manifest.signatures[1:]),
                    golden=golden)
