@@ -25,7 +25,8 @@ class UpdateConfig:
     health_frames: int = field(default=20, metadata={
         **bounds(ge=1), "help": "results the new model must serve after the swap before it is committed"})
     health_timeout_s: float = field(default=60.0, metadata={
-        **bounds(gt=0), "help": "the health window's limit: fewer results than health_frames by then rolls back"})
+        **bounds(gt=0), "help": "the health window's limit: fewer results than health_frames by then rolls back; also the "
+                                 "shadow run's limit"})
     max_errors: int = field(default=0, metadata={
         **bounds(ge=0), "help": "frames the new model may fail in its health window (each is served by the old one)"})
     latency_budget_ms: float = field(default=0.0, metadata={
