@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_mqtt_chunks_are_checked_one_by_one_and_a_stalled_transfer_keeps_its_par
     thread = threading.Thread(target=receive)
     thread.start()
     while receiver._target is None:  # waiting for the receiver to listen
-        pass
+        time.sleep(0.01)
     forged = dict(messages[0], data=messages[1]["data"])  # the data of another chunk: its hash does not match
     receiver.on_chunk(forged)
     receiver.on_chunk(messages[0])
