@@ -120,8 +120,10 @@ class UpdateAgent:
                 final = self.reporter.find(update_id, ("committed", "refused", "rolled_back")) if update_id else None
                 if final is not None:
                     self._verdicts[update_id] = final
-            except Exception:  # noqa: BLE001 - a bug here must not leave the thread dead and updates unanswered
+            except Exception as exc:  # noqa: BLE001 - a bug here must not leave the thread dead and updates unanswered
                 _log.exception("update failed unexpectedly")
+                self.reporter.step("refused", update_id or None, self.verifier.model, None, code="update_error",
+                                   message=f"{type(exc).__name__}: {exc}")
             finally:
                 self.state = "idle"
 
@@ -176,7 +178,8 @@ class UpdateAgent:
         if url == "mqtt":
             if self._chunks is None:
                 raise DownloadError("the announcement says mqtt chunks but this device has no MQTT connection")
-            self._chunks.receive(part, size, sha256, self.config.download_timeout_s, on_need=lambda offset:
+            self._chunks.receive(part, size, sha256, self.config.download_timeout_s, stop=self._closing,
+                                 on_need=lambda offset:
                                  self.reporter.step("downloading", self._current_id, self.verifier.model,
                                                     self._current_version, offset=offset, bytes=size, via="mqtt"))
         else:
@@ -185,7 +188,7 @@ class UpdateAgent:
     def _shadow(self, candidate: FusionModel, update_id: str | None, version: int) -> None:
         self._shadow_run = shadow = ShadowRun(candidate)
         try:
-            result = shadow.run(self.config.shadow_frames, self.config.health_timeout_s)
+            result = shadow.run(self.config.shadow_frames, self.config.health_timeout_s, stop=self._closing)
         finally:
             self._shadow_run = None
         self.reporter.step("shadow", update_id, self.verifier.model, version, **result.to_dict())

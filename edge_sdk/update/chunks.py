@@ -69,7 +69,7 @@ class ChunkReceiver:
             self._cond.notify_all()
 
     def receive(self, part: Path, size: int, sha256: str, gap_timeout_s: float,
-                on_need: Callable[[int], object] | None = None) -> None:
+                on_need: Callable[[int], object] | None = None, stop: threading.Event | None = None) -> None:
         """Block until ``part`` holds ``size`` bytes, or no chunk came for ``gap_timeout_s`` (the part stays)."""
         have = part.stat().st_size if part.exists() else 0
         if have > size:
@@ -84,6 +84,8 @@ class ChunkReceiver:
                 last_have, last_progress = self._have, time.monotonic()
                 while self._have < size:
                     self._cond.wait(0.25)
+                    if stop is not None and stop.is_set():
+                        raise DownloadError(f"shutting down at {self._have} of {size} bytes; the part is kept")
                     if self._have != last_have:
                         last_have, last_progress = self._have, time.monotonic()
                     elif time.monotonic() - last_progress > gap_timeout_s:

@@ -8,6 +8,7 @@ serving model's frame rate is untouched except for the CPU the shadow run itself
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -61,15 +62,15 @@ class ShadowRun:
                 except queue.Empty:
                     pass
 
-    def run(self, frames: int, timeout_s: float) -> ShadowReport:
-        """Run the candidate on ``frames`` live frames (or as many as come within ``timeout_s``)."""
+    def run(self, frames: int, timeout_s: float, stop: threading.Event | None = None) -> ShadowReport:
+        """Run the candidate on ``frames`` live frames (or as many as come within ``timeout_s``, or until ``stop``)."""
         self.active = True
         done = agreed = errors = 0
         last_error = None
         latencies: list[float] = []
         deadline = time.monotonic() + timeout_s
         try:
-            while done + errors < frames and time.monotonic() < deadline:
+            while done + errors < frames and time.monotonic() < deadline and not (stop and stop.is_set()):
                 try:
                     pixels, color_order, text, sensor, label = self._queue.get(timeout=0.25)
                 except queue.Empty:
