@@ -33,6 +33,7 @@ from edge_sdk.errors import ConfigError
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
+from edge_sdk.update.config import UpdateConfig
 from firmware_bridge.config import ActionsConfig, BridgeConfig
 
 __all__ = [
@@ -122,6 +123,8 @@ class DeviceConfig:
     actions: ActionsConfig | None = field(
         default=None, metadata={"help": "rules from results to actuator commands, sent over the bridge; null: none"}
     )
+    update: UpdateConfig | None = field(default=None, metadata={
+        "help": "signed over-the-air model updates on <device>/cmd/model (docs/updates.md); null: none"})
 
 
 def parse_config(data: Mapping[str, Any] | None, source_text: str | None = None, where: str = "config") -> DeviceConfig:

@@ -28,6 +28,7 @@ def _sections() -> list[tuple[str, type, str]]:
     from edge_sdk.pipeline.config import PipelineConfig
     from edge_sdk.sinks.mqtt.config import HomeAssistantConfig, MQTTConfig, OutboxConfig, TLSConfig
     from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
+    from edge_sdk.update.config import UpdateConfig
     from firmware_bridge.config import ActionRule, ActionsConfig, BridgeConfig
 
     return [
@@ -47,6 +48,8 @@ def _sections() -> list[tuple[str, type, str]]:
         ("bridge", BridgeConfig, "The serial link to a microcontroller; also takes `url`."),
         ("actions", ActionsConfig, _ACTIONS_SUMMARY),
         ("actions.rules[]", ActionRule, "One rule."),
+        ("update", UpdateConfig, ("Signed over-the-air model updates announced on `<device>/cmd/model` "
+                                  "(docs/updates.md): trusted keys, the model store, shadow run and health window.")),
     ]
 
 
