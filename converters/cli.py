@@ -124,6 +124,9 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drop", action="append", default=[], metavar="PROBLEM",
                         help="drop rows with this problem instead of failing: missing_image, unreadable_image, "
                              "empty_text, bad_sensor, unknown_label or all; repeatable")
+    parser.add_argument("--preset", choices=("pi-tiny", "pi-small", "pi-base"),
+                        help="architecture preset sized for a Pi, strides adapted to the image size; default: the "
+                             "config's, else the seek model's sizes")
     parser.add_argument("--group", help="split group: a column whose rows stay on one side, auto or none")
 
 
@@ -139,7 +142,7 @@ def _training_config(args: argparse.Namespace) -> Any:
                 if getattr(args, k) is not None}
     if args.hflip_swap is not None:
         training["hflip_swap"] = tuple(tuple(p.split(":", 1)) for p in args.hflip_swap.split(",") if ":" in p)
-    model = {k: getattr(args, k) for k in ("fusion", "rnn", "cnn_block") if getattr(args, k) is not None}
+    model = {k: getattr(args, k) for k in ("fusion", "rnn", "cnn_block", "preset") if getattr(args, k) is not None}
     drops = {kind for item in args.drop for kind in (PROBLEM_KINDS if item == "all" else item.split(","))}
     unknown = sorted(drops - set(PROBLEM_KINDS))
     if unknown:
@@ -272,7 +275,11 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     outcomes = export_bundles(trained, dataset, tensors, args.out, modes, model_name=args.name or config.name)
     reports: dict[str, list[Any]] = {trained.spec.fusion: [o.report for o in outcomes]}
     print(format_table(reports))
-    html = write_html_report(Path(args.out) / "report.html", reports)
+    from converters.training_report import summarize_training, training_sections
+
+    sections = training_sections(summarize_training(trained, dataset, tensors))
+    html = write_html_report(Path(args.out) / "report.html", reports, title=f"{config.name}: conversion report",
+                             training_html=sections)
     print(f"bundles: {', '.join(str(o.bundle_path) for o in outcomes)}\nreport: {html}", file=sys.stderr)
     return 0
 
