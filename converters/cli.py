@@ -280,6 +280,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     sections = training_sections(summarize_training(trained, dataset, tensors))
     html = write_html_report(Path(args.out) / "report.html", reports, title=f"{config.name}: conversion report",
                              training_html=sections)
+    (Path(args.out) / "parity.json").write_text(json.dumps({o.mode: o.report.to_dict() for o in outcomes}, indent=1))
     print(f"bundles: {', '.join(str(o.bundle_path) for o in outcomes)}\nreport: {html}", file=sys.stderr)
     return 0
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -104,11 +104,11 @@ class CleaningPolicy:
     error that names the rows. ``CleaningPolicy.uniform("drop")`` drops every kind.
     """
 
-    missing_image: Action = "fail"  # empty path, or no file at that path
-    unreadable_image: Action = "fail"  # the file exists but does not decode as an image
-    empty_text: Action = "fail"  # missing or whitespace-only text
-    bad_sensor: Action = "fail"  # missing, non-numeric or non-finite sensor value
-    unknown_label: Action = "fail"  # empty label, or one outside the declared labels
+    missing_image: Action = field(default="fail", metadata={"help": "empty path, or no file at that path"})
+    unreadable_image: Action = field(default="fail", metadata={"help": "the file exists but does not decode"})
+    empty_text: Action = field(default="fail", metadata={"help": "missing or whitespace-only text"})
+    bad_sensor: Action = field(default="fail", metadata={"help": "missing, non-numeric or non-finite sensor value"})
+    unknown_label: Action = field(default="fail", metadata={"help": "empty label, or one outside the declared labels"})
 
     def __post_init__(self) -> None:
         for kind in PROBLEM_KINDS:

@@ -27,13 +27,12 @@ import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from converters.errors import SpecError
 from converters.fitting import SensorNormalization, TextOptions
 from converters.manifest import CleaningPolicy, ColumnMap
 from converters.spec import PRESETS, ModelSpec, check_feature_map, preset_spec
-from converters.train import TrainConfig
 from edge_sdk import configtools
 from edge_sdk.errors import ConfigError
 from edge_sdk.preprocess import ImageSpec
@@ -49,7 +48,14 @@ __all__ = [
     "TrainingSection",
     "load_training_config",
     "parse_training_config",
+    "render_reference",
 ]
+
+REFERENCE_BEGIN = "<!-- training config reference: python -m converters.trainconfig -->"
+REFERENCE_END = "<!-- end of training config reference -->"
+
+if TYPE_CHECKING:
+    from converters.train import TrainConfig
 
 CONFIG_FILE = "train_config.json"  # the resolved config, saved beside the trained model
 
@@ -163,6 +169,8 @@ class TrainingSection:
         configtools.check_bounds(self)
 
     def config(self) -> TrainConfig:
+        from converters.train import TrainConfig  # with Keras: only when training
+
         return TrainConfig(**asdict(self))
 
 
@@ -282,3 +290,27 @@ def legacy_training_config(trained: Any, manifest: str | Path | None) -> Trainin
     )
     return TrainingConfig(inputs=inputs, manifest=str(manifest), labels=tuple(preprocessing.labels),
                           model=ModelSection(preset=None, fusion=trained.spec.fusion))
+
+
+def render_reference() -> str:
+    """The key reference of docs/training.md, between its markers, from the dataclasses themselves."""
+    from edge_sdk.configdoc import render_tables
+
+    sections: list[tuple[str, type, str]] = [
+        ("(top level)", TrainingConfig, "The sections of a training config."),
+        ("inputs", InputsSection, "Which manifest columns feed which model input; at least one."),
+        ("inputs.image", ImageInput, "The image input."),
+        ("inputs.text", TextInput, "The text input and its tokenizer (shared with the device)."),
+        ("inputs.sensors[]", SensorInput, "One sensor channel."),
+        ("model", ModelSection, "The architecture: a preset, and any field set over it (null: the preset's)."),
+        ("training", TrainingSection, "The training loop."),
+        ("cleaning", CleaningPolicy, "Per problem found in a row: `fail` (name the rows) or `drop` (count them)."),
+        ("split", SplitSection, "Train / validation / test, by group."),
+    ]
+    return "\n".join([REFERENCE_BEGIN, "", *render_tables(sections, level="###"), REFERENCE_END]) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(render_reference())

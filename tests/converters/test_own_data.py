@@ -163,3 +163,16 @@ def test_training_report_says_groups_and_rows_per_side(questions: dict[str, Any]
     groups = questions["groups"]
     assert (f"split (grouped by image): train {2 * groups['train']} rows / {groups['train']} groups, "
             f"val {2 * groups['val']} rows / {groups['val']} groups") in questions["train_stderr"]
+
+
+def test_report_shows_training_data_and_worst_examples(questions: dict[str, Any]) -> None:
+    page = (questions["bundle"].parent / "report.html").read_text()
+    for heading in ("<h2>Training</h2>", "<h2>Data</h2>", "<h2>Confusion per split (Keras)</h2>",
+                    "<h2>Per-class accuracy (Keras)</h2>", "<h2>Worst held-out examples</h2>"):
+        assert heading in page
+    assert "questions.csv: 1000 rows read, 1000 kept, 0 dropped" in page
+    assert 'alt="training curves"' in page and 'alt="confusion per split"' in page
+    worst = page.split("<h2>Worst held-out examples</h2>", 1)[1]
+    assert worst.count('<img alt="row ') == 12 and "text: does this scan show a" in worst
+    parity = json.loads((questions["bundle"].parent / "parity.json").read_text())
+    assert set(parity) == {"int8"} and parity["int8"]["samples"] == questions["split"]["test"]

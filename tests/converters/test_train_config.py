@@ -230,3 +230,26 @@ def test_init_train_writes_a_config_that_loads(tmp_path: Path) -> None:
     assert len(configured_dataset(config, progress=False).manifest) == 6
     code, _, err = cli("init-train", str(tmp_path / "m.csv"), "-o", str(tmp_path / "train.yaml"))
     assert code == 2 and "exists" in err
+
+
+# -- docs -----------------------------------------------------------------------------------------
+DOC = Path(__file__).resolve().parents[2] / "docs" / "training.md"
+
+
+def test_training_doc_reference_is_up_to_date() -> None:
+    from converters.trainconfig import REFERENCE_BEGIN, REFERENCE_END, render_reference
+
+    text = DOC.read_text()
+    committed = text[text.index(REFERENCE_BEGIN):text.index(REFERENCE_END) + len(REFERENCE_END)] + "\n"
+    assert committed == render_reference(), "regenerate: python -m converters.trainconfig (into docs/training.md)"
+
+
+def test_the_config_users_copy_from_the_docs_is_valid() -> None:
+    import yaml
+
+    text = DOC.read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = parse_training_config(yaml.safe_load(block), block, "docs/training.md")
+    spec = config.spec()
+    assert spec.modalities == ("image", "text", "sensor") and spec.rnn == "gru" and spec.fusion == "attention"
+    assert config.cleaning.missing_image == "drop" and config.split.group == "auto"
