@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["register_host_commands"]
 
@@ -197,7 +197,7 @@ def _flags_config(args: argparse.Namespace) -> Any:
         image = ImageInput(column=columns.image, size=(width, height))
     text = TextInput(column=columns.text) if columns.text else None
     sensors = tuple(SensorInput(column=c, unit=u) for c, u in zip(columns.sensors, columns.sensor_units, strict=True))
-    fusion = "attention" if {"image", "text"} <= set(modalities) else "concat"
+    fusion: Literal["attention", "concat"] = "attention" if {"image", "text"} <= set(modalities) else "concat"
     return TrainingConfig(inputs=InputsSection(image=image, text=text, sensors=sensors),
                           label=args.label_column or columns.label, name="model",
                           model=ModelSection(preset=None, fusion=fusion),

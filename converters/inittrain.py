@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from converters.errors import DataError
 from converters.manifest import read_table
@@ -132,7 +132,7 @@ def _mean_words(values: pd.Series) -> float:
     return float(sum(len(split_words(v)) for v in sample)) / max(1, len(sample))
 
 
-def _pandas():  # type: ignore[no-untyped-def]
+def _pandas() -> Any:
     from edge_sdk._lazy import require
 
     return require("pandas", "reading data manifests")

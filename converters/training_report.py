@@ -117,7 +117,7 @@ def _worst_table(summary: TrainingSummary) -> str:
             scale = max(1, 96 // max(image.shape[:2]))
             big = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
             ok, png = cv2.imencode(".png", big)
-            thumb = f'<img alt="row {example["row"]}" src="data:image/png;base64,{base64.b64encode(png).decode()}">' \
+            thumb = f'<img alt="row {example["row"]}" src="data:image/png;base64,{base64.b64encode(png.tobytes()).decode()}">' \
                 if ok else ""
         inputs = []
         if example["text"] is not None:
