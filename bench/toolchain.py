@@ -53,7 +53,7 @@ label: answer
 inputs:
   image: {column: scan, size: [8, 8], color_order: RGB}
   text: {column: question, max_length: null, lowercase: true}
-model: {preset: pi-small, fusion: attention, rnn: lstm}
+model: {preset: pi-base, fusion: concat, rnn: lstm}   # concat: int8 agrees with Keras on 0.997 here (attention: 0.96)
 training: {epochs: 30, batch_size: 64, learning_rate: 0.003, patience: 8, seed: 0, deterministic: true}
 cleaning: {missing_image: fail, unreadable_image: fail}
 split: {val: 0.1, test: 0.1, group: auto}
