@@ -118,4 +118,3 @@ def test_calibration_subset_pins_image_range_and_keeps_other_inputs() -> None:
     assert (chosen["image"][1:] == 100.0).all()  # only one sample is touched
     assert images.max() == 100.0  # the caller's data is not modified
     assert set(chosen["sensor"][:, 0]) <= set(sensors[:, 0])
-
