@@ -260,7 +260,8 @@ def load_training_config(path: str | Path) -> TrainingConfig:
         raise SpecError(str(exc)) from None
     config = parse_training_config(data, text, str(source))
     if config.manifest is not None and not Path(config.manifest).is_absolute():
-        config = dataclasses.replace(config, manifest=str(source.parent / config.manifest))
+        # absolute, so the copy saved beside the model still finds it from any folder
+        config = dataclasses.replace(config, manifest=str((source.parent / config.manifest).resolve()))
     return config
 
 
