@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["register_host_commands"]
 
@@ -63,19 +63,28 @@ def _add_host_commands(sub: Any) -> None:
     clip.set_defaults(func=_cmd_seek_clip)
 
     train = sub.add_parser("train", help="[host] train a fusion model from a manifest (CSV, JSONL, Parquet)")
-    train.add_argument("--manifest", required=True, help="the dataset manifest (CSV, JSONL or Parquet)")
+    train.add_argument("--config", "-c", help="training config (YAML; `edge-sdk init-train` writes one); "
+                       "flags below override it")
+    train.add_argument("--manifest", help="the dataset manifest (CSV, JSONL or Parquet); default: the config's")
     train.add_argument("--out", "-o", required=True, help="folder for the Keras model and training report")
     _model_args(train)
     train.set_defaults(func=_cmd_train)
 
+    init = sub.add_parser("init-train", help="[host] write a starting training config from a manifest's columns")
+    init.add_argument("manifest", help="the dataset manifest (CSV, JSONL or Parquet)")
+    init.add_argument("--out", "-o", default="-", help="config file to write; default: stdout")
+    init.add_argument("--force", action="store_true", help="overwrite an existing config file")
+    init.set_defaults(func=_cmd_init_train)
+
     convert = sub.add_parser("convert", help="[host] convert a trained model, check parity, write bundles")
     convert.add_argument("model_dir", help="folder written by `edge-sdk train`")
-    convert.add_argument("--manifest", required=True, help="the training manifest (calibration and test split)")
+    convert.add_argument("--manifest", help="the training manifest (calibration and test split); default: the one "
+                         "the model was trained on")
     convert.add_argument("--out", "-o", required=True, help="folder for bundles and the HTML report")
     convert.add_argument("--modes", default="float32,float16,dynamic,int8,int8_io_int8,int8_io_uint8",
                          help="comma-separated quantization modes, one bundle each; default %(default)s")
-    convert.add_argument("--name", default="model", help="model name in the manifest")
-    convert.add_argument("--seed", type=int, default=0, help="the split seed used for training")
+    convert.add_argument("--name", help="model name in the bundle manifest; default: the training config's")
+    convert.add_argument("--seed", type=int, help="the split seed; default: the one used for training")
     convert.set_defaults(func=_cmd_convert)
 
     zoo = sub.add_parser("build-zoo", help="[host] rebuild the test zoo of small TFLite models (tests/fixtures/zoo)")
@@ -94,33 +103,106 @@ def _add_host_commands(sub: Any) -> None:
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fusion", choices=("attention", "concat", "weighted"), default="attention",
-                        help="how the modalities are combined; default %(default)s")
-    parser.add_argument("--modalities", default="image,text,sensor", help="comma-separated subset")
-    parser.add_argument("--rnn", choices=("lstm", "gru"), default="lstm", help="text encoder cell; default %(default)s")
-    parser.add_argument("--cnn-block", choices=("separable", "conv"), default="separable",
-                        help="image encoder block: depthwise-separable or plain convolutions; default %(default)s")
-    parser.add_argument("--epochs", type=int, default=40, help="training epochs at most; default %(default)s")
-    parser.add_argument("--batch-size", type=int, default=64, help="samples per step; default %(default)s")
-    parser.add_argument("--learning-rate", type=float, default=3e-3,
-                        help="peak learning rate (warm-up, then cosine decay); default %(default)s")
-    parser.add_argument("--patience", type=int, default=8,
-                        help="epochs without a validation accuracy gain before stopping; default %(default)s")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the training")
+    # Defaults are None so a flag given overrides the config and one left out does not; without a
+    # config the seek defaults (in _flags_config) apply.
+    parser.add_argument("--fusion", choices=("attention", "concat", "weighted"),
+                        help="how the modalities are combined; default attention with image and text, else concat")
+    parser.add_argument("--modalities", help="comma-separated subset of image,text,sensor (no config only); "
+                        "default: all three")
+    parser.add_argument("--rnn", choices=("lstm", "gru"), help="text encoder cell; default lstm")
+    parser.add_argument("--cnn-block", choices=("separable", "conv"),
+                        help="image encoder block: depthwise-separable or plain convolutions; default separable")
+    parser.add_argument("--epochs", type=int, help="training epochs at most; default 40")
+    parser.add_argument("--batch-size", type=int, help="samples per step; default 64")
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate (warm-up, then cosine decay); default 3e-3")
+    parser.add_argument("--patience", type=int, help="epochs without a validation accuracy gain before stopping; default 8")
+    parser.add_argument("--seed", type=int, help="seed of the split and the training; default 0")
     parser.add_argument("--labels", help="comma-separated label order (default: sorted training labels)")
-    parser.add_argument("--hflip-swap", default="", help="label pairs a horizontal flip swaps, e.g. left:right")
+    parser.add_argument("--hflip-swap", help="label pairs a horizontal flip swaps, e.g. left:right")
+    parser.add_argument("--label-column", help="manifest column of the label (no config only); default label")
+    parser.add_argument("--image-size", help="model image WIDTHxHEIGHT (no config only); default: the first image's")
+    parser.add_argument("--drop", action="append", default=[], metavar="PROBLEM",
+                        help="drop rows with this problem instead of failing: missing_image, unreadable_image, "
+                             "empty_text, bad_sensor, unknown_label or all; repeatable")
+    parser.add_argument("--preset", choices=("pi-tiny", "pi-small", "pi-base"),
+                        help="architecture preset sized for a Pi, strides adapted to the image size; default: the "
+                             "config's, else the seek model's sizes")
+    parser.add_argument("--group", help="split group: a column whose rows stay on one side, auto or none")
 
 
-def _spec_and_config(args: argparse.Namespace) -> tuple[Any, Any]:
-    from converters.spec import ModelSpec
-    from converters.train import TrainConfig
+def _training_config(args: argparse.Namespace) -> Any:
+    """The config file with the flags given laid over it, or the seek defaults with the flags."""
+    import dataclasses
 
-    spec = ModelSpec(modalities=tuple(m.strip() for m in args.modalities.split(",") if m.strip()),
-                     fusion=args.fusion, rnn=args.rnn, cnn_block=args.cnn_block)
-    pairs = tuple(tuple(pair.split(":", 1)) for pair in args.hflip_swap.split(",") if ":" in pair)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         patience=args.patience, seed=args.seed, hflip_swap=pairs)
-    return spec, config
+    from converters.manifest import PROBLEM_KINDS
+    from converters.trainconfig import load_training_config
+
+    config = load_training_config(args.config) if args.config else _flags_config(args)
+    training = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "patience", "seed")
+                if getattr(args, k) is not None}
+    if args.hflip_swap is not None:
+        training["hflip_swap"] = tuple(tuple(p.split(":", 1)) for p in args.hflip_swap.split(",") if ":" in p)
+    model = {k: getattr(args, k) for k in ("fusion", "rnn", "cnn_block", "preset") if getattr(args, k) is not None}
+    drops = {kind for item in args.drop for kind in (PROBLEM_KINDS if item == "all" else item.split(","))}
+    unknown = sorted(drops - set(PROBLEM_KINDS))
+    if unknown:
+        from converters.errors import SpecError
+
+        raise SpecError(f"--drop: unknown problem {unknown[0]!r}. Expected one of: {', '.join(PROBLEM_KINDS)}, all")
+    replaced = dataclasses.replace(
+        config,
+        manifest=args.manifest or config.manifest,
+        labels=tuple(x.strip() for x in args.labels.split(",")) if args.labels else config.labels,
+        training=dataclasses.replace(config.training, **training),
+        model=dataclasses.replace(config.model, **model),
+        cleaning=dataclasses.replace(config.cleaning, **{kind: "drop" for kind in drops}),
+        split=dataclasses.replace(config.split, group=args.group) if args.group else config.split,
+    )
+    return replaced
+
+
+def _flags_config(args: argparse.Namespace) -> Any:
+    """No config file: the seek columns of the chosen modalities and the seek model's sizes."""
+    from converters.errors import SpecError
+    from converters.inittrain import first_image_size
+    from converters.manifest import ColumnMap
+    from converters.trainconfig import (
+        ImageInput,
+        InputsSection,
+        ModelSection,
+        SensorInput,
+        TextInput,
+        TrainingConfig,
+        TrainingSection,
+    )
+
+    if not args.manifest:
+        raise SpecError("train needs --manifest or a --config that names one")
+    modalities = tuple(m.strip() for m in (args.modalities or "image,text,sensor").split(",") if m.strip())
+    unknown = [m for m in modalities if m not in ("image", "text", "sensor")]
+    if unknown or not modalities:
+        raise SpecError(f"--modalities: expected a comma-separated subset of image,text,sensor. Got: {args.modalities!r}")
+    columns = ColumnMap.for_modalities(modalities)
+    image = None
+    if columns.image is not None:
+        if args.image_size:
+            try:
+                width, height = (int(v) for v in args.image_size.lower().split("x"))
+            except ValueError:
+                raise SpecError(f"--image-size: expected WIDTHxHEIGHT, e.g. 64x64. Got: {args.image_size!r}") from None
+        else:
+            width, height = first_image_size(args.manifest, columns.image)
+            print(f"image size {width}x{height} from the first image (--image-size or a config chooses it)",
+                  file=sys.stderr)
+        image = ImageInput(column=columns.image, size=(width, height))
+    text = TextInput(column=columns.text) if columns.text else None
+    sensors = tuple(SensorInput(column=c, unit=u) for c, u in zip(columns.sensors, columns.sensor_units, strict=True))
+    fusion: Literal["attention", "concat"] = "attention" if {"image", "text"} <= set(modalities) else "concat"
+    return TrainingConfig(inputs=InputsSection(image=image, text=text, sensors=sensors),
+                          label=args.label_column or columns.label, name="model",
+                          model=ModelSection(preset=None, fusion=fusion),
+                          # the rules edge-sdk train has always had: the same seed gives the same seek model
+                          training=TrainingSection(tie_break="first", deterministic=False))
 
 
 def _cmd_seek_data(args: argparse.Namespace) -> int:
@@ -140,35 +222,65 @@ def _cmd_seek_clip(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from converters.workflow import load_dataset, split_tensors, test_accuracy, train_on_dataset
+    from converters.workflow import configured_dataset, split_tensors, test_accuracy, train_from_config
 
-    spec, config = _spec_and_config(args)
-    labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
-    dataset = load_dataset(args.manifest, labels=labels, seed=args.seed)
+    config = _training_config(args)
+    dataset = configured_dataset(config)
     print(dataset.manifest.report.summary(), file=sys.stderr)
+    print(dataset.split.summary(), file=sys.stderr)
     tensors = split_tensors(dataset)
-    trained = train_on_dataset(dataset, spec, config, name=spec.fusion, tensors=tensors)
+    trained = train_from_config(config, dataset, tensors=tensors)
     out = trained.save(args.out)
+    config.save(out)
     print(json.dumps({"model_dir": str(out), "best_epoch": trained.best_epoch,
                       "val_accuracy": round(trained.best_val_accuracy, 4),
                       "test_accuracy": round(test_accuracy(trained, tensors["test"]), 4),
-                      "train_s": round(trained.train_s, 1)}))
+                      "train_s": round(trained.train_s, 1), "split": dataset.split.sizes(),
+                      "groups": dataset.split.group_counts}))
+    return 0
+
+
+def _cmd_init_train(args: argparse.Namespace) -> int:
+    from converters.errors import SpecError
+    from converters.inittrain import init_config_text
+
+    if args.out == "-":
+        sys.stdout.write(init_config_text(args.manifest, relative_to=Path.cwd()))
+        return 0
+    target = Path(args.out)
+    if target.exists() and not args.force:
+        raise SpecError(f"{target} exists. Expected a new file (or --force to overwrite)")
+    text = init_config_text(args.manifest, relative_to=target.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    print(target)
     return 0
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from converters.report import format_table, write_html_report
     from converters.train import TrainedModel
-    from converters.workflow import export_bundles, load_dataset, split_tensors
+    from converters.trainconfig import legacy_training_config, saved_training_config
+    from converters.workflow import configured_dataset, export_bundles, split_tensors
 
     trained = TrainedModel.load(args.model_dir)
-    dataset = load_dataset(args.manifest, labels=trained.preprocessing.labels, seed=args.seed)
+    config = saved_training_config(args.model_dir) or legacy_training_config(trained, args.manifest)
+    if args.seed is not None:
+        config = dataclasses.replace(config, split=dataclasses.replace(config.split, seed=args.seed))
+    dataset = configured_dataset(config, args.manifest, preprocessing=trained.preprocessing)
     tensors = split_tensors(dataset)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    outcomes = export_bundles(trained, dataset, tensors, args.out, modes, model_name=args.name)
+    outcomes = export_bundles(trained, dataset, tensors, args.out, modes, model_name=args.name or config.name)
     reports: dict[str, list[Any]] = {trained.spec.fusion: [o.report for o in outcomes]}
     print(format_table(reports))
-    html = write_html_report(Path(args.out) / "report.html", reports)
+    from converters.training_report import summarize_training, training_sections
+
+    sections = training_sections(summarize_training(trained, dataset, tensors))
+    html = write_html_report(Path(args.out) / "report.html", reports, title=f"{config.name}: conversion report",
+                             training_html=sections)
+    (Path(args.out) / "parity.json").write_text(json.dumps({o.mode: o.report.to_dict() for o in outcomes}, indent=1))
     print(f"bundles: {', '.join(str(o.bundle_path) for o in outcomes)}\nreport: {html}", file=sys.stderr)
     return 0
 

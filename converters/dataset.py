@@ -24,6 +24,7 @@ import numpy as np
 
 from converters._parallel import parallel_map
 from converters.errors import DataError
+from converters.fitting import SensorNormalization, TextOptions, fit_sensor, fit_text
 from converters.manifest import CleaningPolicy, ColumnMap, Manifest, load_manifest
 from converters.preprocessing import Preprocessing
 from converters.split import Part, Split, split_rows
@@ -99,14 +100,20 @@ def fit_preprocessing(
     max_text_length: int | None = None,
     text_length_cap: int = DEFAULT_TEXT_LENGTH_CAP,
     image_spec: ImageSpec | None = None,
+    text_options: TextOptions | None = None,
+    sensor_normalization: dict[str, SensorNormalization] | None = None,
+    modalities: Sequence[str] | None = None,
 ) -> Preprocessing:
-    """Fit every modality the manifest has on the training rows only.
+    """Fit the modalities the manifest has (or just ``modalities``) on the training rows only.
 
     ``labels`` fixes the output order (e.g. ``edge_sdk.demo.seek.LABELS``); by default the training
     labels sorted. ``image_size_px`` is (width, height), by default the first training image's
-    size. ``max_text_length`` defaults to the longest training text in words, capped at
-    ``text_length_cap``. ``image_spec`` replaces the default raw-pixel spec (e.g. for a letterbox
-    resize or a model that wants BGR or normalised pixels); ``image_size_px`` is then ignored.
+    size (a training config always states it). Without ``text_options``, ``max_text_length``
+    defaults to the longest training text in words, capped at ``text_length_cap``; with them, the
+    options decide (see :class:`~converters.fitting.TextOptions`: a percentile of the lengths,
+    with a warning counting the texts cut). ``image_spec`` replaces the default raw-pixel spec
+    (e.g. for a letterbox resize or a model that wants BGR or normalised pixels); ``image_size_px``
+    is then ignored.
     """
     frame = _rows(manifest, train_rows)
     if len(frame) == 0:
@@ -126,24 +133,25 @@ def fit_preprocessing(
         unused = [label for label in label_order if label not in seen]
         if unused:
             _log.warning("declared labels without training rows: %s", unused)
+    wanted = set(modalities) if modalities is not None else {"image", "text", "sensor"}
     image = text = sensor = None
-    if "image" in frame and image_spec is not None:
+    if "image" in frame and "image" in wanted and image_spec is not None:
         image = image_spec
-    elif "image" in frame:
+    elif "image" in frame and "image" in wanted:
         if image_size_px is None:
             first = read_image(frame["image"].iloc[0])
             image_size_px = (int(first.shape[1]), int(first.shape[0]))
         image = ImageSpec(width=image_size_px[0], height=image_size_px[1])
-    if "text" in frame:
-        if max_text_length is None:
+    if "text" in frame and "text" in wanted:
+        if text_options is None:
             longest = max(len(split_words(t)) for t in frame["text"])
-            max_text_length = max(1, min(text_length_cap, longest))
-        text = Tokenizer.fit(frame["text"], max_length=max_text_length).spec
-    if manifest.columns.sensors:
+            text_options = TextOptions(max_length=max_text_length or max(1, min(text_length_cap, longest)))
+        text = fit_text(list(frame["text"]), text_options, source=f"{manifest.source.name} training texts")
+    if manifest.columns.sensors and "sensor" in wanted:
         values = {
             name: frame[f"sensor/{name}"].to_numpy(dtype=np.float64) for name in manifest.columns.sensors
         }
-        sensor = SensorSpec.fit(values, units=manifest.columns.units())
+        sensor = fit_sensor(values, manifest.columns.units(), sensor_normalization)
     return Preprocessing(labels=label_order, image=image, text=text, sensor=sensor)
 
 
@@ -238,16 +246,22 @@ def prepare_dataset(
     max_text_length: int | None = None,
     verify_images: bool = True,
     progress: bool = False,
+    group: str | None = "auto",
+    image_spec: ImageSpec | None = None,
+    text_options: TextOptions | None = None,
+    sensor_normalization: dict[str, SensorNormalization] | None = None,
 ) -> Dataset:
-    """Load and clean a manifest, split it, and fit the preprocessing on its training part."""
+    """Load and clean a manifest, split it (by group: see :func:`~converters.split.split_rows`), and
+    fit the preprocessing of the ColumnMap's inputs on its training part."""
     manifest = load_manifest(
         path, columns, policy, labels=labels, verify_images=verify_images, progress=progress
     )
-    split = split_rows(manifest, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    split = split_rows(manifest, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, group=group)
     preprocessing = fit_preprocessing(
-        manifest, split.train, labels=labels, image_size_px=image_size_px, max_text_length=max_text_length
+        manifest, split.train, labels=labels, image_size_px=image_size_px, max_text_length=max_text_length,
+        image_spec=image_spec, text_options=text_options, sensor_normalization=sensor_normalization,
     )
-    _log.info("%s: split %s, labels %s", manifest.source.name, split.sizes(), list(preprocessing.labels))
+    _log.info("%s: %s, labels %s", manifest.source.name, split.summary(), list(preprocessing.labels))
     return Dataset(manifest=manifest, split=split, preprocessing=preprocessing)
 
 

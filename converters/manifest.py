@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -29,7 +29,9 @@ from edge_sdk.preprocess import read_image
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CleaningPolicy", "CleaningReport", "ColumnMap", "Manifest", "RowProblem", "load_manifest"]
+__all__ = [
+    "CleaningPolicy", "CleaningReport", "ColumnMap", "Manifest", "RowProblem", "load_manifest", "read_table",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class ColumnMap:
     label: str = "label"
     sensors: tuple[str, ...] = ("distance_cm",)
     sensor_units: tuple[str, ...] = ("cm",)
+    group: str | None = None  # rows sharing a value stay on one side of the split (a recording, a scan)
 
     def __post_init__(self) -> None:
         if len(self.sensor_units) != len(self.sensors):
@@ -67,14 +70,27 @@ class ColumnMap:
                 f"ColumnMap needs one unit per sensor column. "
                 f"Got: sensors={self.sensors}, sensor_units={self.sensor_units}"
             )
-        names = self.required()
+        names = [c for c in (self.image, self.text, self.label) if c is not None] + list(self.sensors)
         duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
         if duplicates:
             raise SpecError(f"ColumnMap names each column once. Got duplicates: {duplicates}")
 
     def required(self) -> list[str]:
         """Every column the manifest must have."""
-        return [c for c in (self.image, self.text, self.label) if c is not None] + list(self.sensors)
+        names = [c for c in (self.image, self.text, self.label) if c is not None] + list(self.sensors)
+        return names + ([self.group] if self.group is not None and self.group not in names else [])
+
+    @classmethod
+    def for_modalities(cls, modalities: Sequence[str], **names: str) -> ColumnMap:
+        """The default (seek) column names of just these modalities: an ``image,label`` manifest needs no text."""
+        default = cls()
+        return cls(
+            image=names.get("image", default.image) if "image" in modalities else None,
+            text=names.get("text", default.text) if "text" in modalities else None,
+            label=names.get("label", default.label),
+            sensors=default.sensors if "sensor" in modalities else (),
+            sensor_units=default.sensor_units if "sensor" in modalities else (),
+        )
 
     def units(self) -> dict[str, str]:
         return dict(zip(self.sensors, self.sensor_units, strict=True))
@@ -88,11 +104,11 @@ class CleaningPolicy:
     error that names the rows. ``CleaningPolicy.uniform("drop")`` drops every kind.
     """
 
-    missing_image: Action = "fail"  # empty path, or no file at that path
-    unreadable_image: Action = "fail"  # the file exists but does not decode as an image
-    empty_text: Action = "fail"  # missing or whitespace-only text
-    bad_sensor: Action = "fail"  # missing, non-numeric or non-finite sensor value
-    unknown_label: Action = "fail"  # empty label, or one outside the declared labels
+    missing_image: Action = field(default="fail", metadata={"help": "empty path, or no file at that path"})
+    unreadable_image: Action = field(default="fail", metadata={"help": "the file exists but does not decode"})
+    empty_text: Action = field(default="fail", metadata={"help": "missing or whitespace-only text"})
+    bad_sensor: Action = field(default="fail", metadata={"help": "missing, non-numeric or non-finite sensor value"})
+    unknown_label: Action = field(default="fail", metadata={"help": "empty label, or one outside the declared labels"})
 
     def __post_init__(self) -> None:
         for kind in PROBLEM_KINDS:
@@ -151,9 +167,9 @@ class CleaningReport:
 class Manifest:
     """A cleaned manifest: one row per usable sample, indexed by its row in the source file.
 
-    ``frame`` has canonical columns: ``image`` (absolute path), ``text``, ``label`` (str) and
-    ``sensor/<name>`` (float64) for each sensor channel; modalities the ColumnMap leaves out are
-    absent.
+    ``frame`` has canonical columns: ``image`` (absolute path), ``text``, ``label`` (str),
+    ``sensor/<name>`` (float64) for each sensor channel and ``group`` (str) when the ColumnMap names
+    a group column; modalities the ColumnMap leaves out are absent.
     """
 
     source: Path
@@ -222,6 +238,11 @@ def load_manifest(
             f"{source}: no usable rows. Expected at least 1. Got: {len(raw)} rows read, all dropped"
         )
     return Manifest(source=source, columns=columns, frame=frame, report=report)
+
+
+def read_table(source: str | Path) -> pd.DataFrame:
+    """The manifest's cells as written (CSV cells as strings), before any checking or cleaning."""
+    return _read(Path(source))
 
 
 def _read(source: Path) -> pd.DataFrame:
@@ -311,6 +332,10 @@ def _canonical(
                 )
             )
     frame["label"] = pd.Series(label_values, index=raw.index, dtype=object)
+    if columns.group is not None:
+        # A blank group is a group of its own row: it cannot leak, and dropping it would lose data.
+        groups = [f"row {row}" if _is_blank(v) else str(v).strip() for row, v in raw[columns.group].items()]
+        frame["group"] = pd.Series(groups, index=raw.index, dtype=object)
     return frame, problems
 
 

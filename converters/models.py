@@ -15,7 +15,7 @@ import keras
 from keras import layers
 
 from converters.layers import NullTokenAttention, SoftmaxWeightedSum
-from converters.spec import ModelSpec
+from converters.spec import ModelSpec, check_feature_map
 
 __all__ = ["ModelShapes", "build_model", "inference_copy"]
 
@@ -38,6 +38,7 @@ def build_model(
     vectors: list[keras.KerasTensor] = []
     feature_map = text_vector = sensor_vector = None
     if "image" in spec.modalities:
+        check_feature_map(spec, shapes.image_size)
         height, width = shapes.image_size
         inputs["image"] = keras.Input((height, width, 3), batch_size=batch_size, name="image", dtype="float32")
         feature_map = _cnn(spec, inputs["image"])
@@ -94,6 +95,6 @@ def _cnn(spec: ModelSpec, image: keras.KerasTensor) -> keras.KerasTensor:
     for index, (filters, stride) in enumerate(zip(spec.cnn_filters, spec.cnn_strides)):
         conv = layers.SeparableConv2D if spec.cnn_block == "separable" else layers.Conv2D
         x = conv(filters, 3, strides=stride, padding="same", use_bias=False, name=f"block{index}_conv")(x)
-        x = layers.BatchNormalization(name=f"block{index}_bn")(x)
+        x = layers.BatchNormalization(momentum=spec.batch_norm_momentum, name=f"block{index}_bn")(x)
         x = layers.ReLU(name=f"block{index}_relu")(x)
     return x

@@ -42,9 +42,11 @@ def format_table(reports: Mapping[str, Sequence[ParityReport]]) -> str:
     return "\n".join(lines)
 
 
-def write_html_report(path: str | Path, reports: Mapping[str, Sequence[ParityReport]], title: str = "Conversion report") -> Path:
-    """Write a self-contained HTML page: the table, then per model and mode the confusion matrices,
-    the op set and any op left in float."""
+def write_html_report(path: str | Path, reports: Mapping[str, Sequence[ParityReport]], title: str = "Conversion report",
+                      training_html: str = "") -> Path:
+    """Write a self-contained HTML page: the table, the training sections when given (see
+    :func:`converters.training_report.training_sections`), then per model and mode the confusion
+    matrices, the op set and any op left in float."""
     sections = []
     for model_name, model_reports in reports.items():
         for r in model_reports:
@@ -63,8 +65,10 @@ def write_html_report(path: str | Path, reports: Mapping[str, Sequence[ParityRep
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;margin:2em;max-width:70em}pre{background:#f6f6f6;padding:1em}"
-        "img{max-width:100%}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><pre>{html.escape(format_table(reports))}</pre>{''.join(sections)}</body></html>"
+        "img{max-width:100%}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
+        "font-size:0.9em}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><pre>{html.escape(format_table(reports))}</pre>{training_html}"
+        f"{''.join(sections)}</body></html>"
     )
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -42,6 +42,12 @@ class TrainConfig:
         default=(), metadata={"help": "label pairs a horizontal flip swaps; empty disables flips"}
     )
     threads: int = 0  # 0 = TensorFlow's default
+    deterministic: bool = field(default=False, metadata={
+        "help": "TensorFlow op determinism (process-wide once on): the same seed gives the same weights"})
+    unk_rate: float = field(default=0.0, metadata={"help": "fraction of known words replaced by <unk> per batch"})
+    # "first": the earliest epoch of the best validation accuracy (seek's rule); "val_loss": among
+    # equal accuracies the lowest validation loss, for small validation sets that saturate early.
+    tie_break: Literal["first", "val_loss"] = "first"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
@@ -122,6 +128,8 @@ def train(
 
     if config.threads:
         tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
     shapes = _shapes(spec, preprocessing, train_inputs)
     model = build_model(spec, shapes, name=name)
@@ -134,6 +142,7 @@ def train(
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
     swap = _swap_table(preprocessing.labels, config.hflip_swap)
     flip = swap is not None and "image" in spec.modalities
+    unk_rate = config.unk_rate if "text" in spec.modalities else 0.0
 
     @tf.function(reduce_retracing=True)
     def train_step(inputs: dict[str, tf.Tensor], labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -144,6 +153,10 @@ def train(
             flipped = tf.reverse(inputs_cast["image"], axis=[2])
             inputs_cast["image"] = tf.where(mask[:, None, None, None], flipped, inputs_cast["image"])
             labels = tf.where(mask, tf.gather(tf.constant(swap), labels), labels)
+        if unk_rate > 0:
+            text = inputs_cast["text"]
+            hide = (tf.random.uniform(tf.shape(text)) < unk_rate) & (text > 1)  # 0 pads, 1 is <unk>
+            inputs_cast["text"] = tf.where(hide, tf.ones_like(text), text)
         with tf.GradientTape() as tape:
             scores = model(inputs_cast, training=True)
             loss = loss_fn(labels, scores)
@@ -164,7 +177,7 @@ def train(
         .prefetch(2)
     )
     history: list[dict[str, float]] = []
-    best_accuracy, best_epoch, best_weights, stale = -1.0, 0, None, 0
+    best_accuracy, best_epoch, best_weights, stale, best_loss = -1.0, 0, None, 0, math.inf
     started = time.perf_counter()
     bar = _progress(config.epochs * steps_per_epoch, name) if progress else None
     try:
@@ -179,20 +192,23 @@ def train(
                 seen += batch
                 if bar is not None:
                     bar.update(1)
-            val_accuracy = _accuracy(predict_step, val_inputs, val_labels, config.batch_size * 4)
+            val_accuracy, val_loss = _evaluate(predict_step, val_inputs, val_labels, config.batch_size * 4)
             record = {
                 "epoch": epoch,
                 "loss": total_loss / seen,
                 "accuracy": total_correct / seen,
                 "val_accuracy": val_accuracy,
+                "val_loss": val_loss,
                 "epoch_s": time.perf_counter() - epoch_start,
             }
             history.append(record)
             if bar is not None:
                 bar.set_postfix(epoch=epoch, loss=f"{record['loss']:.3f}", val_acc=f"{val_accuracy:.4f}")
             _log.info("%s epoch %d: %s", name, epoch, record)
-            if val_accuracy > best_accuracy:
+            tied = config.tie_break == "val_loss" and val_accuracy == best_accuracy and val_loss < best_loss
+            if val_accuracy > best_accuracy or tied:
                 best_accuracy, best_epoch, best_weights, stale = val_accuracy, epoch, model.get_weights(), 0
+                best_loss = val_loss
             else:
                 stale += 1
             if stale >= config.patience or val_accuracy >= config.target_accuracy:
@@ -216,13 +232,18 @@ def predict(trained: TrainedModel, inputs: Mapping[str, np.ndarray], batch_size:
     return np.concatenate(outputs) if outputs else np.zeros((0, len(trained.preprocessing.labels)), np.float32)
 
 
-def _accuracy(predict_step: Any, inputs: Mapping[str, np.ndarray], labels: np.ndarray, batch_size: int) -> float:
-    correct = 0
+def _evaluate(
+    predict_step: Any, inputs: Mapping[str, np.ndarray], labels: np.ndarray, batch_size: int
+) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) on a validation split."""
+    correct, loss = 0, 0.0
     for start in range(0, len(labels), batch_size):
         chunk = {k: v[start : start + batch_size] for k, v in inputs.items()}
         scores = np.asarray(predict_step(chunk))
-        correct += int((scores.argmax(axis=-1) == labels[start : start + batch_size]).sum())
-    return correct / max(1, len(labels))
+        truth = labels[start : start + batch_size]
+        correct += int((scores.argmax(axis=-1) == truth).sum())
+        loss -= float(np.log(np.clip(scores[np.arange(len(truth)), truth], 1e-7, 1.0)).sum())
+    return correct / max(1, len(labels)), loss / max(1, len(labels))
 
 
 def _shapes(spec: ModelSpec, preprocessing: Preprocessing, inputs: Mapping[str, np.ndarray]) -> ModelShapes:

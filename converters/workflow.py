@@ -19,7 +19,15 @@ from converters.errors import ParityError
 from converters.spec import ModelSpec
 from converters.train import TrainConfig, TrainedModel, predict, train
 
-__all__ = ["SEEK_TRAIN_CONFIG", "ModeOutcome", "ensure_seek_dataset", "export_bundles", "train_on_dataset"]
+__all__ = [
+    "SEEK_TRAIN_CONFIG",
+    "ModeOutcome",
+    "configured_dataset",
+    "ensure_seek_dataset",
+    "export_bundles",
+    "train_from_config",
+    "train_on_dataset",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -29,6 +37,8 @@ SEEK_TRAIN_CONFIG = TrainConfig(hflip_swap=(("left", "right"),))
 
 if TYPE_CHECKING:
     from converters.convert import ConversionResult
+    from converters.preprocessing import Preprocessing
+    from converters.trainconfig import TrainingConfig
     from converters.validate import ParityReport
 
 
@@ -65,6 +75,45 @@ def load_dataset(manifest: str | Path, labels: Sequence[str] | None = None, seed
                  max_text_length: int | None = 8, progress: bool = True) -> Dataset:
     return prepare_dataset(manifest, labels=labels, seed=seed, max_text_length=max_text_length,
                            val_fraction=0.1, test_fraction=0.1, progress=progress)
+
+
+def configured_dataset(config: TrainingConfig, manifest: str | Path | None = None, progress: bool = True,
+                       preprocessing: Preprocessing | None = None) -> Dataset:
+    """Load, clean, split and fit the manifest as the training config says (``manifest`` overrides
+    the config's). With ``preprocessing`` (a trained model's), that is kept instead of refitting."""
+    import dataclasses
+
+    inputs = config.inputs
+    path = Path(manifest) if manifest is not None else config.manifest_path()
+    dataset = prepare_dataset(
+        path,
+        columns=config.columns(),
+        policy=config.cleaning,
+        labels=config.labels,
+        val_fraction=config.split.val,
+        test_fraction=config.split.test,
+        seed=config.split_seed,
+        group="none" if config.split.group == "none" else "auto",
+        image_spec=inputs.image.spec() if inputs.image else None,
+        text_options=inputs.text.options() if inputs.text else None,
+        sensor_normalization={s.column: s.normalization for s in inputs.sensors},
+        progress=progress,
+    )
+    if preprocessing is not None:
+        dataset = dataclasses.replace(dataset, preprocessing=preprocessing)
+    return dataset
+
+
+def train_from_config(config: TrainingConfig, dataset: Dataset, progress: bool = True,
+                      tensors: dict[str, Tensors] | None = None) -> TrainedModel:
+    """Train the config's model on a :func:`configured_dataset`."""
+    import dataclasses
+
+    train_config = config.training.config()
+    if config.inputs.text is not None:
+        train_config = dataclasses.replace(train_config, unk_rate=config.inputs.text.unk_rate)
+    return train_on_dataset(dataset, config.spec(), train_config, name=config.name, progress=progress,
+                            tensors=tensors)
 
 
 def train_on_dataset(dataset: Dataset, spec: ModelSpec, config: TrainConfig, name: str,
