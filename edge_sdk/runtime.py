@@ -28,6 +28,7 @@ from edge_sdk.sinks.base import MQTTSink, ResultSink
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 
 if TYPE_CHECKING:
+    from edge_sdk.index.stage import IndexStage
     from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
     from edge_sdk.sinks.mqtt.process import DeliveryChild
     from edge_sdk.sources.frame import Frame
@@ -56,6 +57,7 @@ class Runtime:
         self.link: BridgeLink | None = None
         self.actions: ActionController | None = None
         self.pipeline: Pipeline | None = None
+        self.index_stage: IndexStage | None = None
         self._on_result = on_result
         self._closed = False
         self._built_s = 0.0
@@ -123,9 +125,12 @@ class Runtime:
 
         self.watchdog = Watchdog.from_environment()
         self._stack.callback(self.watchdog.close)
+        from edge_sdk.index.wiring import attach_index, frame_hooks
+
+        self.index_stage = attach_index(config, model, self.publisher, self._stack)  # None without an index section
         self.pipeline = Pipeline(
             model, frames, text=text, sensor=sensor, config=config.pipeline, align=config.align,
-            sinks=sinks, on_progress=self._progress, on_frame=self._snapshot_hook(),
+            sinks=sinks, on_progress=self._progress, on_frame=frame_hooks(self._snapshot_hook(), self.index_stage),
         )
         self._stack.callback(self.pipeline.close)
         if self.actions is not None:
@@ -259,6 +264,8 @@ class Runtime:
             out["bridge"] = _as_dict(self.link.stats())
         if self.actions is not None:
             out["actions"] = _as_dict(self.actions.stats())
+        if self.index_stage is not None:
+            out["index"] = self.index_stage.stats()
         return out
 
     def stop(self) -> None:

@@ -76,9 +76,11 @@ class IndexStage:
         if not (same_bundle and signature is not None and run_model.signature.key == signature.key):
             embedder = ImageEmbedder.from_source(bundle, num_threads=1)
         dim = embedder.dim if embedder is not None else _dim_of(run_model)
+        # text queries (cmd/search) need the text tower; without one, vector queries still work
+        text_model = bundle if embed_signature(bundle.manifest, "text") is not None else None
         try:
             index = Index(config.path, dim=dim, max_frames=config.max_frames, max_age_s=config.max_age_s,
-                          space=space_of(bundle.manifest))
+                          space=space_of(bundle.manifest), model=text_model)
         except BaseException:
             if embedder is not None:
                 embedder.close()
@@ -93,7 +95,8 @@ class IndexStage:
         if (self._considered - 1) % self.config.every_n_frames:
             return
         frame_ts = result.frame_ts
-        if self._min_interval_s and frame_ts - self._last_ts < self._min_interval_s:
+        # 1 ms of slack: frame times of a 10 fps clip are 0.1 s apart give or take rounding
+        if self._min_interval_s and frame_ts - self._last_ts < self._min_interval_s - 1e-3:
             self._counts["skipped_rate"] += 1
             return
         if self.config.on_change > 0:

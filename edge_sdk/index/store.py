@@ -45,6 +45,7 @@ from edge_sdk.errors import ConfigError, InputError
 from edge_sdk.index.embedder import TextEmbedder
 
 if TYPE_CHECKING:
+    from edge_sdk.bundle import Bundle
     from edge_sdk.model import FusionModel
 
 __all__ = ["FrameRecord", "Index", "SearchHit"]
@@ -91,14 +92,15 @@ class Index:
     """
 
     def __init__(self, path: str | Path, *, dim: int | None = None, max_frames: int | None = None,
-                 max_age_s: float | None = None, model: str | Path | FusionModel | None = None,
-                 space: str | None = None, sync: bool = True) -> None:
+                 max_age_s: float | None = None, model: str | Path | Bundle | FusionModel | None = None,
+                 space: str | None = None, sync: bool = True, read_only: bool = False) -> None:
         if max_frames is not None and max_frames < 1:
             raise ConfigError(f"index max_frames: expected at least 1. Got: {max_frames}")
         if max_age_s is not None and not max_age_s > 0:
             raise ConfigError(f"index max_age_s: expected a positive number of seconds or null. Got: {max_age_s}")
         self.path = Path(path)
         self._wanted_capacity = max_frames
+        self.read_only = read_only
         self.max_frames, self.max_age_s, self._sync = max_frames or DEFAULT_MAX_FRAMES, max_age_s, sync
         self._text = TextEmbedder.from_source(model) if model is not None else None
         try:
@@ -117,21 +119,25 @@ class Index:
             raise
 
     @classmethod
-    def open(cls, path: str | Path, *, model: str | Path | FusionModel | None = None, **options: Any) -> Index:
-        """Open an existing index (for queries); ``FileNotFoundError``-like :class:`ConfigError` if there is none."""
+    def open(cls, path: str | Path, *, model: str | Path | Bundle | FusionModel | None = None, read_only: bool = True,
+             **options: Any) -> Index:
+        """Open an existing index, by default read-only (for queries next to a running ``edge-sdk run``, which
+        keeps writing it); :class:`ConfigError` if there is none."""
         if not (Path(path) / "index.sqlite").is_file():
             raise ConfigError(f"no index at {path}: expected a folder made by edge-sdk run with an index section "
                               "(index.sqlite, vectors.npy)")
-        return cls(path, model=model, **options)
+        return cls(path, model=model, read_only=read_only, **options)
 
     # -- opening --------------------------------------------------------------------------------
     def _open(self, dim: int | None, space: str | None) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        if not self.read_only:
+            self.path.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(self.path / "index.sqlite", check_same_thread=False, isolation_level=None)
-            self._db.execute("pragma journal_mode=wal")
-            self._db.execute("pragma synchronous=normal")
-            self._db.executescript(_SCHEMA)
+            if not self.read_only:
+                self._db.execute("pragma journal_mode=wal")
+                self._db.execute("pragma synchronous=normal")
+                self._db.executescript(_SCHEMA)
             meta = dict(self._db.execute("select key, value from meta").fetchall())
         except sqlite3.Error as exc:
             raise ConfigError(f"index at {self.path}: cannot open index.sqlite ({exc}); expected an index folder "
@@ -140,8 +146,10 @@ class Index:
             self._check_identity(meta, dim, space)
             self.dim = int(meta["dim"])
             capacity = int(meta["capacity"])
-            self.max_frames = self._wanted_capacity or capacity
+            self.max_frames = capacity if self.read_only else self._wanted_capacity or capacity
             self.space = meta.get("space") or None
+        elif self.read_only:
+            raise ConfigError(f"no index at {self.path}: index.sqlite holds no index")
         else:
             if dim is None or dim < 1:
                 raise ConfigError(f"a new index at {self.path} needs its embedding size: pass dim= or a model. "
@@ -174,8 +182,9 @@ class Index:
         vectors_path, slots_path = self.path / "vectors.npy", self.path / "slots.npy"
         try:
             if vectors_path.exists() and slots_path.exists():
-                vectors = np.load(vectors_path, mmap_mode="r+")
-                slots = np.load(slots_path, mmap_mode="r+")
+                mode = "r" if self.read_only else "r+"
+                vectors = np.load(vectors_path, mmap_mode=mode)
+                slots = np.load(slots_path, mmap_mode=mode)
             else:
                 vectors = np.lib.format.open_memmap(vectors_path, "w+", np.float32, (capacity, self.dim))
                 slots = np.lib.format.open_memmap(slots_path, "w+", np.int64, (capacity,))
@@ -196,7 +205,9 @@ class Index:
             rows = self._db.execute("select id, slot, frame_ts from frames order by id").fetchall()
         stale = [frame_id for frame_id, slot, _ in rows if not 0 <= slot < capacity
                  or int(self._slot_ids[slot]) != frame_id]
-        if stale:  # a crash between the ring's sync and the commit that would have deleted them
+        if stale and self.read_only:  # the writer may be mid-batch: leave its rows to it
+            pass
+        elif stale:  # a crash between the ring's sync and the commit that would have deleted them
             self._counts["dropped_at_open"] = len(stale)
             _log.warning("index %s: %d rows whose vector slot was rewritten before a crash: dropped",
                          self.path, len(stale))
@@ -245,6 +256,8 @@ class Index:
     def add_many(self, records: Sequence[FrameRecord]) -> list[int]:
         """Add frames in one transaction (one disk sync for the batch); every record is checked first."""
         self._check_open()
+        if self.read_only:
+            raise InputError(f"index at {self.path} is open read-only (Index.open): open it with Index(path) to add")
         checked = [(_check_ts(r.frame_ts), self._check_vector(r.embedding, "embedding"), _check_jpeg(r.thumbnail_jpeg))
                    for r in records]
         if not checked:
@@ -284,7 +297,7 @@ class Index:
 
     def evict(self, now_s: float | None = None) -> int:
         """Remove frames older than ``max_age_s`` (oldest first); returns how many went."""
-        if self.max_age_s is None or self._closed:
+        if self.max_age_s is None or self._closed or self.read_only:
             return 0
         cutoff = (time.time() if now_s is None else now_s) - self.max_age_s
         with self._state_lock:
@@ -364,9 +377,10 @@ class Index:
         if self._closed:
             return
         self._closed = True
-        with self._state_lock:
-            self._vectors.flush()
-            self._slot_ids.flush()
+        if not self.read_only:
+            with self._state_lock:
+                self._vectors.flush()
+                self._slot_ids.flush()
         with self._db_lock:
             self._db.close()
         if self._text is not None:
