@@ -40,7 +40,8 @@ class IndexConfig:
     thumbnail_quality: int = field(default=70, metadata={**bounds(ge=10, le=100), "help": "thumbnail JPEG quality"})
     queue_size: int = field(default=16, metadata={
         **bounds(ge=1), "help": "frames waiting for the index writer; when full the oldest waiting one is "
-                                "dropped (drop_oldest, counted): the camera never waits for the disk"})
+                                "dropped (drop_oldest, counted): a live camera never waits for the disk. In "
+                                "camera.playback every_frame (a replay) the run waits for room instead"})
 
     def __post_init__(self) -> None:
         check_bounds(self)

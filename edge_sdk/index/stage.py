@@ -9,7 +9,9 @@
 The worker only decides and enqueues (a 32x32 grey copy of the frame when ``on_change`` is set).
 The writer thread owns the image embedder's interpreter, the thumbnail encoding and the disk; a
 slow SD card or a second model backs up only its queue, whose oldest waiting frame is dropped
-(and counted) to keep the newest. Frames already queued are written at :meth:`IndexStage.close`.
+(and counted) to keep the newest. In ``every_frame`` playback (a replay, where the pipeline waits
+for its sinks too) the worker waits for room instead, so a replay indexes the same frames every
+time. Frames already queued are written at :meth:`IndexStage.close`.
 """
 
 from __future__ import annotations
@@ -50,8 +52,12 @@ class IndexStage:
     """Owns the :class:`Index`, the image embedder (unless the run's results are the embeddings) and
     the writer thread. ``offer`` runs on the inference worker; everything else on the writer."""
 
-    def __init__(self, config: IndexConfig, index: Index, embedder: ImageEmbedder | None) -> None:
+    def __init__(self, config: IndexConfig, index: Index, embedder: ImageEmbedder | None, *,
+                 block_when_full: bool = False) -> None:
         self.config, self.index, self._embedder = config, index, embedder
+        # every_frame playback is a replay: it waits for the writer, as it waits for the sinks, so a
+        # replay indexes the same frames every time; a live camera never waits (drop_oldest)
+        self._block_when_full = block_when_full
         self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=config.queue_size)
         self._min_interval_s = 1.0 / config.max_rate_hz if config.max_rate_hz > 0 else 0.0
         self._last_ts = float("-inf")
@@ -60,11 +66,12 @@ class IndexStage:
         self._counts = {"offered": 0, "queued": 0, "skipped_rate": 0, "skipped_unchanged": 0, "dropped": 0,
                         "written": 0, "failed": 0}
         self._cpu_s = 0.0
+        self._blocked_s = 0.0
         self._thread: threading.Thread | None = None
         self._closed = False
 
     @classmethod
-    def open(cls, config: IndexConfig, run_model: FusionModel) -> IndexStage:
+    def open(cls, config: IndexConfig, run_model: FusionModel, *, block_when_full: bool = False) -> IndexStage:
         """The stage for a run serving ``run_model``: reuses its embeddings when it serves the image tower of
         ``config.bundle`` (or its own bundle), else loads that bundle's ``embed_image`` next to it."""
         from edge_sdk.bundle import read_bundle
@@ -85,7 +92,7 @@ class IndexStage:
             if embedder is not None:
                 embedder.close()
             raise
-        return cls(config, index, embedder)
+        return cls(config, index, embedder, block_when_full=block_when_full)
 
     # -- on the inference worker ----------------------------------------------------------------
     def offer(self, frame: Frame, result: Result) -> None:
@@ -94,9 +101,10 @@ class IndexStage:
         self._considered += 1
         if (self._considered - 1) % self.config.every_n_frames:
             return
-        frame_ts = result.frame_ts
-        # 1 ms of slack: frame times of a 10 fps clip are 0.1 s apart give or take rounding
-        if self._min_interval_s and frame_ts - self._last_ts < self._min_interval_s - 1e-3:
+        # paced on the runtime clock (a file's own timeline in every_frame playback), not the wall's, which
+        # can step; 1 ms of slack: frames of a 10 fps clip are 0.1 s apart give or take rounding
+        at_s = frame.timestamp_s
+        if self._min_interval_s and at_s - self._last_ts < self._min_interval_s - 1e-3:
             self._counts["skipped_rate"] += 1
             return
         if self.config.on_change > 0:
@@ -111,10 +119,16 @@ class IndexStage:
             if vector is None:  # the run's task made no embedding for this frame: nothing to index
                 self._counts["failed"] += 1
                 return
-        self._last_ts = frame_ts
-        self._put(_Pending(frame_ts, frame.pixels, frame.color_order, vector))
+        self._last_ts = at_s
+        self._put(_Pending(result.frame_ts, frame.pixels, frame.color_order, vector))
 
     def _put(self, item: _Pending) -> None:
+        if self._block_when_full:
+            started = time.perf_counter()
+            self._queue.put(item)
+            self._blocked_s += time.perf_counter() - started
+            self._counts["queued"] += 1
+            return
         while True:
             try:
                 self._queue.put_nowait(item)
@@ -183,7 +197,9 @@ class IndexStage:
     # -- reporting and ownership ----------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         written = self._counts["written"]
-        return {**self._counts, "queue": self._queue.qsize(), "queue_policy": "drop_oldest",
+        return {**self._counts, "queue": self._queue.qsize(),
+                "queue_policy": "block" if self._block_when_full else "drop_oldest",
+                "blocked_s": round(self._blocked_s, 3),
                 "ingest_cpu_ms_per_frame": round(self._cpu_s * 1000 / written, 3) if written else None,
                 "embeds_here": self._embedder is not None, "index": self.index.stats()}
 

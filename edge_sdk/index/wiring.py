@@ -35,7 +35,8 @@ def attach_index(config: DeviceConfig, model: FusionModel, publisher: MQTTSink |
     from edge_sdk.index.query import SearchService
     from edge_sdk.index.stage import IndexStage
 
-    stage = IndexStage.open(config.index, model).start()
+    replay = config.camera.playback == "every_frame"  # the run waits for its sinks: the index waits too
+    stage = IndexStage.open(config.index, model, block_when_full=replay).start()
     stack.callback(stage.close)
     if publisher is not None:
         service = SearchService(stage.index, device=config.device, base_topic=publisher.topics.base,
