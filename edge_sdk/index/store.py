@@ -264,12 +264,13 @@ class Index:
             return []
         if len(checked) > self.max_frames:  # only the newest fit; the rest would be overwritten in this batch
             checked = checked[-self.max_frames:]
-        ids, slots, evicted = [], [], 0
+        ids, slots, overwritten, evicted = [], [], [], 0
         with self._state_lock:
             for _, vector, _ in checked:
                 slot = self._next_slot
-                if self._ids[slot] >= 0:
-                    evicted += 1
+                if self._slot_ids[slot] >= 0:  # the oldest frame's slot: its row goes in the same transaction
+                    overwritten.append((int(self._slot_ids[slot]),))
+                    evicted += int(self._ids[slot] >= 0)  # not already gone by age
                 self._ts[slot], self._ids[slot] = np.nan, -1  # not searchable until its row commits
                 self._vectors[slot], self._slot_ids[slot] = vector, self._next_id
                 ids.append(self._next_id)
@@ -283,7 +284,7 @@ class Index:
         rows = [(frame_id, slot, ts, jpeg) for frame_id, slot, (ts, _, jpeg) in zip(ids, slots, checked, strict=True)]
         with self._db_lock, self._db:
             self._db.execute("begin")
-            self._db.executemany("delete from frames where slot = ?", [(slot,) for slot in slots])
+            self._db.executemany("delete from frames where id = ?", overwritten)
             self._db.executemany("insert into frames (id, slot, frame_ts, thumbnail) values (?, ?, ?, ?)", rows)
         with self._state_lock:
             for frame_id, slot, ts, _ in rows:
