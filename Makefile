@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VENV_TFLRT := .venv-tflite-runtime
 STAMP_TFLRT := $(VENV_TFLRT)/.installed
 
-.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models seek-bundle zoo clean
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models bench-index seek-bundle zoo clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench-preprocess: $(STAMP)
 
 bench-models: $(STAMP)
 	$(PY) bench/models.py
+
+# The device's rolling index (issue 11): text query latency at 10k/100k, size, start-up, ingest, fps ratio.
+# BUNDLE=path uses that retrieval bundle; without it a tiny dual encoder is trained first (needs TensorFlow).
+bench-index: $(STAMP)
+	$(PY) bench/index.py $(if $(BUNDLE),--bundle $(BUNDLE))
 
 # Rebuilds the small seek bundle kept in the repo for TensorFlow-free tests.
 seek-bundle: $(STAMP)

@@ -134,7 +134,7 @@ def recall(name: str, folder: Path, vectors: np.ndarray, n_queries: int = 50) ->
         exact = set(np.argsort(-(vectors @ q))[:K].tolist())
         got = search(q)
         keys = [row[0] - 1 for row in got] if name == "sqlite_vec_f32" else list(np.asarray(got).tolist())
-        hits += len(exact & set(int(k) for k in keys))
+        hits += len(exact & {int(k) for k in keys})
     return round(hits / (K * n_queries), 3)
 
 

@@ -9,9 +9,9 @@ stalling the camera; :mod:`edge_sdk.index.query` answers ``cmd/search`` over MQT
 from edge_sdk._lazy import lazy_exports
 
 _EXPORTS = {
-    "FrameRecord": "edge_sdk.index.store",
+    "FrameRecord": "edge_sdk.index.checks",
     "Index": "edge_sdk.index.store",
-    "SearchHit": "edge_sdk.index.store",
+    "SearchHit": "edge_sdk.index.checks",
     "IndexConfig": "edge_sdk.index.config",
     "IndexStage": "edge_sdk.index.stage",
     "ImageEmbedder": "edge_sdk.index.embedder",

@@ -1,6 +1,6 @@
 """The two towers of a retrieval bundle as the index uses them: image frames in, text queries in.
 
-A retrieval bundle (``converters`` trains one: a dual encoder) holds two signatures with the task
+A retrieval bundle (the host toolchain trains one: a dual encoder) holds two signatures with the task
 ``embed`` into one space: ``embed_image`` (an ``image`` input) and ``embed_text`` (a ``text``
 input, with its tokenizer). They are found by those keys, or else by the role of their input.
 Each embedder owns its interpreter and serialises calls with a lock, so a query arriving on the
@@ -84,7 +84,7 @@ class _Embedder:
     def _vector(self, **inputs: object) -> npt.NDArray[np.float32]:
         with self._lock:
             result = self.model.predict(**inputs).result  # type: ignore[arg-type]
-        return np.asarray(getattr(result, "vector"), dtype=np.float32)
+        return np.asarray(result.vector, dtype=np.float32)  # type: ignore[union-attr]
 
     def close(self) -> None:
         if not self._closed:

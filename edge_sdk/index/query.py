@@ -37,11 +37,11 @@ _KEYS = {"schema", "request_id", "text", "vector", "k", "since", "thumbnails"}
 PublishBytes = Callable[[str, bytes, int], object]  # (topic, payload, qos)
 
 
-def parse_duration_s(value: str | float | int, where: str = "since") -> float:
+def parse_duration_s(value: str | float, where: str = "since") -> float:
     """``"90s"``, ``"10m"``, ``"2h"``, ``"1d"`` or a number of seconds -> seconds (positive)."""
     if isinstance(value, bool):
         raise InputError(f"{where}: expected a duration such as 90s, 10m, 2h or 1d. Got: {value!r}")
-    if isinstance(value, int | float):
+    if isinstance(value, float | int):
         seconds = float(value)
     else:
         match = _DURATION.match(str(value))

@@ -34,14 +34,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
 
 from edge_sdk.errors import ConfigError, InputError
+from edge_sdk.index.checks import FrameRecord, SearchHit, check_jpeg, check_ts, check_vector
 from edge_sdk.index.embedder import TextEmbedder
 
 if TYPE_CHECKING:
@@ -59,25 +59,6 @@ create table if not exists frames (
     id integer primary key, slot integer not null, frame_ts real not null, thumbnail blob);
 create index if not exists frames_ts on frames(frame_ts);
 """
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One match: the frame's id and wall time, and the cosine ``score`` (-1 to 1) of its embedding."""
-
-    frame_id: int
-    frame_ts: float
-    score: float
-    has_thumbnail: bool
-
-
-@dataclass(frozen=True)
-class FrameRecord:
-    """One frame to add: its wall time, its embedding, and optionally a JPEG thumbnail."""
-
-    frame_ts: float
-    embedding: npt.ArrayLike
-    thumbnail_jpeg: bytes | None = None
 
 
 class Index:
@@ -182,7 +163,7 @@ class Index:
         vectors_path, slots_path = self.path / "vectors.npy", self.path / "slots.npy"
         try:
             if vectors_path.exists() and slots_path.exists():
-                mode = "r" if self.read_only else "r+"
+                mode: Literal["r", "r+"] = "r" if self.read_only else "r+"
                 vectors = np.load(vectors_path, mmap_mode=mode)
                 slots = np.load(slots_path, mmap_mode=mode)
             else:
@@ -258,7 +239,7 @@ class Index:
         self._check_open()
         if self.read_only:
             raise InputError(f"index at {self.path} is open read-only (Index.open): open it with Index(path) to add")
-        checked = [(_check_ts(r.frame_ts), self._check_vector(r.embedding, "embedding"), _check_jpeg(r.thumbnail_jpeg))
+        checked = [(check_ts(r.frame_ts), self._check_vector(r.embedding, "embedding"), check_jpeg(r.thumbnail_jpeg))
                    for r in records]
         if not checked:
             return []
@@ -399,20 +380,7 @@ class Index:
             raise InputError(f"index at {self.path} is closed")
 
     def _check_vector(self, value: npt.ArrayLike, what: str) -> npt.NDArray[np.float32]:
-        try:
-            vector = np.asarray(value, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{what}: expected {self.dim} numbers. Got: {type(value).__name__}") from exc
-        if vector.ndim == 2 and vector.shape[0] == 1:
-            vector = vector[0]
-        if vector.shape != (self.dim,):
-            raise InputError(f"{what}: expected {self.dim} values (shape ({self.dim},)). Got: shape {vector.shape}")
-        norm = float(np.linalg.norm(vector.astype(np.float64)))
-        if not math.isfinite(norm):
-            raise InputError(f"{what}: has NaN or infinite values")
-        if norm == 0.0:
-            raise InputError(f"{what}: is all zeros; a zero vector has no direction to compare")
-        return vector / np.float32(norm)
+        return check_vector(value, self.dim, what)
 
     def _with_thumbnails(self, frame_ids: Iterable[int]) -> set[int]:
         ids = list(frame_ids)
@@ -425,22 +393,3 @@ class Index:
         with self._db_lock, self._db:
             self._db.execute("begin")
             self._db.executemany(sql, params)
-
-
-def _check_ts(frame_ts: float) -> float:
-    if isinstance(frame_ts, bool) or not isinstance(frame_ts, int | float) or not math.isfinite(frame_ts):
-        raise InputError(f"frame_ts: expected a finite wall time in seconds. Got: {frame_ts!r}")
-    return float(frame_ts)
-
-
-def _check_jpeg(data: bytes | None) -> bytes | None:
-    if data is None:
-        return None
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise InputError(f"thumbnail_jpeg: expected JPEG bytes or None. Got: {type(data).__name__}")
-    data = bytes(data)
-    # SOI at the start and EOI at the end: a cut-off or non-JPEG payload is refused before it is stored
-    if len(data) < 4 or data[:3] != b"\xff\xd8\xff" or not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise InputError(f"thumbnail_jpeg: expected a whole JPEG (FF D8 ... FF D9). Got: {len(data)} bytes "
-                         f"starting {data[:4].hex(' ') or 'with nothing'}")
-    return data

@@ -12,9 +12,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from edge_sdk.index.stage import IndexStage
+
 if TYPE_CHECKING:
     from edge_sdk.config import DeviceConfig
-    from edge_sdk.index.stage import IndexStage
     from edge_sdk.model import FusionModel
     from edge_sdk.pipeline.result import Result
     from edge_sdk.sinks.base import MQTTSink
@@ -33,7 +34,6 @@ def attach_index(config: DeviceConfig, model: FusionModel, publisher: MQTTSink |
     if config.index is None:
         return None
     from edge_sdk.index.query import SearchService
-    from edge_sdk.index.stage import IndexStage
 
     replay = config.camera.playback == "every_frame"  # the run waits for its sinks: the index waits too
     stage = IndexStage.open(config.index, model, block_when_full=replay).start()
@@ -50,11 +50,12 @@ def attach_index(config: DeviceConfig, model: FusionModel, publisher: MQTTSink |
 
 def frame_hooks(*hooks: FrameHook | IndexStage | None) -> FrameHook | None:
     """One ``on_frame`` hook calling each given one in order (an :class:`IndexStage` by its ``offer``)."""
-    calls = [getattr(hook, "offer", hook) for hook in hooks if hook is not None]
+    calls: list[FrameHook] = [hook.offer if isinstance(hook, IndexStage) else hook for hook in hooks
+                              if hook is not None]
     if not calls:
         return None
     if len(calls) == 1:
-        return calls[0]  # type: ignore[no-any-return]
+        return calls[0]
 
     def each(frame: Frame, result: Result) -> None:
         for call in calls:

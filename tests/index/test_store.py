@@ -38,7 +38,7 @@ def test_search_finds_the_nearest_vector_first_with_its_time_and_thumbnail(tmp_p
     with Index(tmp_path / "ix", dim=DIM) as index:
         ids = [index.add(T0 + i, v, jpeg if i % 2 == 0 else None) for i, v in enumerate(vectors)]
         hits = index.search(vectors[10], k=3, now_s=T0 + 60)
-        assert [h.frame_id for h in hits][0] == ids[10]
+        assert hits[0].frame_id == ids[10]
         assert hits[0].frame_ts == T0 + 10 and hits[0].score == pytest.approx(1.0, abs=1e-5)
         assert hits[0].has_thumbnail and index.thumbnail(ids[10]) == jpeg
         assert index.thumbnail(ids[11]) is None and not index.search(vectors[11], k=1, now_s=T0 + 60)[0].has_thumbnail
