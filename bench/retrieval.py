@@ -36,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from converters.retrieval.metrics import cosine_stats, precision_at_k, recall_at_k
-from edge_sdk.demo.seek.captions import describe, distinct_queries, matches
+from edge_sdk.demo.seek.captions import describe, distinct_queries, matches, object_facts
 from edge_sdk.demo.seek.dataset import caption_scenes
 from edge_sdk.demo.seek.world import render_scene
 
@@ -116,10 +116,12 @@ def evaluate(bundles: dict[str, Any], size: BenchSize) -> dict[str, dict[str, fl
     same = np.array(descriptions)[:, None] == np.array(descriptions)[None, :]
     held_images = [render_scene(s, size=size.image_size) for s in held_out]
     index_images = [render_scene(s, size=size.image_size) for s in index]
+    facts = [object_facts(s) for s in index]
     rng = np.random.default_rng(size.seed + 3000)
-    queries = [q for q in distinct_queries(rng, PARTIAL_QUERIES * 3)
-               if sum(matches(q, s) for s in index) >= MIN_MATCHES][:PARTIAL_QUERIES]
-    truth = np.array([[matches(q, s) for s in index] for q in queries])
+    candidates = list(distinct_queries(rng, PARTIAL_QUERIES * 3))
+    truth_all = np.array([[matches(q, f) for f in facts] for q in candidates])
+    keep = np.flatnonzero(truth_all.sum(axis=1) >= MIN_MATCHES)[:PARTIAL_QUERIES]
+    queries, truth = [candidates[i] for i in keep], truth_all[keep]
     figures: dict[str, dict[str, float]] = {}
     vectors: dict[str, dict[str, np.ndarray]] = {}
     for mode in ("float32", "int8"):

@@ -40,6 +40,7 @@ class RetrievalTrainConfig:
     epochs: int = field(default=30, metadata={"help": "maximum epochs"})
     batch_size: int = 128
     learning_rate: float = 2e-3
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW decoupled weight decay"})
     warmup_epochs: int = 1
     patience: int = field(default=5, metadata={"help": "epochs without val recall@1 gain before stopping"})
     target_recall: float = field(default=1.01, metadata={"help": "stop once val recall@1 (t2i, i2t mean) reaches this"})
@@ -135,7 +136,9 @@ def train_towers(spec: DualEncoderSpec, preprocessing: Preprocessing, train: Pai
     steps_per_epoch = len(train) // batch_size  # full batches only: a tiny batch has too few negatives
     total = config.epochs * steps_per_epoch
     warmup = max(1, config.warmup_epochs * steps_per_epoch)
-    optimizer = keras.optimizers.Adam(learning_rate=_schedule(config.learning_rate, warmup, total))
+    optimizer = keras.optimizers.AdamW(learning_rate=_schedule(config.learning_rate, warmup, total),
+                                       weight_decay=config.weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta", "embeddings"])
     log_scale = tf.Variable(math.log(1 / spec.initial_temperature), dtype=tf.float32, name="log_logit_scale")
     variables = [*image_tower.trainable_variables, *text_tower.trainable_variables, log_scale]
 
