@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from edge_sdk.index import FrameRecord, Index
 
@@ -138,11 +138,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip-seconds", type=float, default=30.0)
     parser.add_argument("--max-rate-hz", type=float, default=2.0, help="index.max_rate_hz of the seek run")
     parser.add_argument("--quick", action="store_true", help="fewer queries, one round, a 10 s clip")
+    parser.add_argument("--bundle-from-retrieval", action="store_true",
+                        help="the int8 bundle bench/retrieval.py trained (cached under work/bench-retrieval)")
+    parser.add_argument("--merge-json", metavar="FILE",
+                        help="a file whose last line is a JSON object (bench/retrieval.py's output): the last line "
+                             "printed here is that object with this bench's figures added")
     args = parser.parse_args(argv)
     if args.quick:
         args.queries, args.rounds, args.clip_seconds = 50, 1, 10.0
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.bundle_from_retrieval:
+        from retrieval import trained_bundles  # bench/retrieval.py, beside this file
+
+        args.bundle = str(trained_bundles(progress=False)["int8"])
     bundle = Path(args.bundle) if args.bundle else tiny_bundle(workdir)
     from edge_sdk.bundle import read_bundle
     from edge_sdk.index.embedder import embed_signature, embedding_dim
@@ -201,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'figure':<42} {'value':>10}  unit   (load average {out['load_avg']}, dim {dim})")
     for name, key, unit in rows:
         print(f"{name:<42} {out[key]!s:>10}  {unit}")
+    if args.merge_json:
+        host = json.loads(Path(args.merge_json).read_text().strip().splitlines()[-1])
+        out = {**host, **{key: value for key, value in out.items() if key not in host}}
     print(json.dumps(out))
     return 0
 

@@ -92,6 +92,10 @@ def _add_host_commands(sub: Any) -> None:
     bundle.add_argument("--seed", type=int, default=0, help="seed of the dataset, split and training")
     bundle.set_defaults(func=_cmd_build_seek_bundle)
 
+    from converters.retrieval.cli import add_retrieval_commands
+
+    add_retrieval_commands(sub)
+
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fusion", choices=("attention", "concat", "weighted"), default="attention",

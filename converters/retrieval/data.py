@@ -100,10 +100,7 @@ def _blank(value: object) -> bool:
         return not value.strip()
     if value is None:
         return True
-    try:
-        return bool(np.isnan(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
 
 
 @dataclass(frozen=True)

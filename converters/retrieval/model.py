@@ -35,6 +35,7 @@ class DualEncoderSpec:
     rnn: Literal["lstm", "gru"] = "lstm"
     rnn_units: int = 128
     text_hidden: int = 256
+    dropout: float = field(default=0.1, metadata={"help": "before each tower's hidden layer, in training"})
     initial_temperature: float = 0.07
 
     def __post_init__(self) -> None:
@@ -45,6 +46,8 @@ class DualEncoderSpec:
                             f"{self.cnn_strides}")
         if self.rnn not in ("lstm", "gru"):
             raise SpecError(f"rnn must be 'lstm' or 'gru'. Got: {self.rnn!r}")
+        if not 0 <= self.dropout < 1:
+            raise SpecError(f"dropout must be in [0, 1). Got: {self.dropout}")
         if not 0 < self.initial_temperature < 1:
             raise SpecError(f"initial_temperature must be in (0, 1). Got: {self.initial_temperature}")
 
@@ -72,6 +75,7 @@ def build_image_tower(spec: DualEncoderSpec, image_size: tuple[int, int], batch_
     x = _cnn(spec.cnn_spec(), image)
     x = layers.Conv2D(spec.squeeze_channels, 1, activation="relu", name="squeeze")(x)
     x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(spec.dropout, name="image_dropout")(x)
     x = layers.Dense(spec.image_hidden, activation="relu", name="image_hidden")(x)
     x = layers.Dense(spec.dim, name="image_projection")(x)
     embedding = layers.UnitNormalization(axis=-1, name="image_embedding")(x)
@@ -88,6 +92,7 @@ def build_text_tower(spec: DualEncoderSpec, vocab_size: int, max_length: int, ba
     x = layers.Embedding(vocab_size, spec.embedding_dim, name="embedding")(text)
     rnn = layers.LSTM if spec.rnn == "lstm" else layers.GRU
     x = rnn(spec.rnn_units, unroll=unroll, name=spec.rnn)(x)
+    x = layers.Dropout(spec.dropout, name="text_dropout")(x)
     x = layers.Dense(spec.text_hidden, activation="relu", name="text_hidden")(x)
     x = layers.Dense(spec.dim, name="text_projection")(x)
     embedding = layers.UnitNormalization(axis=-1, name="text_embedding")(x)

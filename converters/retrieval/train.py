@@ -7,7 +7,8 @@ texts; the loss is the mean of both cross-entropies. A batch may hold two pairs 
 one text (a scene with a full and a partial caption; two scenes with the same description), so
 the targets are soft: uniform over every pair with the same image or the same text, never a
 correct answer counted as a wrong one. Seeded; early stopping on validation text-to-image
-recall@1 with the best epoch's weights restored; a progress bar per batch.
+recall@1 (the mean of text-to-image and image-to-text) with the best epoch's weights restored; a
+progress bar per batch.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ class RetrievalTrainConfig:
     epochs: int = field(default=30, metadata={"help": "maximum epochs"})
     batch_size: int = 128
     learning_rate: float = 2e-3
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW decoupled weight decay"})
     warmup_epochs: int = 1
     patience: int = field(default=5, metadata={"help": "epochs without val recall@1 gain before stopping"})
-    target_recall: float = field(default=1.01, metadata={"help": "stop once val recall@1 reaches this"})
+    target_recall: float = field(default=1.01, metadata={"help": "stop once val recall@1 (t2i, i2t mean) reaches this"})
     seed: int = 0
     threads: int = 0  # 0 = TensorFlow's default
 
@@ -105,7 +107,8 @@ class TrainedDualEncoder:
 
         src = Path(directory)
         meta = json.loads((src / "train_report.json").read_text())
-        spec = DualEncoderSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()}
+        spec = DualEncoderSpec(**fields)
         return cls(keras.models.load_model(src / "image_tower.keras"), keras.models.load_model(src / "text_tower.keras"),
                    spec, Preprocessing.load(src / "preprocessing.json"), meta["history"], meta["best_epoch"],
                    meta["train_s"], meta["temperature"])
@@ -133,7 +136,9 @@ def train_towers(spec: DualEncoderSpec, preprocessing: Preprocessing, train: Pai
     steps_per_epoch = len(train) // batch_size  # full batches only: a tiny batch has too few negatives
     total = config.epochs * steps_per_epoch
     warmup = max(1, config.warmup_epochs * steps_per_epoch)
-    optimizer = keras.optimizers.Adam(learning_rate=_schedule(config.learning_rate, warmup, total))
+    optimizer = keras.optimizers.AdamW(learning_rate=_schedule(config.learning_rate, warmup, total),
+                                       weight_decay=config.weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta", "embeddings"])
     log_scale = tf.Variable(math.log(1 / spec.initial_temperature), dtype=tf.float32, name="log_logit_scale")
     variables = [*image_tower.trainable_variables, *text_tower.trainable_variables, log_scale]
 
@@ -171,19 +176,21 @@ def train_towers(spec: DualEncoderSpec, preprocessing: Preprocessing, train: Pai
                 if bar is not None:
                     bar.update(1)
             recall = validation_recall(trained, val)
-            record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_r1": recall[1], "val_r5": recall[5],
+            score = 0.5 * (recall["t2i_r1"] + recall["i2t_r1"])
+            record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_recall": score,
+                      **{f"val_{k}": v for k, v in recall.items()},
                       "temperature": float(math.exp(-float(log_scale.numpy()))),
                       "epoch_s": time.perf_counter() - epoch_start}
             history.append(record)
             if bar is not None:
-                bar.set_postfix(epoch=epoch, loss=f"{record['loss']:.3f}", val_r1=f"{recall[1]:.4f}")
+                bar.set_postfix(epoch=epoch, loss=f"{record['loss']:.3f}", val_recall=f"{score:.4f}")
             _log.info("%s epoch %d: %s", name, epoch, record)
-            if recall[1] > best_recall:
-                best_recall, best_epoch, stale = recall[1], epoch, 0
+            if score > best_recall:
+                best_recall, best_epoch, stale = score, epoch, 0
                 best_weights = (image_tower.get_weights(), text_tower.get_weights(), record["temperature"])
             else:
                 stale += 1
-            if stale >= config.patience or recall[1] >= config.target_recall:
+            if stale >= config.patience or score >= config.target_recall:
                 break
     finally:
         if bar is not None:
@@ -197,14 +204,18 @@ def train_towers(spec: DualEncoderSpec, preprocessing: Preprocessing, train: Pai
     return trained
 
 
-def validation_recall(trained: TrainedDualEncoder, data: PairData, ks: tuple[int, ...] = (1, 5)) -> dict[int, float]:
-    """Text-to-image recall: each distinct text queries the distinct images; any image paired with
-    that text (or with an identical one) is a hit."""
+def validation_recall(trained: TrainedDualEncoder, data: PairData, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
+    """Recall both ways over the distinct texts and images of ``data``: ``t2i_r<k>`` (each text
+    queries the images; an image paired with that text is a hit) and ``i2t_r<k>`` (each image
+    queries the texts). A caption that fits many images (a partial one) is a weak text query but a
+    fair answer to an image query, so early stopping looks at both."""
     text_ids, first = np.unique(data.text_ids, return_index=True)
     images = np.unique(data.image_ids)
     relevant = relevance(text_ids, images, data.text_ids, data.image_ids)
-    return recall_at_k(trained.embed_tokens(data.tokens[first]), trained.embed_images(data.images[images]),
-                       relevant, ks)
+    text_vectors, image_vectors = trained.embed_tokens(data.tokens[first]), trained.embed_images(data.images[images])
+    t2i = recall_at_k(text_vectors, image_vectors, relevant, ks)
+    i2t = recall_at_k(image_vectors, text_vectors, relevant.T, ks)
+    return {**{f"t2i_r{k}": v for k, v in t2i.items()}, **{f"i2t_r{k}": v for k, v in i2t.items()}}
 
 
 def _batched(model: Any, values: np.ndarray, batch_size: int, dim: int) -> np.ndarray:

@@ -46,7 +46,8 @@ class DualEncoderRun:
     def summary(self) -> dict[str, Any]:
         last = self.trained.history[self.trained.best_epoch - 1] if self.trained.best_epoch else {}
         return {"split": self.split.sizes(), "best_epoch": self.trained.best_epoch,
-                "epochs_run": len(self.trained.history), "val_r1": last.get("val_r1"), "val_r5": last.get("val_r5"),
+                "epochs_run": len(self.trained.history), "val_recall": last.get("val_recall"),
+                "val_t2i_r1": last.get("val_t2i_r1"), "val_i2t_r1": last.get("val_i2t_r1"),
                 "temperature": self.trained.temperature, "train_s": round(self.trained.train_s, 2),
                 "embed_dim": self.trained.spec.dim, "spec": asdict(self.trained.spec)}
 
