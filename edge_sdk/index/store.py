@@ -112,7 +112,11 @@ class Index:
     # -- opening --------------------------------------------------------------------------------
     def _open(self, dim: int | None, space: str | None) -> None:
         if not self.read_only:
-            self.path.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"index at {self.path}: cannot create the folder ({exc.strerror or exc}); "
+                                  "expected a writable path") from exc
         try:
             self._db = sqlite3.connect(self.path / "index.sqlite", check_same_thread=False, isolation_level=None)
             if not self.read_only:

@@ -39,17 +39,17 @@ DEVICE, PREFIX = "pi-index", "edge_sdk"
 BASE = f"{PREFIX}/{DEVICE}"
 CLIP = {"seconds": 40.0, "fps": 3.0, "size": 96, "seed": 3}
 # Measured with this bundle (1,500 scenes, 30 epochs, seed 0) on this clip: precision@5 0.70 and a
-# matching frame in the top 5 for 5 of 6 zone queries; picking 5 frames at random gives about 0.35.
-MIN_PRECISION_AT_5 = 0.5
-MIN_TOP5_HIT_SHARE = 2 / 3
+# matching frame in the top 5 for 5 of 6 zone queries; after the trainer gained dropout and weight
+# decay, 0.57 and 4 of 6. Five frames picked at random give about 0.35 (computed below as `chance`).
+MIN_PRECISION_AT_5 = 0.45
+MIN_OVER_CHANCE = 0.1
+MIN_TOP5_HIT_SHARE = 0.5
 RESULT_SCHEMA = json.loads(resources.files("edge_sdk").joinpath("schemas", "search-result-1.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from converters.retrieval.testing import tiny_dual_encoder_bundle
-
-    return tiny_dual_encoder_bundle(tmp_path_factory.mktemp("dual"), scenes=1500, epochs=30, seed=0)
+@pytest.fixture
+def bundle(retrieval_bundle: Path) -> Path:
+    return retrieval_bundle
 
 
 @pytest.fixture
@@ -133,6 +133,7 @@ def test_frames_indexed_by_run_survive_a_restart_and_are_found_by_text_over_mqtt
             queries = _zone_queries(scenes)
             assert len(queries) >= 4, [q.text for q in queries]
             precision, found = [], 0
+            chance = sum(sum(matches(q, s) for s in scenes.values()) / len(scenes) for q in queries) / len(queries)
             for query in queries:
                 request_id = f"q-{uuid.uuid4().hex[:8]}"
                 reply = replies[request_id] = ask({"request_id": request_id, "text": query.text, "k": 5}, request_id)
@@ -146,8 +147,10 @@ def test_frames_indexed_by_run_survive_a_restart_and_are_found_by_text_over_mqtt
                     thumbs = recorder.on(hit["thumbnail_topic"])
                     assert thumbs and thumbs[-1].payload[:2] == b"\xff\xd8"
             mean_precision = sum(precision) / len(precision)
-            print(f"zone queries: {len(queries)}, precision@5 {mean_precision:.2f}, found in top 5: {found}")
+            print(f"zone queries: {len(queries)}, precision@5 {mean_precision:.2f} (random: {chance:.2f}), "
+                  f"found in top 5: {found}")
             assert mean_precision >= MIN_PRECISION_AT_5, precision
+            assert mean_precision >= chance + MIN_OVER_CHANCE, (precision, chance)
             assert found >= MIN_TOP5_HIT_SHARE * len(queries)
         finally:
             second.send_signal(signal.SIGTERM)
