@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dashboard.browser import Chromium, find_chromium  # tests/dashboard, a package beside this one
 
 from edge_sdk.configtools import build
 from edge_sdk.dashboard import encode_thumbnail, serve
@@ -20,8 +21,6 @@ from edge_sdk.index import ImageEmbedder, Index, SearchService
 from edge_sdk.sinks.mqtt import MQTTConfig
 from edge_sdk.sinks.mqtt.publisher import MQTTPublisher
 from edge_sdk.testing import MosquittoBroker
-
-from ..dashboard.browser import Chromium, find_chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 pytest.importorskip("ai_edge_litert")
