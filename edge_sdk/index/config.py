@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from edge_sdk.configtools import bounds, check_bounds
 from edge_sdk.errors import ConfigError
@@ -40,8 +41,10 @@ class IndexConfig:
     thumbnail_quality: int = field(default=70, metadata={**bounds(ge=10, le=100), "help": "thumbnail JPEG quality"})
     queue_size: int = field(default=16, metadata={
         **bounds(ge=1), "help": "frames waiting for the index writer; when full the oldest waiting one is "
-                                "dropped (drop_oldest, counted): a live camera never waits for the disk. In "
-                                "camera.playback every_frame (a replay) the run waits for room instead"})
+                                "dropped (drop_oldest, counted): a live camera never waits for the disk"})
+    when_full: Literal["auto", "drop_oldest", "block"] = field(default="auto", metadata={
+        "help": "a full queue drops its oldest frame, or makes the run wait for room; auto: wait in "
+                "camera.playback every_frame (a replay indexes the same frames every time), drop on a live camera"})
 
     def __post_init__(self) -> None:
         check_bounds(self)

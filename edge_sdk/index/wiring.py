@@ -35,8 +35,10 @@ def attach_index(config: DeviceConfig, model: FusionModel, publisher: MQTTSink |
         return None
     from edge_sdk.index.query import SearchService
 
-    replay = config.camera.playback == "every_frame"  # the run waits for its sinks: the index waits too
-    stage = IndexStage.open(config.index, model, block_when_full=replay).start()
+    policy = config.index.when_full
+    # auto: a replay waits for its sinks, so it waits for the index too; a live camera never waits
+    block = policy == "block" or (policy == "auto" and config.camera.playback == "every_frame")
+    stage = IndexStage.open(config.index, model, block_when_full=block).start()
     stack.callback(stage.close)
     if publisher is not None:
         service = SearchService(stage.index, device=config.device, base_topic=publisher.topics.base,
