@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VENV_TFLRT := .venv-tflite-runtime
 STAMP_TFLRT := $(VENV_TFLRT)/.installed
 
-.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models bench-retrieval bench-index seek-bundle zoo clean
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models bench-retrieval bench-index soak seek-bundle zoo clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(PY) -m edge_sdk.cli demo
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
@@ -49,7 +49,7 @@ bench-runtime: $(STAMP)
 	$(PY) bench/runtime.py
 
 bench-bridge: $(STAMP)
-	$(PY) bench/bridge.py
+	$(PY) bench/bridge.py $(BENCH_BRIDGE_ARGS)
 
 bench-preprocess: $(STAMP)
 	$(PY) bench/preprocess.py
@@ -68,6 +68,11 @@ bench-retrieval: $(STAMP)
 # BUNDLE=path uses that retrieval bundle; without it a tiny dual encoder is trained first (needs TensorFlow).
 bench-index: $(STAMP)
 	$(PY) bench/index.py $(if $(BUNDLE),--bundle $(BUNDLE))
+
+# A long run on a looping video against a Mosquitto restarted every SOAK_RESTART_S seconds: RSS, fds,
+# threads, outbox and every counter; the last line is JSON. SOAK_S=300 SOAK_RESTART_S=60 make soak
+soak: $(STAMP)
+	SOAK_S=$${SOAK_S:-1200} SOAK_RESTART_S=$${SOAK_RESTART_S:-180} $(PY) bench/soak.py
 
 # Rebuilds the small seek bundle kept in the repo for TensorFlow-free tests.
 seek-bundle: $(STAMP)

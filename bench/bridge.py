@@ -4,17 +4,30 @@ Prints a table, then as its last line one JSON object with the figures the issue
 Everything runs for real: the Python decoder and the C decoder on the same fuzz stream, the C
 simulator on a pty for round trips, sensor rate, replug and safe stop, avr-gcc for sizes, and
 the Uno image itself in simavr (``simavr_*``: its UART on a pty, the same BridgeLink).
+
+``noise_*``: commands for ``--noise-s`` seconds (60) through a line that flips one bit of 1 % of
+the bytes in both directions (``firmware_bridge.tools.noise.NoisyLine`` between the simulator's
+pty and the link's). Applications are counted at the device, from the simulator's own
+``APPLY ... seq=N`` report, per command: ``noise_commands_applied_twice`` and
+``noise_commands_lost`` (ACKed, never applied) must be 0. ``linemode_*``: hostile lines
+(``firmware_bridge.tools.linefuzz``) through the real LineReader on a pty; ``linemode_crashes`` 0.
+
+``--only noise,linemode`` runs a subset (names: fuzz, interop, link, safe_stop, sizes, simavr,
+noise, linemode).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tty
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +42,19 @@ from firmware_bridge import (
     BridgeConfig,
     BridgeError,
     BridgeLink,
+    CommandTimeoutError,
     Frame,
     FrameDecoder,
+    LineModeConfig,
+    LineReader,
+    LinkDownError,
     describe,
     encode_frame,
 )
 from firmware_bridge.protocol.messages import Sensor, decode_frame, pack
 from firmware_bridge.tools import HostSimulator, build_avr_core, build_host_tools, build_uno_sketch
+from firmware_bridge.tools.linefuzz import hostile_line
+from firmware_bridge.tools.noise import NoisyLine
 from firmware_bridge.tools.simavr import AVRSimulator, motor_duty, simavr_installed
 from firmware_bridge.tools.vectorgen import load_vectors, vectors_path
 
@@ -307,56 +326,195 @@ def sizes() -> dict[str, Any]:
     return out
 
 
-def main() -> int:
+def _noise_command(i: int) -> tuple[str, int]:
+    """Command i: alternate motors, values stepping through -1000..1000, so that (actuator, value)
+    repeats only every 4002 commands and (seq, actuator, value) names one command at the device."""
+    return ("motor_left", "motor_right")[i % 2], (i // 2) % 2001 - 1000
+
+
+def noise_figures(duration_s: float, flip_rate: float = 0.01) -> dict[str, Any]:
+    # Short timeouts make lost ACKs (and so resends of applied commands) frequent.
+    config = BridgeConfig(command_timeout_s=0.05, command_retries=3, handshake_attempts=20, link_timeout_s=2.0)
+    sent: list[tuple[int, str, int, float]] = []  # seq, actuator, value, first send (monotonic)
+    acked: dict[int, bool | None] = {}  # index in sent -> the ACK said duplicate
+    fates: dict[int, str] = {}  # index in sent -> command_fate after a timeout
+    with (
+        HostSimulator(distance_cm=42.3, sensor_period_ms=50) as sim,
+        NoisyLine(sim.port, flip_rate, seed=SEED) as line,
+        BridgeLink.open(line.path, config) as link,
+    ):
+        deadline = time.monotonic() + duration_s
+        i = 0
+        bar = tqdm(desc="noise", unit="cmd", leave=False, file=sys.stderr)
+        while time.monotonic() < deadline:
+            actuator, value = _noise_command(i)
+            i += 1
+            first_send = time.monotonic()
+            try:
+                result = link.send_command(actuator, value)
+            except CommandTimeoutError as exc:
+                sent.append((exc.seq, actuator, value, first_send))
+                fates[len(sent) - 1] = link.command_fate(exc, timeout_s=1.0).value
+                continue
+            except LinkDownError:
+                link.wait_connected(5.0)  # not sent: the link was down (noise ate the heartbeats)
+                continue
+            sent.append((result.seq, actuator, value, first_send))
+            acked[len(sent) - 1] = result.duplicate
+            bar.update()
+        bar.close()
+        time.sleep(0.3)  # the simulator's last APPLY lines reach its reader thread
+        stats = link.stats()
+        events = [e for e in sim.actuator_events() if e.seq is not None]
+        device_duplicates = sim.duplicates
+        noise = line.counts()
+    # Each application the device reported belongs to the latest command with its (seq, actuator,
+    # value) sent before it; within 4002 commands that triple is unique.
+    by_key: dict[tuple[int, str, int], list[int]] = {}
+    for index, (seq, actuator, value, _) in enumerate(sent):
+        by_key.setdefault((seq, actuator, value), []).append(index)
+    applications = [0] * len(sent)
+    unmatched = 0
+    for event in events:
+        candidates = [j for j in by_key.get((event.seq or 0, event.name, event.value), []) if sent[j][3] <= event.time_s]
+        if candidates:
+            applications[candidates[-1]] += 1
+        else:
+            unmatched += 1  # a command the host never sent (a corrupt frame that passed the CRC)
+    fate_wrong = sum(
+        (fate == "applied" and applications[j] == 0) or (fate == "not_applied" and applications[j] > 0)
+        for j, fate in fates.items()
+    )
+    return {
+        "noise_seconds": duration_s,
+        "noise_flip_rate": flip_rate,
+        "noise_bits_flipped_to_host": noise.to_host_flips,
+        "noise_bits_flipped_to_device": noise.to_device_flips,
+        "noise_commands_sent": len(sent),
+        "noise_commands_acked": len(acked),
+        "noise_commands_applied_twice": sum(n > 1 for n in applications),
+        "noise_commands_lost": sum(applications[j] == 0 for j in acked),
+        "noise_acked_as_duplicate": sum(bool(d) for d in acked.values()),
+        "noise_device_duplicates": device_duplicates,
+        "noise_unmatched_applications": unmatched,
+        "noise_retries": stats.retries,
+        "noise_crc_errors_host": stats.crc_errors,
+        "noise_timeouts": len(fates),
+        "noise_timeouts_applied": sum(f == "applied" for f in fates.values()),
+        "noise_timeouts_not_applied": sum(f == "not_applied" for f in fates.values()),
+        "noise_timeouts_unknown": sum(f == "unknown" for f in fates.values()),
+        "noise_timeout_fate_wrong": int(fate_wrong),
+        "noise_link_losses": stats.link_losses,
+    }
+
+
+def linemode_fuzz(n_lines: int) -> dict[str, Any]:
+    rng = random.Random(SEED + 2)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    crashes = 0
+    try:
+        with LineReader.open(os.ttyname(slave), LineModeConfig(time_key="t_ms")) as reader:
+            written = 0
+            batch = bytearray()
+            for _ in tqdm(range(n_lines), desc="linemode fuzz", unit="line", leave=False, file=sys.stderr):
+                batch += hostile_line(rng)
+                written += 1
+                if len(batch) > 4096:
+                    os.write(master, bytes(batch))  # blocks while the reader is behind: nothing lost
+                    batch.clear()
+            os.write(master, bytes(batch) + b"fuzz_done=1\n")
+            written += 1
+            try:
+                while reader.wait_for_reading(10.0).values.get("fuzz_done") != 1.0:
+                    pass
+            except BridgeError as exc:
+                crashes += 1  # the reader stopped reading: a crash, whatever its cause
+                print(f"linemode fuzz: {exc}", file=sys.stderr)
+            stats = reader.stats()
+    finally:
+        os.close(master)
+        os.close(slave)
+    crashes += stats["reader_failures"]
+    accounted = stats["lines_ok"] + stats["lines_skipped"]
+    out: dict[str, Any] = {
+        "linemode_lines": written,
+        "linemode_crashes": crashes,
+        "linemode_readings": stats["readings"],
+        "linemode_unaccounted": written - accounted,
+        "linemode_link_losses": stats["link_losses"],
+    }
+    out.update({f"linemode_rejected_{k}": v for k, v in stats["rejected"].items()})
+    return out
+
+
+SECTIONS = ("fuzz", "interop", "link", "safe_stop", "sizes", "simavr", "noise", "linemode")
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = argparse.ArgumentParser(description="firmware bridge bench")
+    cli.add_argument("--noise-s", type=float, default=60.0, help="length of the noisy-line command run")
+    cli.add_argument("--linemode-lines", type=int, default=20000, help="hostile lines for the line-mode fuzz")
+    cli.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    args = cli.parse_args(argv)
+    only = set(args.only.split(","))
+    if not only <= set(SECTIONS) or args.noise_s <= 0 or args.linemode_lines < 1:
+        cli.error(f"--only takes {','.join(SECTIONS)}; --noise-s > 0; --linemode-lines >= 1")
     started = time.monotonic()
     tools = build_host_tools()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory():
-        results.update(fuzz(tools.vectors_tool))
-        results.update(interop(tools.vectors_tool))
-        results.update(link_figures())
-        results.update(safe_stop())
-        results.update(sizes())
-        results.update(simavr_figures())
+        for name, run in (
+            ("fuzz", lambda: fuzz(tools.vectors_tool)),
+            ("interop", lambda: interop(tools.vectors_tool)),
+            ("link", link_figures),
+            ("safe_stop", safe_stop),
+            ("sizes", sizes),
+            ("simavr", simavr_figures),
+            ("noise", lambda: noise_figures(args.noise_s)),
+            ("linemode", lambda: linemode_fuzz(args.linemode_lines)),
+        ):
+            if name in only:
+                results.update(run())
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     rows = [
         (
             "fuzz frames (half damaged)",
-            f"{results['fuzz_frames']} ({results['fuzz_corrupted']} damaged)",
+            f"{results.get('fuzz_frames', '-')} ({results.get('fuzz_corrupted', '-')} damaged)",
         ),
-        ("corrupt frames accepted", results["fuzz_corrupt_accepted"]),
-        ("decoder crashes", results["fuzz_crashes"]),
+        ("corrupt frames accepted", results.get("fuzz_corrupt_accepted", "-")),
+        ("decoder crashes", results.get("fuzz_crashes", "-")),
         (
             "intact frames decoded / sent",
-            f"{results['fuzz_intact_decoded']} / {results['fuzz_intact_sent']}",
+            f"{results.get('fuzz_intact_decoded', '-')} / {results.get('fuzz_intact_sent', '-')}",
         ),
-        ("C decoder agrees with Python", results["fuzz_c_python_agree"]),
+        ("C decoder agrees with Python", results.get("fuzz_c_python_agree", "-")),
         (
             "interop vectors / failures",
-            f"{results['interop_vectors']} / {results['interop_failures']}",
+            f"{results.get('interop_vectors', '-')} / {results.get('interop_failures', '-')}",
         ),
         (
             "command RTT p50 / p99 (pty)",
-            f"{results['rtt_p50_ms']} / {results['rtt_p99_ms']} ms",
+            f"{results.get('rtt_p50_ms', '-')} / {results.get('rtt_p99_ms', '-')} ms",
         ),
-        ("sensor frames/s (pty, 1 ms period)", results["sensor_frames_per_s"]),
+        ("sensor frames/s (pty, 1 ms period)", results.get("sensor_frames_per_s", "-")),
         (
             "sensor frame on the wire",
-            f"{results['sensor_frame_wire_bytes']} B ({results['sensor_frame_payload_bytes']} B payload)",
+            f"{results.get('sensor_frame_wire_bytes', '-')} B ({results.get('sensor_frame_payload_bytes', '-')} B payload)",
         ),
-        ("max sensor frames/s at 115200", results["sensor_frames_per_s_115200_max"]),
-        ("wire efficiency at 115200", results["wire_efficiency_115200"]),
+        ("max sensor frames/s at 115200", results.get("sensor_frames_per_s_115200_max", "-")),
+        ("wire efficiency at 115200", results.get("wire_efficiency_115200", "-")),
         (
             "replug recovered",
-            f"{results['replug_recovered']} ({results['replug_total_ms']} ms incl. 300 ms unplugged)",
+            f"{results.get('replug_recovered', '-')} ({results.get('replug_total_ms', '-')} ms incl. 300 ms unplugged)",
         ),
         (
             "safe stop (stale → ACK) max / p50",
-            f"{results['safe_stop_ms']} / {results['safe_stop_p50_ms']} ms",
+            f"{results.get('safe_stop_ms', '-')} / {results.get('safe_stop_p50_ms', '-')} ms",
         ),
         (
-            f"core RAM / flash ({results['firmware_target']})",
-            f"{results['firmware_ram_bytes']} / {results['firmware_flash_bytes']} B",
+            f"core RAM / flash ({results.get('firmware_target', '-')})",
+            f"{results.get('firmware_ram_bytes', '-')} / {results.get('firmware_flash_bytes', '-')} B",
         ),
         (
             "Uno sketch RAM / flash",
@@ -365,7 +523,7 @@ def main() -> int:
         (
             "Uno image in simavr: handshake / RTT p50 / p99",
             (
-                f"{results['simavr_handshake_ok']} / {results.get('simavr_rtt_p50_ms', '-')} / "
+                f"{results.get('simavr_handshake_ok', '-')} / {results.get('simavr_rtt_p50_ms', '-')} / "
                 f"{results.get('simavr_rtt_p99_ms', '-')} ms"
             ),
         ),
@@ -373,7 +531,29 @@ def main() -> int:
             "simavr sensor frames/s, distance error",
             (f"{results.get('simavr_sensor_frames_per_s', '-')}, {results.get('simavr_distance_error_cm', '-')} cm"),
         ),
+        (
+            "noisy line: commands sent / ACKed",
+            f"{results.get('noise_commands_sent', '-')} / {results.get('noise_commands_acked', '-')}",
+        ),
+        ("noisy line: applied twice (counted at the device)", results.get("noise_commands_applied_twice", "-")),
+        ("noisy line: ACKed but never applied", results.get("noise_commands_lost", "-")),
+        ("noisy line: ACKed as duplicate (ACK lost, resent)", results.get("noise_acked_as_duplicate", "-")),
+        (
+            "noisy line: timeouts applied / not / unknown",
+            (
+                f"{results.get('noise_timeouts_applied', '-')} / {results.get('noise_timeouts_not_applied', '-')} / "
+                f"{results.get('noise_timeouts_unknown', '-')} (wrong: {results.get('noise_timeout_fate_wrong', '-')})"
+            ),
+        ),
+        (
+            "line-mode fuzz: lines / crashes / unaccounted",
+            (
+                f"{results.get('linemode_lines', '-')} / {results.get('linemode_crashes', '-')} / "
+                f"{results.get('linemode_unaccounted', '-')}"
+            ),
+        ),
     ]
+    rows = [(name, value) for name, value in rows if "- / -" not in str(value) and value != "-"]
     width = max(len(name) for name, _ in rows)
     print(f"{'firmware bridge':<{width}}  value")
     print("-" * (width + 30))

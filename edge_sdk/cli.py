@@ -196,7 +196,9 @@ def _run_config(args: argparse.Namespace) -> Any:
 
 def _summary_line(summary: dict[str, Any]) -> str:
     stages = summary.get("stages", {})
-    parts = [f"results={summary.get('results')}", f"published={summary.get('published')}", f"fps={summary.get('fps')}"]
+    from edge_sdk.pipeline.summary import describe_inputs, describe_published, describe_sinks
+
+    parts = [f"results={summary.get('results')}", describe_published(summary), f"fps={summary.get('fps')}"]
     for stage in ("capture", "preprocess", "invoke", "publish"):
         if stage in stages:
             parts.append(f"{stage}_p50={stages[stage]['p50_ms']}ms")
@@ -208,10 +210,20 @@ def _summary_line(summary: dict[str, Any]) -> str:
         line += (f"\nedge-sdk run: frames {seen} = {summary.get('results')} processed + {drops.get('frames', 0)} "
                  f"dropped (inference busy) + {capture.get('frames_skipped', 0)} skipped by realtime pacing + "
                  f"{drops.get('incomplete_inputs', 0)} with incomplete inputs")
+        if drops.get("max_fps"):
+            line += f" + {drops['max_fps']} over pipeline.max_fps"
+        unread = (summary.get("queues") or {}).get("frames", 0)
+        if unread:
+            line += f" + {unread} read but not taken before the run stopped"
     if summary.get("mqtt"):  # published means handed to the outbox; say what reached the broker
         from edge_sdk.sinks.mqtt.report import describe_delivery
 
         line += "\nedge-sdk run: mqtt " + describe_delivery(summary["mqtt"])
+    inputs = describe_inputs(summary)
+    if inputs:
+        line += "\nedge-sdk run: inputs " + inputs
+    for sink_line in describe_sinks(summary):
+        line += "\nedge-sdk run: " + sink_line
     return line
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from edge_sdk.bundle import Manifest
-from edge_sdk.clock import WallReplayClock, from_wall_s, now_s
+from edge_sdk.clock import from_wall_s, now_s
 from edge_sdk.config import DeviceConfig
 from edge_sdk.errors import ConfigError, MissingDependencyError
 from edge_sdk.model import FusionModel
@@ -26,6 +26,7 @@ from edge_sdk.pipeline import Pipeline, Result
 from edge_sdk.pipeline.signals import stop_on_signals
 from edge_sdk.sinks.base import MQTTSink, ResultSink
 from edge_sdk.sinks.mqtt.config import MQTTConfig
+from edge_sdk.sources.trace import FirstFrameClock
 
 if TYPE_CHECKING:
     from edge_sdk.index.stage import IndexStage
@@ -90,9 +91,10 @@ class Runtime:
 
         frames = open_frame_source(config.camera)
         self._stack.callback(frames.close)
-        # every_frame: replays follow the video's clock; realtime: the wall's, from when the run starts (run())
-        replay_clock = frames.media_clock or WallReplayClock()
-        self._wall_replay = replay_clock if isinstance(replay_clock, WallReplayClock) else None
+        # every_frame: replays follow the video's clock; realtime: the wall's, from the first frame (a stream
+        # that takes seconds to open must not start the traces early); text and sensor traces share it
+        replay_clock = frames.media_clock or FirstFrameClock()
+        wall_replay = replay_clock if isinstance(replay_clock, FirstFrameClock) else None
         text = open_text_source(config.text, replay_clock)
         sensor = open_sensor_source(config.sensor, replay_clock)
         self.text_slot, self.sensor_slot = text, sensor
@@ -111,7 +113,9 @@ class Runtime:
         if config.output.stdout_jsonl:
             from edge_sdk.sinks.jsonl import JSONLinesSink
 
-            sinks.append(JSONLinesSink(config.device).start())
+            # the publisher's boot: the lines and the MQTT messages of a result carry the same (boot, seq)
+            boot = self.publisher.boot if self.publisher is not None else None
+            sinks.append(JSONLinesSink(config.device, boot=boot).start())
 
         if self.publisher is not None:
             from edge_sdk.sinks.mqtt.homeassistant import TaskInfo
@@ -131,6 +135,7 @@ class Runtime:
         self.pipeline = Pipeline(
             model, frames, text=text, sensor=sensor, config=config.pipeline, align=config.align,
             sinks=sinks, on_progress=self._progress, on_frame=frame_hooks(self._snapshot_hook(), self.index_stage),
+            on_first_frame=None if wall_replay is None else lambda frame: wall_replay.start(frame.timestamp_s),
         )
         self._stack.callback(self.pipeline.close)
         if self.actions is not None:
@@ -241,8 +246,6 @@ class Runtime:
         assert self.pipeline is not None
         from edge_sdk.deploy import sdnotify
 
-        if self._wall_replay is not None:
-            self._wall_replay.start_s = now_s()
         with stop_on_signals(self.pipeline.stop):
             sdnotify.ready(f"running model {self.pipeline.model.manifest.model.name}")
             try:
@@ -256,8 +259,7 @@ class Runtime:
         out = dict(stats or self.pipeline.stats())
         if self.first_result_s is not None:
             out["first_result_s"] = round(self.first_result_s, 3)
-        out["inputs"] = {"text": self.text_slot.stats() if self.text_slot is not None else None,
-                         "sensor": self.sensor_slot.stats() if self.sensor_slot is not None else None}
+        out["sinks"] = self.pipeline.sink_stats()  # each sink's own counters, whatever it counts
         if self.publisher is not None:
             out["mqtt"] = self.publisher.stats()
         if self.link is not None:

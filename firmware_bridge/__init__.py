@@ -42,7 +42,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; at run time each n
         SimulatorError,
     )
     from firmware_bridge.link.actions import ActionController, ActionStats
-    from firmware_bridge.link.bridge import BridgeLink, CommandResult, LinkState
+    from firmware_bridge.link.bridge import BridgeLink, CommandFate, CommandResult, LinkState
     from firmware_bridge.link.clock import ClockMapper
     from firmware_bridge.link.linemode import LineParser, LineReader
     from firmware_bridge.link.ports import PortInfo, list_ports
@@ -102,6 +102,7 @@ _EXPORTS = {
     "MessageType": "firmware_bridge.protocol.codec",
     "DecoderCounters": "firmware_bridge.protocol.decoder",
     "FrameDecoder": "firmware_bridge.protocol.decoder",
+    "CommandFate": "firmware_bridge.link.bridge",
     "Ack": "firmware_bridge.protocol.messages",
     "ActuatorInfo": "firmware_bridge.protocol.messages",
     "ChannelInfo": "firmware_bridge.protocol.messages",
@@ -135,6 +136,7 @@ __all__ = [
     "ClockMapper",
     "Command",
     "CommandError",
+    "CommandFate",
     "CommandRejectedError",
     "CommandResult",
     "CommandTimeoutError",

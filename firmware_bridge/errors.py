@@ -86,7 +86,18 @@ class LinkDownError(LinkError):
 
 
 class CommandTimeoutError(LinkError, TimeoutError):
-    """A command got no ACK after all its retries."""
+    """A command got no ACK after all its retries. The device may still have applied it.
+
+    A frame can arrive while its ACK is lost on the way back, so a timeout does not mean "not
+    applied". ``seq``, ``actuator``, ``value`` and ``session`` identify the command; pass the error
+    to :meth:`BridgeLink.command_fate` to ask the device (``applied``, ``not_applied``, ``unknown``).
+    """
+
+    def __init__(
+        self, message: str, *, seq: int = -1, actuator: str = "", value: int = 0, session: int = -1
+    ) -> None:
+        super().__init__(message)
+        self.seq, self.actuator, self.value, self.session = seq, actuator, value, session
 
 
 class CommandError(BridgeError, ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -31,17 +32,21 @@ class CaptureThread:
     """
 
     def __init__(self, source: FrameSource, slot: LatestSlot[Frame] | BlockingSlot[Frame],
-                 name: str | None = None) -> None:
+                 name: str | None = None, on_first_frame: Callable[[Frame], object] | None = None) -> None:
+        """``on_first_frame(frame)`` runs on this thread before the first frame is handed on (the replay
+        clock of the traces starts there)."""
         self.source, self.slot = source, slot
+        self.on_first_frame = on_first_frame
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name or f"edge-capture-{source.name}", daemon=True)
 
     @classmethod
-    def for_source(cls, source: FrameSource, capacity: int = 2) -> CaptureThread:
+    def for_source(cls, source: FrameSource, capacity: int = 2,
+                   on_first_frame: Callable[[Frame], object] | None = None) -> CaptureThread:
         every_frame = source.mode is RunningMode.EVERY_FRAME
         slot: LatestSlot[Frame] | BlockingSlot[Frame] = BlockingSlot(capacity) if every_frame else LatestSlot()
-        return cls(source, slot)
+        return cls(source, slot, on_first_frame=on_first_frame)
 
     @property
     def name(self) -> str:
@@ -75,6 +80,9 @@ class CaptureThread:
                 frame = self.source.read()
                 if frame is None:
                     break
+                if self.on_first_frame is not None:
+                    first, self.on_first_frame = self.on_first_frame, None
+                    first(frame)
                 while not self.slot.put(frame, timeout_s=_PUT_POLL_S):
                     if self._stop.is_set() or self.slot.closed:
                         return

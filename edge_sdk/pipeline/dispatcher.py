@@ -34,7 +34,7 @@ __all__ = ["Dispatcher", "ResultCallback"]
 
 _log = logging.getLogger(__name__)
 ResultCallback = Callable[[Result], Any]
-PublishMany = Callable[[list[dict[str, Any]]], Any]
+PublishMany = Callable[[list[dict[str, Any] | None]], Any]  # None: a payload refused while built
 _T = TypeVar("_T")
 
 
@@ -111,7 +111,7 @@ class _Lane(Generic[_T]):
 class Dispatcher:
     """The sink path and the callback path, started, fed and closed together (see the module docstring)."""
 
-    def __init__(self, capacity: int, times: StageTimes, payload_of: Callable[[Result], dict[str, Any]],
+    def __init__(self, capacity: int, times: StageTimes, payload_of: Callable[[Result], dict[str, Any] | None],
                  name: str = "edge_sdk-dispatcher", block_when_full: bool = False) -> None:
         """``payload_of(result)`` builds what the sinks get, on the sink thread rather than the worker."""
         self._payload_of = payload_of
@@ -122,6 +122,7 @@ class Dispatcher:
         self._sink_lane: _Lane[Result] = _Lane(capacity, True, self._publish, f"{name}-sinks")
         self.error: BaseException | None = None
         self.callback_errors = 0
+        self.handed = 0  # payloads given to the publishers
         self.published = 0  # payloads every sink accepted
 
     @property
@@ -156,7 +157,8 @@ class Dispatcher:
         self._callbacks.append((label, callback))
 
     def add_publisher(self, publish_many: PublishMany) -> None:
-        """``publish_many(payloads)`` gets the payloads of each batch, in order; errors stop the run."""
+        """``publish_many(payloads)`` gets the payloads of each batch, in order; errors stop the run. When it
+        returns an int, that is how many it accepted (``published`` counts no more)."""
         self._publishers.append(publish_many)
 
     def start(self) -> Dispatcher:
@@ -197,12 +199,16 @@ class Dispatcher:
         started = time.perf_counter()
         try:
             payloads = [self._payload_of(result) for result in batch]
+            published = len(payloads)
             for publish_many in self._publishers:
-                publish_many(payloads)
+                accepted = publish_many(payloads)
+                if isinstance(accepted, int):  # a fan-out that refused some (not JSON) says how many it took
+                    published = min(published, accepted)
         except Exception as exc:  # noqa: BLE001 - any sink failure ends the run, with its cause
             self.error = exc
             _log.error("publishing failed: %s", exc)
             return False
-        self.published += len(payloads)
+        self.handed += len(payloads)
+        self.published += published
         self._times.record("publish", (time.perf_counter() - started) * 1000.0 / len(payloads))
         return True

@@ -30,6 +30,7 @@ from edge_sdk.pipeline.align import Aligner
 from edge_sdk.pipeline.capture import CaptureThread
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
+from edge_sdk.pipeline.fanout import SinkFanout
 from edge_sdk.pipeline.incomplete import IncompleteWarner
 from edge_sdk.pipeline.result import Result
 from edge_sdk.pipeline.signals import stop_on_signals
@@ -52,13 +53,6 @@ class PipelineState(enum.Enum):
     RUNNING = "running"
     STOPPED = "stopped"  # run() returned; sinks closed
     CLOSED = "closed"  # the model is released too
-
-
-def _batch_publisher(sink: ResultSink) -> Callable[[list[dict[str, Any]]], Any]:
-    many = getattr(sink, "publish_results", None)
-    if callable(many):
-        return many
-    return lambda payloads: [sink.publish_result(payload) for payload in payloads]
 
 
 class Pipeline:
@@ -88,7 +82,10 @@ class Pipeline:
         sinks: Sequence[ResultSink] = (),
         on_progress: Callable[[], object] | None = None,
         on_frame: Callable[[Frame, Result], object] | None = None,
+        on_first_frame: Callable[[Frame], object] | None = None,
     ) -> None:
+        """``on_first_frame(frame)``: on the capture thread, before the first frame goes on (a replay
+        clock starts there)."""
         self.model = model
         self._on_progress = on_progress  # per frame taken, e.g. the systemd watchdog
         self._on_frame = on_frame  # per result, on the worker, with the frame (snapshots)
@@ -97,7 +94,7 @@ class Pipeline:
         self._source = frames
         # one running mode for the run: the source's (camera.playback)
         every_frame = frames.mode is RunningMode.EVERY_FRAME
-        self._capture = CaptureThread.for_source(frames)
+        self._capture = CaptureThread.for_source(frames, on_first_frame=on_first_frame)
         self._aligner = Aligner(text, sensor, align)
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles
@@ -106,15 +103,24 @@ class Pipeline:
         manifest = model.manifest
         model_info = {"name": manifest.model.name, "version": manifest.model.version,
                       "quant": manifest.quantization, "sha256": manifest.tflite_sha256}
-        self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times,
-                                      lambda result: result.to_payload(model_info), block_when_full=every_frame)
-        for sink in self._sinks:
-            self._dispatcher.add_publisher(_batch_publisher(sink))
+        self._fanout = SinkFanout(self._sinks)
+
+        def payload_of(result: Result) -> dict[str, Any] | None:
+            try:
+                return result.to_payload(model_info)
+            except InputError as exc:  # a task result holding NaN: refused and counted, the stream goes on
+                self._fanout.refuse(result.frame_index, str(exc))
+                return None
+
+        self._dispatcher = Dispatcher(self.config.dispatch_queue, self.times, payload_of, block_when_full=every_frame)
+        if self._fanout:
+            self._dispatcher.add_publisher(self._fanout.publish)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._state = PipelineState.CREATED
         self._results = RateMeter()
         self.skipped_incomplete = 0
+        self.skipped_max_fps = 0  # frames taken but passed over to keep under pipeline.max_fps
         self.last_result: Result | None = None
         # on the worker, not as a callback: a callback would need the callback thread in every run
         self.first_result_at_s: float | None = None  # edge_sdk.clock.now_s() of the first result
@@ -162,6 +168,7 @@ class Pipeline:
         error = self._error or self._capture.error or self._dispatcher.error
         if error is not None:
             raise PipelineError(f"pipeline stopped: {error}") from error
+        self._raise_if_nothing_published()
         return self.stats()
 
     def stats(self) -> dict[str, Any]:
@@ -179,8 +186,11 @@ class Pipeline:
                 "callbacks": self._dispatcher.dropped,
                 "sinks": self._dispatcher.sink_dropped,
                 "incomplete_inputs": self.skipped_incomplete,
+                "max_fps": self.skipped_max_fps,
                 "paced": capture.frames_skipped,  # realtime playback passed over them: never read
+                "unencodable": self._fanout.unencodable,  # not JSON (NaN): given to no sink
             },
+            "sinks": self._sink_counts(),
             "queues": {"frames": self._capture.slot.depth(), "dispatch": self._dispatcher.depth(),
                        "dispatch_policy": self._dispatcher.policy,
                        "dispatch_blocked_s": round(self._dispatcher.blocked_s, 3),
@@ -189,8 +199,27 @@ class Pipeline:
             "capture": {"frames_read": capture.frames_read, "frames_skipped": capture.frames_skipped,
                         "read_failures": capture.read_failures, "reconnects": capture.reconnects},
             "align": self._aligner.stats(),
+            "inputs": {"text": None if self._aligner.text is None else self._aligner.text.stats(),
+                       "sensor": None if self._aligner.sensor is None else self._aligner.sensor.stats()},
             "callback_errors": self._dispatcher.callback_errors,
         }
+
+    def _sink_counts(self) -> dict[str, dict[str, Any]]:
+        """Per sink: what it accepted, and its own stats unless it adds them to its stats messages
+        itself (an MQTT sink's ``mqtt`` section: asking it here would be a round trip to its process)."""
+        counts = self._fanout.counts()
+        for name, sink in self._fanout.sinks:
+            own = getattr(sink, "stats", None)
+            if not hasattr(sink, "add_stats_section") and callable(own):
+                try:
+                    counts[name] = {**counts[name], **dict(own())}
+                except Exception:  # noqa: BLE001 - stats are best effort
+                    _log.debug("stats of sink %s failed", name, exc_info=True)
+        return counts
+
+    def sink_stats(self) -> dict[str, dict[str, Any]]:
+        """Each sink's own ``stats()``, whatever keys it returns, with ``accepted``: for the run's summary."""
+        return self._fanout.stats()
 
     def close(self) -> None:
         """Stop everything in order and release the model; idempotent."""
@@ -232,6 +261,7 @@ class Pipeline:
                 stats_due_s = picked_s + config.stats_interval_s
                 self._publish_stats()
             if min_interval_s and picked_s < next_due_s:
+                self.skipped_max_fps += 1
                 continue  # over max_fps: skip this frame, the next fresh one will do
             next_due_s = picked_s + min_interval_s
             inputs = aligner.align(frame)
@@ -291,6 +321,19 @@ class Pipeline:
             times.record("total", (time.perf_counter() - t0) * 1000.0 + timing["wait"])
             if config.max_frames and self._results.count >= config.max_frames:
                 return
+
+    def _raise_if_nothing_published(self) -> None:
+        """A run whose sinks refused every result failed, even if nothing raised."""
+        handed = self._dispatcher.handed
+        if not self._fanout or handed == 0:
+            return
+        if self.published == 0:
+            raise PipelineError(f"no result was published: all {handed} were refused; the last: "
+                                f"{self._fanout.last_refusal or 'no reason given'}")
+        for name, stats in self._fanout.stats().items():
+            if isinstance(stats.get("accepted"), int) and stats["accepted"] == 0:  # the sink's own count
+                raise PipelineError(f"no result was published: sink {name} accepted none of {handed}; "
+                                    f"its last error: {stats.get('last_error') or 'none given'}")
 
     def _publish_stats(self) -> None:
         """Stats go out at QoS 0 and never block; a sink that cannot take them is logged, not fatal."""

@@ -19,7 +19,7 @@ from typing import IO, Generic, Self, TypeVar
 
 from edge_sdk.clock import TIME_EPSILON_S, MediaClock, ReplayClock, now_s
 
-__all__ = ["LatestValue", "LineFeeder", "TraceReplay"]
+__all__ = ["InputRejected", "LatestValue", "LineFeeder", "TraceReplay"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,15 @@ T = TypeVar("T")
 _STOP_POLL_S = 0.1  # replay waits are sliced so close() takes effect promptly
 _LOGGED_REJECTS = 5  # then only counted, so a noisy producer cannot flood the log
 _HISTORY = 128  # readings kept for a worker that lags capture (a 100 Hz sensor: 1.3 s)
+
+
+class InputRejected(ValueError):
+    """A malformed input: ``reason`` is a short code for counting (``not_json``, ``non_finite``...),
+    the message says what was expected and what came."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class LatestValue(Generic[T]):
@@ -43,6 +52,7 @@ class LatestValue(Generic[T]):
         self._closed = False
         self.updates = 0
         self.rejected = 0
+        self.rejected_by: dict[str, int] = {}  # reason code -> count: every rejection, logged or not
         self.last_error: str | None = None
         self.advice: str | None = None  # what to check when frames lack this input (set by the source)
 
@@ -56,14 +66,20 @@ class LatestValue(Generic[T]):
             self.updates += 1
             self._cond.notify_all()
 
-    def reject(self, reason: str) -> None:
-        """Count a malformed input; the stream goes on."""
+    def reject(self, detail: str, reason: str = "malformed") -> None:
+        """Count a malformed input under ``reason`` (a short code); the stream goes on.
+
+        The log says only the first few, so a noisy producer cannot flood it; the counts by reason
+        are in :meth:`stats`, hence on the stats topic and in the run's summary.
+        """
         with self._cond:
             self.rejected += 1
-            self.last_error = reason
+            self.rejected_by[reason] = self.rejected_by.get(reason, 0) + 1
+            self.last_error = detail
             count = self.rejected
         if count <= _LOGGED_REJECTS:
-            log.warning("%s: rejected input (%d so far): %s", self.name, count, reason)
+            more = "; later ones are only counted (stats: rejected_by)" if count == _LOGGED_REJECTS else ""
+            log.warning("%s: rejected input (%s, %d so far): %s%s", self.name, reason, count, detail, more)
 
     def latest(self, at_s: float | None = None) -> tuple[T, float] | None:
         """The newest ``(value, timestamp_s)`` taken at or before ``at_s`` (default: now), or None
@@ -104,8 +120,10 @@ class LatestValue(Generic[T]):
 
     def stats(self) -> dict[str, object]:
         reading = self._reading
-        return {"name": self.name, "updates": self.updates, "rejected": self.rejected, "last_error": self.last_error,
-                "last_ts_s": None if reading is None else reading[1]}
+        with self._cond:
+            rejected_by = dict(sorted(self.rejected_by.items()))
+        return {"name": self.name, "updates": self.updates, "rejected": self.rejected, "rejected_by": rejected_by,
+                "last_error": self.last_error, "last_ts_s": None if reading is None else reading[1]}
 
     def close(self) -> None:
         """Stop the feeders; idempotent. The last reading stays readable."""
@@ -186,6 +204,9 @@ class TraceReplay(Generic[T]):
             self._media_clock.subscribe(self._release)
             self._release(None)  # records at or before where the video already is
         else:
+            on_start = getattr(self._clock, "on_start", None)
+            if callable(on_start):  # a clock that starts with the first frame: release what is due right then
+                on_start(self._release_started)
             self._thread.start()
 
     def stop(self) -> None:
@@ -210,15 +231,37 @@ class TraceReplay(Generic[T]):
         if index == len(records):
             self.done.set()
 
-    def _run(self) -> None:
-        try:
-            for t_s, value in self.records:
-                while not self._clock.wait_until(t_s, _STOP_POLL_S):
-                    if self._stop.is_set() or getattr(self._clock, "closed", False):
-                        return  # stopped, or the video driving the clock ended
-                if self._stop.is_set():
-                    return
+    def _release_upto(self, limit_t_s: float) -> None:
+        """Release, in order, the records not released yet whose time is at or before ``limit_t_s``."""
+        records = self.records
+        with self._release_lock:
+            while self._next < len(records) and records[self._next][0] <= limit_t_s:
+                t_s, value = records[self._next]
+                self._next += 1
                 self._setter(value, self._clock.to_runtime_s(t_s))
                 self.replayed += 1
+
+    def _release_started(self) -> None:
+        """On the thread that starts the clock (the first frame's): what is due at once, stamped on the new start."""
+        start_s = getattr(self._clock, "start_s", None)
+        if start_s is not None and not self._stop.is_set():
+            self._release_upto(now_s() - start_s)
+
+    def _run(self) -> None:
+        records = self.records
+        try:
+            while True:
+                with self._release_lock:
+                    index = self._next
+                if index >= len(records):
+                    return
+                t_s = records[index][0]
+                if not self._clock.wait_until(t_s, _STOP_POLL_S):
+                    if self._stop.is_set() or getattr(self._clock, "closed", False):
+                        return  # stopped, or the video driving the clock ended
+                    continue
+                if self._stop.is_set():
+                    return
+                self._release_upto(t_s)
         finally:
             self.done.set()

@@ -22,8 +22,20 @@ __all__ = ["MQTTSink", "ResultSink"]
 
 @runtime_checkable
 class ResultSink(Protocol):
-    """What the pipeline publishes to. A sink may also have ``publish_results(results) -> list[int]``
-    for a burst; the pipeline uses it when present, else calls ``publish_result`` per result."""
+    """What the pipeline publishes to.
+
+    Optional members, used when present:
+
+    * ``publish_results(results) -> list[int]``: a burst in one call (else ``publish_result`` per result);
+    * ``publish_stamped(results, stamps) -> int``: take results the run has already stamped,
+      ``stamps[i] == (boot, seq)`` of ``results[i]``, and return how many were taken. Sinks without it
+      stamp results themselves (the MQTT publishers); the pipeline hands their ``(boot, seq)`` to the
+      others, so every sink carries the same stamp for the same result (see ``edge_sdk.pipeline.fanout``);
+    * ``stats() -> dict``: its counters, printed as they are in the run's summary; an ``accepted``
+      of 0 after a run that produced results fails the run;
+    * ``sink_name``: how the summary and the stats call it (default: ``mqtt`` for an ``MQTTSink``, else
+      the class name).
+    """
 
     def publish_result(self, result: Mapping[str, Any]) -> int:
         """Stamp and take one result (``edge_sdk.result/1`` without ``seq``/``boot``); return its ``seq``."""

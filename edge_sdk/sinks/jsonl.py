@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
@@ -36,13 +36,17 @@ class JSONLinesSink:
         self._lock = threading.Lock()
         self._results = 0
         self._closed = False
+        self._boot_seen: str | None = None
 
     @property
     def boot(self) -> str:
-        return self._stamper.boot
+        """The boot of the lines written: the run's when it stamps results (:meth:`publish_stamped`)."""
+        return self._boot_seen or self._stamper.boot
 
     def start(self) -> Self:
         return self
+
+    sink_name = "jsonl"
 
     def publish_result(self, result: Mapping[str, Any]) -> int:
         seq, payload = self._stamper.stamp(result)
@@ -50,8 +54,27 @@ class JSONLinesSink:
         self._results += 1
         return seq
 
+    def publish_stamped(self, results: Sequence[Mapping[str, Any]], stamps: Sequence[tuple[str, int]]) -> int:
+        """Write results the run has stamped (``stamps[i] == (boot, seq)``), so these lines carry the same
+        ``(boot, seq)`` as the MQTT messages of the same results."""
+        if len(results) != len(stamps):
+            raise ValueError(f"publish_stamped needs one (boot, seq) per result. Got {len(stamps)} for "
+                             f"{len(results)} results")
+        lines = []
+        for result, (boot, seq) in zip(results, stamps):
+            _, payload = self._stamper.stamp(result)  # checks the result's keys; the stamp is replaced in place
+            payload["seq"], payload["boot"] = seq, boot
+            lines.append(encode(payload))
+            self._stamper.last_seq = seq
+            self._boot_seen = boot
+        self._write(b"\n".join(lines))
+        self._results += len(lines)
+        return len(lines)
+
     def publish_stats(self, stats: Mapping[str, Any]) -> bool:
-        self._write(encode(self._stamper.stats_payload(stats, time.time())))
+        payload = self._stamper.stats_payload(stats, time.time())
+        payload["boot"] = self.boot
+        self._write(encode(payload))
         return True
 
     def on_command(self, name: str, handler: Callable[[Any], None], payload_format: str = "json") -> None:

@@ -23,7 +23,7 @@ from typing import IO
 
 from edge_sdk.clock import MediaClock, ReplayClock, WallReplayClock, from_wall_s
 from edge_sdk.errors import ConfigError, SourceError
-from edge_sdk.pipeline.readings import LatestValue, LineFeeder, TraceReplay
+from edge_sdk.pipeline.readings import InputRejected, LatestValue, LineFeeder, TraceReplay
 from edge_sdk.sources.config import SENSOR_MAX_AGE_S, SensorConfig
 from edge_sdk.sources.trace import is_trace_file
 
@@ -56,8 +56,8 @@ class SensorSlot(LatestValue[Mapping[str, float]]):
         """Parse one JSON reading and store it; a malformed one is counted and returns False."""
         try:
             values, stamp = parse_sensor_record(line)
-        except ValueError as exc:
-            self.reject(str(exc))
+        except InputRejected as exc:
+            self.reject(str(exc), exc.reason)
             return False
         kind, when = stamp
         if kind == "ts":
@@ -84,26 +84,31 @@ def _default_clock(slot: SensorSlot) -> ReplayClock:
 def parse_sensor_record(line: bytes | str) -> tuple[dict[str, float], tuple[str, float]]:
     """``(values, (time_key, time))`` of one JSON reading; time_key is ``"ts"``, ``"t_s"`` or ``""``.
 
-    Raises ValueError with what was expected and what came.
+    Raises :class:`~edge_sdk.pipeline.readings.InputRejected` (a ValueError) with a reason code
+    (``not_json``, ``not_object``, ``not_number``, ``non_finite``, ``no_values``) and what was
+    expected and what came.
     """
     text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
     try:
         record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"sensor line is not valid JSON ({exc.msg}). Got: {text.strip()[:80]!r}") from None
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurdly nested input
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise InputRejected("not_json", f"sensor line is not valid JSON ({message}). Got: {text.strip()[:80]!r}") from None
     if not isinstance(record, dict):
-        raise ValueError(f"sensor line must be a JSON object of numbers. Got: {text.strip()[:80]!r}")  # noqa: TRY004
+        raise InputRejected("not_object", f"sensor line must be a JSON object of numbers. Got: {text.strip()[:80]!r}")
     values: dict[str, float] = {}
     stamp: tuple[str, float] = ("", 0.0)
     for key, value in record.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"sensor value {key!r} must be a finite number. Got: {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputRejected("not_number", f"sensor value {key!r} must be a finite number. Got: {value!r}")
+        if not math.isfinite(value):  # 1e999 parses as infinity
+            raise InputRejected("non_finite", f"sensor value {key!r} must be a finite number. Got: {value!r}")
         if key in _TIME_KEYS:
             stamp = (key, float(value))
         else:
             values[key] = float(value)
     if not values:
-        raise ValueError(f"sensor line has no values besides its time. Got: {text.strip()[:80]!r}")
+        raise InputRejected("no_values", f"sensor line has no values besides its time. Got: {text.strip()[:80]!r}")
     return values, stamp
 
 
@@ -117,10 +122,10 @@ def load_sensor_trace(path: str | Path, slot: SensorSlot | None = None) -> list[
             try:
                 values, (kind, t_s) = parse_sensor_record(line)
                 if kind != "t_s":
-                    raise ValueError(f"trace line needs a t_s. Got: {line.strip()[:80]!r}")
-            except ValueError as exc:
+                    raise InputRejected("no_t_s", f"trace line needs a t_s. Got: {line.strip()[:80]!r}")
+            except InputRejected as exc:
                 if slot is not None:
-                    slot.reject(f"{path}:{number}: {exc}")
+                    slot.reject(f"{path}:{number}: {exc}", exc.reason)
                 continue
             records.append((t_s, values))
     return records

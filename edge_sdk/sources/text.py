@@ -34,21 +34,22 @@ class TextSlot(LatestValue[str]):
         try:
             text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
         except UnicodeDecodeError as exc:
-            self.reject(f"command payload is not UTF-8: {exc}")
+            self.reject(f"command payload is not UTF-8: {exc}", "not_utf8")
             return False
         text = text.strip()
         if text.startswith("{"):
             try:
                 record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                self.reject(f"command payload is not valid JSON: {exc}. Got: {text[:80]!r}")
+            except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurdly nested
+                self.reject(f"command payload is not valid JSON: {exc}. Got: {text[:80]!r}", "not_json")
                 return False
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                self.reject(f'command payload must be text or {{"text": "..."}}. Got: {text[:80]!r}')
+                self.reject(f'command payload must be text or {{"text": "..."}}. Got: {text[:80]!r}', "not_text")
                 return False
             text = record["text"].strip()
         if not text or len(text) > MAX_TEXT_CHARS:
-            self.reject(f"command text must have 1 to {MAX_TEXT_CHARS} characters. Got: {len(text)}")
+            self.reject(f"command text must have 1 to {MAX_TEXT_CHARS} characters. Got: {len(text)}",
+                        "empty" if not text else "too_long")
             return False
         self.set(text)
         return True
@@ -63,12 +64,15 @@ def load_command_trace(path: str | Path, slot: TextSlot | None = None) -> list[t
                 continue
             try:
                 record = json.loads(line)
-                t_s, text = record["t_s"], record["text"]
-                if not isinstance(t_s, (int, float)) or isinstance(t_s, bool) or not isinstance(text, str):
-                    raise TypeError(f"expected a number t_s and a string text. Got: {line.strip()[:80]!r}")
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, RecursionError) as exc:
                 if slot is not None:
-                    slot.reject(f"{path}:{number}: {exc}")
+                    slot.reject(f"{path}:{number}: not valid JSON: {exc}", "not_json")
+                continue
+            t_s, text = (record.get("t_s"), record.get("text")) if isinstance(record, dict) else (None, None)
+            if not isinstance(t_s, (int, float)) or isinstance(t_s, bool) or not isinstance(text, str):
+                if slot is not None:
+                    slot.reject(f"{path}:{number}: expected a number t_s and a string text. Got: {line.strip()[:80]!r}",
+                                "bad_record")
                 continue
             records.append((float(t_s), text))
     return records

@@ -6,7 +6,9 @@ is fed its bytes (handshake, readings, ACK matching, HEARTBEAT, silence), and th
 public face that turns the protocol's events into states and callbacks.
 
 Callers send commands from any thread; each waits for its ACK with a timeout and resends the same
-sequence number (setting an actuator is idempotent, so a duplicate is harmless). Readings are
+sequence number. A device with the ``once`` capability applies a sequence number once and ACKs a
+resend as a duplicate, so a command takes effect at most once; after a timeout,
+:meth:`BridgeLink.command_fate` asks the device whether it was applied. Readings are
 delivered to a callback on a dispatcher thread and kept as "latest reading" with the MCU's clock
 mapped to host time.
 
@@ -34,7 +36,7 @@ from firmware_bridge.errors import (
     LinkDownError,
     LinkError,
 )
-from firmware_bridge.link.commands import CommandResult, resolve_actuator
+from firmware_bridge.link.commands import CommandFate, CommandResult, ask_fate, resolve_actuator
 from firmware_bridge.link.dispatch import CallbackDispatcher
 from firmware_bridge.link.protocol import HOST_HELLO, LinkProtocol
 from firmware_bridge.link.reader import READ_TIMEOUT_S, PortReader
@@ -42,6 +44,7 @@ from firmware_bridge.link.reading import LatestReading, SensorReading
 from firmware_bridge.link.stats import LatencyWindow, LinkStats
 from firmware_bridge.link.transport import open_port
 from firmware_bridge.protocol.messages import (
+    ACK_STATUS_DUPLICATE,
     Ack,
     Command,
     Hello,
@@ -50,7 +53,7 @@ from firmware_bridge.protocol.messages import (
     encode_frame,
 )
 
-__all__ = ["HOST_HELLO", "BridgeLink", "CommandResult", "LinkState"]
+__all__ = ["HOST_HELLO", "BridgeLink", "CommandFate", "CommandResult", "LinkState"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,7 @@ class BridgeLink:
         self._latest = LatestReading(self._cond)
         self._latency = LatencyWindow()
         self._dispatcher: CallbackDispatcher[Any] | None = None
+        self._reader_failure: BaseException | None = None  # kept after close() from the last reader
         # The protocol lives as long as the link, so its counters are totals across connect() calls.
         self._protocol = LinkProtocol(
             url,
@@ -169,6 +173,7 @@ class BridgeLink:
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.stop(timeout_s=2.0)
+            self._reader_failure = self._reader_failure or reader.failure
         self._protocol.cancel_pending()
         self._set_state(LinkState.CLOSED)
         dispatcher, self._dispatcher = self._dispatcher, None
@@ -215,6 +220,7 @@ class BridgeLink:
         reading = self._latest.wait_next(timeout_s, self._closing)
         if reading is not None:
             return reading
+        self._raise_if_reader_failed()
         if self._closing.is_set():
             raise LinkDownError(f"link to {self.url} was closed")
         raise LinkDownError(
@@ -232,15 +238,20 @@ class BridgeLink:
         """Set ``actuator`` (name or index) to ``value`` and wait for the device's ACK.
 
         Raises CommandError (unknown actuator, value out of range), CommandRejectedError (NACK),
-        CommandTimeoutError (no ACK after all retries) or LinkDownError (closed / not back in time).
+        CommandTimeoutError (no ACK after all retries: the device may still have applied it, ask
+        :meth:`command_fate`) or LinkDownError (closed / not back in time). A resend is the same
+        frame, and a device with the ``once`` capability applies it once: ``result.duplicate``
+        then says the effect came from an earlier attempt whose ACK was lost.
         """
         timeout_s = self.config.command_timeout_s if timeout_s is None else timeout_s
         retries = self.config.command_retries if retries is None else retries
         budget_s = timeout_s * (retries + 1)
         if not self.wait_connected(budget_s):
+            self._raise_if_reader_failed()
             raise LinkDownError(
                 f"cannot send to {self.url}: link is {self.state.value} (waited {budget_s:.2f} s)"
             )
+        session = self._protocol.session
         actuator_id, name = resolve_actuator(
             self.device, self.device_name, actuator, value
         )
@@ -274,7 +285,9 @@ class BridgeLink:
                             reason,
                         )
                     self._latency.add(latency_ms)
-                    return CommandResult(name, value, seq, attempt, latency_ms)
+                    status = pending.reply.status
+                    duplicate = None if status is None else status == ACK_STATUS_DUPLICATE
+                    return CommandResult(name, value, seq, attempt, latency_ms, duplicate)
                 if self._closing.is_set():
                     raise LinkDownError(
                         f"link to {self.url} was closed while waiting for ACK of {name}={value}"
@@ -282,10 +295,35 @@ class BridgeLink:
                 pending.event.clear()
             self._counts["command_timeouts"] += 1
             raise CommandTimeoutError(
-                f"no ACK from {self.url} for {name}={value} (seq {seq}) after {retries + 1} attempts of {timeout_s} s"
-            )
+                f"no ACK from {self.url} for {name}={value} (seq {seq}) after {retries + 1} attempts of "
+                f"{timeout_s} s; the device may have applied it (an ACK can be lost after the command "
+                "arrived): BridgeLink.command_fate(error) asks the device",
+                seq=seq, actuator=name, value=value, session=session,
+            )  # fmt: skip
         finally:
             self._protocol.forget_reply(seq)
+
+    def command_fate(self, error: CommandTimeoutError, timeout_s: float = 1.0) -> CommandFate:
+        """Whether the device applied the command that raised ``error``: applied, not_applied, unknown.
+
+        ``unknown`` when the device cannot tell within ``timeout_s``: it lacks the ``once``
+        capability, the link was re-established since (the device forgot), or the command is more
+        than 64 frames old.
+        """
+        fate = ask_fate(self._protocol, error.seq, error.session, timeout_s)
+        log.info("%s=%s (seq %d) after its timeout: %s", error.actuator, error.value, error.seq, fate.value)
+        return fate
+
+    @property
+    def reader_failure(self) -> BaseException | None:
+        """The exception that ended the reader thread, if it failed (it then stopped for good)."""
+        reader = self._reader
+        return reader.failure if reader is not None else self._reader_failure
+
+    def _raise_if_reader_failed(self) -> None:
+        failure = self.reader_failure
+        if failure is not None:
+            raise LinkError(f"the reader thread of {self.url} failed: {failure!r}") from failure
 
     @property
     def device_name(self) -> str:
@@ -302,7 +340,7 @@ class BridgeLink:
             device_failsafe=self._protocol.device_failsafe, callback_errors=d.errors if d else 0,
             callback_drops=d.drops if d else 0, latency_p50_ms=self._latency.percentile(50),
             latency_p99_ms=self._latency.percentile(99), latency_max_ms=self._latency.percentile(100),
-            **self._counts, **self._protocol.counts(),
+            reader_failures=int(self.reader_failure is not None), **self._counts, **self._protocol.counts(),
         )  # fmt: skip
 
     def latencies_ms(self) -> list[float]:
@@ -333,6 +371,10 @@ class BridgeLink:
     def _link_lost(self) -> None:
         if self._closing.is_set():
             return  # close() is under way: the link ends CLOSED, not RECONNECTING
+        if self.reader_failure is not None:
+            self._closing.set()  # the reader is gone for good: nothing will reconnect
+            self._set_state(LinkState.CLOSED)
+            return
         if not self.config.reconnect:
             self._closing.set()  # set first, so the waiters the state change wakes see it
         self._set_state(LinkState.RECONNECTING)

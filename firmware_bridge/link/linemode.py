@@ -6,17 +6,16 @@ Three formats, chosen by :class:`LineModeConfig` ``format`` or detected per line
 - ``csv``:  a header line ``distance_cm,temp_c`` then rows ``42.3,21``
 - ``json``: ``{"distance_cm": 42.3, "temp_c": 21}``
 
-Lines that do not parse are counted and skipped, never raised. A reading is a
+Lines that do not parse are counted by reason (:data:`REJECT_REASONS`) and skipped, never raised:
+a line longer than ``max_line_bytes`` (1024), not UTF-8, JSON nested deeper than
+:data:`MAX_JSON_DEPTH`, NaN/Infinity, a number beyond float range, or no numeric value. A reading is a
 :class:`SensorReading`, like the binary protocol's; with ``time_key`` set, the sketch's
 ``millis()`` is mapped to host time the same way.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -26,88 +25,13 @@ from firmware_bridge.config import LineModeConfig
 from firmware_bridge.errors import LinkDownError, LinkError
 from firmware_bridge.link.clock import ClockMapper
 from firmware_bridge.link.dispatch import CallbackDispatcher
+from firmware_bridge.link.lineparse import MAX_JSON_DEPTH, REJECT_REASONS, LineParser, LineSplitter
 from firmware_bridge.link.reading import LatestReading, SensorReading
 from firmware_bridge.link.transport import open_port
 
-__all__ = ["LineParser", "LineReader"]
+__all__ = ["MAX_JSON_DEPTH", "REJECT_REASONS", "LineParser", "LineReader", "LineSplitter"]
 
 log = logging.getLogger(__name__)
-_KV_SPLIT = re.compile(r"[\s,;]+")
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-class LineParser:
-    """Turns lines into ``{channel: value}``; keeps the CSV header between lines."""
-
-    def __init__(self, fmt: str = "auto") -> None:
-        self.format = fmt
-        self.header: list[str] | None = None
-
-    def parse(self, line: str) -> dict[str, float] | None:
-        """Values of one line; None for a header, a blank line or a line that does not parse."""
-        line = line.strip()
-        if not line:
-            return None
-        fmt = self.format
-        if fmt == "auto":
-            fmt = (
-                "json"
-                if line.startswith("{")
-                else "kv"
-                if ("=" in line or ":" in line)
-                else "csv"
-            )
-        if fmt == "json":
-            return self._json(line)
-        if fmt == "kv":
-            return self._kv(line)
-        return self._csv(line)
-
-    @staticmethod
-    def _json(line: str) -> dict[str, float] | None:
-        try:
-            data = json.loads(line)
-        except ValueError:
-            return None
-        if not isinstance(data, dict):
-            return None
-        values = {
-            str(k): float(v) for k, v in data.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        }  # fmt: skip
-        return values or None
-
-    @staticmethod
-    def _kv(line: str) -> dict[str, float] | None:
-        values: dict[str, float] = {}
-        for part in _KV_SPLIT.split(line.replace(": ", ":").replace(" = ", "=")):
-            key, sep, raw = part.partition("=") if "=" in part else part.partition(":")
-            number = _number(raw) if sep else None
-            if key and number is not None:
-                values[key] = number
-        return values or None
-
-    def _csv(self, line: str) -> dict[str, float] | None:
-        fields = [f.strip() for f in line.split(",")]
-        numbers = [_number(f) for f in fields]
-        if any(n is None for n in numbers):
-            if all(n is None for n in numbers):
-                self.header = (
-                    fields  # a header line (or a new one after a sketch reset)
-                )
-            return None
-        if self.header is None or len(self.header) != len(fields):
-            return None
-        return {
-            name: float(n) for name, n in zip(self.header, numbers) if n is not None
-        }
 
 
 class LineReader:
@@ -122,7 +46,8 @@ class LineReader:
     ) -> None:
         self.url = url
         self.config = config or LineModeConfig()
-        self._parser = LineParser(self.config.format)
+        self._parser = LineParser(self.config.format, self.config.max_line_bytes)
+        self._splitter = LineSplitter(self.config.max_line_bytes)
         self._clock = ClockMapper()
         self._on_reading = on_reading
         self._cond = threading.Condition()
@@ -137,7 +62,9 @@ class LineReader:
             "lines_oversize": 0,
             "link_losses": 0,
             "readings": 0,
+            "reader_failures": 0,
         }
+        self._failure: BaseException | None = None
 
     @classmethod
     def open(
@@ -188,25 +115,49 @@ class LineReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def failure(self) -> BaseException | None:
+        """The exception that ended the reader thread, if it failed (no line is read after it)."""
+        return self._failure
+
+    def stats(self) -> dict[str, Any]:
+        """The counters, with ``rejected``: lines refused, by reason (see :data:`REJECT_REASONS`)."""
+        return {**self.counts, "rejected": dict(self._parser.rejects),
+                "failure": repr(self._failure) if self._failure else None}  # fmt: skip
+
     def latest_reading(self, max_age_s: float | None = None) -> SensorReading | None:
-        """The newest reading, or None if there is none or it is older than ``max_age_s``."""
+        """The newest reading, or None if there is none or it is older than ``max_age_s``.
+
+        Raises LinkError once the reader thread has failed: no newer reading will ever come.
+        """
+        self._raise_if_failed()
         return self._latest.get(max_age_s)
 
     def wait_for_reading(self, timeout_s: float) -> SensorReading:
         """Block for the next reading that arrives after this call; LinkDownError on timeout."""
+        self._raise_if_failed()
         reading = self._latest.wait_next(timeout_s, self._closing)
         if reading is None:
+            self._raise_if_failed()
             raise LinkDownError(f"no reading line from {self.url} within {timeout_s} s")
         return reading
+
+    def _raise_if_failed(self) -> None:
+        failure = self._failure
+        if failure is not None:
+            raise LinkError(f"the line reader of {self.url} failed: {failure!r}") from failure
 
     def feed_line(
         self, line: str, received_s: float | None = None
     ) -> SensorReading | None:
         """Parse one line as if it came from the port (also used by the reader thread)."""
+        return self._accept(self._parser.parse(line), received_s)
+
+    def _accept(self, values: dict[str, float] | None, received_s: float | None) -> SensorReading | None:
         received = time.time() if received_s is None else received_s
-        values = self._parser.parse(line)
         if values is None:
             self.counts["lines_skipped"] += 1
+            self.counts["lines_oversize"] = self._parser.rejects["too_long"]
             return None
         self.counts["lines_ok"] += 1
         mcu_ms: int | None = None
@@ -223,7 +174,18 @@ class LineReader:
         return reading
 
     def _run(self) -> None:
-        buffer = bytearray()
+        try:
+            self._read_lines()
+        except Exception as exc:  # whatever ends the thread must reach the owner, not vanish
+            self._failure = exc
+            self.counts["reader_failures"] += 1
+            self.counts["link_losses"] += 1
+            log.error("line reader %s failed; no further line is read: %r", self.url, exc, exc_info=exc)
+            with self._cond:
+                self._cond.notify_all()  # wake wait_for_reading, which then raises
+
+    def _read_lines(self) -> None:
+        self._splitter.clear()
         while not self._closing.is_set():
             port = self._port
             if port is None:
@@ -234,7 +196,7 @@ class LineReader:
                         timeout_s=0.05,
                         exclusive=True,
                     )
-                    buffer.clear()
+                    self._splitter.clear()
                 except LinkError:
                     self._closing.wait(self.config.reconnect_interval_s)
                 continue
@@ -249,14 +211,5 @@ class LineReader:
                 except Exception as close_exc:  # noqa: BLE001 -- the fd is already gone
                     log.debug("closing %s: %s", self.url, close_exc)
                 continue
-            buffer += data
-            while b"\n" in buffer:
-                raw, _, rest = bytes(buffer).partition(b"\n")
-                buffer = bytearray(rest)
-                if len(raw) > self.config.max_line_bytes:
-                    self.counts["lines_oversize"] += 1
-                    continue
-                self.feed_line(raw.decode("utf-8", errors="replace"))
-            if len(buffer) > self.config.max_line_bytes:
-                buffer.clear()  # no newline where one must have been: drop and wait for the next
-                self.counts["lines_oversize"] += 1
+            for raw in self._splitter.feed(data):
+                self._accept(self._parser.parse_bytes(raw), None)

@@ -8,10 +8,11 @@ A :class:`LinkProtocol` is fed what a port delivers and never touches the port i
     connection_lost(exc)     the port is gone (``exc``) or was closed on purpose (None)
 
 Each frame is acted on here: HELLO completes the handshake, SENSOR becomes a
-:class:`SensorReading`, ACK/NACK wake the command waiting on that sequence number, HEARTBEAT
-reports the device's failsafe. The protocol talks back only through what its constructor is
-given (a ``send`` callable for frames, three event callbacks and two clocks), so a test drives it
-with plain bytes and a fake clock, without a pty or a thread.
+:class:`SensorReading` (dropped and counted before the handshake), ACK/NACK wake the command
+waiting on that sequence number (a duplicate ACK is counted), HEARTBEAT reports the device's
+failsafe and, in its long form, which commands it applied. The protocol talks back only through
+what its constructor is given (a ``send`` callable for frames, three event callbacks and two
+clocks), so a test drives it with plain bytes and a fake clock, without a pty or a thread.
 
 A method that finds the link unusable (HELLO or HEARTBEAT not sent, device silent) raises
 :class:`LinkError`; as with pyserial's ``ReaderThread``, the reader that called it then closes the
@@ -20,6 +21,7 @@ port and calls :meth:`LinkProtocol.connection_lost` with that error.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -30,9 +32,13 @@ from firmware_bridge.errors import LinkDownError, LinkError
 from firmware_bridge.link.clock import ClockMapper
 from firmware_bridge.link.commands import PendingCommand
 from firmware_bridge.link.reading import SensorReading
+from firmware_bridge.protocol.codec import PROTOCOL_VERSION
 from firmware_bridge.protocol.decoder import DecoderCounters, FrameDecoder
 from firmware_bridge.protocol.messages import (
+    ACK_STATUS_DUPLICATE,
+    CAP_ONCE,
     HEARTBEAT_FLAG_FAILSAFE,
+    HEARTBEAT_FLAG_STATUS_REQUEST,
     Ack,
     Frame,
     Heartbeat,
@@ -46,9 +52,15 @@ __all__ = ["HOST_HELLO", "LinkProtocol", "scale_value"]
 
 log = logging.getLogger("firmware_bridge.link.bridge")  # one logger for the whole link
 
-HOST_HELLO = Hello(name="edge-sdk-host", firmware_version=(0, 1, 0))
+# CAP_ONCE: this host understands the long ACK (duplicate flag) and HEARTBEAT (applied seqs).
+HOST_HELLO = Hello(name="edge-sdk-host", firmware_version=(0, 1, 0), capabilities=CAP_ONCE)
 # The counters this object updates; the send side (bytes_tx, commands_sent, ...) counts the rest.
-_COUNTERS = ("sensor_frames", "heartbeats_rx", "acks", "nacks", "link_losses", "reconnects")
+_COUNTERS = ("sensor_frames", "heartbeats_rx", "acks", "nacks", "duplicate_acks", "link_losses", "reconnects",
+             "readings_before_handshake")  # fmt: skip
+
+
+# Handshakes are numbered across every link of the process, so a session id names one device session.
+_SESSION_IDS = itertools.count(1)
 
 
 def scale_value(raw: int, exponent: int) -> float:
@@ -104,6 +116,12 @@ class LinkProtocol:
         self._tx_seq = 0
         self._pending: dict[int, PendingCommand] = {}
         self._counts = dict.fromkeys(_COUNTERS, 0)
+        # The device's newest long HEARTBEAT (what it applied), and how many handshakes came before
+        # it: the device forgets what it applied when either side restarts the session.
+        self._status_cond = threading.Condition(self._lock)
+        self._status: Heartbeat | None = None
+        self._status_serial = 0
+        self._session = 0  # id of the current handshake; 0 before the first
 
     # -- what the reader calls ---------------------------------------------------------------
     def connection_made(self) -> None:
@@ -177,6 +195,43 @@ class LinkProtocol:
         with self._lock:
             for pending in self._pending.values():
                 pending.event.set()
+            self._status_cond.notify_all()
+
+    @property
+    def session(self) -> int:
+        """Id of the latest handshake, unique in the process (the device's memory of applied seqs
+        lasts one session); 0 before the first."""
+        with self._lock:
+            return self._session
+
+    def request_status(self) -> tuple[int, int]:
+        """Send a HEARTBEAT asking the device to report at once; ``(its seq, status serial before it)``.
+
+        Raises LinkError when it cannot be sent. Any thread.
+        """
+        with self._lock:
+            serial = self._status_serial
+        seq = self.next_seq()
+        self._send(encode_frame(seq, Heartbeat(int(self._monotonic_s() * 1000) & 0xFFFFFFFF,
+                                               HEARTBEAT_FLAG_STATUS_REQUEST)))  # fmt: skip
+        return seq, serial
+
+    def wait_status(self, after_seq: int, serial: int, timeout_s: float) -> Heartbeat | None:
+        """The first long HEARTBEAT (newer than ``serial``) showing the device has seen ``after_seq``."""
+
+        def seen() -> bool:
+            status = self._status
+            return (
+                self._status_serial > serial
+                and status is not None
+                and status.host_seq is not None
+                and (status.host_seq - after_seq) & 0xFF < 0x80
+            )
+
+        with self._status_cond:
+            if self._status_cond.wait_for(seen, timeout_s):
+                return self._status
+            return None
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -219,6 +274,8 @@ class LinkProtocol:
             self._on_sensor(frame.seq, msg, now)
         elif isinstance(msg, (Ack, Nack)):
             self._counts["acks" if isinstance(msg, Ack) else "nacks"] += 1
+            if isinstance(msg, Ack) and msg.status == ACK_STATUS_DUPLICATE:
+                self._counts["duplicate_acks"] += 1
             with self._lock:
                 pending = self._pending.get(msg.acked_seq)
                 if pending is not None:
@@ -226,6 +283,11 @@ class LinkProtocol:
                     pending.event.set()
         elif isinstance(msg, Heartbeat):
             self._counts["heartbeats_rx"] += 1
+            if msg.host_seq is not None:
+                with self._status_cond:
+                    self._status = msg
+                    self._status_serial += 1
+                    self._status_cond.notify_all()
             failsafe = bool(msg.flags & HEARTBEAT_FLAG_FAILSAFE)
             if failsafe and not self._device_failsafe:
                 device = self._device
@@ -235,7 +297,7 @@ class LinkProtocol:
             self._device_failsafe = failsafe
 
     def _on_hello(self, hello: Hello, now: float) -> None:
-        if hello.protocol_version != 1:
+        if hello.protocol_version != PROTOCOL_VERSION:
             log.error("%s speaks protocol v%d; this host speaks v1", hello.name, hello.protocol_version)
             return
         self._clock.reset()  # a HELLO means a (re)started device: its millis() restarted
@@ -248,10 +310,18 @@ class LinkProtocol:
             log.info("link to %s is back", self.name)
         self._ever_connected = True
         self._connected = True
+        with self._lock:
+            self._session = next(_SESSION_IDS)
+            self._status = None  # the device's report from before the handshake is of another session
         self._on_connected(hello)
 
     def _on_sensor(self, seq: int, msg: Sensor, now: float) -> None:
         self._counts["sensor_frames"] += 1
+        if not self._connected:
+            # Until this connection's HELLO has described the channels, values have no names or
+            # scale (raw 423 would be passed on as 423.0, not distance_cm=42.3): drop and count.
+            self._counts["readings_before_handshake"] += 1
+            return
         device = self._device
         channels = device.channels if device else ()
         values: dict[str, float] = {}

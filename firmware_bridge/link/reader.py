@@ -62,6 +62,7 @@ class PortReader:
         self._port: Any = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failure: BaseException | None = None  # what ended the thread, when it was not a LinkError
 
     def start(self, port: Any) -> None:
         """Start reading ``port``, opened by the caller so that its open errors reach the caller."""
@@ -96,6 +97,17 @@ class PortReader:
 
     # -- the thread --------------------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a bug or a callback's error must not end the thread silently
+            self.failure = exc
+            log.error("reader thread of %s failed; the link is down for good: %r", self.url, exc, exc_info=exc)
+            self._close_port()
+            error = LinkError(f"reader thread failed: {exc!r}")
+            error.__cause__ = exc
+            self._protocol.connection_lost(error)  # counted as a link loss; the owner sees .failure
+
+    def _loop(self) -> None:
         connected = self._call(self._protocol.connection_made)
         while not self._stopping.is_set():
             if not connected:

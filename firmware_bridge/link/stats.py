@@ -28,10 +28,13 @@ class LinkStats:
     commands_sent: int
     acks: int
     nacks: int
+    duplicate_acks: int  # "already applied": the command took effect once, an earlier ACK was lost
     retries: int
     command_timeouts: int
     link_losses: int
     reconnects: int
+    readings_before_handshake: int  # SENSOR frames dropped: no HELLO had named their channels yet
+    reader_failures: int  # 1 when the reader thread died of an unexpected error (see reader_failure)
     device_failsafe: bool
     callback_errors: int
     callback_drops: int

@@ -23,9 +23,14 @@ from firmware_bridge.protocol.codec import (
 )
 
 __all__ = [
+    "ACK_STATUS_APPLIED",
+    "ACK_STATUS_DUPLICATE",
     "CAP_FAILSAFE",
     "CAP_HEARTBEAT",
+    "CAP_ONCE",
     "HEARTBEAT_FLAG_FAILSAFE",
+    "HEARTBEAT_FLAG_STATUS_REQUEST",
+    "ONCE_HORIZON",
     "Ack",
     "ActuatorInfo",
     "ChannelInfo",
@@ -48,7 +53,14 @@ CAP_HEARTBEAT = 0x01  # the device sends HEARTBEAT on its own
 CAP_FAILSAFE = (
     0x02  # the device stops its actuators by itself when the host goes silent
 )
+# The device applies a command once per sequence number and reports duplicates and what it applied;
+# in the host's HELLO: the host understands the long ACK and HEARTBEAT forms, so send them.
+CAP_ONCE = 0x04
 HEARTBEAT_FLAG_FAILSAFE = 0x01  # the device's own failsafe has stopped the actuators
+HEARTBEAT_FLAG_STATUS_REQUEST = 0x02  # host → device: answer with a HEARTBEAT now
+ACK_STATUS_APPLIED = 0  # applied now
+ACK_STATUS_DUPLICATE = 1  # applied earlier under this seq (its ACK was lost), not applied again
+ONCE_HORIZON = 64  # a retry is recognised while at most this many host frames behind the newest
 
 _I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
 
@@ -112,9 +124,15 @@ class Command:
 
 @dataclass(frozen=True)
 class Ack:
-    """The command with sequence number ``acked_seq`` was applied."""
+    """The command with sequence number ``acked_seq`` was applied.
+
+    ``status`` is None for the 1-byte ACK of a device (or to a host) without :data:`CAP_ONCE`,
+    else :data:`ACK_STATUS_APPLIED` or :data:`ACK_STATUS_DUPLICATE` (applied once, earlier); on
+    the wire the long ACK is ``acked_seq, status, status ^ 0xFF``.
+    """
 
     acked_seq: int
+    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -127,10 +145,26 @@ class Nack:
 
 @dataclass(frozen=True)
 class Heartbeat:
-    """Liveness in both directions; ``flags`` bit 0 means the device's failsafe is engaged."""
+    """Liveness in both directions; ``flags`` bit 0 means the device's failsafe is engaged.
+
+    The long form (a :data:`CAP_ONCE` device talking to a host that has it too) adds ``host_seq``,
+    the newest sequence number the device has seen from the host, and ``applied_map``: bit ``i``
+    is set when the host frame with seq ``host_seq - i`` was a command the device applied.
+    """
 
     uptime_ms: int
     flags: int = 0
+    host_seq: int | None = None
+    applied_map: int = 0
+
+    def applied(self, seq: int) -> bool | None:
+        """Whether the command with ``seq`` was applied; None when this heartbeat cannot say."""
+        if self.host_seq is None:
+            return None
+        behind = (self.host_seq - seq) & 0xFF
+        if behind >= ONCE_HORIZON:
+            return None
+        return bool(self.applied_map >> behind & 1)
 
 
 Message = Union[Hello, Sensor, Command, Ack, Nack, Heartbeat]  # noqa: UP007 (a runtime alias on 3.10)
@@ -192,11 +226,21 @@ def pack(message: Message) -> bytes:
         _check_i32(message.value, "command value")
         return struct.pack("<Bi", message.actuator_id, message.value)
     if isinstance(message, Ack):
-        return struct.pack("<B", message.acked_seq & 0xFF)
+        if message.status is None:
+            return struct.pack("<B", message.acked_seq & 0xFF)
+        # status, then its complement: 3 bytes, so that a frame that lost its last stuffed byte
+        # and still passes the CRC cannot read as a valid 1-byte ACK (lengths 1 and 2 would).
+        status = message.status & 0xFF
+        return struct.pack("<BBB", message.acked_seq & 0xFF, status, status ^ 0xFF)
     if isinstance(message, Nack):
         return struct.pack("<BB", message.acked_seq & 0xFF, message.reason & 0xFF)
     if isinstance(message, Heartbeat):
-        return struct.pack("<IB", message.uptime_ms & 0xFFFFFFFF, message.flags & 0xFF)
+        head = struct.pack("<IB", message.uptime_ms & 0xFFFFFFFF, message.flags & 0xFF)
+        if message.host_seq is None:
+            return head
+        if not 0 <= message.applied_map < 2**64:
+            raise ProtocolError(f"applied_map must fit in 64 bits. Got: {message.applied_map}")
+        return head + struct.pack("<BQ", message.host_seq & 0xFF, message.applied_map)
     if isinstance(message, Hello):
         out = bytearray(
             (
@@ -282,11 +326,20 @@ def unpack(msg_type: MessageType, payload: bytes) -> Message:
         actuator, value = _fixed(payload, "<Bi", "COMMAND")
         return Command(actuator, value)
     if msg_type is MessageType.ACK:
-        return Ack(*_fixed(payload, "<B", "ACK"))
+        if len(payload) == 3:
+            acked, status, check = payload
+            if check != status ^ 0xFF:
+                raise ProtocolError(f"ACK status byte {status} does not match its complement {check}")
+            return Ack(acked, status)
+        if len(payload) != 1:
+            raise ProtocolError(f"ACK payload must be 1 or 3 bytes. Got: {len(payload)} bytes")
+        return Ack(payload[0])
     if msg_type is MessageType.NACK:
         return Nack(*_fixed(payload, "<BB", "NACK"))
     if msg_type is MessageType.HEARTBEAT:
-        return Heartbeat(*_fixed(payload, "<IB", "HEARTBEAT"))
+        if len(payload) not in (5, 14):
+            raise ProtocolError(f"HEARTBEAT payload must be 5 or 14 bytes. Got: {len(payload)} bytes")
+        return Heartbeat(*_fixed(payload, "<IBBQ" if len(payload) == 14 else "<IB", "HEARTBEAT"))
     if msg_type is MessageType.HELLO:
         r = _Reader(payload, "HELLO")
         proto, major, minor, patch, caps = r.take(5)
@@ -333,7 +386,10 @@ def describe(frame: Frame) -> str:
     if isinstance(m, Command):
         return f"{head} actuator={m.actuator_id} value={m.value}"
     if isinstance(m, Ack):
-        return f"{head} ack={m.acked_seq}"
+        return f"{head} ack={m.acked_seq}" + ("" if m.status is None else f" status={m.status}")
     if isinstance(m, Nack):
         return f"{head} ack={m.acked_seq} reason={m.reason}"
-    return f"{head} uptime_ms={m.uptime_ms} flags=0x{m.flags:02x}"
+    text = f"{head} uptime_ms={m.uptime_ms} flags=0x{m.flags:02x}"
+    if m.host_seq is not None:
+        text += f" host_seq={m.host_seq} applied=0x{m.applied_map:016x}"
+    return text

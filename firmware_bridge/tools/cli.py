@@ -12,11 +12,14 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any, NoReturn
 
 from firmware_bridge.config import BridgeConfig, LineModeConfig
 from firmware_bridge.errors import (
+    BridgeConfigError,
     BridgeError,
     CommandError,
     CommandRejectedError,
@@ -24,7 +27,7 @@ from firmware_bridge.errors import (
     MissingDependencyError,
 )
 from firmware_bridge.link.bridge import HOST_HELLO, BridgeLink
-from firmware_bridge.link.linemode import LineParser
+from firmware_bridge.link.lineparse import LineParser, LineSplitter
 from firmware_bridge.link.ports import list_ports
 from firmware_bridge.link.transport import open_port
 from firmware_bridge.protocol.decoder import FrameDecoder
@@ -34,8 +37,42 @@ from firmware_bridge.tools.simulator import HostSimulator
 __all__ = ["build_parser", "main"]
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr and exit 2, not the usage block (subcommands inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number_type(kind: type, what: str, *, minimum: float, strict: bool) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number. Got: {text!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{what} must be a finite number. Got: {text}")
+        if value < minimum or (strict and value == minimum):
+            sign = ">" if strict else ">="
+            raise argparse.ArgumentTypeError(f"{what} must be {sign} {minimum:g}. Got: {text}")
+        return value
+
+    return parse
+
+
+def _url(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "serial URL must not be empty. Expected a device path or a pyserial URL like loop://"
+        )
+    return text
+
+
+_BAUDRATE = _number_type(int, "baudrate", minimum=0, strict=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="edge-sdk bridge", description="Serial bridge to a microcontroller."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
@@ -44,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "ports", help="list serial ports with VID:PID and /dev/serial/by-id names"
     )
     mon = sub.add_parser("monitor", help="print decoded frames live")
-    mon.add_argument("url", help="device path, /dev/serial/by-id name or pyserial URL")
-    mon.add_argument("--baudrate", type=int, default=115200)
+    mon.add_argument("url", type=_url, help="device path, /dev/serial/by-id name or pyserial URL")
+    mon.add_argument("--baudrate", type=_BAUDRATE, default=115200)
     mon.add_argument(
         "--line-mode",
         action="store_true",
@@ -53,34 +90,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mon.add_argument(
         "--duration-s",
-        type=float,
+        type=_duration,
         default=math.inf,
         help="stop after this many seconds",
     )
+    mon.add_argument(
+        "--max-line-bytes", type=_number_type(int, "max-line-bytes", minimum=1, strict=False), default=1024,
+        help="line mode: longer lines are rejected and counted",
+    )  # fmt: skip
     send = sub.add_parser("send", help="send one command and wait for its ACK")
-    send.add_argument("url")
+    send.add_argument("url", type=_url)
     send.add_argument(
         "actuator", help="actuator name (from the device's HELLO) or index"
     )
     send.add_argument("value", type=int)
-    send.add_argument("--baudrate", type=int, default=115200)
+    send.add_argument("--baudrate", type=_BAUDRATE, default=115200)
     send.add_argument(
-        "--timeout-s", type=float, default=0.5, help="ACK timeout per attempt"
-    )
+        "--timeout-s", type=_number_type(float, "timeout-s", minimum=0, strict=True), default=0.5,
+        help="ACK timeout per attempt",
+    )  # fmt: skip
     sim = sub.add_parser(
         "simulate", help="run the host simulator on a pty and print its path"
     )
     sim.add_argument("--trace", type=Path, help="file of 't_ms distance_cm' lines")
     sim.add_argument(
         "--distance-cm",
-        type=float,
+        type=_number_type(float, "distance-cm", minimum=-1.0, strict=False),  # -1: nothing in range
         default=100.0,
         help="fixed distance without a trace",
     )
     sim.add_argument("--loop", action="store_true", help="repeat the trace")
-    sim.add_argument("--sensor-period-ms", type=int, default=50)
-    sim.add_argument("--failsafe-ms", type=int, default=1000)
+    sim.add_argument("--sensor-period-ms", type=_number_type(int, "sensor-period-ms", minimum=0, strict=False),
+                     default=50)  # fmt: skip
+    sim.add_argument("--failsafe-ms", type=_number_type(int, "failsafe-ms", minimum=0, strict=False), default=1000)
     return parser
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"duration-s must be a number. Got: {text!r}") from None
+    if math.isnan(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"duration-s must be > 0. Got: {text}")
+    return value
 
 
 class _Stop(Exception):
@@ -105,7 +158,7 @@ def main(argv: list[str]) -> int:
         return _run(args)
     except (KeyboardInterrupt, _Stop):
         return 0
-    except (CommandError, MissingDependencyError) as exc:
+    except (CommandError, MissingDependencyError, BridgeConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except LinkError as exc:
@@ -153,8 +206,9 @@ def _run(args: argparse.Namespace) -> int:
 def _monitor(args: argparse.Namespace) -> int:
     port = open_port(args.url, baudrate=args.baudrate, timeout_s=0.1, exclusive=True)
     decoder = FrameDecoder()
-    parser = LineParser()
-    buffer = bytearray()
+    parser = LineParser(max_line_bytes=args.max_line_bytes)
+    splitter = LineSplitter(args.max_line_bytes)
+    lines = 0
     started = time.monotonic()
     try:
         if not args.line_mode:
@@ -168,11 +222,9 @@ def _monitor(args: argparse.Namespace) -> int:
                 for frame in decoder.feed(data):
                     print(f"{stamp} {describe(frame)}", flush=True)
                 continue
-            buffer += data
-            while b"\n" in buffer:
-                raw, _, rest = bytes(buffer).partition(b"\n")
-                buffer = bytearray(rest)
-                values = parser.parse(raw.decode("utf-8", errors="replace"))
+            for raw in splitter.feed(data):
+                lines += 1
+                values = parser.parse_bytes(raw)
                 if values is not None:
                     print(
                         f"{stamp} " + " ".join(f"{k}={v:g}" for k, v in values.items()),
@@ -186,6 +238,9 @@ def _monitor(args: argparse.Namespace) -> int:
                 f"frames_ok={c.frames_ok} crc_errors={c.crc_errors} resyncs={c.resyncs}",
                 file=sys.stderr,
             )
+        else:
+            rejected = " ".join(f"{k}={v}" for k, v in parser.rejects.items() if v)
+            print(f"lines={lines} rejected: {rejected or 'none'}", file=sys.stderr)
     return 0
 
 

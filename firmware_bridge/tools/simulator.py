@@ -23,11 +23,16 @@ __all__ = ["ActuatorEvent", "HostSimulator"]
 
 @dataclass(frozen=True)
 class ActuatorEvent:
-    """The simulated MCU set ``name`` to ``value`` at host time ``time_s`` (time.monotonic)."""
+    """The simulated MCU set ``name`` to ``value`` at host time ``time_s`` (time.monotonic).
+
+    ``seq`` is the sequence number of the command the firmware applied, None when no command
+    caused it (the failsafe, a reset).
+    """
 
     time_s: float
     name: str
     value: int
+    seq: int | None = None
 
 
 class HostSimulator(SimulatorProcess[ActuatorEvent]):
@@ -73,6 +78,7 @@ class HostSimulator(SimulatorProcess[ActuatorEvent]):
             self._args.append("--loop")
         self._replugs = 0
         self._failsafes = 0
+        self._duplicates = 0
 
     # -- what tests use ----------------------------------------------------------------------
     @property
@@ -85,6 +91,12 @@ class HostSimulator(SimulatorProcess[ActuatorEvent]):
         """How often the firmware's own failsafe stopped the actuators."""
         with self._cond:
             return self._failsafes
+
+    @property
+    def duplicates(self) -> int:
+        """Commands the firmware answered as duplicates (a resend of an applied seq), not applied again."""
+        with self._cond:
+            return self._duplicates
 
     def actuator_state(self) -> dict[str, int]:
         """Last value the firmware applied to each actuator."""
@@ -141,9 +153,12 @@ class HostSimulator(SimulatorProcess[ActuatorEvent]):
             self._pty_path = fields.get("pty", "")
             self._replugs += 1
         elif kind == "APPLY":
+            seq = int(fields.get("seq", "-1"))
             event = ActuatorEvent(
-                time.monotonic(), fields["name"], int(fields["value"])
+                time.monotonic(), fields["name"], int(fields["value"]), seq if seq >= 0 else None
             )
             self._record(event, event.value)
+        elif kind == "DUPLICATE":
+            self._duplicates = int(fields["total"])
         elif kind == "FAILSAFE":
             self._failsafes += 1

@@ -20,6 +20,10 @@ from firmware_bridge.protocol.codec import (
     encode_raw_frame,
 )
 from firmware_bridge.protocol.messages import (
+    ACK_STATUS_APPLIED,
+    ACK_STATUS_DUPLICATE,
+    CAP_ONCE,
+    HEARTBEAT_FLAG_STATUS_REQUEST,
     Ack,
     ActuatorInfo,
     ChannelInfo,
@@ -42,7 +46,7 @@ VECTORS_FILE = "protocol_v1.json"
 SEEK_HELLO = Hello(
     name="edge-seek",
     firmware_version=(1, 0, 0),
-    capabilities=0x03,
+    capabilities=0x07,  # heartbeat, failsafe, once
     channels=(ChannelInfo("distance_cm", -1),),
     actuators=(
         ActuatorInfo("motor_left", -1000, 1000),
@@ -61,6 +65,55 @@ def _frame(name: str, seq: int, message: Message) -> dict[str, Any]:
         "wire_hex": wire.hex(),
         "canonical": describe(decode_frame(wire[:-1])),
     }
+
+
+def _device(name: str, what: str, host: list[tuple[int, Message]], device: list[tuple[int, Message]],
+            applied: list[tuple[int, int]]) -> dict[str, Any]:
+    """A session: the host's frames, and exactly what the seek robot's core must answer and apply."""
+    host_wire = b"\x00" + b"".join(encode_frame(seq, m) for seq, m in host)
+    return {
+        "name": name,
+        "kind": "device",
+        "what": what,
+        "host_hex": host_wire.hex(),
+        "device_hex": b"".join(encode_frame(seq, m) for seq, m in device).hex(),
+        "device_canonical": [describe(decode_frame(encode_frame(seq, m)[:-1])) for seq, m in device],
+        "applied": ";".join(f"{a}={v}" for a, v in applied),
+    }
+
+
+def _device_vectors() -> list[dict[str, Any]]:
+    host_hello = Hello(name="edge-sdk-host", firmware_version=(0, 1, 0), capabilities=CAP_ONCE)
+    v1_host_hello = Hello(name="edge-sdk-host", firmware_version=(0, 1, 0))
+    left = Command(0, 500)
+    applied, duplicate = ACK_STATUS_APPLIED, ACK_STATUS_DUPLICATE
+    return [
+        _device(
+            "device_retry_not_applied_twice",
+            "a resent command (ACK lost) is ACKed as a duplicate and not applied again, even after "
+            "a later command; a status request is answered at once; a NACK is not remembered",
+            [(0, host_hello), (1, left), (1, left), (2, Heartbeat(0, HEARTBEAT_FLAG_STATUS_REQUEST)),
+             (3, Command(2, 1)), (1, left), (4, Command(0, 5000)), (4, Command(0, 5000))],
+            [(0, SEEK_HELLO), (1, Ack(1, applied)), (2, Ack(1, duplicate)),
+             (3, Heartbeat(0, 0, host_seq=2, applied_map=0b10)), (4, Ack(3, applied)), (5, Ack(1, duplicate)),
+             (6, Nack(4, 2)), (7, Nack(4, 2))],
+            [(0, 500), (2, 1)],
+        ),
+        _device(
+            "device_v1_host_short_ack",
+            "a host without the once capability gets 1-byte ACKs; the retry is still applied once",
+            [(0, v1_host_hello), (1, left), (1, left)],
+            [(0, SEEK_HELLO), (1, Ack(1)), (2, Ack(1))],
+            [(0, 500)],
+        ),
+        _device(
+            "device_seq_wrap_new_command",
+            "once the host's seq counter has gone round, the same seq is a new command and is applied",
+            [(0, host_hello), (1, left), (150, Heartbeat(0)), (40, Heartbeat(0)), (1, left)],
+            [(0, SEEK_HELLO), (1, Ack(1, applied)), (2, Ack(1, applied))],
+            [(0, 500), (0, 500)],
+        ),
+    ]
 
 
 def _reject(name: str, wire: bytes, reason: str) -> dict[str, Any]:
@@ -111,7 +164,7 @@ def build_vectors() -> list[dict[str, Any]]:
     vectors += [
         _frame("hello_device_seek", 0, SEEK_HELLO),
         _frame(
-            "hello_host", 1, Hello(name="edge-sdk-host", firmware_version=(0, 1, 0))
+            "hello_host", 1, Hello(name="edge-sdk-host", firmware_version=(0, 1, 0), capabilities=CAP_ONCE)
         ),
         _frame("sensor_one_channel", 5, Sensor(123456, (423,))),
         _frame("sensor_two_channels_negative", 6, Sensor(1000, (423, -5))),
@@ -124,10 +177,15 @@ def build_vectors() -> list[dict[str, Any]]:
         _frame("command_int32_extremes", 11, Command(255, -(2**31))),
         _frame("command_int32_max", 12, Command(0, 2**31 - 1)),
         _frame("ack", 13, Ack(9)),
+        _frame("ack_applied", 13, Ack(9, ACK_STATUS_APPLIED)),
+        _frame("ack_duplicate", 14, Ack(9, ACK_STATUS_DUPLICATE)),
         _frame("nack_out_of_range", 14, Nack(10, 2)),
         _frame("heartbeat_host", 15, Heartbeat(0, 0)),
         _frame("heartbeat_failsafe", 16, Heartbeat(987654, 1)),
+        _frame("heartbeat_status_request", 17, Heartbeat(1000, HEARTBEAT_FLAG_STATUS_REQUEST)),
+        _frame("heartbeat_applied_map", 18, Heartbeat(1250, 0, host_seq=7, applied_map=(1 << 63) | 0b101)),
     ]
+    vectors += _device_vectors()
     good = encode_frame(9, Command(0, 1000))
     flipped = bytearray(good)
     flipped[5] ^= 0x01  # a data byte of the stuffed frame, not a COBS code
@@ -145,7 +203,17 @@ def build_vectors() -> list[dict[str, Any]]:
         _reject("reject_unknown_type", _unstuffed(bytes((1, 0x7F, 1, 9))), "type"),
         _reject(
             "reject_ack_wrong_length",
-            _unstuffed(bytes((1, MessageType.ACK, 1, 9, 9))),
+            _unstuffed(bytes((1, MessageType.ACK, 1, 9, 0))),
+            "payload",
+        ),
+        _reject(
+            "reject_ack_status_check",
+            _unstuffed(bytes((1, MessageType.ACK, 1, 9, 1, 0xFF))),
+            "payload",
+        ),
+        _reject(
+            "reject_heartbeat_wrong_length",
+            _unstuffed(bytes((1, MessageType.HEARTBEAT, 1, 0, 0, 0, 0, 0, 0))),
             "payload",
         ),
         _reject(

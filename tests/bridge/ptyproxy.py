@@ -1,5 +1,6 @@
 """A man in the middle on real ptys: forwards bytes between a device port and a new pty,
-optionally corrupting what the device sends. Used to inject line noise into real links."""
+optionally corrupting what the device sends (``corrupt``) and what the host sends
+(``corrupt_to_device``). Used to inject line noise into real links."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ import threading
 import tty
 from collections.abc import Callable
 
+from firmware_bridge.errors import ProtocolError
+from firmware_bridge.protocol.messages import Frame, decode_frame
+
 
 class PtyProxy:
     def __init__(
-        self, device_path: str, corrupt: Callable[[bytes], bytes] | None = None
+        self,
+        device_path: str,
+        corrupt: Callable[[bytes], bytes] | None = None,
+        corrupt_to_device: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self._device_fd = os.open(device_path, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self._device_fd)
@@ -22,6 +29,7 @@ class PtyProxy:
         self.path = os.ttyname(slave)
         self._slave = slave  # held open so the master never sees a hangup
         self._corrupt = corrupt
+        self._corrupt_to_device = corrupt_to_device
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pty-proxy", daemon=True)
         self._thread.start()
@@ -39,7 +47,7 @@ class PtyProxy:
                         self._master, self._corrupt(data) if self._corrupt else data
                     )
                 else:
-                    os.write(self._device_fd, data)
+                    os.write(self._device_fd, self._corrupt_to_device(data) if self._corrupt_to_device else data)
 
     def close(self) -> None:
         self._stop.set()
@@ -73,3 +81,36 @@ def byte_noise(rate: float, seed: int = 1) -> Callable[[bytes], bytes]:
         return bytes(out)
 
     return corrupt
+
+
+class FrameFilter:
+    """Drops whole frames that ``drop(frame)`` picks, passes the others; counts what it dropped.
+
+    The simulator and the link write one frame per write(), but a read may join or split them, so
+    bytes are cut at each 0x00 and a partial frame waits for the rest.
+    """
+
+    def __init__(self, drop: Callable[[Frame], bool]) -> None:
+        self._drop = drop
+        self._partial = b""
+        self.dropped: list[Frame] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, data: bytes) -> bytes:
+        out = bytearray()
+        *complete, self._partial = (self._partial + data).split(b"\x00")
+        for stuffed in complete:
+            try:
+                frame = decode_frame(stuffed)
+            except ProtocolError:
+                frame = None
+            if frame is not None and self._drop(frame):
+                with self._lock:
+                    self.dropped.append(frame)
+                continue
+            out += stuffed + b"\x00"
+        return bytes(out)
+
+    def dropped_types(self) -> list[str]:
+        with self._lock:
+            return [f.type.name for f in self.dropped]

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import threading
+import tty
 from collections.abc import Callable
 
 import pytest
@@ -92,7 +93,7 @@ def test_send_prints_the_ack(
 ) -> None:
     assert main(["send", sim.port, "motor_left", "250"]) == 0
     assert capsys.readouterr().out.startswith("ACK motor_left=250 seq=")
-    assert sim.actuator_state()["motor_left"] == 250
+    sim.wait_for_actuator("motor_left", 250, timeout_s=5.0)  # the APPLY line may trail the ACK
 
 
 def test_send_with_a_bad_value_exits_2_with_the_reason(
@@ -157,3 +158,60 @@ def test_simulate_prints_its_port_and_stops_cleanly_on_sigterm(
         assert not os.path.exists(port)
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["monitor", "/dev/null", "--baudrate", "0"], "baudrate must be > 0. Got: 0"),
+        (["monitor", "/dev/null", "--baudrate", "-9600"], "baudrate must be > 0"),
+        (["monitor", "", "--line-mode"], "serial URL must not be empty"),
+        (["monitor", "/dev/null", "--duration-s", "nan"], "duration-s must be > 0. Got: nan"),
+        (["monitor", "/dev/null", "--line-mode", "--max-line-bytes", "0"], "max-line-bytes must be >= 1"),
+        (["send", "/dev/null", "led", "1", "--baudrate", "0"], "baudrate must be > 0. Got: 0"),
+        (["send", "", "led", "1"], "serial URL must not be empty"),
+        (["send", "/dev/null", "led", "1", "--timeout-s", "0"], "timeout-s must be > 0. Got: 0"),
+        (["send", "/dev/null", "led", "one"], "argument value: invalid int value: 'one'"),
+        (["simulate", "--sensor-period-ms", "-1"], "sensor-period-ms must be >= 0. Got: -1"),
+        (["simulate", "--failsafe-ms", "x"], "failsafe-ms must be a number. Got: 'x'"),
+        (["simulate", "--distance-cm", "inf"], "distance-cm must be a finite number. Got: inf"),
+        (["simulate", "--distance-cm", "-5"], "distance-cm must be >= -1. Got: -5"),
+        (["fly"], "invalid choice: 'fly'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.splitlines()) == 1, captured.err
+    assert says in captured.err and captured.err.startswith("edge-sdk bridge")
+
+
+def test_monitor_line_mode_survives_hostile_lines_and_counts_them(capsys: pytest.CaptureFixture[str]) -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop_writing = threading.Event()
+
+    def device() -> None:
+        # Written over and over: the monitor flushes what was buffered before it opened the port.
+        while not stop_writing.is_set():
+            os.write(master, b'{"d": 1' + b"0" * 400 + b"}\n")
+            os.write(master, b'{"a": ' * 300 + b"1" + b"}" * 300 + b"\n")
+            os.write(master, b'{"a": ' * 50 + b"1" + b"}" * 50 + b"\n")
+            os.write(master, b"distance_cm=42.5\n")
+            stop_writing.wait(0.02)
+
+    writer = threading.Thread(target=device, daemon=True)
+    writer.start()
+    try:
+        code = main(["monitor", os.ttyname(slave), "--line-mode", "--duration-s", "1.0"])
+    finally:
+        stop_writing.set()
+        writer.join(2.0)
+        os.close(master)
+        os.close(slave)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "distance_cm=42.5" in captured.out
+    summary = captured.err.strip().splitlines()[-1]
+    assert "number_range=" in summary and "nesting=" in summary and "too_long=" in summary, summary

@@ -8,6 +8,9 @@ import subprocess
 
 from firmware_bridge.errors import ProtocolError
 from firmware_bridge.protocol.messages import (
+    ACK_STATUS_APPLIED,
+    ACK_STATUS_DUPLICATE,
+    CAP_ONCE,
     Ack,
     ActuatorInfo,
     ChannelInfo,
@@ -36,15 +39,17 @@ def random_message(rng: random.Random) -> Message:
     if kind == 1:
         return Command(rng.randrange(256), i32())
     if kind == 2:
-        return Ack(rng.randrange(256))
+        return Ack(rng.randrange(256), rng.choice((None, ACK_STATUS_APPLIED, ACK_STATUS_DUPLICATE)))
     if kind == 3:
         return Nack(rng.randrange(256), rng.randrange(1, 5))
     if kind == 4:
-        return Heartbeat(rng.randrange(2**32), rng.randrange(2))
+        if rng.random() < 0.5:
+            return Heartbeat(rng.randrange(2**32), rng.randrange(2))
+        return Heartbeat(rng.randrange(2**32), rng.randrange(2), rng.randrange(256), rng.randrange(2**64))
     return Hello(
         name="fw" + str(rng.randrange(1000)),
         firmware_version=(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
-        capabilities=rng.randrange(4),
+        capabilities=rng.randrange(4) | CAP_ONCE,  # the C core always has it
         channels=tuple(
             ChannelInfo(f"c{j}_cm", rng.randrange(-3, 3))
             for j in range(rng.randrange(4))

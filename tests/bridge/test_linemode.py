@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 import tty
 from collections.abc import Callable, Iterator
@@ -8,9 +9,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from firmware_bridge.config import LineModeConfig
-from firmware_bridge.errors import BridgeConfigError
+from firmware_bridge.errors import BridgeConfigError, LinkError
 from firmware_bridge.link.linemode import LineParser, LineReader
+from firmware_bridge.link.lineparse import LineSplitter
 from firmware_bridge.link.reading import SensorReading
+from firmware_bridge.tools.linefuzz import HOSTILE_KINDS, hostile_line
 
 
 @pytest.fixture
@@ -92,3 +95,86 @@ def test_reader_drops_overlong_lines_and_keeps_going(pty_pair: tuple[int, str]) 
         os.write(master, b"\ndistance_cm=10\n")
         assert wait_latest(reader, lambda r: True).values == {"distance_cm": 10.0}
         assert reader.counts["lines_oversize"] >= 1
+
+
+# -- hostile lines: each is rejected with a counted reason, and the reader keeps reading ----------
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"d": 1' + b"0" * 400 + b"}", "number_range"),  # OverflowError in float() before
+        (b"[" * 2000 + b"]" * 2000, "too_long"),
+        (b'{"a": ' * 100 + b"1" + b"}" * 100, "nesting"),  # RecursionError before
+        (b"[" * 900 + b"]" * 90, "nesting"),
+        (b'{"d": NaN}', "not_finite"),
+        (b'{"d": -Infinity}', "not_finite"),
+        (b'{"d": 1e999}', "number_range"),
+        (b'{"d": 1' + b"0" * 5000 + b"}", "too_long"),
+        (b'{"d": "42", "e": null, "f": [1]}', "no_values"),
+        (b'{"d": 1', "not_json"),
+        (b"distance_cm=4\xff\xfe2", "not_utf8"),
+        (b"x" * 1025, "too_long"),
+    ],
+)
+def test_parser_rejects_hostile_lines_by_reason(raw: bytes, reason: str) -> None:
+    parser = LineParser()
+    assert parser.parse_bytes(raw) is None
+    assert parser.last_reject == reason
+    assert parser.rejects[reason] == 1
+
+
+def test_line_splitter_caps_what_it_buffers() -> None:
+    splitter = LineSplitter(8)
+    assert splitter.feed(b"ab\r\n" + b"z" * 50) == [b"ab", b"z" * 9]
+    assert splitter.feed(b"z" * 10_000) == []  # the rest of the long line is dropped, not kept
+    assert splitter.feed(b"zz\nok\n") == [b"ok"]
+
+
+def test_reader_survives_the_lines_that_used_to_end_its_thread(pty_pair: tuple[int, str]) -> None:
+    master, path = pty_pair
+    with LineReader.open(path) as reader:
+        os.write(master, b'{"d": 1' + b"0" * 400 + b"}\n")
+        os.write(master, b'{"a": ' * 300 + b"1" + b"}" * 300 + b"\n")
+        os.write(master, b"distance_cm=12.5\n")
+        assert reader.wait_for_reading(5.0).values == {"distance_cm": 12.5}
+        stats = reader.stats()
+    assert stats["rejected"]["number_range"] == 1
+    assert stats["rejected"]["too_long"] == 1  # 1805 bytes: over the 1024-byte cap
+    assert stats["reader_failures"] == 0 and stats["link_losses"] == 0
+
+
+def test_reader_reads_every_hostile_line_and_accounts_for_each(pty_pair: tuple[int, str]) -> None:
+    master, path = pty_pair
+    rng = random.Random(7)
+    lines = [hostile_line(rng, kind) for kind in HOSTILE_KINDS for _ in range(30)]
+    with LineReader.open(path, LineModeConfig(time_key="t_ms")) as reader:
+        for line in lines:
+            os.write(master, line)
+        os.write(master, b"fuzz_done=1\n")
+        while reader.wait_for_reading(10.0).values.get("fuzz_done") != 1.0:
+            pass
+        stats = reader.stats()
+    assert stats["reader_failures"] == 0
+    assert stats["lines_ok"] + stats["lines_skipped"] == len(lines) + 1
+    for reason in ("number_range", "nesting", "not_utf8", "too_long", "not_finite"):
+        assert stats["rejected"][reason] > 0, reason
+
+
+def test_a_failed_reader_thread_raises_at_the_owners_next_call(pty_pair: tuple[int, str]) -> None:
+    master, path = pty_pair
+    reader = LineReader.open(path)
+    try:
+        # Fast unit test of the surfacing path: the parser stands in for any bug in the thread.
+        def broken(raw: bytes) -> dict[str, float] | None:
+            raise RuntimeError("parser bug")
+
+        reader._parser.parse_bytes = broken  # type: ignore[method-assign]
+        os.write(master, b"distance_cm=1\n")
+        with pytest.raises(LinkError, match="line reader of .* failed: RuntimeError"):
+            reader.wait_for_reading(5.0)
+        with pytest.raises(LinkError, match="parser bug"):
+            reader.latest_reading()
+        assert reader.stats()["reader_failures"] == 1 and reader.counts["link_losses"] == 1
+    finally:
+        reader.close()

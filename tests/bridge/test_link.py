@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
 import tty
@@ -19,7 +20,10 @@ from firmware_bridge.errors import (
 )
 from firmware_bridge.link.bridge import BridgeLink, LinkState
 from firmware_bridge.link.reading import SensorReading
+from firmware_bridge.protocol.decoder import FrameDecoder
+from firmware_bridge.protocol.messages import Hello, Sensor, encode_frame
 from firmware_bridge.tools.simulator import HostSimulator
+from firmware_bridge.tools.vectorgen import SEEK_HELLO
 
 from .ptyproxy import PtyProxy, byte_noise
 
@@ -164,11 +168,12 @@ def test_silence_is_detected_as_link_loss_and_commands_fail_fast(
 ) -> None:
     config = BridgeConfig(link_timeout_s=0.4, command_timeout_s=0.1, command_retries=1)
     with HostSimulator(heartbeat_ms=100, sensor_period_ms=50) as sim:
-        link = BridgeLink.open(sim.port, config)
+        reconnecting = threading.Event()
+        link = BridgeLink.open(
+            sim.port, config, on_state=lambda state: state is LinkState.RECONNECTING and reconnecting.set()
+        )
         sim.close()  # the device vanishes (process gone, pty gone)
-        deadline = time.monotonic() + 2
-        while link.state is LinkState.CONNECTED and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert reconnecting.wait(5.0)
         assert link.state is LinkState.RECONNECTING
         with pytest.raises(LinkDownError, match="link is reconnecting"):
             link.send_command("led", 1)
@@ -178,15 +183,17 @@ def test_silence_is_detected_as_link_loss_and_commands_fail_fast(
 
 
 def test_commands_survive_line_noise_from_the_device(sim: HostSimulator) -> None:
-    config = BridgeConfig(command_timeout_s=0.1, command_retries=5, link_timeout_s=2.0)
+    # Enough HELLO attempts: a 90-byte HELLO crosses this line intact only about 40 % of the time.
+    config = BridgeConfig(command_timeout_s=0.1, command_retries=5, link_timeout_s=2.0, handshake_attempts=10)
     with (
         PtyProxy(sim.port, corrupt=byte_noise(0.01)) as proxy,
         BridgeLink.open(proxy.path, config) as link,
     ):
         for value in range(-500, 500, 25):
             link.send_command("motor_left", value)
-        time.sleep(0.2)
         stats = link.stats()
+    # The last ACK came after the firmware applied 475: wait for its report, do not sleep.
+    sim.wait_for_actuator("motor_left", 475, timeout_s=5.0)
     assert sim.actuator_state()["motor_left"] == 475
     assert stats.resyncs > 0  # corrupt frames were seen, dropped and counted
     assert stats.acks >= 40
@@ -225,3 +232,75 @@ def test_mcu_clock_wrap_keeps_timestamps_monotonic(host_tools: object) -> None:
     )
     stamps = [r.timestamp_s for r in readings]
     assert stamps == sorted(stamps)
+
+
+class ScriptedDevice:
+    """The test plays the device on a raw pty pair: answers the host's HELLO late, after readings."""
+
+    def __init__(self) -> None:
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        self._slave = slave
+        self._thread = threading.Thread(target=self._run, name="scripted-device", daemon=True)
+        self._stop = threading.Event()
+        self._thread.start()
+
+    def _run(self) -> None:
+        decoder = FrameDecoder()
+        seq = 0
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if not ready:
+                continue
+            for frame in decoder.feed(os.read(self.master, 4096)):
+                if isinstance(frame.message, Hello):
+                    # Readings first, as a device that boots streaming does: raw 423 is meaningless
+                    # until the HELLO below says it is distance_cm with exponent -1.
+                    for _ in range(3):
+                        os.write(self.master, encode_frame(seq, Sensor(1000, (423,))))
+                        seq += 1
+                    os.write(self.master, encode_frame(seq, SEEK_HELLO))
+                    os.write(self.master, encode_frame(seq + 1, Sensor(1100, (424,))))
+                    seq += 2
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        os.close(self.master)
+        os.close(self._slave)
+
+
+def test_readings_before_the_handshake_are_dropped_and_counted() -> None:
+    device = ScriptedDevice()
+    got: list[SensorReading] = []
+    try:
+        with BridgeLink.open(device.path, on_reading=got.append) as link:
+            reading = link.wait_for_reading(5.0) if link.latest_reading() is None else link.latest_reading()
+            stats = link.stats()
+    finally:
+        device.close()
+    assert reading is not None and reading.values == {"distance_cm": 42.4}
+    assert all(set(r.values) == {"distance_cm"} for r in got), got  # never {"ch0": 423.0}
+    assert stats.readings_before_handshake == 3
+    assert stats.sensor_frames == 4
+
+
+def test_a_failed_reader_thread_is_reported_not_silent(sim: HostSimulator) -> None:
+    link = BridgeLink.open(sim.port)
+    try:
+        # Fast unit test of the surfacing path: the protocol stands in for any bug on the thread.
+        def broken(data: bytes) -> None:
+            raise RuntimeError("protocol bug")
+
+        link._protocol.data_received = broken  # type: ignore[method-assign]
+        with pytest.raises(LinkError, match="reader thread of .* failed: RuntimeError"):
+            link.wait_for_reading(5.0)
+        with pytest.raises(LinkError, match="protocol bug"):
+            link.send_command("led", 1)
+        stats = link.stats()
+        assert stats.reader_failures == 1 and stats.link_losses == 1
+        assert stats.state == "closed"
+    finally:
+        link.close()
+    assert link.stats().reader_failures == 1  # still visible after close

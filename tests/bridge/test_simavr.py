@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from firmware_bridge.config import BridgeConfig
 from firmware_bridge.link.bridge import BridgeLink, LinkState
+from firmware_bridge.link.reading import SensorReading
 from firmware_bridge.tools.simavr import AVRSimulator, motor_duty, simavr_installed
 
 from .ptyproxy import PtyProxy, byte_noise
@@ -59,6 +60,16 @@ def test_uno_image_answers_hello_with_its_channels_and_actuators(
         ]
 
 
+def wait_for_distance(link: BridgeLink, matches: Callable[[float], bool], timeout_s: float = 5.0) -> SensorReading:
+    """The first reading whose distance ``matches``: the simulated sonar changes a few frames late."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        reading = link.wait_for_reading(max(0.05, deadline - time.monotonic()))
+        if matches(reading.values["distance_cm"]):
+            return reading
+        assert time.monotonic() < deadline, f"distance never matched; last {reading.values}"
+
+
 def test_uno_image_streams_the_emulated_sonar_distance(avr: AVRSimulator) -> None:
     with BridgeLink.open(avr.port) as link:
         first = link.wait_for_reading(2.0)
@@ -70,15 +81,13 @@ def test_uno_image_streams_the_emulated_sonar_distance(avr: AVRSimulator) -> Non
         # The sketch's SENSOR_PERIOD_MS is 50, counted by the simulated Timer0.
         assert second.mcu_time_ms - first.mcu_time_ms in range(45, 60)
         avr.set_distance(150.0)
-        time.sleep(0.2)
-        moved = link.wait_for_reading(2.0)
+        moved = wait_for_distance(link, lambda d: d == pytest.approx(150.0, abs=DISTANCE_TOLERANCE_CM))
         assert moved.values["distance_cm"] == pytest.approx(
             150.0, abs=DISTANCE_TOLERANCE_CM
         )
         # Nothing in range: pulseIn() times out and the sketch sends -1.
         avr.set_distance(-1.0)
-        time.sleep(0.2)
-        assert link.wait_for_reading(2.0).values["distance_cm"] == -0.1
+        assert wait_for_distance(link, lambda d: d == -0.1).values["distance_cm"] == -0.1
 
 
 def test_commands_are_acknowledged_and_drive_the_pins(avr: AVRSimulator) -> None:
@@ -120,7 +129,6 @@ def test_commands_survive_line_noise_from_the_uno(avr: AVRSimulator) -> None:
     ):
         for value in range(-500, 500, 50):
             link.send_command("motor_left", value)
-        time.sleep(0.2)
         stats = link.stats()
     avr.wait_for_output("motor_left", motor_duty(450), 1.0)
     assert stats.resyncs > 0  # corrupt frames were seen, dropped and counted
@@ -132,8 +140,8 @@ def test_garbage_sent_to_the_uno_does_not_stop_it(avr: AVRSimulator) -> None:
         link._write(os.urandom(2000))
         link._write(b"\x00")  # ends whatever half frame the garbage left in its decoder
         # The simulated UART runs at 115200 baud as the real one: 2000 bytes take ~0.17 s to
-        # reach the firmware, and a command sent now would queue behind them.
-        time.sleep(2 * 2001 * 10 / 115200)
-        assert link.send_command("led", 1).attempts <= 2
+        # reach the firmware, and the command queues behind them: give its ACK the time.
+        drain_s = 2 * 2001 * 10 / 115200
+        assert link.send_command("led", 1, timeout_s=drain_s + 0.25).attempts <= 2
         assert link.stats().link_losses == 0
     avr.wait_for_output("led", 1, 1.0)

@@ -11,6 +11,8 @@ import pytest
 
 from edge_sdk.demo.metrics import FrameTruth, percentile_ms, score
 
+ACCURACY_FLOOR = 0.75  # a few points under the lowest of 8 measured runs (0.787); see the test
+
 
 @pytest.mark.slow
 def test_demo_ten_seconds_delivers_every_result_and_drives_the_motors(tmp_path: Path) -> None:
@@ -23,9 +25,13 @@ def test_demo_ten_seconds_delivers_every_result_and_drives_the_motors(tmp_path: 
     assert summary["published"] == summary["received"] > 100  # 10 s at 15 fps, a few late frames dropped
     assert summary["commands_acked"] > 0
     assert summary["commands_acked"] == summary["commands_sent"]
-    assert isinstance(summary["accuracy"], float) and 0.0 <= summary["accuracy"] <= 1.0
+    # Floor measured on this 10 s clip (seed 0) with the shipped seek bundle, 8 runs on the 2-core dev box
+    # (2026-12-02): 0.987 unloaded, 0.79-0.95 while other test suites ran (the misses are blocked<->center:
+    # the MCU simulator's distance readings reach the runtime late under load). Chance on 5 labels is 0.2;
+    # a model, alignment or label-order fault lands far below this floor.
+    assert isinstance(summary["accuracy"], float) and summary["accuracy"] >= ACCURACY_FLOOR, summary["confusion"]
     assert summary["scored"] == summary["received"]
-    assert summary["latency_p50_ms"] <= summary["latency_p99_ms"]
+    assert 0.0 < summary["latency_p50_ms"] <= summary["latency_p99_ms"]
     assert summary["sensor_frames"] > 100  # 20 Hz over the serial protocol
     assert summary["error"] is None
     assert "seek demo summary" in proc.stdout

@@ -8,6 +8,7 @@ only: no OpenCV, no TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import zipfile
@@ -43,9 +44,23 @@ def _rewrite(tmp_path: Path, bundle, manifest=None, flatbuffer=None) -> Path:  #
     return path
 
 
+def _expected_runtime() -> str:
+    """The documented preference, from what is installed here (not from the code under test): ai-edge-litert,
+    then tflite-runtime, and TensorFlow's interpreter only when neither is there."""
+    if RUNTIME:
+        return RUNTIME
+    for package in ("ai_edge_litert", "tflite_runtime"):
+        if importlib.util.find_spec(package) is not None:
+            return package
+    return "tensorflow"
+
+
 def test_runtime_is_the_requested_one(model) -> None:  # type: ignore[no-untyped-def]
-    expected = RUNTIME or available_runtimes()[0]
+    expected = _expected_runtime()
     assert model.backend.runtime == expected
+    # and the interpreter really is that package's, not just named after it
+    assert type(model.backend._interpreter).__module__.split(".")[0] == expected
+    assert available_runtimes()[0] == expected  # what the listing says agrees with what was loaded
 
 
 def test_inputs_and_outputs_bind_by_manifest_name(model, bundle) -> None:  # type: ignore[no-untyped-def]
@@ -184,5 +199,9 @@ def test_unknown_runtime_name_is_refused(bundle) -> None:  # type: ignore[no-unt
 
 def test_close_is_idempotent(bundle) -> None:  # type: ignore[no-untyped-def]
     model = FusionModel.from_bundle(bundle, runtime=RUNTIME)
+    tensors = model.prepare(image=np.zeros((64, 64, 3), np.uint8), text="go", sensor={"distance_cm": 50.0})
+    assert set(model.infer(tensors)) == {"scores"}
     model.close()
-    model.close()
+    model.close()  # a second close neither raises nor revives the interpreter
+    with pytest.raises(BackendError, match="the backend is closed"):
+        model.infer(tensors)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 
@@ -9,6 +11,7 @@ import pytest
 
 from edge_sdk.errors import ConfigError, PublishError
 from edge_sdk.sinks.mqtt import MQTTPublisher, PublisherState
+from edge_sdk.sinks.mqtt.process import PublisherProcess
 from edge_sdk.testing import example_result
 
 pytestmark = pytest.mark.broker
@@ -49,20 +52,56 @@ def test_password_and_acl_allow_the_device_topics(make_broker, recorder_for, mqt
         result_validator.validate(message.json())
 
 
-def test_acl_denial_is_reported_under_mqtt5_and_does_not_block_the_outbox(make_broker, mqtt_config) -> None:
-    # pi-test may only write under another device's topics here: every result is refused.
-    broker = make_broker(users=USERS, acl=["user pi-test", "topic readwrite edge_sdk/other/#"])
-    with MQTTPublisher(mqtt_config(broker, username="pi-test", password="s3cret")) as publisher:
+@pytest.mark.parametrize("delivery", ["threads", "process"])
+def test_acl_denial_is_reported_under_mqtt5_and_does_not_block_the_outbox(make_broker, recorder_for, mqtt_config,
+                                                                          stats_validator, delivery: str) -> None:
+    # pi-test may write its availability and stats, not its results: every result is refused.
+    broker = make_broker(users=USERS, acl=["user pi-test", "topic write edge_sdk/pi-test/available",
+                                           "topic write edge_sdk/pi-test/stats", "topic read edge_sdk/pi-test/cmd/#",
+                                           "user watcher", "topic read edge_sdk/#"])
+    recorder = recorder_for(broker, ["edge_sdk/pi-test/#"], username="watcher", password="w4tch")
+    publisher_class = PublisherProcess if delivery == "process" else MQTTPublisher
+    with publisher_class(mqtt_config(broker, username="pi-test", password="s3cret")) as publisher:
         publisher.wait_connected(5)
         for i in range(3):
             publisher.publish_result(example_result(i))
         assert publisher.flush(5), "refused results must leave the outbox, not loop forever"
         stats = publisher.stats()
-    assert stats["refused_by_broker"] == 3
+        assert publisher.publish_stats({"fps": 1.0})
+    assert stats["refused_by_broker"] == 3 and stats["acked"] == 0 and stats["accepted"] == 3
     assert stats["last_error"] == (
         "MQTT broker refused 3 result(s) so far on edge_sdk/pi-test/events (Not authorized); "
         "check the broker ACL for user pi-test"
     )
+    # and the stats topic says so, for a dashboard
+    assert recorder.wait_for(lambda _: recorder.on("edge_sdk/pi-test/stats"), 5)
+    published = recorder.on("edge_sdk/pi-test/stats")[0].json()
+    stats_validator.validate(published)
+    assert published["mqtt"]["refused_by_broker"] == 3 and published["mqtt"]["accepted"] == 3
+    assert published["mqtt"]["last_error"].startswith("MQTT broker refused 3 result(s)")
+    assert recorder.on("edge_sdk/pi-test/events") == []
+
+
+def test_acl_denial_under_mqtt311_is_acknowledged_and_lost_as_documented(make_broker, recorder_for, mqtt_config,
+                                                                          caplog) -> None:
+    """MQTT 3.1.1 has no reason code in PUBACK: the broker acknowledges a denied publish and drops it.
+    The SDK cannot see it (docs/mqtt.md says so), so it warns at start that 3.1.1 is blind to this."""
+    broker = make_broker(users=USERS, acl=["user pi-test", "topic readwrite edge_sdk/other/#",
+                                           "user watcher", "topic read edge_sdk/#"])
+    recorder = recorder_for(broker, ["edge_sdk/#"], username="watcher", password="w4tch")
+    config = mqtt_config(broker, protocol="3.1.1", username="pi-test", password="s3cret")
+    with caplog.at_level(logging.WARNING), MQTTPublisher(config) as publisher:
+        publisher.wait_connected(5)
+        for i in range(3):
+            publisher.publish_result(example_result(i))
+        assert publisher.flush(5)
+        assert publisher.publish_raw("edge_sdk/other/marker", b"after the results", qos=1)  # allowed: a sync point
+        stats = publisher.stats()
+    assert recorder.wait_for(lambda _: recorder.on("edge_sdk/other/marker"), 5)
+    assert recorder.on("edge_sdk/pi-test/events") == []  # denied, and nothing told the publisher
+    assert stats["refused_by_broker"] == 0 and stats["acked"] == 3  # the protocol's blind spot, not a count
+    assert any("MQTT 3.1.1" in r.getMessage() and "lost silently" in r.getMessage()
+               for r in caplog.records if r.levelno == logging.WARNING)
 
 
 def test_wrong_password_gives_a_clear_error_and_keeps_retrying(make_broker, mqtt_config, caplog) -> None:
@@ -115,6 +154,33 @@ def test_tls_client_certificate_is_presented(make_broker, mqtt_config) -> None:
     config = mqtt_config(broker, tls={"ca_file": str(broker.ca_file), "cert_file": str(cert), "key_file": str(key)})
     with MQTTPublisher(config) as publisher:
         publisher.wait_connected(5)
+
+
+@pytest.mark.parametrize("delivery", ["threads", "process"])
+def test_a_broker_that_wants_a_client_certificate_and_gets_none_is_a_counted_logged_failure(
+    make_broker, mqtt_config, caplog, capfd, delivery: str
+) -> None:
+    """TLS 1.3: the client's handshake succeeds, then the broker sends an alert ("peer did not return
+    a certificate" in its log). That is a failed attempt too: counted, in last_error, logged."""
+    broker = make_broker(tls=True, require_client_cert=True)
+    config = mqtt_config(broker, tls={"ca_file": str(broker.ca_file)})
+    publisher_class = PublisherProcess if delivery == "process" else MQTTPublisher
+    with caplog.at_level(logging.WARNING), publisher_class(config) as publisher:
+        with pytest.raises(PublishError, match="requires a client certificate and none is configured"):
+            publisher.wait_connected(2.0)
+        assert _wait_until(lambda: publisher.stats()["connect_failures"] >= 2, 5)
+        stats = publisher.stats()
+        assert publisher.state is PublisherState.RECONNECTING
+    assert stats["last_error_kind"] == "tls"
+    error = stats["last_error"]
+    assert error.startswith(f"TLS with 127.0.0.1:{broker.port} failed: the broker ended the connection ("), error
+    assert "certificate required" in error.lower()  # OpenSSL's alert, as paho saw it
+    assert error.endswith("It requires a client certificate and none is configured: set mqtt.tls.cert_file and key_file")
+    assert "peer did not return a certificate" in broker.log_text()
+    # the delivery process logs to the run's stderr; threads log here
+    logged = capfd.readouterr().err if delivery == "process" else "\n".join(
+        f"{r.levelname} {r.getMessage()}" for r in caplog.records)
+    assert re.search(r"(WARNING|ERROR) .*TLS with 127\.0\.0\.1:\d+ failed: .*requires a client certificate", logged), logged
 
 
 def test_tls_with_the_wrong_ca_reports_verification_failure_and_retries(make_broker, mqtt_config, tmp_path) -> None:

@@ -1,9 +1,14 @@
-"""Commands on <prefix>/<device>/cmd/<name>: handled by name; malformed ones rejected and counted."""
+"""Commands on <prefix>/<device>/cmd/<name>: handled by name; malformed ones rejected and counted.
+
+No sleeps as synchronisation: commands are sent once the broker granted the publisher's
+subscription (``commands_subscribed``), and every wait is on a condition with a deadline.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -17,6 +22,19 @@ def _send(recorder, topic: str, payload: bytes) -> None:
     recorder.client.publish(topic, payload, qos=1).wait_for_publish(5)
 
 
+def _wait_until(condition: Callable[[], bool], timeout_s: float, what: Callable[[], object]) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what()
+        time.sleep(0.01)
+
+
+def _wait_subscribed(publisher: MQTTPublisher) -> None:
+    """The broker acknowledged the subscription to cmd/+: a command sent now reaches the publisher."""
+    publisher.wait_connected(5)
+    _wait_until(lambda: publisher.stats()["commands_subscribed"], 5, publisher.stats)
+
+
 def test_commands_reach_their_handlers_and_malformed_ones_are_rejected_while_results_flow(
     broker, recorder_for, mqtt_config
 ) -> None:
@@ -28,8 +46,7 @@ def test_commands_reach_their_handlers_and_malformed_ones_are_rejected_while_res
         publisher.on_command("prompt", lambda text: (prompts.append(text), handled.set()), payload_format="text")
         publisher.on_command("config", configs.append)
         publisher.on_command("explode", lambda value: 1 / 0)
-        publisher.wait_connected(5)
-        time.sleep(0.2)  # let the command subscription settle before sending
+        _wait_subscribed(publisher)
         base = "edge_sdk/pi-test/cmd/"
         sent = 0
         for i, (name, payload) in enumerate([
@@ -46,10 +63,9 @@ def test_commands_reach_their_handlers_and_malformed_ones_are_rejected_while_res
             publisher.publish_result(example_result(i))
             sent += 1
         assert handled.wait(5)
-        deadline = time.monotonic() + 5
-        while publisher.stats()["commands"]["handled"] + publisher.stats()["commands"]["failed"] < 3:
-            assert time.monotonic() < deadline, publisher.stats()["commands"]
-            time.sleep(0.02)
+        _wait_until(lambda: publisher.stats()["commands"]["received"] == 8
+                    and sum(publisher.stats()["commands"][k] for k in ("handled", "rejected", "failed")) == 8,
+                    5, lambda: publisher.stats()["commands"])
         assert publisher.flush(5)
         commands = publisher.stats()["commands"]
         assert publisher.state.value == "connected"
@@ -64,13 +80,9 @@ def test_rejection_reason_names_what_was_expected(broker, recorder_for, mqtt_con
     recorder = recorder_for(broker, [])
     with MQTTPublisher(mqtt_config(broker)) as publisher:
         publisher.on_command("config", lambda value: None)
-        publisher.wait_connected(5)
-        time.sleep(0.2)
+        _wait_subscribed(publisher)
         _send(recorder, "edge_sdk/pi-test/cmd/config", b'{"a": 1,}')
-        deadline = time.monotonic() + 5
-        while publisher.stats()["commands"]["rejected"] < 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        _wait_until(lambda: publisher.stats()["commands"]["rejected"] >= 1, 5, lambda: publisher.stats()["commands"])
         assert publisher.stats()["last_command_rejection"] == (
             "edge_sdk/pi-test/cmd/config: expected JSON. Got: Expecting property name enclosed in double quotes "
             "at line 1 column 9"

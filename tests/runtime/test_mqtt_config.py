@@ -67,3 +67,22 @@ def test_declared_bounds_name_the_class_when_built_in_code() -> None:
 
     with pytest.raises(ConfigError, match=r"^OutboxConfig\.max_age_s: expected a positive number\. Got: 0$"):
         OutboxConfig(max_age_s=0)
+
+
+# A fast check of the wording; tests/runtime/test_mqtt_auth_tls.py meets the real broker's alert.
+_ALERT = ("failed to receive on socket: [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required "
+          "(_ssl.c:2580)")
+
+
+@pytest.mark.parametrize(("tls", "socket_error", "kind", "says"), [
+    ({"ca_file": "/ca.pem"}, _ALERT, "tls", "It requires a client certificate and none is configured"),
+    ({"ca_file": "/ca.pem", "cert_file": "/c.pem", "key_file": "/k.pem"}, _ALERT, "tls",
+     "It did not accept the certificate in mqtt.tls.cert_file (/c.pem)"),
+    ({}, None, "network", "closed the connection before accepting it (Unspecified error)"),
+])
+def test_a_connection_dropped_before_connack_is_described_by_its_layer(tls, socket_error, kind, says) -> None:
+    from edge_sdk.sinks.mqtt.connection import describe_dropped_attempt
+
+    config = build(MQTTConfig, {"device_id": "pi", "port": 8883, "tls": tls}, "mqtt")
+    got_kind, error = describe_dropped_attempt(config, "Unspecified error", socket_error)
+    assert got_kind == kind and says in str(error), str(error)

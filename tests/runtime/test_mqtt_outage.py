@@ -1,4 +1,8 @@
-"""Broker outages and crashes of the publishing process: every result arrives, replays say so."""
+"""Broker outages and crashes of the publishing process: every result arrives, replays say so.
+
+Each test runs for both deliveries: threads of the publishing process (``MQTTPublisher``) and a
+delivery process of its own (``PublisherProcess``, what ``edge-sdk run`` uses on two or more CPUs).
+"""
 
 from __future__ import annotations
 
@@ -14,21 +18,25 @@ from pathlib import Path
 import pytest
 
 from edge_sdk.sinks.mqtt import MQTTPublisher
+from edge_sdk.sinks.mqtt.process import PublisherProcess
 from edge_sdk.testing import MosquittoBroker, example_result
 
 pytestmark = pytest.mark.broker
 
 EVENTS = "edge_sdk/pi-test/events"
+PUBLISHERS = {"threads": MQTTPublisher, "process": PublisherProcess}
+both_deliveries = pytest.mark.parametrize("delivery", list(PUBLISHERS))
 
 # The "device process" of the crash tests: publishes, then waits to be killed.
 CHILD = r"""
 import json, sys, time
 from edge_sdk.configtools import build
 from edge_sdk.sinks.mqtt import MQTTConfig, MQTTPublisher
+from edge_sdk.sinks.mqtt.process import PublisherProcess
 from edge_sdk.testing import example_result
 
 config = build(MQTTConfig, json.loads(sys.argv[1]), "mqtt")
-publisher = MQTTPublisher(config).start()
+publisher = {"threads": MQTTPublisher, "process": PublisherProcess}[sys.argv[2]](config).start()
 publisher.wait_connected(10)
 print("boot", publisher.boot, flush=True)
 for step in sys.stdin:
@@ -45,11 +53,11 @@ time.sleep(60)
 class Device:
     """The publishing process, driven line by line over stdin."""
 
-    def __init__(self, tmp_path: Path, config: dict) -> None:
+    def __init__(self, tmp_path: Path, config: dict, delivery: str) -> None:
         script = tmp_path / "device.py"
         script.write_text(CHILD)
         self.process = subprocess.Popen(
-            [sys.executable, str(script), json.dumps(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, str(script), json.dumps(config), delivery], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, cwd=str(Path(__file__).resolve().parents[2]),
         )
         self.boot = self._expect("boot")
@@ -66,7 +74,13 @@ class Device:
         self.process.stdin.flush()
         return int(self._expect("published"))
 
+    def delivery_pids(self) -> list[int]:
+        """The delivery process, when there is one."""
+        pid = self.process.pid
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
     def kill(self) -> None:
+        """SIGKILL the publishing process only: a delivery process of its own must notice by itself."""
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(5)
         for stream in (self.process.stdin, self.process.stdout):
@@ -104,15 +118,16 @@ def _run_outage(broker, recorder, publisher: MQTTPublisher, outage_s: float, rat
     return publisher.stats()["last_seq"]
 
 
+@both_deliveries
 @pytest.mark.parametrize("outage_s", [
     pytest.param(2.0, id="2s"),
     pytest.param(10.0, id="10s", marks=pytest.mark.slow),
 ])
 def test_every_seq_arrives_across_a_broker_outage(make_broker, recorder_for, mqtt_config, result_validator,
-                                                  outage_s: float) -> None:
+                                                  outage_s: float, delivery: str) -> None:
     broker = make_broker(persistence=True)
     recorder = recorder_for(broker, [EVENTS], protocol="3.1.1", client_id="watcher", persistent_session=True)
-    with MQTTPublisher(mqtt_config(broker)) as publisher:
+    with PUBLISHERS[delivery](mqtt_config(broker)) as publisher:
         publisher.wait_connected(5)
         sent = _run_outage(broker, recorder, publisher, outage_s)
         stats = publisher.stats()
@@ -125,20 +140,25 @@ def test_every_seq_arrives_across_a_broker_outage(make_broker, recorder_for, mqt
         result_validator.validate(message.json())
 
 
+@both_deliveries
 def test_outbox_replays_after_the_process_is_killed_during_an_outage(make_broker, recorder_for, tmp_path,
-                                                                     mqtt_config, result_validator) -> None:
+                                                                     mqtt_config, result_validator,
+                                                                     delivery: str) -> None:
     broker = make_broker(persistence=True)
     recorder = recorder_for(broker, [EVENTS], protocol="3.1.1", client_id="watcher", persistent_session=True)
-    device = Device(tmp_path, _config_dict(broker, tmp_path))
+    device = Device(tmp_path, _config_dict(broker, tmp_path), delivery)
+    children = device.delivery_pids()
+    assert len(children) == (1 if delivery == "process" else 0)
     try:
         assert device.publish(30) == 30  # delivered live
         broker.stop()
         assert device.publish(70) == 100  # only in the outbox: the broker is down
     finally:
         device.kill()
+    _wait_gone(children)  # a delivery process commits what it holds and frees the outbox
     broker.start()
 
-    with MQTTPublisher(mqtt_config(broker)) as restarted:
+    with PUBLISHERS[delivery](mqtt_config(broker)) as restarted:
         restarted.wait_connected(5)
         assert restarted.flush(10)
         replayed = restarted.stats()["replayed"]
@@ -159,11 +179,33 @@ def test_outbox_replays_after_the_process_is_killed_during_an_outage(make_broker
     assert not any(p["replayed"] for seq in range(1, 31) for p in by_seq[seq])
 
 
-def test_last_will_says_offline_when_the_process_is_killed(broker, recorder_for, tmp_path) -> None:
+@both_deliveries
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_last_will_says_offline_when_the_process_is_killed(broker, recorder_for, tmp_path, delivery: str,
+                                                           protocol: str) -> None:
     recorder = recorder_for(broker, ["edge_sdk/pi-test/available"])
-    device = Device(tmp_path, _config_dict(broker, tmp_path))
+    device = Device(tmp_path, {**_config_dict(broker, tmp_path), "protocol": protocol}, delivery)
+    children = device.delivery_pids()
     try:
+        assert device.publish(10) == 10
         assert recorder.wait_for(lambda m: [x.payload for x in m] == [b"online"], 5)
     finally:
         device.kill()
     assert recorder.wait_for(lambda m: [x.payload for x in m] == [b"online", b"offline"], 5), recorder.messages
+    _wait_gone(children)
+
+
+def _wait_gone(pids: list[int], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    for pid in pids:
+        while _alive(pid):
+            assert time.monotonic() < deadline, f"the delivery process {pid} outlived the publishing process"
+            time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie of the killed process is dead for us

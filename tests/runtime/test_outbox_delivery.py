@@ -1,4 +1,8 @@
-"""The outbox thread: sending from memory, reading back only what memory lacks, batched deletes."""
+"""The outbox thread: sending from memory, reading back only what memory lacks, batched deletes.
+
+For both deliveries: in threads (``MQTTPublisher``) and in a delivery process (``PublisherProcess``),
+where results reach the outbox a moment after ``publish_result`` returns (hence ``_wait_accepted``).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ import time
 import pytest
 
 from edge_sdk.sinks.mqtt import MQTTPublisher
+from edge_sdk.sinks.mqtt.process import PublisherProcess
 from edge_sdk.testing import example_result
 
 pytestmark = pytest.mark.broker
 
 EVENTS = "edge_sdk/pi-test/events"
+PUBLISHERS = {"threads": MQTTPublisher, "process": PublisherProcess}
+both_deliveries = pytest.mark.parametrize("delivery", list(PUBLISHERS))
 
 
 def _wait_disconnected(publisher: MQTTPublisher) -> None:
@@ -21,9 +28,18 @@ def _wait_disconnected(publisher: MQTTPublisher) -> None:
         time.sleep(0.01)
 
 
-def test_live_results_are_sent_from_memory_without_reading_the_file(broker, recorder_for, mqtt_config) -> None:
+def _wait_accepted(publisher: MQTTPublisher, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while publisher.stats()["accepted"] < count:
+        assert time.monotonic() < deadline, publisher.stats()
+        time.sleep(0.01)
+
+
+@both_deliveries
+def test_live_results_are_sent_from_memory_without_reading_the_file(broker, recorder_for, mqtt_config,
+        delivery: str) -> None:
     recorder = recorder_for(broker, [EVENTS])
-    with MQTTPublisher(mqtt_config(broker)) as publisher:
+    with PUBLISHERS[delivery](mqtt_config(broker)) as publisher:
         publisher.wait_connected(5)
         seqs = [publisher.publish_result(example_result(i)) for i in range(500)]
         assert publisher.flush(10)
@@ -34,14 +50,17 @@ def test_live_results_are_sent_from_memory_without_reading_the_file(broker, reco
     assert [m.json()["seq"] for m in recorder.messages] == seqs
 
 
-def test_results_beyond_the_memory_bound_are_read_back_in_order(make_broker, recorder_for, mqtt_config) -> None:
+@both_deliveries
+def test_results_beyond_the_memory_bound_are_read_back_in_order(make_broker, recorder_for, mqtt_config,
+        delivery: str) -> None:
     broker = make_broker(persistence=True)
     recorder = recorder_for(broker, [EVENTS], protocol="3.1.1", client_id="watcher", persistent_session=True)
-    with MQTTPublisher(mqtt_config(broker, outbox={"inflight_window": 10, "memory_rows": 50})) as publisher:
+    with PUBLISHERS[delivery](mqtt_config(broker, outbox={"inflight_window": 10, "memory_rows": 50})) as publisher:
         publisher.wait_connected(5)
         broker.stop()
         _wait_disconnected(publisher)
         seqs = [publisher.publish_result(example_result(i)) for i in range(300)]
+        _wait_accepted(publisher, 300)
         assert publisher.stats()["outbox_in_memory"] == 50  # the bound holds during the outage
         broker.start()
         assert publisher.flush(20), publisher.stats()
@@ -52,15 +71,18 @@ def test_results_beyond_the_memory_bound_are_read_back_in_order(make_broker, rec
     assert received == sorted(received), "results arrived out of order"
 
 
-def test_results_dropped_by_the_bound_are_not_sent_from_memory(make_broker, recorder_for, mqtt_config) -> None:
+@both_deliveries
+def test_results_dropped_by_the_bound_are_not_sent_from_memory(make_broker, recorder_for, mqtt_config,
+        delivery: str) -> None:
     broker = make_broker(persistence=True)
     recorder = recorder_for(broker, [EVENTS], protocol="3.1.1", client_id="watcher", persistent_session=True)
     config = mqtt_config(broker, outbox={"max_bytes": 20_000, "drop_policy": "drop_oldest"})
-    with MQTTPublisher(config) as publisher:
+    with PUBLISHERS[delivery](config) as publisher:
         publisher.wait_connected(5)
         broker.stop()
         _wait_disconnected(publisher)
         seqs = [publisher.publish_result(example_result(i)) for i in range(200)]
+        _wait_accepted(publisher, 200)
         dropped = publisher.stats()["outbox"]["dropped_oldest"]
         assert dropped > 0
         broker.start()
@@ -70,8 +92,10 @@ def test_results_dropped_by_the_bound_are_not_sent_from_memory(make_broker, reco
     assert {m.json()["seq"] for m in recorder.messages} == kept, "a dropped result was sent"
 
 
-def test_acknowledged_rows_are_deleted_in_batches_without_a_flush(broker, mqtt_config) -> None:
-    with MQTTPublisher(mqtt_config(broker)) as publisher:
+@both_deliveries
+def test_acknowledged_rows_are_deleted_in_batches_without_a_flush(broker, mqtt_config,
+        delivery: str) -> None:
+    with PUBLISHERS[delivery](mqtt_config(broker)) as publisher:
         publisher.wait_connected(5)
         for i in range(10):
             publisher.publish_result(example_result(i))

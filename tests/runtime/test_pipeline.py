@@ -259,3 +259,17 @@ def test_every_frame_is_accounted_for_when_realtime_pacing_skips(model, clip) ->
     assert capture["frames_skipped"] > 0 and drops["paced"] == capture["frames_skipped"]
     assert capture["frames_read"] + capture["frames_skipped"] == int(SECONDS * FPS)
     assert stats["results"] + drops["frames"] + drops["incomplete_inputs"] == capture["frames_read"]
+
+
+
+def test_every_frame_is_accounted_for_under_max_fps(model, clip) -> None:  # type: ignore[no-untyped-def]
+    """Frames passed over to stay under pipeline.max_fps were read and then in no count (issue 15)."""
+    text, sensor = _inputs()
+    with Pipeline(model, open_frame_source(f"file://{clip.video}"), text=text, sensor=sensor,
+                  config=PipelineConfig(max_fps=5.0)) as pipeline:
+        stats = pipeline.run()
+    capture, drops = stats["capture"], stats["drops"]
+    assert drops["max_fps"] > 0
+    assert capture["frames_read"] + capture["frames_skipped"] == int(SECONDS * FPS)
+    assert (stats["results"] + drops["frames"] + drops["incomplete_inputs"] + drops["max_fps"]
+            + stats["queues"]["frames"]) == capture["frames_read"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +13,13 @@ from edge_sdk import Runtime, parse_config
 from edge_sdk.runtime import default_bundle_path
 
 pytestmark = pytest.mark.broker
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 def test_text_and_sensor_commands_drive_the_run(broker, recorder_for, tmp_path, result_validator) -> None:  # type: ignore[no-untyped-def]
@@ -31,8 +39,10 @@ def test_text_and_sensor_commands_drive_the_run(broker, recorder_for, tmp_path, 
         runner.start()
         try:
             runtime.publisher.wait_connected(5.0)
-            time.sleep(0.5)
-            assert runtime.pipeline.stats()["results"] == 0  # no prompt, no sensor: frames are skipped
+            _wait_until(lambda: runtime.publisher.stats()["commands_subscribed"], 5.0)  # commands sent now arrive
+            # no prompt, no sensor: frames are read and counted as incomplete, never turned into results
+            _wait_until(lambda: runtime.pipeline.stats()["drops"]["incomplete_inputs"] >= 5, 10.0)
+            assert runtime.pipeline.stats()["results"] == 0
             client = recorder.client
             client.publish("edge_sdk/pi-cmd/cmd/sensor", b"{not json", qos=1)
             client.publish("edge_sdk/pi-cmd/cmd/sensor", b'{"distance_cm": 12.5}', qos=1)

@@ -137,7 +137,9 @@ class MQTTConfig:
         "help": "broker port; 0: 1883, 8883 with TLS, 80/443 for websockets"})
     transport: Literal["tcp", "websockets"] = field(default="tcp", metadata={"help": "tcp or websockets"})
     websocket_path: str = field(default="/mqtt", metadata={"help": "HTTP path of the websockets endpoint"})
-    protocol: Literal["3.1.1", "5"] = field(default="5", metadata={"help": "MQTT protocol version"})
+    protocol: Literal["3.1.1", "5"] = field(default="5", metadata={
+        "help": "MQTT protocol version; 3.1.1 only for a broker that speaks nothing newer: it has no reason codes, so "
+                "a publish the broker's ACL denies is acknowledged and lost silently (docs/mqtt.md)"})
     client_id: str = field(default="", metadata={"help": "empty: edge-sdk-<device_id>-<random suffix>"})
     username: str = field(default="", metadata={"help": "empty: no authentication; ${VAR} reads the environment"})
     password: str = field(default="", metadata={"help": "use ${VAR} to keep it out of the file"})

@@ -5,8 +5,10 @@ It runs an :class:`~edge_sdk.sinks.mqtt.link.MQTTLink` and serves the calls of
 :data:`~edge_sdk.sinks.mqtt.process.CALLS` that the parent's proxy sends, pickled, on the socket
 pair ``<fd>``; it answers with ``reply``, says ``started`` once its outbox is open (or ``failed`` with the cause),
 reports connection changes (``status``) and forwards command messages (``command``). ``accept`` calls (results) already in the socket are merged into
-one outbox transaction. When the parent is gone (end of file), it commits what it read and exits
-at once. SIGINT and SIGTERM are ignored (systemd and a terminal signal the whole group): the
+one outbox transaction. When the parent is gone without a clean stop (end of file before
+``close``: SIGKILL, OOM kill, a crash), it commits what it read and exits at once, ending its MQTT
+session so that the broker publishes the last will: subscribers see ``offline``, as after a crash,
+never the ``stopped`` of a clean exit. SIGINT and SIGTERM are ignored (systemd and a terminal signal the whole group): the
 parent decides when delivery stops, after draining.
 """
 
@@ -76,11 +78,12 @@ def _serve(conn: Connection) -> int:
                 else:
                     continue
             except (EOFError, OSError):
-                # the parent died: all it sent is read by now; commit it and go without waiting
+                # the parent died: all it sent is read by now; commit it and go without waiting, as
+                # the crash it is (offline), so that Home Assistant tells it from a clean stop
                 link.accept(pending, strict=False)
-                logger.warning("the runtime process is gone: %d results stay in the outbox for the next run",
-                               link.pending)
-                link.close(drain_timeout_s=0.0)
+                logger.warning("the runtime process is gone without stopping delivery: %d results stay in the "
+                               "outbox for the next run; availability goes offline", link.pending)
+                link.abort()
                 return 0
             if message is not None and message[0] in CALLS and CALLS[message[0]].batch:
                 pending += message[2][0]  # accept(stamped): the one batched call
@@ -106,7 +109,7 @@ def _serve(conn: Connection) -> int:
     except Exception as exc:  # reported to the parent, which stops the run with it
         logger.exception("MQTT delivery process failed")
         notify("failed", f"{type(exc).__name__}: {exc}")
-        link.close(drain_timeout_s=0.0)
+        link.abort()
         return 1
 
 

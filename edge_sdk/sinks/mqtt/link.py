@@ -10,14 +10,12 @@ commit) and hands them to the outbox thread, which sends in arrival order from t
 in-memory tail. At most ``outbox.inflight_window`` messages are handed to paho and not yet
 acknowledged; the rest wait in the outbox, so an outage grows the file, never the memory.
 
-The link also owns availability (``online``/``stopped``, last will ``offline``), the stats topic,
-raw messages and the Home Assistant announcement. It does not stamp results and does not run
-command handlers: that is the caller's side, :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`,
-which runs a link in its own process or, in :class:`~edge_sdk.sinks.mqtt.process.PublisherProcess`,
-talks to one in the delivery process. Messages on the command topics go to ``on_command_message``.
-
-Threads: paho's network thread (``paho-mqtt-client-<client id>``, reconnects with exponential
-backoff) and ``edge_sdk-mqtt-outbox``.
+The link also owns availability (``online``; ``stopped`` from :meth:`close`; ``offline``, the will,
+after a crash or :meth:`abort`), the stats topic, raw messages and Home Assistant discovery; failures
+are counted by ``health.py``. It neither stamps results nor runs command handlers: that is
+:class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`, in this process or, for a link in the delivery
+process, :class:`~edge_sdk.sinks.mqtt.process.PublisherProcess`. Command messages go to ``on_command_message``.
+Threads: paho's network thread (``paho-mqtt-client-<client id>``, reconnects with backoff), ``edge_sdk-mqtt-outbox``.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from __future__ import annotations
 import collections
 import enum
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,8 +30,9 @@ from typing import Any
 
 from edge_sdk.errors import PublishError
 from edge_sdk.sinks.mqtt.config import MQTTConfig
-from edge_sdk.sinks.mqtt.connection import describe_connect_failure, describe_refusal, make_client
+from edge_sdk.sinks.mqtt.connection import end_as_crashed, make_client
 from edge_sdk.sinks.mqtt.delivery import Delivery
+from edge_sdk.sinks.mqtt.health import LinkHealth
 from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo, TaskInfo
 from edge_sdk.sinks.mqtt.outbox import Outbox
 from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
@@ -82,12 +80,13 @@ class MQTTLink:
         self._lock = threading.Lock()  # seq order == outbox order
         self._close_lock = threading.Lock()
         self._connected = threading.Event()
-        self._last_error: PublishError | None = None
-        self._last_error_kind: str | None = None
+        self._commands_subscription: int | None = None  # mid of the SUBSCRIBE to cmd/+ on this connection
+        self._commands_subscribed = threading.Event()  # its SUBACK granted it: commands can arrive
         self._counts = collections.Counter[str]()
+        self._health = LinkHealth(config, self._counts, self.topics.events)
         self._delivery = Delivery(
             self._outbox, boot=boot, window=config.outbox.inflight_window, connected=self._connected,
-            counts=self._counts, on_refused=self._record_refusals, events_topic=self.topics.events,
+            counts=self._counts, on_refused=self._health.refused_results, events_topic=self.topics.events,
             result_topic=self.topics.result, result_qos=config.result_qos, memory_rows=config.outbox.memory_rows,
             latest_interval_s=config.retain_interval_s,
         )
@@ -118,7 +117,7 @@ class MQTTLink:
     @property
     def last_error(self) -> PublishError | None:
         """The latest connection or delivery problem (kept after recovery, for the record)."""
-        return self._last_error
+        return self._health.last_error
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -130,6 +129,9 @@ class MQTTLink:
         self._outbox.open()
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
+        client.on_pre_connect = self._on_pre_connect
+        client.on_subscribe = self._on_subscribe
+        self._health.attach(client)
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
@@ -144,13 +146,17 @@ class MQTTLink:
             self.config.host, self.config.effective_port, self.config.protocol, self.config.transport,
             self.client_id, self.boot,
         )
+        if self.config.protocol == "3.1.1":  # loud where an ACL per user is likely (not the embedded broker)
+            logger.log(logging.WARNING if self.config.username else logging.INFO, "MQTT 3.1.1 has no reason codes: a "
+                       "result the broker's ACL denies is acknowledged and lost silently (refused_by_broker stays 0); "
+                       "use protocol 5 where the broker speaks it")
 
     def wait_connected(self, timeout_s: float) -> None:
         """Block until connected; raise :class:`PublishError` with the last failure on timeout."""
         if self._connected.wait(timeout_s):
             return
         where = f"{self.config.host}:{self.config.effective_port}"
-        cause = self._last_error or "no answer yet"
+        cause = self._health.last_error or "no answer yet"
         raise PublishError(f"not connected to MQTT broker {where} after {timeout_s} s. Last error: {cause}")
 
     def flush(self, timeout_s: float) -> bool:
@@ -193,6 +199,26 @@ class MQTTLink:
             self._connected.clear()
             self._state = PublisherState.CLOSED
             logger.info("publisher closed; %d results left in the outbox", len(self._outbox))
+
+    def abort(self) -> None:
+        """The owner died without a clean stop: keep the outbox as it is for the next run, and leave so
+        that subscribers see ``offline`` (the will), as after any crash, not ``stopped``; idempotent."""
+        with self._close_lock:
+            if self._state not in ACCEPTING:
+                self._state = PublisherState.CLOSED if self._state is PublisherState.CREATED else self._state
+                return
+            self._state = PublisherState.CLOSING
+            self._delivery.stop()  # nothing more is handed to paho; unacknowledged rows stay in the file
+            client = self._client
+            if self._connected.is_set():
+                end_as_crashed(client, self.config, self.topics)
+            else:
+                client.disconnect()
+            client.loop_stop()
+            self._outbox.close()
+            self._connected.clear()
+            self._state = PublisherState.CLOSED
+            logger.warning("delivery aborted, offline: %d results stay in the outbox for the next run", len(self._outbox))
 
     # -- publishing ------------------------------------------------------------------------------
 
@@ -275,10 +301,12 @@ class MQTTLink:
         return {
             "state": self._state.value,
             "connected": self._connected.is_set(),
+            "commands_subscribed": self._commands_subscribed.is_set(),  # the broker granted cmd/+ on this connection
             "client_id": self.client_id,
             "boot": self.boot,
             "last_seq": self._stamper.last_seq,
-            "results": counts["results"],
+            "accepted": counts["results"] - counts["rejected"],  # committed to the outbox by this run
+            "results": counts["results"],  # handed to the link: accepted + rejected (outbox full, reject_new)
             "acked": counts["acked"],
             "refused_by_broker": counts["refused"],
             "replayed": counts["replayed"],
@@ -290,8 +318,8 @@ class MQTTLink:
             "connects": counts["connects"],
             "disconnects": counts["disconnects"],
             "connect_failures": counts["connect_failures"],
-            "last_error": str(self._last_error) if self._last_error else None,
-            "last_error_kind": self._last_error_kind,
+            "last_error": str(self._health.last_error) if self._health.last_error else None,
+            "last_error_kind": self._health.last_error_kind,
             "stats_sent": counts["stats_sent"],
             "stats_dropped": counts["stats_dropped"],
             "raw_dropped": counts["raw_dropped"],
@@ -304,43 +332,46 @@ class MQTTLink:
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
-            self._record_failure("refused", describe_refusal(self.config, reason_code))
+            self._health.refused_connect(reason_code)
+            if self._state is PublisherState.CONNECTED:
+                self._state = PublisherState.RECONNECTING
             return
-        self._counts["connects"] += 1
+        self._health.connected()
         if self._state in ACCEPTING:
             self._state = PublisherState.CONNECTED
         client.publish(self.topics.available, b"online", qos=1, retain=True)
-        client.subscribe(self.topics.commands, qos=1)
+        self._commands_subscription = client.subscribe(self.topics.commands, qos=1)[1]
         if self.discovery is not None:
             client.subscribe(self.discovery.status_topic, qos=1)
             self._announce(client)
         self._connected.set()
-        if self._last_error is not None:
-            logger.info("connected to %s:%d after: %s", self.config.host, self.config.effective_port, self._last_error)
         self._delivery.wake_now()
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
-        # paho calls this inside its `except OSError` block and keeps the exception to itself;
-        # sys.exc_info() is how we get at the cause (TLS verification, refused, timeout).
-        exc = sys.exc_info()[1]
-        if exc is None:
-            exc = ConnectionError("connection failed")
-        kind, error = describe_connect_failure(self.config, exc)
-        self._record_failure(kind, error)
+        self._health.connect_raised()
+
+    def _on_pre_connect(self, client: Any, userdata: Any) -> None:
+        self._health.attempt_started()
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:
+        if mid != self._commands_subscription:
+            return
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:  # e.g. an ACL without read access to cmd/#: no command would ever arrive
+            logger.warning("MQTT broker refused the subscription to %s (%s): this device receives no commands",
+                           self.topics.commands, ", ".join(refused))
+        else:
+            self._commands_subscribed.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._commands_subscribed.clear()
         if self._state in (PublisherState.CLOSING, PublisherState.CLOSED):
             return
         if self._state in ACCEPTING:
             self._state = PublisherState.RECONNECTING
-        if was_connected:
-            self._counts["disconnects"] += 1
-            logger.warning(
-                "lost the MQTT connection (%s); %d results in the outbox, reconnecting with backoff",
-                reason_code, len(self._outbox),
-            )
+        self._health.disconnected(reason_code, was_connected=was_connected, pending=len(self._outbox))
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
         # paho holds its message lock here and accept() holds ours while calling paho:
@@ -367,22 +398,3 @@ class MQTTLink:
             client.publish(topic, b"", qos=1, retain=True)
         self._announced_topics = {topic for topic, _ in messages}
         self._counts["ha_announcements"] += 1
-
-    def _record_refusals(self, refused: int, reason: str) -> None:
-        first = self._counts["refused"] == 0
-        self._counts["refused"] += refused
-        self._last_error_kind = "refused"
-        self._last_error = PublishError(
-            f"MQTT broker refused {self._counts['refused']} result(s) so far on {self.topics.events} "
-            f"({reason}); check the broker ACL for user {self.config.username or '(anonymous)'}"
-        )
-        logger.log(logging.ERROR if first else logging.DEBUG, "%s", self._last_error)
-
-    def _record_failure(self, kind: str, error: PublishError) -> None:
-        self._counts["connect_failures"] += 1
-        same = self._last_error is not None and str(self._last_error) == str(error)
-        self._last_error, self._last_error_kind = error, kind
-        if self._state is PublisherState.CONNECTED:
-            self._state = PublisherState.RECONNECTING
-        # Log each new failure loudly; repeats (every backoff period) only at debug level.
-        logger.log(logging.DEBUG if same else logging.ERROR, "%s Retrying with backoff.", error)

@@ -19,7 +19,8 @@ counted by the child (``unencodable``) instead of raised.
 Delivery guarantee: a result is durable once the child has committed it. If the parent dies, the
 child reads what is left in the socket (the kernel keeps it after the writer is gone), commits it
 and exits at once without waiting for the broker, so a restarted runtime finds the outbox free and
-replays those results, marked. What a SIGKILL of *both* processes loses is what sat in memory or in
+replays those results, marked. It leaves as the crash it is: the broker publishes the last will
+(``offline``), not the ``stopped`` of a clean :meth:`LinkProxy.close` (``MQTTLink.abort``). What a SIGKILL of *both* processes loses is what sat in memory or in
 the socket, like the dispatcher's queue before.
 
 The child is ``python -m edge_sdk.sinks.mqtt.delivery_child <fd>`` (see that module), not a

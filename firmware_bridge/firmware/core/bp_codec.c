@@ -113,12 +113,15 @@ int bp_check_payload(uint8_t type, const uint8_t *p, uint8_t len)
         return (n <= 16 && len == 5u + 4u * n) ? BP_OK : BP_ERR_PAYLOAD;
     case BP_COMMAND:
         return len == 5 ? BP_OK : BP_ERR_PAYLOAD;
-    case BP_ACK:
+    case BP_ACK: /* acked_seq, then (to a host with the "once" capability) status and its complement */
+        if (len == 3) {
+            return (uint8_t)(p[1] + p[2]) == 0xFFu ? BP_OK : BP_ERR_PAYLOAD; /* p[2] == ~p[1] */
+        }
         return len == 1 ? BP_OK : BP_ERR_PAYLOAD;
     case BP_NACK:
         return len == 2 ? BP_OK : BP_ERR_PAYLOAD;
-    case BP_HEARTBEAT:
-        return len == 5 ? BP_OK : BP_ERR_PAYLOAD;
+    case BP_HEARTBEAT: /* uptime, flags, then (the "once" form) host_seq and a 64-bit applied map */
+        return (len == 5 || len == 14) ? BP_OK : BP_ERR_PAYLOAD;
     case BP_HELLO:
         pos = 5;
         if (len < 5 || !check_name(p, len, &pos) || pos >= len) {

@@ -67,7 +67,8 @@ void bp_device_send_hello(bp_device_t *dev)
     p[pos++] = cfg->version[0];
     p[pos++] = cfg->version[1];
     p[pos++] = cfg->version[2];
-    p[pos++] = (uint8_t)(BP_CAP_HEARTBEAT * (cfg->heartbeat_ms != 0) | BP_CAP_FAILSAFE * (cfg->failsafe_ms != 0));
+    p[pos++] = (uint8_t)(BP_CAP_HEARTBEAT * (cfg->heartbeat_ms != 0) | BP_CAP_FAILSAFE * (cfg->failsafe_ms != 0) |
+                         BP_CAP_ONCE);
     n = name_len(cfg->name);
     p[pos++] = n;
     for (j = 0; j < n; j++) {
@@ -117,25 +118,83 @@ void bp_device_send_sensor(bp_device_t *dev, uint32_t now_ms, const int32_t *val
     send_reply(dev, BP_SENSOR, (uint8_t)(5u + 4u * n));
 }
 
+uint8_t bp_device_was_applied(const bp_device_t *dev, uint8_t seq)
+{
+    if (!dev->host_seq_known || (uint8_t)(dev->host_seq - seq) > BP_ONCE_HORIZON) {
+        return 0;
+    }
+    return (uint8_t)((dev->applied[seq >> 3] >> (seq & 7u)) & 1u);
+}
+
 void bp_device_send_heartbeat(bp_device_t *dev, uint32_t now_ms)
 {
     uint8_t *p = payload_area(dev);
+    uint8_t n = 5, i;
     bp_put_u32(p, now_ms);
     p[4] = dev->failsafe_active ? BP_HB_FLAG_FAILSAFE : 0;
-    send_reply(dev, BP_HEARTBEAT, 5);
+    if (dev->host_once) {
+        /* Which of the last 64 host seqs were applied commands: bit i is seq host_seq - i. */
+        p[5] = dev->host_seq;
+        for (i = 0; i < 8; i++) {
+            p[6 + i] = 0;
+        }
+        for (i = 0; i < 64; i++) {
+            if (bp_device_was_applied(dev, (uint8_t)(dev->host_seq - i))) {
+                p[6 + (i >> 3)] = (uint8_t)(p[6 + (i >> 3)] | (1u << (i & 7u)));
+            }
+        }
+        n = 14;
+    }
+    send_reply(dev, BP_HEARTBEAT, n);
     dev->last_hb_ms = now_ms;
+}
+
+void bp_device_send_ack(bp_device_t *dev, uint8_t acked_seq, uint8_t status)
+{
+    uint8_t *p = payload_area(dev);
+    p[0] = acked_seq;
+    p[1] = status;
+    /* 3 bytes, not 2: a frame that loses its last stuffed byte can still pass the CRC (when the
+       byte before the CRC equals the CRC's high byte), and 2 would then read as a valid 1-byte ACK. */
+    p[2] = (uint8_t)(status ^ 0xFFu);
+    /* A host without BP_CAP_ONCE only knows the 1-byte ACK; the duplicate is still not applied. */
+    send_reply(dev, BP_ACK, dev->host_once ? 3 : 1);
 }
 
 void bp_device_send_answer(bp_device_t *dev, uint8_t acked_seq, uint8_t reason)
 {
     uint8_t *p = payload_area(dev);
-    p[0] = acked_seq;
     if (reason == 0) {
-        send_reply(dev, BP_ACK, 1);
-    } else {
-        p[1] = reason;
-        dev->nacks++;
-        send_reply(dev, BP_NACK, 2);
+        bp_device_send_ack(dev, acked_seq, BP_ACK_APPLIED);
+        return;
+    }
+    p[0] = acked_seq;
+    p[1] = reason;
+    dev->nacks++;
+    send_reply(dev, BP_NACK, 2);
+}
+
+/* Track the newest host seq. A frame up to 191 ahead moves it on (frames may have been lost) and
+   clears the applied bits of the seqs it passes, which start a new lap; a frame at most 64 behind
+   is a retry and leaves it. */
+static void track_host_seq(bp_device_t *dev, uint8_t seq)
+{
+    uint8_t ahead = (uint8_t)(seq - dev->host_seq);
+    if (!dev->host_seq_known) {
+        uint8_t i;
+        for (i = 0; i < sizeof dev->applied; i++) {
+            dev->applied[i] = 0;
+        }
+        dev->host_seq = seq;
+        dev->host_seq_known = 1;
+        return;
+    }
+    if (ahead == 0 || ahead >= 192u) {
+        return;
+    }
+    while (dev->host_seq != seq) {
+        dev->host_seq++;
+        dev->applied[dev->host_seq >> 3] = (uint8_t)(dev->applied[dev->host_seq >> 3] & ~(1u << (dev->host_seq & 7u)));
     }
 }
 
@@ -154,15 +213,28 @@ static void handle_command(bp_device_t *dev, const bp_frame_t *f)
         bp_device_send_answer(dev, seq, BP_NACK_OUT_OF_RANGE);
         return;
     }
-    /* Setting a value is idempotent, so a retried command that arrives twice is harmless. */
+    /* The host resends the same frame (same seq) when it missed the ACK: apply it once only, so
+       that a command with an effect ("move 10 cm") is not carried out twice. */
+    if (bp_device_was_applied(dev, seq)) {
+        dev->duplicates++;
+        bp_device_send_ack(dev, seq, BP_ACK_DUPLICATE);
+        return;
+    }
+    dev->applied[seq >> 3] = (uint8_t)(dev->applied[seq >> 3] | (1u << (seq & 7u)));
+    dev->applying_seq = seq;
     dev->cfg->apply(dev->cfg->ctx, id, value);
+    dev->applying_seq = -1;
     dev->commands++;
-    bp_device_send_answer(dev, seq, 0);
+    bp_device_send_ack(dev, seq, BP_ACK_APPLIED);
 }
 
 void bp_device_init(bp_device_t *dev, const bp_device_config_t *cfg, uint32_t now_ms)
 {
+    uint8_t i;
     dev->cfg = cfg;
+    for (i = 0; i < sizeof dev->applied; i++) {
+        dev->applied[i] = 0;
+    }
     bp_decoder_init(&dev->rx);
     dev->tx_seq = 0;
     dev->host_seen = 0;
@@ -172,6 +244,11 @@ void bp_device_init(bp_device_t *dev, const bp_device_config_t *cfg, uint32_t no
     dev->commands = 0;
     dev->nacks = 0;
     dev->failsafes = 0;
+    dev->duplicates = 0;
+    dev->host_seq = 0;
+    dev->host_seq_known = 0;
+    dev->host_once = 0;
+    dev->applying_seq = -1;
 }
 
 void bp_device_rx(bp_device_t *dev, uint8_t byte, uint32_t now_ms)
@@ -184,6 +261,12 @@ void bp_device_rx(bp_device_t *dev, uint8_t byte, uint32_t now_ms)
     dev->host_seen = 1;
     dev->last_rx_ms = now_ms;
     dev->failsafe_active = 0;
+    if (f.type == BP_HELLO) {
+        /* A host HELLO starts a new session: its seq counter may have restarted. */
+        dev->host_once = (uint8_t)(f.len > 4 && (f.payload[4] & BP_CAP_ONCE) != 0);
+        dev->host_seq_known = 0;
+    }
+    track_host_seq(dev, f.seq);
     switch (f.type) {
     case BP_HELLO:
         bp_device_send_hello(dev);
@@ -192,7 +275,11 @@ void bp_device_rx(bp_device_t *dev, uint8_t byte, uint32_t now_ms)
         handle_command(dev, &f);
         break;
     case BP_HEARTBEAT:
-        break; /* its arrival refreshed last_rx_ms */
+        /* Its arrival refreshed last_rx_ms; a status request is answered at once. */
+        if (f.payload[4] & BP_HB_FLAG_STATUS_REQUEST) {
+            bp_device_send_heartbeat(dev, now_ms);
+        }
+        break;
     default:
         break; /* SENSOR/ACK/NACK from a host: ignored */
     }

@@ -19,7 +19,13 @@ extern "C" {
 #define BP_MAX_ACTUATORS 8u
 #define BP_CAP_HEARTBEAT 0x01u
 #define BP_CAP_FAILSAFE 0x02u
+#define BP_CAP_ONCE 0x04u          /* applies a command once per seq, reports duplicates and status */
 #define BP_HB_FLAG_FAILSAFE 0x01u
+#define BP_HB_FLAG_STATUS_REQUEST 0x02u /* in a host HEARTBEAT: answer with a HEARTBEAT now */
+#define BP_ACK_APPLIED 0u
+#define BP_ACK_DUPLICATE 1u           /* applied earlier under this seq, not applied again */
+/* A retry is recognised while its seq is at most this many frames behind the newest host seq. */
+#define BP_ONCE_HORIZON 64u
 
 enum bp_nack_reason {
     BP_NACK_UNKNOWN_ACTUATOR = 1,
@@ -66,6 +72,14 @@ typedef struct {
     uint16_t commands;
     uint16_t nacks;
     uint16_t failsafes;
+    uint16_t duplicates;       /* commands answered as duplicates, not applied again */
+    /* Exactly-once: applied[s / 8] bit s % 8 is set when the command with seq s was applied.
+       A bit is cleared as the host's seq counter passes it again, so it describes this lap only. */
+    uint8_t applied[32];
+    uint8_t host_seq;          /* newest seq seen from the host */
+    uint8_t host_seq_known;
+    uint8_t host_once;         /* the host's HELLO had BP_CAP_ONCE: send the long ACK and HEARTBEAT */
+    int16_t applying_seq;      /* seq of the command cfg->apply is running for; -1 for the failsafe */
 } bp_device_t;
 
 void bp_device_init(bp_device_t *dev, const bp_device_config_t *cfg, uint32_t now_ms);
@@ -76,6 +90,10 @@ void bp_device_send_sensor(bp_device_t *dev, uint32_t now_ms, const int32_t *val
 void bp_device_send_heartbeat(bp_device_t *dev, uint32_t now_ms);
 /* ACK (reason 0) or NACK (enum bp_nack_reason) for the command with sequence number acked_seq. */
 void bp_device_send_answer(bp_device_t *dev, uint8_t acked_seq, uint8_t reason);
+/* ACK with status BP_ACK_APPLIED or BP_ACK_DUPLICATE (the 3-byte form only to a host with BP_CAP_ONCE). */
+void bp_device_send_ack(bp_device_t *dev, uint8_t acked_seq, uint8_t status);
+/* Whether the command with this seq was applied (within BP_ONCE_HORIZON of the newest host seq). */
+uint8_t bp_device_was_applied(const bp_device_t *dev, uint8_t seq);
 /* Stream an unstuffed frame through COBS to cfg->write, then the delimiter; no extra buffer. */
 void bp_device_write_frame(bp_device_t *dev, const uint8_t *frame, uint16_t len);
 

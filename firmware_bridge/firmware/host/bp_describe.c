@@ -72,12 +72,21 @@ void bp_describe(const bp_frame_t *f, char *out, size_t cap)
         break;
     case BP_ACK:
         APPEND(" ack=%u", p[0]);
+        if (f->len == 3) {
+            APPEND(" status=%u", p[1]);
+        }
         break;
     case BP_NACK:
         APPEND(" ack=%u reason=%u", p[0], p[1]);
         break;
     case BP_HEARTBEAT:
         APPEND(" uptime_ms=%lu flags=0x%02x", (unsigned long)bp_get_u32(p), p[4]);
+        if (f->len == 14) {
+            APPEND(" host_seq=%u applied=0x", p[5]);
+            for (i = 0; i < 8; i++) {
+                APPEND("%02x", p[13 - i]); /* little-endian on the wire, most significant first here */
+            }
+        }
         break;
     default:
         break;

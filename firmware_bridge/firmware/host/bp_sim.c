@@ -6,7 +6,8 @@
  * want to observe is printed on stdout, one event per line:
  *
  *   READY pty=/dev/pts/7 link=/tmp/x/ttySIM
- *   APPLY actuator=0 name=motor_left value=500
+ *   APPLY actuator=0 name=motor_left value=500 seq=17     (seq -1: the failsafe or a reset, no command)
+ *   DUPLICATE total=1        (a resent command was ACKed as a duplicate and not applied again)
  *   FAILSAFE
  *   REPLUG pty=/dev/pts/8
  *
@@ -111,10 +112,13 @@ static void write_serial(void *ctx, const uint8_t *data, uint16_t len)
     }
 }
 
+static bp_device_t *the_device = NULL;
+
 static void apply_actuator(void *ctx, uint8_t actuator, int32_t value)
 {
     (void)ctx;
-    printf("APPLY actuator=%u name=%s value=%ld\n", actuator, ACTUATORS[actuator].name, (long)value);
+    printf("APPLY actuator=%u name=%s value=%ld seq=%d\n", actuator, ACTUATORS[actuator].name, (long)value,
+           the_device ? (int)the_device->applying_seq : -1);
 }
 
 static double trace_distance(unsigned long t_ms)
@@ -284,6 +288,7 @@ int main(int argc, char **argv)
         close_pty();
         return 1;
     }
+    the_device = &dev;
     bp_device_init(&dev, &cfg, mcu_now_ms());
     printf("READY pty=%s link=%s\n", ptsname(master_fd), link_path ? link_path : "");
     bp_device_send_hello(&dev); /* like a board announcing itself after reset */
@@ -305,7 +310,11 @@ int main(int argc, char **argv)
             uint8_t buf[256];
             ssize_t n = read(master_fd, buf, sizeof buf);
             for (i = 0; i < n; i++) {
+                uint16_t duplicates = dev.duplicates;
                 bp_device_rx(&dev, buf[i], now);
+                if (dev.duplicates != duplicates) {
+                    printf("DUPLICATE total=%u\n", dev.duplicates);
+                }
             }
         }
         if (fds[1].revents & (POLLIN | POLLHUP)) {
@@ -363,8 +372,8 @@ int main(int argc, char **argv)
             last_sensor_ms = now;
         }
     }
-    printf("EXIT commands=%u nacks=%u failsafes=%u rx_ok=%u rx_crc=%u dropped_bytes=%lu\n", dev.commands,
-           dev.nacks, dev.failsafes, dev.rx.frames_ok, dev.rx.errors[BP_ERR_CRC], dropped_bytes);
+    printf("EXIT commands=%u duplicates=%u nacks=%u failsafes=%u rx_ok=%u rx_crc=%u dropped_bytes=%lu\n", dev.commands,
+           dev.duplicates, dev.nacks, dev.failsafes, dev.rx.frames_ok, dev.rx.errors[BP_ERR_CRC], dropped_bytes);
     close_pty();
     return 0;
 }

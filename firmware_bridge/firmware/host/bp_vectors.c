@@ -6,6 +6,10 @@
  *   bp_vectors encode       stdin: canonical per line -> stdout: wire hex built by the C core
  *   bp_vectors stream       stdin: raw bytes          -> stdout: canonical per frame, then counters
  *
+ * A "device" vector is a session: the host's frames are fed to a bp_device configured as the seek
+ * robot, and its answers and the actuator values it applied must be exactly the expected ones
+ * (this is where a retried command must be answered as a duplicate and not applied again).
+ *
  * Encoding goes through bp_device (the code that runs on the MCU), not a test-only encoder.
  */
 #include <stdio.h>
@@ -36,6 +40,44 @@ static void ignore_apply(void *ctx, uint8_t actuator, int32_t value)
     (void)ctx;
     (void)actuator;
     (void)value;
+}
+
+static char applied_log[256];
+
+static void log_apply(void *ctx, uint8_t actuator, int32_t value)
+{
+    size_t at = strlen(applied_log);
+    (void)ctx;
+    snprintf(applied_log + at, sizeof applied_log - at, "%s%u=%ld", at ? ";" : "", actuator, (long)value);
+}
+
+/* Feed a host byte stream to the seek robot's core; its output goes to cap, applies to applied_log. */
+static void run_device(const unsigned char *host, size_t len, capture_t *cap)
+{
+    static const bp_channel_t seek_channels[] = {{"distance_cm", -1}};
+    static const bp_actuator_t seek_actuators[] = {
+        {"motor_left", -1000, 1000, 0}, {"motor_right", -1000, 1000, 0}, {"led", 0, 1, 0}};
+    static bp_device_t dev;
+    static bp_device_config_t cfg;
+    size_t i;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.name = "edge-seek";
+    cfg.version[0] = 1;
+    cfg.channels = seek_channels;
+    cfg.n_channels = 1;
+    cfg.actuators = seek_actuators;
+    cfg.n_actuators = 3;
+    cfg.heartbeat_ms = 250; /* never due: the clock stays at 0 and tick() is not called */
+    cfg.failsafe_ms = 1000;
+    cfg.write = capture_write;
+    cfg.apply = log_apply;
+    cfg.ctx = cap;
+    cap->len = 0;
+    applied_log[0] = '\0';
+    bp_device_init(&dev, &cfg, 0);
+    for (i = 0; i < len; i++) {
+        bp_device_rx(&dev, host[i], 0);
+    }
 }
 
 /* Decode one wire frame (with delimiter); returns enum bp_error, fills canonical text on success. */
@@ -167,12 +209,42 @@ static int encode_canonical(const char *text, capture_t *cap)
     } else if (sscanf(text, "NACK seq=%u ack=%u reason=%u", &seq, &a, &b) == 3) {
         dev.tx_seq = (uint8_t)seq;
         bp_device_send_answer(&dev, (uint8_t)a, (uint8_t)b);
+    } else if (sscanf(text, "ACK seq=%u ack=%u status=%u", &seq, &a, &b) == 3) {
+        dev.tx_seq = (uint8_t)seq;
+        dev.host_once = 1;
+        bp_device_send_ack(&dev, (uint8_t)a, (uint8_t)b);
     } else if (sscanf(text, "ACK seq=%u ack=%u", &seq, &a) == 2) {
         dev.tx_seq = (uint8_t)seq;
         bp_device_send_answer(&dev, (uint8_t)a, 0);
     } else if (sscanf(text, "HEARTBEAT seq=%u uptime_ms=%lu flags=0x%x", &seq, &ul, &a) == 3) {
+        const char *ext = strstr(text, " host_seq=");
+        unsigned long long map;
         dev.tx_seq = (uint8_t)seq;
         dev.failsafe_active = (uint8_t)(a & BP_HB_FLAG_FAILSAFE);
+        if ((a & ~BP_HB_FLAG_FAILSAFE) != 0 && !ext) {
+            /* Only a host sets the other flags (status request): build it from the codec primitives. */
+            uint8_t payload[5], frame[BP_MAX_FRAME];
+            uint16_t n;
+            bp_put_u32(payload, (uint32_t)ul);
+            payload[4] = (uint8_t)a;
+            n = bp_build_frame(BP_HEARTBEAT, (uint8_t)seq, payload, 5, frame, sizeof frame);
+            cap->len = bp_cobs_encode(frame, n, cap->data, sizeof cap->data);
+            cap->data[cap->len++] = 0;
+            return cap->len > 0;
+        }
+        if (ext && sscanf(ext, " host_seq=%u applied=0x%llx", &b, &map) == 2) {
+            /* Rebuild the device state the heartbeat reports, then let the core render it. */
+            unsigned i;
+            dev.host_once = 1;
+            dev.host_seq_known = 1;
+            dev.host_seq = (uint8_t)b;
+            for (i = 0; i < 64; i++) {
+                if ((map >> i) & 1ull) {
+                    uint8_t s = (uint8_t)(b - i);
+                    dev.applied[s >> 3] = (uint8_t)(dev.applied[s >> 3] | (1u << (s & 7u)));
+                }
+            }
+        }
         bp_device_send_heartbeat(&dev, (uint32_t)ul);
     } else {
         return 0;
@@ -182,8 +254,8 @@ static int encode_canonical(const char *text, capture_t *cap)
 
 static int check_file(const char *path)
 {
-    static char line[LINE_MAX_BYTES], kind[32], name[128], hex[1200], text[1024], got[1024];
-    static unsigned char bytes[600], out[700];
+    static char line[LINE_MAX_BYTES], kind[32], name[128], hex[2400], text[1024], got[2400];
+    static unsigned char bytes[1200], out[1400];
     static capture_t cap;
     FILE *fp = fopen(path, "r");
     int total = 0, failures = 0;
@@ -219,6 +291,20 @@ static int check_file(const char *path)
                 ok = encode_canonical(text, &cap);
                 bp_to_hex(cap.data, cap.len, got);
                 ok = ok && strcmp(got, hex) == 0;
+            }
+        } else if (strcmp(kind, "device") == 0) {
+            static char expected_applied[256];
+            json_str(line, "host_hex", hex, sizeof hex);
+            n = bp_from_hex(hex, bytes, sizeof bytes);
+            run_device(bytes, (size_t)(n < 0 ? 0 : n), &cap);
+            bp_to_hex(cap.data, cap.len, got);
+            json_str(line, "device_hex", hex, sizeof hex);
+            ok = n >= 0 && strcmp(got, hex) == 0;
+            expected_applied[0] = '\0';
+            json_str(line, "applied", expected_applied, sizeof expected_applied);
+            ok = ok && strcmp(applied_log, expected_applied) == 0;
+            if (!ok) {
+                fprintf(stderr, "%s: device sent %s applied [%s]\n", name, got, applied_log);
             }
         } else if (strcmp(kind, "reject") == 0) {
             json_str(line, "wire_hex", hex, sizeof hex);
