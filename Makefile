@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VENV_TFLRT := .venv-tflite-runtime
 STAMP_TFLRT := $(VENV_TFLRT)/.installed
 
-.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models bench-retrieval bench-index soak seek-bundle zoo clean
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models bench-retrieval bench-index bench-updates soak seek-bundle zoo clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ bench-index: $(STAMP)
 # threads, outbox and every counter; the last line is JSON. SOAK_S=300 SOAK_RESTART_S=60 make soak
 soak: $(STAMP)
 	SOAK_S=$${SOAK_S:-1200} SOAK_RESTART_S=$${SOAK_RESTART_S:-180} $(PY) bench/soak.py
+
+# Signed updates: power cuts, tampered inputs, rollback, the swap, a fleet rollout (~30 min on 2 busy cores).
+bench-updates: $(STAMP)
+	$(PY) bench/updates.py
 
 # Rebuilds the small seek bundle kept in the repo for TensorFlow-free tests.
 seek-bundle: $(STAMP)

@@ -27,6 +27,9 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "keras": ("tensorflow", "host"),
     "pandas": ("pandas", "host"),
     "matplotlib": ("matplotlib", "host"),
+    "cryptography.exceptions": ("cryptography", "update"),
+    "cryptography.hazmat.primitives.serialization": ("cryptography", "update"),
+    "cryptography.hazmat.primitives.asymmetric.ed25519": ("cryptography", "update"),
 }
 
 

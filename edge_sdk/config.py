@@ -34,6 +34,7 @@ from edge_sdk.index.config import IndexConfig
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
+from edge_sdk.update.config import UpdateConfig
 from firmware_bridge.config import ActionsConfig, BridgeConfig
 
 __all__ = [
@@ -126,6 +127,8 @@ class DeviceConfig:
     index: IndexConfig | None = field(default=None, metadata={
         "help": "a rolling index of embedded frames for text search (edge-sdk search, cmd/search); null: none",
         "example": "index: {path: /var/lib/edge_sdk/index, max_rate_hz: 1, max_frames: 20000}"})
+    update: UpdateConfig | None = field(default=None, metadata={
+        "help": "signed over-the-air model updates on <device>/cmd/model (docs/updates.md); null: none"})
 
 
 def parse_config(data: Mapping[str, Any] | None, source_text: str | None = None, where: str = "config") -> DeviceConfig:

@@ -29,6 +29,7 @@ def _sections() -> list[tuple[str, type, str]]:
     from edge_sdk.pipeline.config import PipelineConfig
     from edge_sdk.sinks.mqtt.config import HomeAssistantConfig, MQTTConfig, OutboxConfig, TLSConfig
     from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
+    from edge_sdk.update.config import UpdateConfig
     from firmware_bridge.config import ActionRule, ActionsConfig, BridgeConfig
 
     return [
@@ -49,6 +50,8 @@ def _sections() -> list[tuple[str, type, str]]:
         ("actions", ActionsConfig, _ACTIONS_SUMMARY),
         ("actions.rules[]", ActionRule, "One rule."),
         ("index", IndexConfig, "The rolling index of embedded frames for text search (docs/retrieval-device.md)."),
+        ("update", UpdateConfig, ("Signed over-the-air model updates announced on `<device>/cmd/model` "
+                                  "(docs/updates.md): trusted keys, the model store, shadow run and health window.")),
     ]
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from edge_sdk.sinks.mqtt.process import DeliveryChild
     from edge_sdk.sources.frame import Frame
     from edge_sdk.sources.sensor import SensorSlot
+    from edge_sdk.update.agent import UpdateAgent
     from firmware_bridge import ActionController, BridgeLink
 
 __all__ = ["Runtime", "default_bundle_path"]
@@ -59,6 +60,7 @@ class Runtime:
         self.actions: ActionController | None = None
         self.pipeline: Pipeline | None = None
         self.index_stage: IndexStage | None = None
+        self.updates: UpdateAgent | None = None  # over-the-air model updates, with an update section
         self._on_result = on_result
         self._closed = False
         self._built_s = 0.0
@@ -81,10 +83,21 @@ class Runtime:
             self._delivery_child = PublisherProcess.spawn()
             self._stack.callback(self._close_unused_child)
         model_path = config.model.path or default_bundle_path()  # a file, or a shipped bundle's name
-        model = FusionModel.from_bundle(
-            model_path, num_threads=config.model.num_threads, runtime=config.model.runtime,
-            verify_golden=config.model.verify_golden, signature=config.model.signature, xnnpack=config.model.xnnpack,
-        )
+
+        def load(path: str | Path) -> FusionModel:
+            return FusionModel.from_bundle(
+                path, num_threads=config.model.num_threads, runtime=config.model.runtime,
+                verify_golden=config.model.verify_golden, signature=config.model.signature,
+                xnnpack=config.model.xnnpack,
+            )
+
+        model_boot = None  # which installed update serves, when updates are on
+        if config.update is not None:  # an installed update serves instead of the configured model
+            from edge_sdk.update.boot import load_serving_model
+
+            model, model_boot = load_serving_model(config.update, model_path, load)
+        else:
+            model = load(model_path)
         self._stack.callback(model.close)
         check_inputs_have_sources(model.manifest, config)
         from edge_sdk.sources import open_frame_source, open_sensor_source, open_text_source
@@ -145,6 +158,12 @@ class Runtime:
                                     name="actions")
         if self._on_result is not None:
             self.pipeline.on_result(self._on_result, name="user")
+        if config.update is not None and model_boot is not None:
+            from edge_sdk.update.attach import attach_updates
+
+            self.updates = attach_updates(config.update, self.pipeline, model_boot, load, config.device, self.publisher,
+                                          signature=config.model.signature)
+            self._stack.callback(self.updates.close)
         self._built_s = started
 
     def _close_unused_child(self) -> None:
@@ -268,6 +287,8 @@ class Runtime:
             out["actions"] = _as_dict(self.actions.stats())
         if self.index_stage is not None:
             out["index"] = self.index_stage.stats()
+        if self.updates is not None:
+            out["update"] = self.updates.stats()
         return out
 
     def stop(self) -> None:

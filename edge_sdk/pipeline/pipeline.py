@@ -35,6 +35,7 @@ from edge_sdk.pipeline.incomplete import IncompleteWarner
 from edge_sdk.pipeline.result import Result
 from edge_sdk.pipeline.signals import stop_on_signals
 from edge_sdk.pipeline.stats import RateMeter, StageTimes
+from edge_sdk.pipeline.swap import ModelSwap
 from edge_sdk.sinks.base import ResultSink
 from edge_sdk.sources.base import FrameSource
 from edge_sdk.sources.config import AlignConfig, RunningMode
@@ -86,7 +87,7 @@ class Pipeline:
     ) -> None:
         """``on_first_frame(frame)``: on the capture thread, before the first frame goes on (a replay
         clock starts there)."""
-        self.model = model
+        self._models = ModelSwap(model)
         self._on_progress = on_progress  # per frame taken, e.g. the systemd watchdog
         self._on_frame = on_frame  # per result, on the worker, with the frame (snapshots)
         self.config = config or PipelineConfig()
@@ -100,14 +101,11 @@ class Pipeline:
         self._needs_sensor = "sensor" in model.roles
         self._incomplete = IncompleteWarner(self._aligner, needs_text=self._needs_text, needs_sensor=self._needs_sensor)
         self._sinks = list(sinks)
-        manifest = model.manifest
-        model_info = {"name": manifest.model.name, "version": manifest.model.version,
-                      "quant": manifest.quantization, "sha256": manifest.tflite_sha256}
         self._fanout = SinkFanout(self._sinks)
 
         def payload_of(result: Result) -> dict[str, Any] | None:
             try:
-                return result.to_payload(model_info)
+                return result.to_payload(self._models.info_at(result.frame_index))
             except InputError as exc:  # a task result holding NaN: refused and counted, the stream goes on
                 self._fanout.refuse(result.frame_index, str(exc))
                 return None
@@ -126,11 +124,35 @@ class Pipeline:
         self.first_result_at_s: float | None = None  # edge_sdk.clock.now_s() of the first result
         self._last_published: Result | None = None
         self._error: BaseException | None = None
+        self._observers: list[Callable[[Frame, Result], object]] = []  # per result, on the worker (updates)
 
     # -- public API -----------------------------------------------------------------------------
     def on_result(self, callback: ResultCallback, name: str | None = None) -> None:
         """Call ``callback(result)`` on the dispatcher thread for every result."""
         self._dispatcher.add_callback(callback, name)
+
+    def add_frame_observer(self, callback: Callable[[Frame, Result], object]) -> None:
+        """Call ``callback(frame, result)`` on the worker after each result; it must return at once
+        (hand the frame to a thread of its own). Its exceptions are logged, never stop the run."""
+        self._observers.append(callback)
+
+    @property
+    def model(self) -> FusionModel:
+        """The model serving the next frame."""
+        return self._models.current
+
+    def swap_model(self, model: FusionModel, timeout_s: float = 10.0) -> FusionModel:
+        """Serve ``model`` from the next frame on, without stopping the run; returns the model it replaced
+        (the caller closes it). The worker swaps between two frames, so no frame goes without a result."""
+        with self._lock:
+            if self._state is not PipelineState.RUNNING:
+                return self._models.replace_now(model)
+            done, replaced = self._models.offer(model)
+        if not done.wait(timeout_s):
+            if self._models.withdraw(model):
+                raise PipelineError(f"the worker took no frame within {timeout_s:.1f} s: model not swapped")
+            done.wait()  # taken just now
+        return replaced[0]
 
     @property
     def published(self) -> int:
@@ -246,6 +268,9 @@ class Pipeline:
         stop = self._stop
         while not stop.is_set():
             frame = slot.get(timeout_s=0.25)
+            if self._models.pending:  # between two frames: this one is served by the new model
+                following = self.last_result.frame_index + 1 if self.last_result is not None else 0
+                model = self._models.take(frame.index if frame is not None else following)
             if frame is None:
                 if slot.closed:
                     return  # end of stream (or the capture error, raised by get)
@@ -287,11 +312,8 @@ class Pipeline:
                 "invoke": (t2 - t1) * 1000.0,
                 "post": (t3 - t2) * 1000.0,
             }
-            times.record("capture", timing["capture"])
-            times.record("wait", timing["wait"])
-            times.record("preprocess", timing["preprocess"])
-            times.record("invoke", timing["invoke"])
-            times.record("post", timing["post"])
+            for stage, ms in timing.items():
+                times.record(stage, ms)
             result = Result(
                 ts=wall_s(),
                 label=prediction.label,
@@ -314,6 +336,11 @@ class Pipeline:
             dispatcher.submit(result, publish)
             if self._on_frame is not None:
                 self._on_frame(frame, result)
+            for observer in self._observers:
+                try:
+                    observer(frame, result)
+                except Exception:  # noqa: BLE001 - an observer (shadow run, health window) never stops the stream
+                    _log.exception("frame observer %r failed", observer)
             self.last_result = result
             self._results.tick()
             if self.first_result_at_s is None:
