@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VENV_TFLRT := .venv-tflite-runtime
 STAMP_TFLRT := $(VENV_TFLRT)/.installed
 
-.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models bench-updates soak seek-bundle zoo clean
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models bench-retrieval bench-index bench-updates soak seek-bundle zoo clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,18 @@ bench-preprocess: $(STAMP)
 
 bench-models: $(STAMP)
 	$(PY) bench/models.py
+
+# Trains the dual encoder on seek captions (cached in work/bench-retrieval) and scores its bundles through edge_sdk;
+# then the device index with that int8 bundle (bench/index.py), whose last line merges both JSON objects.
+bench-retrieval: $(STAMP)
+	mkdir -p work/bench-retrieval
+	$(PY) bench/retrieval.py > work/bench-retrieval/host.out && cat work/bench-retrieval/host.out
+	$(PY) bench/index.py --bundle-from-retrieval --merge-json work/bench-retrieval/host.out
+
+# The device's rolling index (issue 11): text query latency at 10k/100k, size, start-up, ingest, fps ratio.
+# BUNDLE=path uses that retrieval bundle; without it a tiny dual encoder is trained first (needs TensorFlow).
+bench-index: $(STAMP)
+	$(PY) bench/index.py $(if $(BUNDLE),--bundle $(BUNDLE))
 
 # A long run on a looping video against a Mosquitto restarted every SOAK_RESTART_S seconds: RSS, fds,
 # threads, outbox and every counter; the last line is JSON. SOAK_S=300 SOAK_RESTART_S=60 make soak

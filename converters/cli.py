@@ -101,6 +101,10 @@ def _add_host_commands(sub: Any) -> None:
     bundle.add_argument("--seed", type=int, default=0, help="seed of the dataset, split and training")
     bundle.set_defaults(func=_cmd_build_seek_bundle)
 
+    from converters.retrieval.cli import add_retrieval_commands
+
+    add_retrieval_commands(sub)
+
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
     # Defaults are None so a flag given overrides the config and one left out does not; without a

@@ -30,6 +30,7 @@ from typing import Any
 from edge_sdk import configtools
 from edge_sdk._lazy import require
 from edge_sdk.errors import ConfigError
+from edge_sdk.index.config import IndexConfig
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sources.config import AlignConfig, CameraConfig, SensorConfig, TextConfig
@@ -123,6 +124,9 @@ class DeviceConfig:
     actions: ActionsConfig | None = field(
         default=None, metadata={"help": "rules from results to actuator commands, sent over the bridge; null: none"}
     )
+    index: IndexConfig | None = field(default=None, metadata={
+        "help": "a rolling index of embedded frames for text search (edge-sdk search, cmd/search); null: none",
+        "example": "index: {path: /var/lib/edge_sdk/index, max_rate_hz: 1, max_frames: 20000}"})
     update: UpdateConfig | None = field(default=None, metadata={
         "help": "signed over-the-air model updates on <device>/cmd/model (docs/updates.md); null: none"})
 

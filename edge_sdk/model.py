@@ -194,7 +194,11 @@ class FusionModel:
             self.backend = serving
 
     def _verify_golden(self) -> int:
+        checked = 0
         for index, case in enumerate(self.manifest.golden):
+            if case.signature is not None and case.signature != self.signature.key:
+                continue  # another signature's case: its inputs and outputs are not this one's
+            checked += 1
             image = self.bundle.asset_array(case.image_asset) if case.image_asset else None
             # raw outputs: what the bundle recorded; the task's decoding is not part of the contract
             outputs = self.infer(self.prepare(image=image, text=case.text, sensor=case.sensor))
@@ -210,9 +214,9 @@ class FusionModel:
                         f"got {self.decode(outputs).label!r}. The model or the runtime is not what the bundle was "
                         "made for"
                     )
-        if self.manifest.golden:
-            _log.info("golden vectors pass: %d cases", len(self.manifest.golden))
-        return len(self.manifest.golden)
+        if checked:
+            _log.info("golden vectors pass: %d cases", checked)
+        return checked
 
     # -- resource ownership ---------------------------------------------------------------------
     def close(self) -> None:

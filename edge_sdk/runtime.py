@@ -29,6 +29,7 @@ from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sources.trace import FirstFrameClock
 
 if TYPE_CHECKING:
+    from edge_sdk.index.stage import IndexStage
     from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
     from edge_sdk.sinks.mqtt.process import DeliveryChild
     from edge_sdk.sources.frame import Frame
@@ -58,6 +59,7 @@ class Runtime:
         self.link: BridgeLink | None = None
         self.actions: ActionController | None = None
         self.pipeline: Pipeline | None = None
+        self.index_stage: IndexStage | None = None
         self.updates: UpdateAgent | None = None  # over-the-air model updates, with an update section
         self._on_result = on_result
         self._closed = False
@@ -140,9 +142,12 @@ class Runtime:
 
         self.watchdog = Watchdog.from_environment()
         self._stack.callback(self.watchdog.close)
+        from edge_sdk.index.wiring import attach_index, frame_hooks
+
+        self.index_stage = attach_index(config, model, self.publisher, self._stack)  # None without an index section
         self.pipeline = Pipeline(
             model, frames, text=text, sensor=sensor, config=config.pipeline, align=config.align,
-            sinks=sinks, on_progress=self._progress, on_frame=self._snapshot_hook(),
+            sinks=sinks, on_progress=self._progress, on_frame=frame_hooks(self._snapshot_hook(), self.index_stage),
             on_first_frame=None if wall_replay is None else lambda frame: wall_replay.start(frame.timestamp_s),
         )
         self._stack.callback(self.pipeline.close)
@@ -280,6 +285,8 @@ class Runtime:
             out["bridge"] = _as_dict(self.link.stats())
         if self.actions is not None:
             out["actions"] = _as_dict(self.actions.stats())
+        if self.index_stage is not None:
+            out["index"] = self.index_stage.stats()
         if self.updates is not None:
             out["update"] = self.updates.stats()
         return out

@@ -98,7 +98,11 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class GoldenCase:
-    """Raw inputs (image as a bundle asset, text, sensor reading) and the outputs they must give."""
+    """Raw inputs (image as a bundle asset, text, sensor reading) and the outputs they must give.
+
+    ``signature`` names the signature the case belongs to in a bundle of several (an image and a
+    text embedder each have their own); None: every signature the bundle serves.
+    """
 
     image_asset: str | None
     text: str | None
@@ -106,6 +110,7 @@ class GoldenCase:
     expected: Mapping[str, tuple[float, ...]]
     atol: float
     label: str | None = None
+    signature: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +230,7 @@ class Manifest:
                     "expected": {k: list(v) for k, v in g.expected.items()},
                     "atol": g.atol,
                     "label": g.label,
+                    **({"signature": g.signature} if g.signature is not None else {}),
                 }
                 for g in self.golden
             ],
@@ -273,6 +279,7 @@ class Manifest:
                         expected={k: tuple(float(x) for x in v) for k, v in g["expected"].items()},
                         atol=float(g["atol"]),
                         label=g.get("label"),
+                        signature=None if g.get("signature") is None else str(g["signature"]),
                     )
                     for g in data.get("golden", [])
                 ),

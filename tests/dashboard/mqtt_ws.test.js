@@ -37,6 +37,15 @@ test("SUBSCRIBE carries flags 0b0010, the packet id and each filter with its QoS
   assert.throws(() => mqtt.encodeSubscribe(1, []), /at least one topic filter/);
 });
 
+test("PUBLISH out is QoS 0: fixed header 0x30, the topic, then the payload with no packet id", () => {
+  assert.equal(hex(mqtt.encodePublish("a/b", "hi")), "30070003612f626869");
+  const [decoded] = new mqtt.PacketReader().push(mqtt.encodePublish("edge_sdk/pi/cmd/search", '{"k":5}')).map(mqtt.decodePacket);
+  assert.equal(decoded.topic, "edge_sdk/pi/cmd/search");
+  assert.equal(decoded.qos, 0);
+  assert.equal(Buffer.from(decoded.payload).toString(), '{"k":5}');
+  assert.throws(() => mqtt.encodePublish("a/+", "x"), /without \+ or #\. Got: a\/\+/);
+});
+
 test("PINGREQ, DISCONNECT and PUBACK are the fixed two- and four-byte packets", () => {
   assert.equal(hex(mqtt.encodePingreq()), "c000");
   assert.equal(hex(mqtt.encodeDisconnect()), "e000");

@@ -6,6 +6,7 @@
  *   <prefix>/<device>/events     every result: the latency charts see each one
  *   <prefix>/<device>/stats      edge_sdk.stats/1 JSON: fps, publish latency, drops, outbox
  *   <prefix>/<device>/snapshot   raw JPEG bytes of a small frame thumbnail (retained)
+ *   <prefix>/<device>/search/#   answers to the search box's queries (search.js)
  *
  * config.json (written by `edge-sdk dashboard`) gives the broker's WebSocket URL, the prefix and
  * the device; without a device the page follows the first one it hears from.
@@ -17,7 +18,7 @@
   const STAGES = ["capture", "preprocess", "invoke", "post", "publish"];
   const COLORS = { capture: "#60a5fa", preprocess: "#a78bfa", invoke: "#fbbf24", post: "#34d399",
                    publish: "#f472b6", fps: "#38bdf8" };
-  const KINDS = ["available", "result", "events", "stats", "snapshot"];
+  const KINDS = ["available", "result", "events", "stats", "snapshot", "search/result", "search/thumbnail/+"];
   const AVAILABILITY = ["online", "offline", "stopped"];
   const SEEN_CAPACITY = 512;
   const CHART_WINDOW_S = 60;
@@ -30,6 +31,7 @@
     resultAtMs: null,
     snapshotAtMs: null,
     snapshotUrl: null,
+    search: null,
     series: Object.fromEntries([...STAGES, "fps"].map((name) => [name, new EdgeChart.Series()])),
     timedByResults: new Set(), // stages that results time themselves; stats' p50 fills in the rest
     redraw: false,
@@ -253,6 +255,7 @@
     else if (kind === "result" || kind === "events") onResult(payload);
     else if (kind === "stats") onStats(payload);
     else if (kind === "snapshot") onSnapshot(payload);
+    else if (kind.startsWith("search/") && state.search) state.search.onMessage(kind, payload);
   }
 
   function draw() {
@@ -291,6 +294,10 @@
       text("broker-state", detail ? `${brokerState}: ${detail}` : brokerState);
     };
     client.onmessage = (topic, payload) => route(prefix, topic, payload);
+    state.search = new EdgeSearch.SearchBox(
+      { form: $("search-form"), input: $("search-text"), k: $("search-k"), since: $("search-since"),
+        status: $("search-status"), hits: $("search-hits") },
+      (kind, payloadText) => state.device !== null && client.publish(`${prefix}/${state.device}/${kind}`, payloadText));
     window.edgeDashboard = { client, state }; // for debugging from the console, and for the tests
     client.connect();
     state.redraw = true;

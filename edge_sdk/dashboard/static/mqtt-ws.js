@@ -3,7 +3,8 @@
  *
  * Why our own: the dashboard must work with no network at run time (no CDN), and a subscriber
  * that only receives needs a small part of the protocol: CONNECT/CONNACK, SUBSCRIBE/SUBACK,
- * PUBLISH in (QoS 0, and a PUBACK should a broker ever send QoS 1), PINGREQ/PINGRESP. Binary
+ * PUBLISH in (QoS 0, and a PUBACK should a broker ever send QoS 1), PINGREQ/PINGRESP; and PUBLISH
+ * out at QoS 0 for the few commands the page sends (the search box's cmd/search). Binary
  * WebSocket frames with the "mqtt" subprotocol, as Mosquitto and amqtt expect (MQTT 3.1.1
  * section 6). A WebSocket message may carry part of a packet or several packets, so incoming
  * bytes go through a PacketReader that reassembles them.
@@ -83,6 +84,13 @@
     const body = [packetId >> 8, packetId & 0xff];
     for (const { topic, qos = 0 } of filters) body.push(...encodeString(topic), qos);
     return packet((TYPE.SUBSCRIBE << 4) | 0x02, body);
+  }
+
+  /** PUBLISH at QoS 0 (no packet id, MQTT 3.1.1 section 3.3.2.2); ``payload`` is a string or bytes. */
+  function encodePublish(topic, payload) {
+    if (!topic || /[+#]/.test(topic)) throw new RangeError(`PUBLISH topic must be non-empty, without + or #. Got: ${topic}`);
+    const bytes = typeof payload === "string" ? encoder.encode(payload) : Uint8Array.from(payload);
+    return packet(TYPE.PUBLISH << 4, [...encodeString(topic), ...bytes]);
   }
 
   function encodePuback(packetId) {
@@ -222,6 +230,13 @@
       };
     }
 
+    /** Send ``payload`` to ``topic`` at QoS 0; false (nothing sent) while not connected. */
+    publish(topic, payload) {
+      if (this.state !== "connected" || !this._socket || this._socket.readyState !== 1) return false;
+      this._socket.send(encodePublish(topic, payload));
+      return true;
+    }
+
     close() {
       this._clearTimers();
       const socket = this._socket;
@@ -309,6 +324,6 @@
 
   return {
     TYPE, MAX_REMAINING_LENGTH, encodeRemainingLength, encodeString, encodeConnect, encodeSubscribe,
-    encodePuback, encodePingreq, encodeDisconnect, PacketReader, decodePacket, MqttWsClient,
+    encodePublish, encodePuback, encodePingreq, encodeDisconnect, PacketReader, decodePacket, MqttWsClient,
   };
 });

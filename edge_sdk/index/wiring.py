@@ -1,0 +1,66 @@
+"""How ``edge-sdk run`` gets its index: the stage on the pipeline's frame hook, ``cmd/search`` on MQTT.
+
+Kept here so :mod:`edge_sdk.runtime` needs two calls: :func:`attach_index` while it builds, and
+:func:`frame_hooks` to put the stage next to the dashboard's snapshot hook on the same frames
+(the camera is opened once, by the runtime).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from edge_sdk.index.stage import IndexStage
+
+if TYPE_CHECKING:
+    from edge_sdk.config import DeviceConfig
+    from edge_sdk.model import FusionModel
+    from edge_sdk.pipeline.result import Result
+    from edge_sdk.sinks.base import MQTTSink
+    from edge_sdk.sources.frame import Frame
+
+__all__ = ["attach_index", "frame_hooks"]
+
+_log = logging.getLogger(__name__)
+FrameHook = Callable[["Frame", "Result"], Any]
+
+
+def attach_index(config: DeviceConfig, model: FusionModel, publisher: MQTTSink | None,
+                 stack: contextlib.ExitStack) -> IndexStage | None:
+    """Open the index stage of ``config.index`` (None without one), closed by ``stack``; with a broker,
+    answer ``<prefix>/<device>/cmd/search`` and add an ``index`` section to the stats."""
+    if config.index is None:
+        return None
+    from edge_sdk.index.query import SearchService
+
+    policy = config.index.when_full
+    # auto: a replay waits for its sinks, so it waits for the index too; a live camera never waits
+    block = policy == "block" or (policy == "auto" and config.camera.playback == "every_frame")
+    stage = IndexStage.open(config.index, model, block_when_full=block).start()
+    stack.callback(stage.close)
+    if publisher is not None:
+        service = SearchService(stage.index, device=config.device, base_topic=publisher.topics.base,
+                                publish=lambda topic, payload, qos: publisher.publish_raw(topic, payload, qos=qos))
+        publisher.on_command("search", service.handle_text, payload_format="text")
+        publisher.add_stats_section("index", stage.stats)
+    _log.info("indexing frames into %s (%s)", config.index.path,
+              "embedded by the run's own model" if not stage.stats()["embeds_here"] else "embed_image beside the run")
+    return stage
+
+
+def frame_hooks(*hooks: FrameHook | IndexStage | None) -> FrameHook | None:
+    """One ``on_frame`` hook calling each given one in order (an :class:`IndexStage` by its ``offer``)."""
+    calls: list[FrameHook] = [hook.offer if isinstance(hook, IndexStage) else hook for hook in hooks
+                              if hook is not None]
+    if not calls:
+        return None
+    if len(calls) == 1:
+        return calls[0]
+
+    def each(frame: Frame, result: Result) -> None:
+        for call in calls:
+            call(frame, result)
+
+    return each
