@@ -14,7 +14,7 @@ bundle, signature ``embed_image`` or ``embed_text``), on scenes it never saw:
 Prints a table, then one JSON object as its last line. The trained bundles are cached by their
 parameters under ``work/bench-retrieval``; :func:`trained_bundles` gives other benches their paths.
 
-    .venv/bin/python bench/retrieval.py [--scenes 16000] [--epochs 30] [--dims 128,64] [--size 64]
+    .venv/bin/python bench/retrieval.py [--scenes 20000] [--epochs 30] [--dims 64,128] [--size 64]
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ MIN_MATCHES = 10  # a query with fewer matching frames than k cannot reach preci
 
 @dataclass(frozen=True)
 class BenchSize:
-    scenes: int = 16000
+    scenes: int = 20000
     image_size: int = 64
     epochs: int = 30
-    dim: int = 128
+    dim: int = 64
     seed: int = 0
 
     def key(self) -> str:
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=BenchSize.scenes, help="training scenes (each: full + partial)")
     parser.add_argument("--size", type=int, default=BenchSize.image_size, help="image size in pixels")
     parser.add_argument("--epochs", type=int, default=BenchSize.epochs, help="epochs at most (early stopping)")
-    parser.add_argument("--dims", default="128,64", help="embedding sizes to train; the first gives the JSON")
+    parser.add_argument("--dims", default="64,128", help="embedding sizes to train; the first gives the JSON")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args(argv)
