@@ -14,7 +14,8 @@ role, so the manifest always states the model's whole contract and the loader ac
 A ``.tflite`` that already carries TFLite metadata (a zip of associated files after the
 flatbuffer) is wrapped with its bytes untouched; a ``labels*.txt`` among those files fills in the
 labels of a scores output the description leaves without. Before anything is written, the new
-bundle is loaded the way the runtime loads it, so what ``wrap`` accepts, ``run`` accepts.
+bundle is loaded the way the runtime loads it, so what ``wrap`` accepts, ``run`` accepts; image-only
+signatures get golden vectors recorded on a synthetic image (:mod:`edge_sdk.bundle.goldens`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from edge_sdk._lazy import require
+from edge_sdk.bundle.goldens import record_goldens
 from edge_sdk.bundle.io import write_bundle
 from edge_sdk.bundle.manifest import (
     InputRole,
@@ -192,8 +194,11 @@ def _wrap(source: Path, flatbuffer: bytes, available: dict[str | None, tuple[Det
     target = Path(out_path)
     checking = target.with_name(target.name + ".checking")
     try:
-        written = write_bundle(checking, flatbuffer, manifest, assets)
+        write_bundle(checking, flatbuffer, manifest, assets)
         _check_loads(checking)
+        golden, golden_assets = record_goldens(checking, manifest)
+        written = write_bundle(checking, flatbuffer, replace(manifest, golden=golden), {**assets, **golden_assets})
+        _check_loads(checking)  # and now its goldens pass, as every later load checks them
         checking.replace(target)
     finally:
         checking.unlink(missing_ok=True)

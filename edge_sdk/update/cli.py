@@ -81,9 +81,15 @@ def _cmd_sign(args: argparse.Namespace) -> int:
 
     try:
         key = SigningKey.from_file(args.key)
+        manifest = read_bundle(args.bundle).manifest
+        if not manifest.golden:  # refused here, not by every device of a rollout
+            print(f"edge-sdk sign: {args.bundle} carries no golden vectors, and devices refuse an update with nothing "
+                  "to show it runs as made. Expected a bundle from edge-sdk convert or edge-sdk wrap (both record "
+                  "them for image models)", file=sys.stderr)
+            return 2
         version = args.update_version
         if version is None:
-            declared = read_bundle(args.bundle).manifest.model.version
+            declared = manifest.model.version
             if not declared.isdigit() or int(declared) < 1:
                 print(f"edge-sdk sign: the bundle's model version is {declared!r}, not an integer; pass --version N",
                       file=sys.stderr)

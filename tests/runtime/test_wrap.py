@@ -18,6 +18,7 @@ from edge_sdk.bundle.wrap import (
     InputDescription,
     OutputDescription,
     read_tensor_details,
+    wrap_from_spec_file,
     wrap_tflite,
 )
 from edge_sdk.errors import BundleError
@@ -294,3 +295,28 @@ def test_the_spec_file_names_the_key_path_of_a_mistake(model_path: Path, tmp_pat
         else:
             with pytest.raises(expected, match=r"task\.outputs\.boxes: the model has no output 'bbox'"):
                 wrap_from_spec_file(model_path, tmp_path / "b.tflite", spec)
+
+
+def test_wrap_records_goldens_that_catch_a_changed_preprocessing(tmp_path: Path) -> None:
+    """A wrapped image model carries golden vectors (a signed update refuses a bundle without any), they pass
+    where it was wrapped, and they fail when the bundle's preprocessing no longer matches the recording."""
+    import dataclasses
+
+    from edge_sdk.bundle.io import read_bundle, write_bundle
+    from edge_sdk.model import FusionModel
+
+    zoo = Path(__file__).parents[1] / "fixtures" / "zoo"
+    out = tmp_path / "classifier.tflite"
+    wrap_from_spec_file(zoo / "classifier_with_metadata.tflite", out, zoo / "specs" / "classifier_with_metadata.yaml")
+    bundle = read_bundle(out)
+    assert len(bundle.manifest.golden) == 1 and bundle.manifest.golden[0].image_asset in bundle.assets
+    with FusionModel.from_bundle(out) as model:
+        assert model.verify_golden() == 1
+
+    image = bundle.manifest.primary.inputs[0]
+    flipped = "RGB" if image.preprocess.color_order == "BGR" else "BGR"
+    changed = dataclasses.replace(image, preprocess=dataclasses.replace(image.preprocess, color_order=flipped))
+    manifest = bundle.manifest.with_primary(inputs=(changed,))
+    write_bundle(tmp_path / "changed.tflite", bundle.flatbuffer, manifest, dict(bundle.assets))
+    with pytest.raises(BundleError, match="golden case 0 fails"):
+        FusionModel.from_bundle(tmp_path / "changed.tflite")

@@ -87,3 +87,28 @@ def test_verification_without_cryptography_names_the_update_extra(monkeypatch: p
     with pytest.raises(MissingDependencyError, match=r"cryptography is needed for signing and verifying model "
                                                      r"updates .*pip install 'edge-fusion-sdk\[update\]'"):
         PublicKey("00" * 32).verify("00" * 64, b"message")
+
+
+def test_a_wrapped_third_party_model_signs_and_passes_the_probe_and_one_without_goldens_is_refused(
+        tmp_path: Path, keys: Keys) -> None:
+    """The first real third-party update failed on the device ("the bundle carries no golden vectors"): wrap
+    now records them, and sign refuses a bundle without any before a rollout sends it anywhere."""
+    import dataclasses
+
+    from edge_sdk.bundle.io import read_bundle, write_bundle
+    from edge_sdk.bundle.wrap import wrap_from_spec_file
+    from edge_sdk.update.probe import probe_bundle
+
+    zoo = ROOT / "tests" / "fixtures" / "zoo"
+    wrapped = tmp_path / "detector.tflite"
+    wrap_from_spec_file(zoo / "detector_postprocess.tflite", wrapped, zoo / "specs" / "detector_postprocess.yaml")
+    done = _cli("sign", str(wrapped), "--key", str(keys.private), "--version", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert probe_bundle(wrapped) >= 1
+
+    bundle = read_bundle(wrapped)
+    bare = tmp_path / "bare.tflite"
+    write_bundle(bare, bundle.flatbuffer, dataclasses.replace(bundle.manifest, golden=()), {})
+    done = _cli("sign", str(bare), "--key", str(keys.private), "--version", "3", cwd=tmp_path)
+    assert done.returncode == 2 and "carries no golden vectors" in done.stderr
+    assert not (tmp_path / "bare.tflite.update.json").exists()
