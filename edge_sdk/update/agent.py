@@ -108,7 +108,11 @@ class UpdateAgent:
         if self.boot.choice.on_trial:
             self._resume_trial()
         while True:
-            payload = self._queue.get()
+            try:
+                payload = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self.reporter.flush()  # what the broker could not take yet (the boot report, an outage)
+                continue
             if payload is _STOP:
                 return
             update_id = str(payload.get("id", "")) if isinstance(payload, Mapping) else ""

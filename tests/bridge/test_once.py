@@ -80,10 +80,17 @@ def test_device_vector_in_the_simulator_on_a_pty(quiet_sim: HostSimulator, vecto
     finally:
         os.close(fd)
     assert answers(got) == answers(expected)
-    applied = [(e.name, e.value) for e in quiet_sim.actuator_events() if e.seq is not None]
     names = ["motor_left", "motor_right", "led"]
     want = [(names[int(a)], int(v)) for a, v in (p.split("=") for p in str(vector["applied"]).split(";") if p)]
-    assert applied == want
+
+    def applied() -> list[tuple[str, int]]:
+        return [(e.name, e.value) for e in quiet_sim.actuator_events() if e.seq is not None]
+
+    # the simulator reports APPLY on its own stdout, read by another thread: it may trail the answers
+    deadline = time.monotonic() + 5.0
+    while len(applied()) < len(want) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert applied() == want
 
 
 def applications(sim: HostSimulator, seq: int, name: str, value: int) -> int:

@@ -71,7 +71,8 @@ def test_pipeline_run_restores_the_signal_handlers(tmp_path: Path) -> None:
     with FusionModel.from_bundle(default_bundle_path()) as model, Pipeline(
             model, open_frame_source("seek://?seconds=2&fps=10&size=64", playback="every_frame"), text=text,
             sensor=sensor, config=PipelineConfig(max_frames=3)) as pipeline:
-        pipeline.on_result(lambda result: seen.append(signal.getsignal(signal.SIGINT)))
+        # on the worker, inside run(): a result callback may run on the callback thread after run() returned
+        pipeline.add_frame_observer(lambda frame, result: seen.append(signal.getsignal(signal.SIGINT)))
         stats = pipeline.run()
     assert stats["results"] == 3
     assert seen and seen[0] not in before  # installed while it ran
