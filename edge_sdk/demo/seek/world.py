@@ -20,10 +20,10 @@ import numpy as np
 __all__ = [
     "BLOCKED_BELOW_CM",
     "COLORS",
-    "RADIUS_RANGE",
-    "SEPARATED_RADIUS_RANGES",
     "COMMAND_TEMPLATES",
     "LABELS",
+    "RADIUS_RANGE",
+    "SEPARATED_RADIUS_RANGES",
     "SHAPES",
     "Scene",
     "ShapeInstance",
