@@ -60,6 +60,7 @@ class BenchSize:
     dim: int = 64
     seed: int = 0
     separated_sizes: bool = True  # caption radii clear of the small/large cut (part of the cache key)
+    tower: str = "default"  # "wide": image tower stem 32, blocks 48/64/96, squeeze 24
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -78,7 +79,7 @@ def trained_bundles(size: BenchSize = BenchSize(), workdir: Path = DEFAULT_WORKD
         if not manifest.exists():
             write_caption_dataset(data, size.scenes, seed=size.seed, image_size=size.image_size,
                                   separated_sizes=size.separated_sizes)
-        run = train_dual_encoder(manifest, "image", "caption", spec=DualEncoderSpec(dim=size.dim),
+        run = train_dual_encoder(manifest, "image", "caption", spec=_spec(size),
                                  config=RetrievalTrainConfig(epochs=size.epochs, seed=size.seed),
                                  val_fraction=0.05, test_fraction=0.05, progress=progress)
         export_dual_encoder(run, out, int8=True)
@@ -87,6 +88,14 @@ def trained_bundles(size: BenchSize = BenchSize(), workdir: Path = DEFAULT_WORKD
         report_path.write_text(json.dumps(report, indent=1))
     report = json.loads(report_path.read_text())
     return {"float32": out / "dual_encoder_float32.tflite", "int8": out / "dual_encoder_int8.tflite", "report": report}
+
+
+def _spec(size: BenchSize) -> Any:
+    from converters.retrieval import DualEncoderSpec
+
+    if size.tower == "wide":
+        return DualEncoderSpec(dim=size.dim, cnn_stem_filters=32, cnn_filters=(48, 64, 96), squeeze_channels=24)
+    return DualEncoderSpec(dim=size.dim)
 
 
 def _vector(prediction: Any) -> np.ndarray:
@@ -188,11 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--continuous-sizes", action="store_true",
                         help="caption the classifier's world (radii through the small/large cut), as before issue 11's fix")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--tower", choices=("default", "wide"), default="default",
+                        help="image tower: the spec's default, or wide (stem 32, blocks 48/64/96, squeeze 24)")
     args = parser.parse_args(argv)
     load_at_start = os.getloadavg()
     rows, results = [], {}
     for dim in [int(d) for d in args.dims.split(",") if d.strip()]:
-        size = BenchSize(args.scenes, args.size, args.epochs, dim, args.seed, not args.continuous_sizes)
+        size = BenchSize(args.scenes, args.size, args.epochs, dim, args.seed, not args.continuous_sizes, args.tower)
         started = time.perf_counter()
         bundles = trained_bundles(size, args.workdir, progress=sys.stderr.isatty())
         train = bundles["report"]["train"]
@@ -206,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{f['embed_image_ms']:7.2f} {f['embed_text_ms']:7.2f} {f['size_kb']:8.1f} "
                         f"{train['train_s']:8.1f} {train['best_epoch']:>3}/{train['epochs_run']:<3} {cos}")
     world = "continuous radii" if args.continuous_sizes else "radii clear of the small/large cut"
-    print(f"dual encoder on seek captions ({world}): {args.scenes} training scenes at {args.size}px, held-out "
+    print(f"dual encoder ({args.tower} image tower) on seek captions ({world}): {args.scenes} training scenes at {args.size}px, held-out "
           f"{HELD_OUT_SCENES} scenes, index {INDEX_FRAMES} frames (load at start {load_at_start[0]:.1f})")
     print(" dim     mode  t2i_r1  t2i_r5  part_p10  img_ms  txt_ms  size_kb  train_s  epoch  cos int8 vs float "
           "(image mean/min, text mean/min)")
