@@ -68,7 +68,7 @@ class BenchSize:
 
 def trained_bundles(size: BenchSize = BenchSize(), workdir: Path = DEFAULT_WORKDIR, progress: bool = True) -> dict[str, Any]:
     """Train and export once per parameter set (cached): {"float32": path, "int8": path, "report": dict}."""
-    from converters.retrieval import DualEncoderSpec, RetrievalTrainConfig, export_dual_encoder, train_dual_encoder
+    from converters.retrieval import RetrievalTrainConfig, export_dual_encoder, train_dual_encoder
     from edge_sdk.demo.seek.dataset import write_caption_dataset
 
     out = workdir / f"model-{size.key()}"
