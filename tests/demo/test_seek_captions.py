@@ -131,3 +131,26 @@ def test_write_caption_dataset(tmp_path) -> None:
             assert row["caption"] == describe(scenes[int(row["scene"])])
     again = write_caption_dataset(tmp_path / "again", 12, seed=2, image_size=32, partial_per_scene=2)
     assert again.read_text() == manifest.read_text()
+
+
+def test_captioned_scenes_keep_radii_clear_of_the_size_cut() -> None:
+    from edge_sdk.demo.seek.captions import SMALL_BELOW
+    from edge_sdk.demo.seek.world import RADIUS_RANGE, SEPARATED_RADIUS_RANGES
+
+    (small_low, small_high), (large_low, large_high) = SEPARATED_RADIUS_RANGES
+    assert RADIUS_RANGE[0] == small_low < small_high < SMALL_BELOW < large_low < large_high == RADIUS_RANGE[1]
+    radii = np.array([s.radius for scene in caption_scenes(1500, seed=6) for s in scene.shapes])
+    assert not np.any((radii >= small_high) & (radii < large_low))
+    assert 0.4 < np.mean(radii < SMALL_BELOW) < 0.6  # both words equally common
+    continuous = np.array([s.radius for scene in caption_scenes(1500, seed=6, separated_sizes=False)
+                           for s in scene.shapes])
+    assert np.mean((continuous >= small_high) & (continuous < large_low)) > 0.4
+
+
+def test_separated_sizes_leave_the_classifier_world_alone() -> None:
+    import hashlib
+
+    # Pinned from main before the option existed: the classifier's data and the demo video depend on it.
+    rng = np.random.default_rng(7)
+    scenes = [sample_scene(rng) for _ in range(3000)]
+    assert hashlib.sha256(repr(scenes).encode()).hexdigest()[:16] == "ff08ef81a6b92f96"

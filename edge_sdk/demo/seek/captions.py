@@ -9,7 +9,9 @@ whether a scene fits it.
 
 Zones are the world's own (:func:`~edge_sdk.demo.seek.world.label_for`: thirds of the width); a
 shape is ``small`` when its radius is under :data:`SMALL_BELOW` (the middle of the world's radius
-range), else ``large``.
+range), else ``large``. Captioned data (:func:`~edge_sdk.demo.seek.dataset.caption_scenes`) draws
+radii clear of that cut by default, so the word always matches what 64 px show; the demo video's
+continuous radii keep shapes near the cut, whose size word is then a fine call.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ __all__ = [
 
 ZONES = ("left", "center", "right")
 SIZES = ("small", "large")
-SMALL_BELOW = 0.115  # radius, fraction of width; the world draws radii uniformly in [0.09, 0.14)
+SMALL_BELOW = 0.115  # radius, fraction of width; the world draws radii in [0.09, 0.14) (captions: not 0.10-0.13)
 _ZONE_WORDS = {"left": "on the left", "center": "in the centre", "right": "on the right"}
 
 

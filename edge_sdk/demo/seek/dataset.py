@@ -63,10 +63,15 @@ def write_dataset(
     return manifest
 
 
-def caption_scenes(samples: int, seed: int = 0) -> list[Scene]:
-    """The scenes :func:`write_caption_dataset` draws for this seed, in row order of their images."""
+def caption_scenes(samples: int, seed: int = 0, separated_sizes: bool = True) -> list[Scene]:
+    """The scenes :func:`write_caption_dataset` draws for this seed, in row order of their images.
+
+    ``separated_sizes`` (the default for captions) keeps every radius clear of the small/large cut
+    (:data:`~edge_sdk.demo.seek.world.SEPARATED_RADIUS_RANGES`): a caption's "small" or "large" is
+    then visible at 64 px, not a coin toss for shapes at the cut. False gives the classifier's world.
+    """
     rng = np.random.default_rng(seed)
-    return [sample_scene(rng) for _ in range(samples)]
+    return [sample_scene(rng, separated_sizes=separated_sizes) for _ in range(samples)]
 
 
 def write_caption_dataset(
@@ -76,12 +81,14 @@ def write_caption_dataset(
     image_size: int = 64,
     partial_per_scene: int = 1,
     progress: Callable[[int], None] | None = None,
+    separated_sizes: bool = True,
 ) -> Path:
     """Render ``samples`` scenes and write ``out_dir/captions.csv`` of (image, caption) pairs.
 
     Each scene gets one row with its full description (``kind`` ``full``) and
     ``partial_per_scene`` rows with partial queries it matches (``kind`` ``partial``); ``scene`` is
-    the scene's index in :func:`caption_scenes` for the same seed. Deterministic; returns the path.
+    the scene's index in :func:`caption_scenes` for the same seed and ``separated_sizes``.
+    Deterministic; returns the path.
     """
     cv2 = require("cv2", "writing seek images")
     if samples < 1 or partial_per_scene < 0:
@@ -95,7 +102,7 @@ def write_caption_dataset(
     with tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(CAPTION_COLUMNS)
-        for index, scene in enumerate(caption_scenes(samples, seed)):
+        for index, scene in enumerate(caption_scenes(samples, seed, separated_sizes)):
             name = f"images/{index:06d}.png"
             if not cv2.imwrite(str(out / name), render_scene(scene, size=image_size)[:, :, ::-1]):
                 raise OSError(f"cannot write {out / name}")

@@ -22,6 +22,8 @@ __all__ = [
     "COLORS",
     "COMMAND_TEMPLATES",
     "LABELS",
+    "RADIUS_RANGE",
+    "SEPARATED_RADIUS_RANGES",
     "SHAPES",
     "Scene",
     "ShapeInstance",
@@ -52,6 +54,11 @@ COMMAND_TEMPLATES = (
 _BLOCKED_CM = (4.0, BLOCKED_BELOW_CM - 2.0)
 _CLEAR_CM = (BLOCKED_BELOW_CM + 2.0, 250.0)
 _ZONE_MARGIN = 0.04
+RADIUS_RANGE = (0.09, 0.14)  # fraction of width; drawn uniformly
+# For captioned data only: the same overall range with its middle third left out, so that "small"
+# (under the cut at 0.115) and "large" differ by at least 0.03 of the width (about 2 px at 64 px)
+# instead of touching at the cut. Classifier data and the demo video keep the continuous range.
+SEPARATED_RADIUS_RANGES = ((0.09, 0.10), (0.13, 0.14))
 
 
 @dataclass(frozen=True)
@@ -110,8 +117,13 @@ def label_for(scene: Scene) -> str:
     return "right"
 
 
-def sample_scene(rng: np.random.Generator, label: str | None = None) -> Scene:
-    """A random scene whose ground truth is ``label`` (uniform over :data:`LABELS` when None)."""
+def sample_scene(rng: np.random.Generator, label: str | None = None, separated_sizes: bool = False) -> Scene:
+    """A random scene whose ground truth is ``label`` (uniform over :data:`LABELS` when None).
+
+    ``separated_sizes`` draws radii from :data:`SEPARATED_RADIUS_RANGES` instead of
+    :data:`RADIUS_RANGE`, taking as many random numbers, for data captioned "small" or "large".
+    Off, the scenes are exactly the classifier's and the video's.
+    """
     if label is None:
         label = LABELS[int(rng.integers(len(LABELS)))]
     if label not in LABELS:
@@ -123,10 +135,10 @@ def sample_scene(rng: np.random.Generator, label: str | None = None) -> Scene:
     shapes: list[ShapeInstance] = []
     if present:
         zone = label if label in ("left", "center", "right") else str(rng.choice(["left", "center", "right"]))
-        shapes.append(_random_shape(rng, target_shape, target_color, shapes, zone=zone))
+        shapes.append(_random_shape(rng, target_shape, target_color, shapes, zone, separated_sizes))
     for _ in range(int(rng.integers(0 if present else 1, 3))):
         shape, color = _distractor(rng, target_shape, target_color)
-        placed = _try_place(rng, shape, color, shapes)
+        placed = _try_place(rng, shape, color, shapes, None, separated_sizes)
         if placed is not None:
             shapes.append(placed)
     order = rng.permutation(len(shapes))
@@ -160,29 +172,37 @@ def _distractor(rng: np.random.Generator, shape: str, color: str) -> tuple[str, 
 
 
 def _random_shape(
-    rng: np.random.Generator, shape: str, color: str, others: list[ShapeInstance], zone: str | None = None
+    rng: np.random.Generator, shape: str, color: str, others: list[ShapeInstance], zone: str | None = None,
+    separated_sizes: bool = False,
 ) -> ShapeInstance:
     placed = None
     for _ in range(50):
-        placed = _try_place(rng, shape, color, others, zone)
+        placed = _try_place(rng, shape, color, others, zone, separated_sizes)
         if placed is not None:
             return placed
     # crowded: accept an overlap rather than loop forever
-    return _make_shape(rng, shape, color, zone)
+    return _make_shape(rng, shape, color, zone, separated_sizes)
 
 
 def _try_place(
-    rng: np.random.Generator, shape: str, color: str, others: list[ShapeInstance], zone: str | None = None
+    rng: np.random.Generator, shape: str, color: str, others: list[ShapeInstance], zone: str | None = None,
+    separated_sizes: bool = False,
 ) -> ShapeInstance | None:
-    candidate = _make_shape(rng, shape, color, zone)
+    candidate = _make_shape(rng, shape, color, zone, separated_sizes)
     for other in others:
         if math.hypot(candidate.x - other.x, candidate.y - other.y) < (candidate.radius + other.radius) * 1.05:
             return None
     return candidate
 
 
-def _make_shape(rng: np.random.Generator, shape: str, color: str, zone: str | None) -> ShapeInstance:
-    radius = float(rng.uniform(0.09, 0.14))
+def _make_shape(
+    rng: np.random.Generator, shape: str, color: str, zone: str | None, separated_sizes: bool = False
+) -> ShapeInstance:
+    radius = float(rng.uniform(*RADIUS_RANGE))
+    if separated_sizes:  # the same draw, mapped onto the two ranges (equal widths: half small, half large)
+        (a0, a1), (b0, b1) = SEPARATED_RADIUS_RANGES
+        share = (radius - RADIUS_RANGE[0]) / (RADIUS_RANGE[1] - RADIUS_RANGE[0]) * ((a1 - a0) + (b1 - b0))
+        radius = a0 + share if share < a1 - a0 else b0 + share - (a1 - a0)
     if zone is None:
         x = float(rng.uniform(radius, 1 - radius))
     else:
