@@ -159,25 +159,30 @@ def _held_out(test: PairData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class SignatureRunner:
     """One signature of a TFLite model, fed by input name, with per-tensor (de)quantization.
 
-    Through the interpreter's signature runner: a second signature lives in its own subgraph, whose
-    tensor indices ``Interpreter.set_tensor`` (subgraph 0) does not address.
+    On the device's own backend (``TFLiteBackend`` bound by signature key), so the parity figures come
+    from the binding ``edge-sdk run`` uses: a second signature lives in its own subgraph, which
+    ``Interpreter.set_tensor`` (subgraph 0) does not address.
     """
 
     def __init__(self, flatbuffer: bytes, key: str, num_threads: int = 1) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+        from edge_sdk.backends import TFLiteBackend
 
-        self.interpreter = Interpreter(model_content=flatbuffer, num_threads=num_threads)
-        self.runner = self.interpreter.get_signature_runner(key)
-        self.inputs = self.runner.get_input_details()
-        self.outputs = self.runner.get_output_details()
+        self.backend = TFLiteBackend(flatbuffer, num_threads=num_threads, signature=key)
+        self.inputs = {name: _detail(b) for name, b in self.backend.inputs.items()}
+        self.outputs = {name: _detail(b) for name, b in self.backend.outputs.items()}
 
     def run(self, name: str, values: np.ndarray, output: str = "embedding") -> np.ndarray:
         """Outputs for a batch, one invoke per sample (the model has batch 1): (N, ...)."""
         rows = []
         for index in range(len(values)):
-            result = self.runner(**{name: quantize(values[index:index + 1], self.inputs[name])})
-            rows.append(dequantize(result[output], self.outputs[output])[0])
+            result = self.backend.infer({name: quantize(values[index:index + 1], self.inputs[name])})
+            rows.append(np.array(dequantize(result[output], self.outputs[output])[0]))  # own the values
         return np.stack(rows) if rows else np.zeros((0, *self.outputs[output]["shape"][1:]), np.float32)
+
+
+def _detail(binding: Any) -> dict[str, Any]:
+    """A backend binding in the interpreter-detail form ``quantize``/``dequantize`` read."""
+    return {"dtype": binding.dtype, "quantization": (binding.scale, binding.zero_point), "shape": binding.shape}
 
 
 def _tflite_embeddings(flatbuffer: bytes, tokens: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
