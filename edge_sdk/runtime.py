@@ -142,15 +142,17 @@ class Runtime:
 
         self.watchdog = Watchdog.from_environment()
         self._stack.callback(self.watchdog.close)
-        from edge_sdk.index.wiring import attach_index, frame_hooks
+        from edge_sdk.index.wiring import attach_index
 
         self.index_stage = attach_index(config, model, self.publisher, self._stack)  # None without an index section
         self.pipeline = Pipeline(
             model, frames, text=text, sensor=sensor, config=config.pipeline, align=config.align,
-            sinks=sinks, on_progress=self._progress, on_frame=frame_hooks(self._snapshot_hook(), self.index_stage),
+            sinks=sinks, on_progress=self._progress, on_frame=self._snapshot_hook(),
             on_first_frame=None if wall_replay is None else lambda frame: wall_replay.start(frame.timestamp_s),
         )
         self._stack.callback(self.pipeline.close)
+        if self.index_stage is not None:  # after the snapshot hook, on the same frames: the camera opens once
+            self.pipeline.add_frame_observer(self.index_stage.offer)
         if self.actions is not None:
             actions = self.actions
             # the frame's wall time lets the controller ignore results that are already stale

@@ -1,30 +1,25 @@
 """How ``edge-sdk run`` gets its index: the stage on the pipeline's frame hook, ``cmd/search`` on MQTT.
 
-Kept here so :mod:`edge_sdk.runtime` needs two calls: :func:`attach_index` while it builds, and
-:func:`frame_hooks` to put the stage next to the dashboard's snapshot hook on the same frames
-(the camera is opened once, by the runtime).
+Kept here so :mod:`edge_sdk.runtime` needs one call, :func:`attach_index`, while it builds; it then
+gives the stage the pipeline's frames with ``Pipeline.add_frame_observer`` (the camera opens once).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from edge_sdk.index.stage import IndexStage
 
 if TYPE_CHECKING:
     from edge_sdk.config import DeviceConfig
     from edge_sdk.model import FusionModel
-    from edge_sdk.pipeline.result import Result
     from edge_sdk.sinks.base import MQTTSink
-    from edge_sdk.sources.frame import Frame
 
-__all__ = ["attach_index", "frame_hooks"]
+__all__ = ["attach_index"]
 
 _log = logging.getLogger(__name__)
-FrameHook = Callable[["Frame", "Result"], Any]
 
 
 def attach_index(config: DeviceConfig, model: FusionModel, publisher: MQTTSink | None,
@@ -48,19 +43,3 @@ def attach_index(config: DeviceConfig, model: FusionModel, publisher: MQTTSink |
     _log.info("indexing frames into %s (%s)", config.index.path,
               "embedded by the run's own model" if not stage.stats()["embeds_here"] else "embed_image beside the run")
     return stage
-
-
-def frame_hooks(*hooks: FrameHook | IndexStage | None) -> FrameHook | None:
-    """One ``on_frame`` hook calling each given one in order (an :class:`IndexStage` by its ``offer``)."""
-    calls: list[FrameHook] = [hook.offer if isinstance(hook, IndexStage) else hook for hook in hooks
-                              if hook is not None]
-    if not calls:
-        return None
-    if len(calls) == 1:
-        return calls[0]
-
-    def each(frame: Frame, result: Result) -> None:
-        for call in calls:
-            call(frame, result)
-
-    return each
