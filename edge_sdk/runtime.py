@@ -85,11 +85,18 @@ class Runtime:
         model_path = config.model.path or default_bundle_path()  # a file, or a shipped bundle's name
 
         def load(path: str | Path) -> FusionModel:
-            return FusionModel.from_bundle(
+            model = FusionModel.from_bundle(
                 path, num_threads=config.model.num_threads, runtime=config.model.runtime,
                 verify_golden=config.model.verify_golden, signature=config.model.signature,
                 xnnpack=config.model.xnnpack,
             )
+            if model.task.kind == "generate":  # one frame's invoke of a decoder step means nothing alone
+                model.close()
+                raise ConfigError(f"model {path}: signature {model.signature.key!r} is a decoder step (task "
+                                  f"'generate'); it runs under a search over its "
+                                  f"{model.task.options.encode_signature!r} signature, not once per frame. "
+                                  f"Expected a bundle whose served signature has a per-frame task")
+            return model
 
         model_boot = None  # which installed update serves, when updates are on
         if config.update is not None:  # an installed update serves instead of the configured model
