@@ -1,0 +1,1 @@
+"""Image captioning and image-conditioned translation on the host: data, metrics, models, export."""
