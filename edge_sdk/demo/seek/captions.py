@@ -27,6 +27,7 @@ __all__ = [
     "SIZES",
     "SMALL_BELOW",
     "ZONES",
+    "ZONE_WORDS",
     "ObjectFacts",
     "ObjectQuery",
     "Query",
@@ -44,7 +45,8 @@ __all__ = [
 ZONES = ("left", "center", "right")
 SIZES = ("small", "large")
 SMALL_BELOW = 0.115  # radius, fraction of width; the world draws radii in [0.09, 0.14) (captions: not 0.10-0.13)
-_ZONE_WORDS = {"left": "on the left", "center": "in the centre", "right": "on the right"}
+ZONE_WORDS = {"left": "on the left", "center": "in the centre", "right": "on the right"}  # also the commands' (german.py)
+_ZONE_WORDS = ZONE_WORDS
 
 
 def zone_of(shape: ShapeInstance) -> str:
