@@ -6,7 +6,7 @@
     payload.update(result_payload_fields(result))  # {"task": "classify", "result": {...}}
 
 One module per kind (``edge_sdk.tasks.classify``, ``.detect``, ``.segment``, ``.embed``,
-``.landmarks``, ``.regress``, ``.raw``), each with its options dataclass and result type. Pure
+``.landmarks``, ``.regress``, ``.raw``, ``.generate``), each with its options dataclass and result type. Pure
 numpy; OpenCV loads only to PNG-encode a segmentation mask. Importing this package loads nothing.
 """
 
@@ -32,6 +32,12 @@ _EXPORTS = {
     "Detections": "edge_sdk.tasks.detect",
     "EmbedOptions": "edge_sdk.tasks.embed",
     "Embedding": "edge_sdk.tasks.embed",
+    "GenerateOptions": "edge_sdk.tasks.generate",
+    "Generation": "edge_sdk.tasks.generate",
+    "Hypothesis": "edge_sdk.tasks.generate",
+    "StepFn": "edge_sdk.tasks.generate",
+    "beam_search": "edge_sdk.tasks.generate",
+    "greedy_search": "edge_sdk.tasks.generate",
     "LandmarkOptions": "edge_sdk.tasks.landmarks",
     "Landmarks": "edge_sdk.tasks.landmarks",
     "RawOptions": "edge_sdk.tasks.raw",
@@ -54,6 +60,9 @@ __all__ = [
     "Detections",
     "EmbedOptions",
     "Embedding",
+    "GenerateOptions",
+    "Generation",
+    "Hypothesis",
     "LandmarkOptions",
     "Landmarks",
     "PointTransform",
@@ -65,10 +74,13 @@ __all__ = [
     "SegmentOptions",
     "Segmentation",
     "SsdAnchorOptions",
+    "StepFn",
     "TaskKind",
     "TaskResult",
     "TaskSpec",
+    "beam_search",
     "generate_ssd_anchors",
+    "greedy_search",
     "make_decoder",
     "result_payload_fields",
     "suppress",

@@ -79,6 +79,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return value
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return parse_options(tp, value, where)
+    if origin in (Mapping, dict):  # a name -> value table (the generate task's state wiring)
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) and k for k in value):
+            raise BundleError(f"{where}: expected a mapping with non-empty string keys. Got: {_got(value)}")
+        item = get_args(tp)[1]
+        return {k: _coerce(item, v, f"{where}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise BundleError(f"{where}: expected a list. Got: {_got(value)}")

@@ -46,7 +46,7 @@ __all__ = [
     "result_payload_fields",
 ]
 
-TaskKind = Literal["classify", "detect", "segment", "embed", "landmarks", "regress", "raw"]
+TaskKind = Literal["classify", "detect", "segment", "embed", "landmarks", "regress", "raw", "generate"]
 KINDS: tuple[TaskKind, ...] = get_args(TaskKind)
 
 

@@ -26,6 +26,8 @@ SPECS = [
     TaskSpec("landmarks", {"landmarks": "l"}, params={"input_width": 256, "input_height": 256}),
     TaskSpec("regress", {"distance_m": "d"}),
     TaskSpec("raw", {}, params={"max_elements": 10}),
+    TaskSpec("generate", {"log_probs": "log_probs"}, ("<pad>", "<start>", "<end>", "red"),
+             {"start_id": 1, "end_id": 2, "state": {"state_h": "next_h"}, "initial_state": {"init_h": "state_h"}}),
 ]
 
 
@@ -53,7 +55,7 @@ def test_params_are_copied_so_the_spec_cannot_change_under_a_decoder() -> None:
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"kind": "caption", "outputs": {}},
-     r"task kind: expected one of classify, detect, segment, embed, landmarks, regress, raw. Got: 'caption'"),
+     r"task kind: expected one of classify, detect, segment, embed, landmarks, regress, raw, generate. Got: 'caption'"),
     ({"kind": "raw"}, r"task.outputs: missing"),
     ({"kind": "raw", "outputs": {}, "param": {}}, r"task.param: unknown key. Valid keys: kind, labels, outputs, params"),
     ({"kind": "raw", "outputs": {"x": 3}}, r"outputs: expected a mapping of role to output tensor name"),
