@@ -27,8 +27,7 @@ SPECS = [
     TaskSpec("regress", {"distance_m": "d"}),
     TaskSpec("raw", {}, params={"max_elements": 10}),
     TaskSpec("generate", {"log_probs": "log_probs"}, ("<pad>", "<start>", "<end>", "red"),
-             {"start_id": 1, "end_id": 2, "state": {"state_h": "next_h"}, "initial_state": {"init_h": "state_h"},
-              "memory": {"memory": "memory"}, "beam_size": 4}),
+             {"start_id": 1, "end_id": 2, "state": {"state_h": "next_h"}, "initial_state": {"init_h": "state_h"}}),
 ]
 
 
