@@ -201,7 +201,8 @@ class FusionModel:
             checked += 1
             image = self.bundle.asset_array(case.image_asset) if case.image_asset else None
             # raw outputs: what the bundle recorded; the task's decoding is not part of the contract
-            outputs = self.infer(self.prepare(image=image, text=case.text, sensor=case.sensor))
+            tensors = {name: self.bundle.asset_array(asset) for name, asset in (case.tensors or {}).items()}
+            outputs = self.infer(self.prepare(image=image, text=case.text, sensor=case.sensor, tensors_in=tensors))
             for name, expected in case.expected.items():
                 if name not in outputs:
                     raise BundleError(f"golden case {index}: the model has no output {name!r}")

@@ -101,7 +101,9 @@ class GoldenCase:
     """Raw inputs (image as a bundle asset, text, sensor reading) and the outputs they must give.
 
     ``signature`` names the signature the case belongs to in a bundle of several (an image and a
-    text embedder each have their own); None: every signature the bundle serves.
+    text embedder each have their own); None: every signature the bundle serves. ``tensors`` maps
+    each ``tensor``-role input to the ``.npy`` asset that holds its value (a decoder step's token,
+    state and memory).
     """
 
     image_asset: str | None
@@ -111,6 +113,7 @@ class GoldenCase:
     atol: float
     label: str | None = None
     signature: str | None = None
+    tensors: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,7 @@ class Manifest:
                     "atol": g.atol,
                     "label": g.label,
                     **({"signature": g.signature} if g.signature is not None else {}),
+                    **({"tensors": dict(g.tensors)} if g.tensors else {}),
                 }
                 for g in self.golden
             ],
@@ -280,6 +284,7 @@ class Manifest:
                         atol=float(g["atol"]),
                         label=g.get("label"),
                         signature=None if g.get("signature") is None else str(g["signature"]),
+                        tensors={str(k): str(v) for k, v in g["tensors"].items()} if g.get("tensors") else None,
                     )
                     for g in data.get("golden", [])
                 ),
