@@ -115,12 +115,13 @@ class Generator:
         initial = {name: np.asarray(encoded[output], np.float32)[None] for output, name in options.initial_state.items()}
         encoded_at = time.perf_counter()
         step, counter = self._step_fn(memory)
-        search = dict(start_id=options.start_id, end_id=options.end_id,
-                      max_length=options.max_length if max_length is None else max_length)
+        longest = options.max_length if max_length is None else max_length
         if beam == 1:
-            best: Hypothesis = greedy_search(step, initial, **search)
+            best: Hypothesis = greedy_search(step, initial, start_id=options.start_id, end_id=options.end_id,
+                                             max_length=longest)
         else:
-            best = beam_search(step, initial, beam_size=beam, **search,
+            best = beam_search(step, initial, beam_size=beam, start_id=options.start_id, end_id=options.end_id,
+                               max_length=longest,
                                length_alpha=options.length_alpha if length_alpha is None else length_alpha)[0]
         done = time.perf_counter()
         return GeneratedText(Generation.from_hypothesis(best, self.labels, beam), (encoded_at - started) * 1e3,

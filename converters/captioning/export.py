@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from converters.convert import _run_worker, calibration_subset
 from converters.errors import ConversionError
 from converters.tflite_inspect import OpSet, inspect_ops, signature_io
 from edge_sdk.bundle import GoldenCase, InputSpec, Manifest, ModelInfo, OutputSpec, SignatureSpec, write_bundle
+from edge_sdk.bundle.manifest import QuantMode
 from edge_sdk.distribution import version as edge_sdk_version
 from edge_sdk.preprocess import TensorSpec
 
@@ -111,7 +112,8 @@ def _convert(trained: TrainedCaptioner, modes: Sequence[str], calibration: Capti
                                "calibration_path": None}
         if "int8" in modes:
             job["calibration_path"] = str(work / "calibration.npz")
-            np.savez(job["calibration_path"], **calibration_tensors(trained, calibration, samples, seed))
+            arrays: dict[str, Any] = dict(calibration_tensors(trained, calibration, samples, seed))
+            np.savez(job["calibration_path"], **arrays)
         (work / "job.json").write_text(json.dumps(job))
         argv = [sys.executable, "-m", "converters.captioning._export_worker", str(work / "job.json")]
         _run_worker(work / "job.json", work, timeout_s, argv=argv)
@@ -168,7 +170,7 @@ def _write(path: Path, flatbuffer: bytes, mode: str, trained: TrainedCaptioner, 
     manifest = Manifest(
         model=ModelInfo(name, version, f"{task}: {trained.spec.rnn.upper()} decoder with attention over "
                                        f"{trained.memory_rows} memory rows, {len(trained.vocabulary)} target words"),
-        signatures=signatures, quantization=mode,  # type: ignore[arg-type]
+        signatures=signatures, quantization=cast(QuantMode, mode),
         fusion="encoder_decoder",
         converter={**versions, "edge_sdk": edge_sdk_version(),
                    "route": "encoder + one decoder step: batch 1, RNN unrolled, no loop"},
@@ -192,14 +194,14 @@ def _encode_signature(flatbuffer: bytes, trained: TrainedCaptioner) -> Signature
     specs = []
     if trained.image is not None:
         info = inputs["image"]
-        specs.append(InputSpec("image", "image", info.shape, info.dtype, trained.image,  # type: ignore[arg-type]
+        specs.append(InputSpec("image", "image", info.shape, info.dtype, trained.image,
                                info.quantization))
     if trained.source is not None:
         info = inputs["source"]
-        specs.append(InputSpec("source", "text", info.shape, info.dtype, trained.source,  # type: ignore[arg-type]
+        specs.append(InputSpec("source", "text", info.shape, info.dtype, trained.source,
                                info.quantization))
     return SignatureSpec(key="encode", inputs=tuple(specs), outputs=tuple(
-        OutputSpec(n, "state" if n.startswith("init_") else "raw", o.shape, o.dtype, (),  # type: ignore[arg-type]
+        OutputSpec(n, "state" if n.startswith("init_") else "raw", o.shape, o.dtype, (),
                    o.quantization) for n, o in sorted(outputs.items())),
         task={"kind": "raw", "outputs": {}, "labels": [], "params": {"max_elements": 256}})
 
@@ -217,9 +219,9 @@ def _step_signature(flatbuffer: bytes, trained: TrainedCaptioner, beam_size: int
               "mode": "translate" if trained.source is not None else "caption"}
     return SignatureSpec(
         key="decode_step",
-        inputs=tuple(InputSpec(n, "tensor", i.shape, i.dtype, TensorSpec(), i.quantization)  # type: ignore[arg-type]
+        inputs=tuple(InputSpec(n, "tensor", i.shape, i.dtype, TensorSpec(), i.quantization)
                      for n, i in sorted(inputs.items())),
-        outputs=tuple(OutputSpec(n, "raw" if n == "log_probs" else "state", o.shape, o.dtype,  # type: ignore[arg-type]
+        outputs=tuple(OutputSpec(n, "raw" if n == "log_probs" else "state", o.shape, o.dtype,
                                  (), o.quantization) for n, o in sorted(outputs.items())),
         task={"kind": "generate", "outputs": {"log_probs": "log_probs"}, "labels": list(vocab.words),
               "params": params})

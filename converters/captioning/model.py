@@ -68,7 +68,8 @@ class CaptionerSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaptionerSpec:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
 
     @classmethod
     def tiny(cls, **changes: Any) -> CaptionerSpec:
