@@ -19,12 +19,12 @@ from converters.captioning.workflow import export_generation, train_captioning, 
 
 __all__ = ["TINY_IMAGE_SIZE", "TINY_SCENES", "tiny_generate_bundle"]
 
-TINY_SCENES = 300
+TINY_SCENES = 400
 TINY_IMAGE_SIZE = 32
 
 
 def tiny_generate_bundle(out_dir: str | Path, task: Literal["caption", "translate"] = "caption", mode: str = "int8",
-                         scenes: int = TINY_SCENES, epochs: int = 2, rnn: Literal["lstm", "gru"] = "lstm",
+                         scenes: int = TINY_SCENES, epochs: int = 6, rnn: Literal["lstm", "gru"] = "lstm",
                          seed: int = 0) -> Path:
     """Write seek data, train briefly and export float32 and int8; returns the ``mode`` bundle."""
     if mode not in ("int8", "float32"):
