@@ -207,14 +207,16 @@ class FusionModel:
                 if name not in outputs:
                     raise BundleError(f"golden case {index}: the model has no output {name!r}")
                 got = np.asarray(outputs[name], dtype=np.float64).reshape(-1)
-                error = float(np.max(np.abs(got - np.asarray(expected)))) if got.size else 0.0
-                if got.shape != (len(expected),) or error > case.atol:
-                    raise BundleError(
-                        f"golden case {index} fails on this runtime ({self.backend.runtime}): output {name!r} "
-                        f"differs by {error:.3g} (tolerance {case.atol:.3g}); expected label {case.label!r}, "
-                        f"got {self.decode(outputs).label!r}. The model or the runtime is not what the bundle was "
-                        "made for"
-                    )
+                same_shape = got.shape == (len(expected),)
+                error = float(np.max(np.abs(got - np.asarray(expected)))) if same_shape and got.size else 0.0
+                if not same_shape or error > case.atol:
+                    where = f"golden case {index}" + (f" of signature {case.signature!r}" if case.signature else "")
+                    how = (f"differs by {error:.3g} (tolerance {case.atol:.3g})" if same_shape
+                           else f"has {got.size} values, expected {len(expected)}")
+                    label = (f"; expected label {case.label!r}, got {self.decode(outputs).label!r}"
+                             if case.label is not None else "")
+                    raise BundleError(f"{where} fails on this runtime ({self.backend.runtime}): output {name!r} {how}"
+                                      f"{label}. The model or the runtime is not what the bundle was made for")
         if checked:
             _log.info("golden vectors pass: %d cases", checked)
         return checked
