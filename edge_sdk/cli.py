@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from edge_sdk.dashboard.cli import register as register_dashboard
     from edge_sdk.deploy.cli import register as register_deploy
+    from edge_sdk.describe.cli import register as register_describe
     from edge_sdk.index.cli import register as register_search
     from edge_sdk.sources.cli import register as register_cameras
     from edge_sdk.update.cli import register as register_updates
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_cameras(sub)
     register_dashboard(sub)
     register_deploy(sub)
+    register_describe(sub)  # caption, translate
     register_search(sub)
     register_updates(sub)  # keygen, sign, serve-models, rollout
 
