@@ -65,12 +65,13 @@ def run_caption(args: argparse.Namespace) -> int:
     with _open_generator(args.bundle, wants_text=False) as generator:
         if path.suffix.lower() in IMAGE_SUFFIXES:
             described = generator.generate(image=_read_image(path), beam_size=args.beam)
-            _print(described.to_json() if args.json else described.generation.text, {"file": str(path)}, args.json)
+            _print(described.to_json() if args.json else described.generation.text,
+                   {"file": str(path), "mode": "caption"}, args.json)
             return 0
         for t_s, frame in _video_frames(path, args.every_s):
             described = generator.generate(image=frame, beam_size=args.beam)
             if args.json:
-                _print(described.to_json(), {"file": str(path), "t_s": round(t_s, 3)}, True)
+                _print(described.to_json(), {"file": str(path), "mode": "caption", "t_s": round(t_s, 3)}, True)
             else:
                 print(f"{t_s:8.2f}s  {described.generation.text}", flush=True)
     return 0
@@ -83,7 +84,7 @@ def run_translate(args: argparse.Namespace) -> int:
     with _open_generator(args.bundle, wants_text=True, text=args.text) as generator:
         described = generator.generate(image=image, text=args.text, beam_size=args.beam)
     _print(described.to_json() if args.json else described.generation.text,
-           {"file": args.image, "source_text": args.text}, args.json)
+           {"file": args.image, "mode": "translate", "source_text": args.text}, args.json)
     return 0
 
 

@@ -58,10 +58,9 @@ class DescribeGate:
             return "due_text"
         if config.every_s > 0 and at_s - self._last_s >= config.every_s - _SLACK_S:
             return "due_every_s"
-        if small is not None and self._last_small is not None:
-            if float(np.mean(np.abs(small - self._last_small))) >= config.on_change:
-                return "due_change"
-        return None
+        changed = small is not None and self._last_small is not None and float(
+            np.mean(np.abs(small - self._last_small))) >= config.on_change
+        return "due_change" if changed else None
 
     def stats(self) -> dict[str, Any]:
         return dict(self.counts)
