@@ -14,7 +14,7 @@ from edge_sdk.runtime import default_bundle_path
 
 
 def _first_image(bundle: Path) -> Path:
-    return sorted((bundle.parent / "data" / "images").glob("*.png"))[0]
+    return min((bundle.parent / "data" / "images").glob("*.png"))
 
 
 def test_caption_of_an_image_prints_the_caption(tiny_captioner: Path, capsys: pytest.CaptureFixture[str]) -> None:
