@@ -216,6 +216,8 @@ def _summary_line(summary: dict[str, Any]) -> str:
                  f"{drops.get('incomplete_inputs', 0)} with incomplete inputs")
         if drops.get("max_fps"):
             line += f" + {drops['max_fps']} over pipeline.max_fps"
+        if drops.get("gated"):  # a generate bundle describes only the frames that are due (describe section)
+            line += f" + {drops['gated']} not due for a description"
         unread = (summary.get("queues") or {}).get("frames", 0)
         if unread:
             line += f" + {unread} read but not taken before the run stopped"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,13 @@ def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     broker = MosquittoBroker(tmp_path / "broker").start()
     yield broker
     broker.stop()
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 def _descriptions(recorder: MQTTRecorder, topic: str) -> list[dict[str, Any]]:
@@ -111,3 +120,28 @@ def test_a_translator_without_a_text_source_is_refused(tiny_translator: Path, br
     config = _config(tiny_translator, broker, tmp_path, "pi-notext")
     with pytest.raises(ValueError, match=r"text.source: the model 'translator' takes a text input \('source'\)"):
         Runtime(config)
+
+
+def test_a_text_command_over_mqtt_is_translated_given_the_current_frame(
+        tiny_translator: Path, broker: MosquittoBroker, tmp_path: Path,
+        caption_validator: jsonschema.protocols.Validator) -> None:
+    config = _config(tiny_translator, broker, tmp_path, "pi-mq", describe={"every_s": 0},
+                     text={"source": "mqtt"}, camera={"source": "seek://?seconds=600&fps=20&size=64"})
+    with MQTTRecorder(broker.host, broker.port, ["edge_sdk/pi-mq/#"]) as recorder, Runtime(config) as runtime:
+        runner = threading.Thread(target=runtime.run, name="test-runtime")
+        runner.start()
+        try:
+            runtime.publisher.wait_connected(5.0)
+            _wait_until(lambda: runtime.publisher.stats()["commands_subscribed"], 5.0)  # commands sent now arrive
+            for sentence in ("go to the blue square", "where is the red triangle"):
+                recorder.client.publish("edge_sdk/pi-mq/cmd/text", sentence.encode(), qos=1)
+                assert recorder.wait_for(lambda ms, s=sentence: any(
+                    m.topic == "edge_sdk/pi-mq/translation" and m.json()["source_text"] == s for m in ms), 10.0)
+        finally:
+            runtime.stop()
+            runner.join(15.0)
+    translations = _descriptions(recorder, "edge_sdk/pi-mq/translation")
+    for payload in translations:
+        caption_validator.validate(payload)
+    assert [t["source_text"] for t in translations] == ["go to the blue square", "where is the red triangle"]
+    assert runtime.summary()["describe"]["gate"]["due_text"] == 1  # the first was due_first
