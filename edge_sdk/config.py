@@ -130,7 +130,8 @@ class DeviceConfig:
         "example": "index: {path: /var/lib/edge_sdk/index, max_rate_hz: 1, max_frames: 20000}"})
     describe: DescribeConfig | None = field(default=None, metadata={
         "help": "when a generate bundle (model.path: a captioner or translator) describes frames, published on "
-                "<device>/caption or <device>/translation; null: the defaults below",
+                "<device>/caption or <device>/translation: every_s, on_change, min_interval_s, beam_size, "
+                "max_length, topic (edge_sdk/describe/config.py); null: every 5 s, the bundle's beam",
         "example": "describe: {every_s: 5, on_change: 0.05, beam_size: 3}"})
     update: UpdateConfig | None = field(default=None, metadata={
         "help": "signed over-the-air model updates on <device>/cmd/model (docs/updates.md); null: none"})
