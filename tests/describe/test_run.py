@@ -78,6 +78,7 @@ def test_run_publishes_captions_that_validate(tiny_captioner: Path, broker: Mosq
         summary = runtime.run()  # 20 frames of the clip's own time, every_frame: the same frames each run
         assert recorder.wait_for(lambda ms: sum(m.topic == "edge_sdk/pi-cap/caption" for m in ms) >= 4, 10.0)
         assert recorder.wait_for(lambda ms: sum(m.topic.endswith("/events") for m in ms) >= 4, 10.0)
+        assert recorder.wait_for(lambda ms: any(m.topic.endswith("/stats") for m in ms), 10.0)
     captions = _descriptions(recorder, "edge_sdk/pi-cap/caption")
     for payload in captions:
         caption_validator.validate(payload)
@@ -94,6 +95,8 @@ def test_run_publishes_captions_that_validate(tiny_captioner: Path, broker: Mosq
     assert summary["results"] == 4 and summary["drops"]["gated"] == 16
     assert summary["describe"]["gate"]["due_first"] == 1 and summary["describe"]["gate"]["due_every_s"] == 3
     assert summary["describe"]["published"] == 4
+    stats = [m.json() for m in recorder.messages if m.topic == "edge_sdk/pi-cap/stats"]
+    assert stats and stats[-1]["describe"]["gate"]["due_every_s"] == 3  # the final stats, with a describe section
 
 
 def test_run_translates_a_fixed_text_given_the_frame(tiny_translator: Path, broker: MosquittoBroker,
