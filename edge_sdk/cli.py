@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from edge_sdk.dashboard.cli import register as register_dashboard
     from edge_sdk.deploy.cli import register as register_deploy
+    from edge_sdk.describe.cli import register as register_describe
     from edge_sdk.index.cli import register as register_search
     from edge_sdk.sources.cli import register as register_cameras
     from edge_sdk.update.cli import register as register_updates
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_cameras(sub)
     register_dashboard(sub)
     register_deploy(sub)
+    register_describe(sub)  # caption, translate
     register_search(sub)
     register_updates(sub)  # keygen, sign, serve-models, rollout
 
@@ -214,6 +216,8 @@ def _summary_line(summary: dict[str, Any]) -> str:
                  f"{drops.get('incomplete_inputs', 0)} with incomplete inputs")
         if drops.get("max_fps"):
             line += f" + {drops['max_fps']} over pipeline.max_fps"
+        if drops.get("gated"):  # a generate bundle describes only the frames that are due (describe section)
+            line += f" + {drops['gated']} not due for a description"
         unread = (summary.get("queues") or {}).get("frames", 0)
         if unread:
             line += f" + {unread} read but not taken before the run stopped"

@@ -29,6 +29,7 @@ from typing import Any
 
 from edge_sdk import configtools
 from edge_sdk._lazy import require
+from edge_sdk.describe.config import DescribeConfig
 from edge_sdk.errors import ConfigError
 from edge_sdk.index.config import IndexConfig
 from edge_sdk.pipeline.config import PipelineConfig
@@ -127,6 +128,11 @@ class DeviceConfig:
     index: IndexConfig | None = field(default=None, metadata={
         "help": "a rolling index of embedded frames for text search (edge-sdk search, cmd/search); null: none",
         "example": "index: {path: /var/lib/edge_sdk/index, max_rate_hz: 1, max_frames: 20000}"})
+    describe: DescribeConfig | None = field(default=None, metadata={
+        "help": "when a generate bundle (model.path: a captioner or translator) describes frames, published on "
+                "<device>/caption or <device>/translation: every_s, on_change, min_interval_s, beam_size, "
+                "max_length, topic (edge_sdk/describe/config.py); null: every 5 s, the bundle's beam",
+        "example": "describe: {every_s: 5, on_change: 0.05, beam_size: 3}"})
     update: UpdateConfig | None = field(default=None, metadata={
         "help": "signed over-the-air model updates on <device>/cmd/model (docs/updates.md); null: none"})
 

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from edge_sdk.bundle import Manifest
+from edge_sdk.bundle import Manifest, SignatureSpec
 from edge_sdk.clock import from_wall_s, now_s
 from edge_sdk.config import DeviceConfig
+from edge_sdk.describe.config import DescribeConfig
 from edge_sdk.errors import ConfigError, MissingDependencyError
 from edge_sdk.model import FusionModel
 from edge_sdk.pipeline import Pipeline, Result
@@ -29,6 +30,7 @@ from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sources.trace import FirstFrameClock
 
 if TYPE_CHECKING:
+    from edge_sdk.describe.wiring import DescribeStage
     from edge_sdk.index.stage import IndexStage
     from edge_sdk.sinks.mqtt.broker import EmbeddedBroker
     from edge_sdk.sinks.mqtt.process import DeliveryChild
@@ -60,6 +62,7 @@ class Runtime:
         self.actions: ActionController | None = None
         self.pipeline: Pipeline | None = None
         self.index_stage: IndexStage | None = None
+        self.describe: DescribeStage | None = None  # with a generate bundle: captions or translations
         self.updates: UpdateAgent | None = None  # over-the-air model updates, with an update section
         self._on_result = on_result
         self._closed = False
@@ -85,8 +88,17 @@ class Runtime:
         model_path = config.model.path or default_bundle_path()  # a file, or a shipped bundle's name
 
         def load(path: str | Path) -> FusionModel:
+            from edge_sdk.bundle import read_bundle
+            from edge_sdk.describe.serving import GenerateServing, is_generate_bundle
+
+            bundle = read_bundle(path)
+            if not config.model.signature and is_generate_bundle(bundle):  # captions or translations, searched
+                describe = config.describe or DescribeConfig()
+                return GenerateServing.open(bundle, num_threads=config.model.num_threads, runtime=config.model.runtime,
+                                            verify_golden=config.model.verify_golden, beam_size=describe.beam_size,
+                                            max_length=describe.max_length)
             model = FusionModel.from_bundle(
-                path, num_threads=config.model.num_threads, runtime=config.model.runtime,
+                bundle, num_threads=config.model.num_threads, runtime=config.model.runtime,
                 verify_golden=config.model.verify_golden, signature=config.model.signature,
                 xnnpack=config.model.xnnpack,
             )
@@ -95,7 +107,8 @@ class Runtime:
                 raise ConfigError(f"model {path}: signature {model.signature.key!r} is a decoder step (task "
                                   f"'generate'); it runs under a search over its "
                                   f"{model.task.options.encode_signature!r} signature, not once per frame. "
-                                  f"Expected a bundle whose served signature has a per-frame task")
+                                  f"Expected a bundle whose served signature has a per-frame task, or no "
+                                  f"model.signature: a generate bundle then describes frames (describe section)")
             return model
 
         model_boot = None  # which installed update serves, when updates are on
@@ -106,7 +119,7 @@ class Runtime:
         else:
             model = load(model_path)
         self._stack.callback(model.close)
-        check_inputs_have_sources(model.manifest, config)
+        check_inputs_have_sources(model.manifest, config, model.signature)
         from edge_sdk.sources import open_frame_source, open_sensor_source, open_text_source
 
         frames = open_frame_source(config.camera)
@@ -160,6 +173,13 @@ class Runtime:
         self._stack.callback(self.pipeline.close)
         if self.index_stage is not None:  # after the snapshot hook, on the same frames: the camera opens once
             self.pipeline.add_frame_observer(self.index_stage.offer)
+        from edge_sdk.describe.serving import GenerateServing
+
+        if isinstance(model, GenerateServing):  # the gate and the caption (or translation) topic
+            from edge_sdk.describe.wiring import attach_describe
+
+            self.describe = attach_describe(config.describe or DescribeConfig(), model, self.pipeline, self.publisher,
+                                            config.device)
         if self.actions is not None:
             actions = self.actions
             # the frame's wall time lets the controller ignore results that are already stale
@@ -298,6 +318,8 @@ class Runtime:
             out["index"] = self.index_stage.stats()
         if self.updates is not None:
             out["update"] = self.updates.stats()
+        if self.describe is not None:
+            out["describe"] = self.describe.stats()
         return out
 
     def stop(self) -> None:
@@ -330,11 +352,14 @@ _SOURCE_ADVICE = {
 }
 
 
-def check_inputs_have_sources(manifest: Manifest, config: DeviceConfig) -> None:
-    """Every model input needs a configured source, or every frame would be skipped as incomplete."""
+def check_inputs_have_sources(manifest: Manifest, config: DeviceConfig, served: SignatureSpec | None = None) -> None:
+    """Every input of the ``served`` signature (default: the configured one) needs a configured source, or every
+    frame would be skipped as incomplete."""
     configured = {"image": True, "text": config.text.source != "none", "sensor": config.sensor.source != "none",
                   "tensor": False}
-    inputs = (manifest.signature(config.model.signature) if config.model.signature else manifest.primary).inputs
+    if served is None:
+        served = manifest.signature(config.model.signature) if config.model.signature else manifest.primary
+    inputs = served.inputs
     missing = [spec for spec in inputs if not configured.get(spec.role, True)]
     if missing:
         raise ConfigError("; ".join(

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from edge_sdk.errors import PipelineError
 from edge_sdk.sinks.base import ResultSink
 from edge_sdk.sinks.mqtt.payload import encode
 
@@ -120,6 +121,18 @@ class SinkFanout:
         if self.unencodable <= _LOGGED_UNENCODABLE:
             more = "; later ones are only counted (drops.unencodable)" if self.unencodable == _LOGGED_UNENCODABLE else ""
             _log.error("result of %s is not JSON (%s); not published%s", which, reason, more)
+
+    def check_published(self, handed: int, published: int) -> None:
+        """A run whose sinks refused every one of the ``handed`` results failed, even if nothing raised."""
+        if not self._entries or handed == 0:
+            return
+        if published == 0:
+            raise PipelineError(f"no result was published: all {handed} were refused; the last: "
+                                f"{self.last_refusal or 'no reason given'}")
+        for name, stats in self.stats().items():
+            if isinstance(stats.get("accepted"), int) and stats["accepted"] == 0:  # the sink's own count
+                raise PipelineError(f"no result was published: sink {name} accepted none of {handed}; "
+                                    f"its last error: {stats.get('last_error') or 'none given'}")
 
     def counts(self) -> dict[str, dict[str, int]]:
         """``{sink name: {"accepted": n}}``: cheap, for every stats message."""

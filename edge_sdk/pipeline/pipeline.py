@@ -26,7 +26,7 @@ from typing import Any, Self
 from edge_sdk.clock import now_s, to_wall_s, wall_s
 from edge_sdk.errors import InputError, PipelineError, SourceError
 from edge_sdk.model import FusionModel
-from edge_sdk.pipeline.align import Aligner
+from edge_sdk.pipeline.align import AlignedInputs, Aligner
 from edge_sdk.pipeline.capture import CaptureThread
 from edge_sdk.pipeline.config import PipelineConfig
 from edge_sdk.pipeline.dispatcher import Dispatcher, ResultCallback
@@ -125,6 +125,8 @@ class Pipeline:
         self._last_published: Result | None = None
         self._error: BaseException | None = None
         self._observers: list[Callable[[Frame, Result], object]] = []  # per result, on the worker (updates)
+        self._gates: list[Callable[[AlignedInputs], bool]] = []  # per complete frame, on the worker
+        self.skipped_gated = 0  # frames a gate passed over (a captioner's rate)
 
     # -- public API -----------------------------------------------------------------------------
     def on_result(self, callback: ResultCallback, name: str | None = None) -> None:
@@ -135,6 +137,10 @@ class Pipeline:
         """Call ``callback(frame, result)`` on the worker after each result; it must return at once
         (hand the frame to a thread of its own). Its exceptions are logged, never stop the run."""
         self._observers.append(callback)
+
+    def add_frame_gate(self, gate: Callable[[AlignedInputs], bool]) -> None:
+        """On the worker, per frame with complete inputs: the model sees it only if ``gate(inputs)``."""
+        self._gates.append(gate)
 
     @property
     def model(self) -> FusionModel:
@@ -190,7 +196,7 @@ class Pipeline:
         error = self._error or self._capture.error or self._dispatcher.error
         if error is not None:
             raise PipelineError(f"pipeline stopped: {error}") from error
-        self._raise_if_nothing_published()
+        self._fanout.check_published(self._dispatcher.handed, self.published)  # all refused: the run failed
         return self.stats()
 
     def stats(self) -> dict[str, Any]:
@@ -209,6 +215,7 @@ class Pipeline:
                 "sinks": self._dispatcher.sink_dropped,
                 "incomplete_inputs": self.skipped_incomplete,
                 "max_fps": self.skipped_max_fps,
+                "gated": self.skipped_gated,
                 "paced": capture.frames_skipped,  # realtime playback passed over them: never read
                 "unencodable": self._fanout.unencodable,  # not JSON (NaN): given to no sink
             },
@@ -298,6 +305,9 @@ class Pipeline:
                     missing = "text" if self._needs_text and inputs.text is None else "sensor"
                     raise InputError(f"frame {frame.index} has no fresh {missing} input (skip_incomplete is off)")
                 continue
+            if self._gates and not all(gate(inputs) for gate in self._gates):
+                self.skipped_gated += 1
+                continue
             t0 = time.perf_counter()
             tensors = model.prepare(frame.pixels, inputs.text, inputs.sensor, frame.color_order)
             t1 = time.perf_counter()
@@ -348,19 +358,6 @@ class Pipeline:
             times.record("total", (time.perf_counter() - t0) * 1000.0 + timing["wait"])
             if config.max_frames and self._results.count >= config.max_frames:
                 return
-
-    def _raise_if_nothing_published(self) -> None:
-        """A run whose sinks refused every result failed, even if nothing raised."""
-        handed = self._dispatcher.handed
-        if not self._fanout or handed == 0:
-            return
-        if self.published == 0:
-            raise PipelineError(f"no result was published: all {handed} were refused; the last: "
-                                f"{self._fanout.last_refusal or 'no reason given'}")
-        for name, stats in self._fanout.stats().items():
-            if isinstance(stats.get("accepted"), int) and stats["accepted"] == 0:  # the sink's own count
-                raise PipelineError(f"no result was published: sink {name} accepted none of {handed}; "
-                                    f"its last error: {stats.get('last_error') or 'none given'}")
 
     def _publish_stats(self) -> None:
         """Stats go out at QoS 0 and never block; a sink that cannot take them is logged, not fatal."""

@@ -6,6 +6,8 @@
  *   <prefix>/<device>/events     every result: the latency charts see each one
  *   <prefix>/<device>/stats      edge_sdk.stats/1 JSON: fps, publish latency, drops, outbox
  *   <prefix>/<device>/snapshot   raw JPEG bytes of a small frame thumbnail (retained)
+ *   <prefix>/<device>/caption    edge_sdk.caption/1 JSON: the latest caption, shown under the thumbnail
+ *   <prefix>/<device>/translation  the same schema for a translator: the command and its translation
  *   <prefix>/<device>/search/#   answers to the search box's queries (search.js)
  *
  * config.json (written by `edge-sdk dashboard`) gives the broker's WebSocket URL, the prefix and
@@ -18,7 +20,8 @@
   const STAGES = ["capture", "preprocess", "invoke", "post", "publish"];
   const COLORS = { capture: "#60a5fa", preprocess: "#a78bfa", invoke: "#fbbf24", post: "#34d399",
                    publish: "#f472b6", fps: "#38bdf8" };
-  const KINDS = ["available", "result", "events", "stats", "snapshot", "search/result", "search/thumbnail/+"];
+  const KINDS = ["available", "result", "events", "stats", "snapshot", "caption", "translation", "search/result",
+                 "search/thumbnail/+"];
   const AVAILABILITY = ["online", "offline", "stopped"];
   const SEEN_CAPACITY = 512;
   const CHART_WINDOW_S = 60;
@@ -31,6 +34,7 @@
     resultAtMs: null,
     snapshotAtMs: null,
     snapshotUrl: null,
+    captionTs: -Infinity,
     search: null,
     series: Object.fromEntries([...STAGES, "fps"].map((name) => [name, new EdgeChart.Series()])),
     timedByResults: new Set(), // stages that results time themselves; stats' p50 fills in the rest
@@ -86,6 +90,7 @@
       const shares = Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, n / total]));
       return { label, confidence: best ? best.score : null, scores: shares, boxes: found };
     }
+    if (result.task === "generate") return { label: r.text || "—", confidence: null, scores: {}, boxes: [] };
     return { label: result.task, confidence: null, scores: {}, boxes: [] };
   }
 
@@ -239,6 +244,27 @@
     state.snapshotAtMs = Date.now();
   }
 
+  // edge_sdk.caption/1: the newest description wins (a replayed older one is ignored)
+  function onCaption(payload) {
+    let caption;
+    try {
+      caption = JSON.parse(utf8.decode(payload));
+    } catch (error) {
+      console.warn("caption is not JSON", error);
+      return;
+    }
+    if (caption.schema !== "edge_sdk.caption/1" || typeof caption.text !== "string") return;
+    if (!(caption.ts > state.captionTs)) return; // the same one again (at least once), or older
+    state.captionTs = caption.ts;
+    $("caption").hidden = false;
+    text("caption-text", caption.text || "(empty)");
+    const source = $("caption-source");
+    source.hidden = typeof caption.source_text !== "string";
+    source.textContent = source.hidden ? "" : caption.source_text;
+    const ms = typeof caption.total_ms === "number" ? ` · ${formatMs(caption.total_ms)}` : "";
+    text("caption-meta", `${caption.task} · beam ${caption.beam_size}${ms}`);
+  }
+
   function route(prefix, topic, payload) {
     if (!topic.startsWith(`${prefix}/`)) return;
     const rest = topic.slice(prefix.length + 1);
@@ -255,6 +281,7 @@
     else if (kind === "result" || kind === "events") onResult(payload);
     else if (kind === "stats") onStats(payload);
     else if (kind === "snapshot") onSnapshot(payload);
+    else if (kind === "caption" || kind === "translation") onCaption(payload);
     else if (kind.startsWith("search/") && state.search) state.search.onMessage(kind, payload);
   }
 
