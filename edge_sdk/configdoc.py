@@ -25,6 +25,7 @@ _ACTIONS_SUMMARY = (
 
 def _sections() -> list[tuple[str, type, str]]:
     from edge_sdk.config import DeviceConfig, EmbeddedBrokerConfig, ModelConfig, SinkConfig
+    from edge_sdk.describe.config import DescribeConfig
     from edge_sdk.index.config import IndexConfig
     from edge_sdk.pipeline.config import PipelineConfig
     from edge_sdk.sinks.mqtt.config import HomeAssistantConfig, MQTTConfig, OutboxConfig, TLSConfig
@@ -50,6 +51,9 @@ def _sections() -> list[tuple[str, type, str]]:
         ("actions", ActionsConfig, _ACTIONS_SUMMARY),
         ("actions.rules[]", ActionRule, "One rule."),
         ("index", IndexConfig, "The rolling index of embedded frames for text search (docs/retrieval-device.md)."),
+        ("describe", DescribeConfig, ("When a generate bundle (captioner or translator) describes frames; captions "
+                                      "on `<device>/caption`, translations on `<device>/translation` "
+                                      "(docs/captioning.md).")),
         ("update", UpdateConfig, ("Signed over-the-air model updates announced on `<device>/cmd/model` "
                                   "(docs/updates.md): trusted keys, the model store, shadow run and health window.")),
     ]

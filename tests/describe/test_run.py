@@ -25,12 +25,16 @@ from edge_sdk.testing import MosquittoBroker, MQTTRecorder
 pytestmark = pytest.mark.broker
 
 
-@pytest.fixture(scope="module")
-def caption_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(resources.files("edge_sdk").joinpath("schemas", "caption-1.json").read_text())
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(resources.files("edge_sdk").joinpath("schemas", name).read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
+
+
+@pytest.fixture(scope="module")
+def caption_validator() -> jsonschema.protocols.Validator:
+    return _validator("caption-1.json")
 
 
 @pytest.fixture
@@ -92,6 +96,9 @@ def test_run_publishes_captions_that_validate(tiny_captioner: Path, broker: Mosq
     events = _descriptions(recorder, "edge_sdk/pi-cap/events")
     assert [e["result"]["text"] for e in events] == [c["text"] for c in captions]
     assert all(e["task"] == "generate" and e["result"]["mode"] == "caption" for e in events)
+    result_validator = _validator("result-2.json")
+    for event in events:
+        result_validator.validate(event)
     assert summary["results"] == 4 and summary["drops"]["gated"] == 16
     assert summary["describe"]["gate"]["due_first"] == 1 and summary["describe"]["gate"]["due_every_s"] == 3
     assert summary["describe"]["published"] == 4
@@ -115,6 +122,7 @@ def test_run_translates_a_fixed_text_given_the_frame(tiny_translator: Path, brok
     event = _descriptions(recorder, "edge_sdk/pi-tr/events")[0]
     assert event["inputs"]["text"] == "go to the blue square"
     assert event["result"]["text"] == translations[0]["text"]
+    _validator("result-2.json").validate(event)
     assert summary["describe"]["mode"] == "translate" and summary["results"] == 1
 
 
