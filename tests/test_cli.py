@@ -371,3 +371,14 @@ def test_the_summary_accounts_for_every_frame() -> None:
                           "capture": {"frames_read": 705, "frames_skipped": 90}})
     assert ("frames 795 = 700 processed + 3 dropped (inference busy) + 90 skipped by realtime pacing + "
             "2 with incomplete inputs") in line
+
+
+def test_a_reader_that_leaves_early_is_not_an_error() -> None:
+    """``edge-sdk caption clip.mp4 --json | head -1``: the pipe closes under the writer; no traceback, exit 0."""
+    process = subprocess.Popen([sys.executable, "-c", "from edge_sdk.cli import console_main; console_main()",
+                                "info", "seek", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the command writes its first byte: every write meets a closed pipe
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
