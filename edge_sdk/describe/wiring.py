@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from edge_sdk.describe.config import DescribeConfig
@@ -40,8 +41,10 @@ _BACKLOG = 32
 class DescriptionPublisher:
     """Result callback: each :class:`DescribedText` result as an ``edge_sdk.caption/1`` message."""
 
-    def __init__(self, publisher: MQTTSink, topic: str, device: str, model: dict[str, Any]) -> None:
-        self._publisher, self.topic, self._device, self._model = publisher, topic, device, model
+    def __init__(self, publisher: MQTTSink, topic: str, device: str,
+                 model_at: Callable[[int], Mapping[str, Any]]) -> None:
+        # model_at(frame_index): the model that served the frame, which an update may have swapped in
+        self._publisher, self.topic, self._device, self._model_at = publisher, topic, device, model_at
         self._lock = threading.Lock()
         self._seq = 0
         self.counts = {"published": 0, "sent_late": 0, "dropped_disconnected": 0, "failed": 0}
@@ -59,7 +62,7 @@ class DescriptionPublisher:
             seq = self._seq
         try:
             payload = encode(caption_payload(result, described, device=self._device, boot=self._publisher.boot,
-                                             seq=seq, model=self._model))
+                                             seq=seq, model=self._model_at(result.frame_index)))
         except ValueError:  # NaN log-probs: a broken decoder; counted, the stream goes on
             self.counts["failed"] += 1
             _log.exception("description seq %d is not JSON; not published", seq)
@@ -121,15 +124,13 @@ def attach_describe(config: DescribeConfig, model: GenerateServing, pipeline: Pi
                     device: str) -> DescribeStage:
     """Gate the pipeline's frames by ``config``; with a broker, publish each description on its topic and
     add a ``describe`` section to the stats."""
-    from edge_sdk.pipeline.swap import model_info
-
     mode = model.mode
     gate = DescribeGate(config, on_text=mode == "translate")
     pipeline.add_frame_gate(gate)
     described: DescriptionPublisher | None = None
     if publisher is not None:
         topic = config.topic or ("translation" if mode == "translate" else "caption")
-        described = DescriptionPublisher(publisher, f"{publisher.topics.base}/{topic}", device, model_info(model))
+        described = DescriptionPublisher(publisher, f"{publisher.topics.base}/{topic}", device, pipeline.model_info_at)
         pipeline.on_result(described, name="describe")
     stage = DescribeStage(gate, described, mode)
     if publisher is not None:

@@ -147,6 +147,9 @@ class Pipeline:
         """The model serving the next frame."""
         return self._models.current
 
+    def model_info_at(self, frame_index: int) -> dict[str, Any]:  # the payload's model block: a swap changes it
+        return self._models.info_at(frame_index)
+
     def swap_model(self, model: FusionModel, timeout_s: float = 10.0) -> FusionModel:
         """Serve ``model`` from the next frame on, without stopping the run; returns the model it replaced
         (the caller closes it). The worker swaps between two frames, so no frame goes without a result."""

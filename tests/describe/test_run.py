@@ -156,3 +156,31 @@ def test_a_text_command_over_mqtt_is_translated_given_the_current_frame(
         caption_validator.validate(payload)
     assert [t["source_text"] for t in translations] == ["go to the blue square", "where is the red triangle"]
     assert runtime.summary()["describe"]["gate"]["due_text"] == 1  # the first was due_first
+
+
+def test_a_swapped_in_captioner_names_itself_in_the_captions_it_makes(
+        tiny_captioner: Path, broker: MosquittoBroker, tmp_path: Path,
+        caption_validator: jsonschema.protocols.Validator) -> None:
+    from edge_sdk.describe.serving import GenerateServing
+
+    config = _config(tiny_captioner, broker, tmp_path, "pi-swap", describe={"every_s": 0.2},
+                     camera={"source": "seek://?seconds=600&fps=20&size=64"})
+    topic = "edge_sdk/pi-swap/caption"
+    with MQTTRecorder(broker.host, broker.port, ["edge_sdk/pi-swap/#"]) as recorder, Runtime(config) as runtime:
+        runner = threading.Thread(target=runtime.run, name="test-runtime")
+        runner.start()
+        try:
+            assert recorder.wait_for(lambda ms: any(m.topic == topic for m in ms), 10.0)
+            assert runtime.pipeline is not None
+            runtime.pipeline.swap_model(GenerateServing.open(tiny_captioner.with_name("captioner_float32.tflite"))
+                                        ).close()
+            assert recorder.wait_for(lambda ms: any(
+                m.topic == topic and m.json()["model"]["quant"] == "float32" for m in ms), 10.0)
+        finally:
+            runtime.stop()
+            runner.join(15.0)
+    quants = [c["model"]["quant"] for c in _descriptions(recorder, topic)]
+    assert quants[0] == "int8" and quants[-1] == "float32"
+    assert quants == sorted(quants, key=lambda q: q == "float32")  # never back: int8 until the swap, then float32
+    for payload in _descriptions(recorder, topic):
+        caption_validator.validate(payload)
