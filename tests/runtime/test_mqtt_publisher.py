@@ -116,15 +116,14 @@ def test_websockets_transport_delivers(make_broker, recorder_for, mqtt_config, r
         result_validator.validate(message.json())
 
 
-def test_per_result_overhead_is_small(broker, mqtt_config) -> None:
-    """publish_result must keep up with ~500 results/s with room to spare for the pipeline."""
+def test_a_burst_of_a_thousand_results_is_all_delivered(broker, mqtt_config) -> None:
+    """What publish_result costs per result is a figure of ``make bench-runtime`` (overhead_cpu_us_per_result),
+    not a timed assertion here: on a shared machine it measures the neighbours. Here: nothing of a burst is lost."""
     with MQTTPublisher(mqtt_config(broker)) as publisher:
         publisher.wait_connected(5)
         result = sample_result()
-        start = time.perf_counter()
         for _ in range(1000):
             publisher.publish_result(result)
-        per_result_ms = time.perf_counter() - start  # seconds for 1000 results == ms per result
-        assert publisher.flush(10)
-    # 2 ms/result would be 100% of a core at 500 results/s; measured ~0.1 ms on the CI machine.
-    assert per_result_ms < 1.0, f"publish_result took {per_result_ms:.3f} ms per result"
+        assert publisher.flush(30)
+        stats = publisher.stats()
+    assert stats["accepted"] == stats["acked"] == 1000
