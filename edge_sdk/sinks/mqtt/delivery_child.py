@@ -63,7 +63,7 @@ def _serve(conn: Connection) -> int:
     status: tuple[Any, ...] = ()
     # Results read but not committed yet. Everything already in the socket is read before one
     # commit: when the parent sends faster than one transaction per message, batches form here.
-    pending: list[tuple[int, dict[str, Any]]] = []
+    pending: list[tuple[int, bytes | dict[str, Any]]] = []
     try:
         while True:
             now = (link.state.value, link.connected, str(link.last_error or "") or None)
