@@ -2,6 +2,12 @@
 
 The bench measures the runtime from outside, as a user would run it: ``python -m edge_sdk.cli run
 --config device.json``, results read back from a real Mosquitto by a subscriber in the bench.
+
+CPU time of a run, for ``overhead_cpu_us_per_result``: :class:`CPURecorder` reads the CPU time of
+the runtime and of its children (the MQTT delivery process) from ``/proc`` each time a stats
+message arrives, so the CPU spent between two stats messages can be divided by the results
+published between them: the steady state, without the interpreter's start-up and the drain at
+exit. :meth:`RuntimeProcess.wait` also keeps the whole run's ``rusage`` (``os.wait4``).
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from edge_sdk.testing import MQTTRecorder
+
 REPO = Path(__file__).resolve().parents[1]
 _SUMMARY = re.compile(r"^edge-sdk run: results=(\d+) published=(\d+) fps=([\d.]+)")
+_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 def pinned(command: list[str], core: int | None) -> list[str]:
@@ -52,6 +61,7 @@ class RuntimeProcess:
         self.config, self.log_path = config, log_path
         self._log = log_path.open("wb")
         self.started_wall_s = time.time()  # process start, for first_result_s (same clock as the subscriber)
+        self.rusage_cpu_s: float | None = None  # user + system CPU of the whole run and its children, at exit
         self.process = subprocess.Popen(
             pinned([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(config)], pin_core),
             stdout=subprocess.DEVNULL, stderr=self._log, cwd=str(REPO),
@@ -69,12 +79,29 @@ class RuntimeProcess:
         """Sum of VmHWM of the run's child processes (the MQTT delivery process)."""
         return sum(_vm_hwm_mb(pid) or 0.0 for pid in _children(self.pid))
 
+    def cpu_s(self) -> tuple[float, float] | None:
+        """CPU seconds so far (user + system) of the runtime and of its live children; None once it exited."""
+        own = _cpu_s(self.pid)
+        if own is None:
+            return None
+        return own, sum(_cpu_s(pid) or 0.0 for pid in _children(self.pid))
+
     def wait(self, timeout_s: float) -> int:
+        """Wait for the exit (``os.wait4``, which also gives the run's CPU time with its reaped children)."""
         try:
-            return self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise RuntimeError(f"edge-sdk run did not end within {timeout_s} s; log: {self.log_path}") from None
+            if self.process.returncode is not None:
+                return self.process.returncode
+            deadline = time.monotonic() + timeout_s
+            while True:
+                pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+                if pid == self.pid:
+                    self.rusage_cpu_s = usage.ru_utime + usage.ru_stime
+                    self.process.returncode = os.waitstatus_to_exitcode(status)
+                    return self.process.returncode
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise RuntimeError(f"edge-sdk run did not end within {timeout_s} s; log: {self.log_path}")
+                time.sleep(0.02)
         finally:
             self._log.close()
 
@@ -133,6 +160,49 @@ def tensorflow_rss_mb(timeout_s: float = 180.0) -> float | None:
     if done.returncode != 0:
         return None
     return int(done.stdout.split()[-1]) / 1024
+
+
+class CPURecorder(MQTTRecorder):
+    """An :class:`MQTTRecorder` that also notes the CPU time of a run's processes at each stats message."""
+
+    def __init__(self, host: str, port: int, topics: list[str], stats_topic: str) -> None:
+        super().__init__(host, port, topics)
+        self.stats_topic = stats_topic
+        self.process: RuntimeProcess | None = None
+        self.samples: list[tuple[dict[str, Any], float, float]] = []  # (stats, runtime CPU s, children CPU s)
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        process = self.process
+        cpu = process.cpu_s() if process is not None and message.topic == self.stats_topic else None
+        if cpu is not None:
+            self.samples.append((json.loads(message.payload), *cpu))
+        super()._on_message(client, userdata, message)
+
+
+def steady_cpu_per_result_us(samples: list[tuple[dict[str, Any], float, float]]) -> dict[str, Any] | None:
+    """CPU microseconds per published result between the first and the last stats message of the running
+    pipeline (total, runtime process, delivery process); None with fewer than two such messages."""
+    running = [s for s in samples if s[0].get("state") == "running" and s[0].get("published")]
+    if len(running) < 2:
+        return None
+    (first, own0, kids0), (last, own1, kids1) = running[0], running[-1]
+    results = last["published"] - first["published"]
+    if results <= 0:
+        return None
+    own_us, kids_us = (own1 - own0) / results * 1e6, (kids1 - kids0) / results * 1e6
+    return {"cpu_us_per_result": round(own_us + kids_us, 1), "runtime_cpu_us_per_result": round(own_us, 1),
+            "delivery_cpu_us_per_result": round(kids_us, 1), "window_results": results,
+            "window_messages": len(running)}
+
+
+def _cpu_s(pid: int) -> float | None:
+    """utime + stime of one process (all its threads) from ``/proc/<pid>/stat``, in seconds."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S
 
 
 def _vm_hwm_mb(pid: int) -> float | None:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from edge_sdk.sinks.mqtt.payload import EncodedPayload
+
 if TYPE_CHECKING:
     from edge_sdk.tasks.base import TaskResult
 
@@ -43,23 +45,26 @@ class Result:
 
     def to_payload(self, model: Mapping[str, str]) -> dict[str, Any]:
         """JSON-ready fields of ``edge_sdk.result/2`` (``/1`` without a task result); the publisher adds
-        device, boot, seq and replayed."""
+        device, boot, seq and replayed.
+
+        An :class:`~edge_sdk.sinks.mqtt.payload.EncodedPayload` (a dict), so the sink path encodes it
+        to JSON once, however many times it is checked, stamped and stored.
+        """
         inputs: dict[str, Any] = {"frame_ts": round(self.frame_ts, 4)}
         if self.text is not None:
             inputs["text"] = self.text
-        if self.sensor is not None:
-            inputs["sensor_ts"] = round(self.sensor_ts, 4) if self.sensor_ts is not None else None
-            inputs["sensor"] = dict(self.sensor)
-            inputs["skew_ms"] = round(self.skew_ms, 2) if self.skew_ms is not None else None
-        if self.task_result is not None:
-            head: dict[str, Any] = {"schema": "edge_sdk.result/2", "ts": round(self.ts, 4),
-                                    "task": self.task_result.kind, "result": self.task_result.to_json()}
-        else:
-            head = {"schema": "edge_sdk.result/1", "ts": round(self.ts, 4), "label": self.label,
-                    "confidence": round(self.confidence, 5), "scores": {k: round(v, 5) for k, v in self.scores.items()}}
-        return {
-            **head,
-            "inputs": inputs,
-            "model": dict(model),
-            "timing_ms": {k: round(v, 3) for k, v in self.timing_ms.items()},
-        }
+        sensor = self.sensor
+        if sensor is not None:
+            sensor_ts, skew_ms = self.sensor_ts, self.skew_ms
+            inputs["sensor_ts"] = None if sensor_ts is None else round(sensor_ts, 4)
+            inputs["sensor"] = dict(sensor)
+            inputs["skew_ms"] = None if skew_ms is None else round(skew_ms, 2)
+        task = self.task_result
+        timing_ms = {k: round(v, 3) for k, v in self.timing_ms.items()}
+        if task is not None:
+            return EncodedPayload(schema="edge_sdk.result/2", ts=round(self.ts, 4), task=task.kind, result=task.to_json(),
+                                  inputs=inputs, model=dict(model), timing_ms=timing_ms)
+        return EncodedPayload(schema="edge_sdk.result/1", ts=round(self.ts, 4), label=self.label,
+                              confidence=round(self.confidence, 5),
+                              scores={k: round(v, 5) for k, v in self.scores.items()},
+                              inputs=inputs, model=dict(model), timing_ms=timing_ms)

@@ -49,8 +49,10 @@ class JSONLinesSink:
     sink_name = "jsonl"
 
     def publish_result(self, result: Mapping[str, Any]) -> int:
-        seq, payload = self._stamper.stamp(result)
-        self._write(encode(payload))
+        stamper = self._stamper
+        schema, body = stamper.check(result), encode(result)  # before the seq: a refused result takes none
+        seq = stamper.next_seq()
+        self._write(stamper.stamp_encoded(result, schema, body, seq))
         self._results += 1
         return seq
 
@@ -61,11 +63,11 @@ class JSONLinesSink:
             raise ValueError(f"publish_stamped needs one (boot, seq) per result. Got {len(stamps)} for "
                              f"{len(results)} results")
         lines = []
+        stamper = self._stamper
         for result, (boot, seq) in zip(results, stamps):
-            _, payload = self._stamper.stamp(result)  # checks the result's keys; the stamp is replaced in place
-            payload["seq"], payload["boot"] = seq, boot
-            lines.append(encode(payload))
-            self._stamper.last_seq = seq
+            # checks the result's keys; its JSON is the one the run made (once) for every sink
+            lines.append(stamper.stamp_encoded(result, stamper.check(result), encode(result), seq, boot))
+            stamper.last_seq = seq
             self._boot_seen = boot
         self._write(b"\n".join(lines))
         self._results += len(lines)

@@ -23,6 +23,7 @@ REQUIRED_KEYS = {
     "pipeline_efficiency", "pipeline_efficiency_1core", "bottleneck_stage", "results_per_s", "invoke_per_s",
     "latency_p50_ms", "latency_p99_ms", "latency_excess_p50_ms", "rss_mb", "first_result_s", "tf_rss_mb",
     "outage_sent", "outage_received", "crash_sent", "crash_received", "outbox_qos1_ratio",
+    "overhead_cpu_us_per_result", "cpu_us_per_result", "stages_alone_cpu_us_per_frame_2core",
 }
 
 
@@ -42,3 +43,5 @@ def test_quick_bench_reports_every_figure_and_loses_nothing(tmp_path: Path) -> N
     # what the killed process left in its outbox came from the restarted one, marked as replays
     assert figures["crash_in_outbox_at_kill"] > 0 and figures["crash_replayed_flagged"] > 0
     assert figures["rss_mb"] > 0 and figures["first_result_s"] > 0
+    # the run's CPU per result (between two stats messages) is there, and above the stages' alone
+    assert figures["cpu_us_per_result"] > 0 and figures["stages_alone_cpu_us_per_frame_2core"] > 0

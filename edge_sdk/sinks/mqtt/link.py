@@ -2,7 +2,7 @@
 
 Data path::
 
-    accept() ─▶ encode ─▶ outbox.append (committed) ─▶ wake the outbox thread
+    accept() ─▶ outbox.append (committed) ─▶ wake the outbox thread (results come encoded and stamped)
     outbox thread (delivery.py) ─▶ paho.publish (QoS 1) ─▶ PUBACK ─▶ delete acknowledged (batched)
 
 ``accept`` does no network I/O and never waits for the broker: it persists the results (one SQLite
@@ -222,9 +222,9 @@ class MQTTLink:
 
     # -- publishing ------------------------------------------------------------------------------
 
-    def accept(self, stamped: Sequence[tuple[int, Mapping[str, Any]]], *, strict: bool = True) -> None:
-        """Encode, commit (one outbox transaction) and queue results stamped with this link's ``boot``,
-        as ``(seq, payload)`` in ``seq`` order.
+    def accept(self, stamped: Sequence[tuple[int, bytes | Mapping[str, Any]]], *, strict: bool = True) -> None:
+        """Commit (one outbox transaction) and queue results stamped with this link's ``boot``, as
+        ``(seq, message)`` in ``seq`` order: the stamped JSON (what the publisher sends), or a stamped dict.
 
         ``strict``: a payload that is not JSON (NaN) raises and nothing is accepted. Otherwise it is
         logged, counted (``unencodable``) and skipped: the delivery process does so, because the
@@ -233,12 +233,12 @@ class MQTTLink:
         if self._state not in ACCEPTING:
             raise PublishError(f"publish_result needs a started publisher. State: {self._state.value}")
         if strict:
-            messages = [(seq, encode(payload)) for seq, payload in stamped]
+            messages = [(seq, data if type(data) is bytes else encode(data)) for seq, data in stamped]
         else:
             messages = []
-            for seq, payload in stamped:
+            for seq, data in stamped:  # a stamped dict (bytes are JSON already)
                 try:
-                    messages.append((seq, encode(payload)))
+                    messages.append((seq, data if type(data) is bytes else encode(data)))
                 except (TypeError, ValueError) as exc:
                     self._counts["unencodable"] += 1
                     logger.error("result seq %d is not JSON (%s); not published", seq, exc)

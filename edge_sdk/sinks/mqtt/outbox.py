@@ -194,6 +194,7 @@ class Outbox:
         with self._lock:
             db = self._require_open()
             next_id, added, added_bytes = self._next_id, 0, 0
+            rows: list[tuple[int, str, int, str, bytes, float]] = []  # inserted with one executemany
             db.execute("BEGIN")
             try:
                 for seq, topic, payload in messages:
@@ -204,13 +205,12 @@ class Outbox:
                         ids.append(None)
                         continue
                     if total > self.max_bytes:
+                        self._insert(db, rows)  # the oldest may be rows of this very call
                         self._drop_oldest(total - self.max_bytes)
-                    db.execute(
-                        "INSERT INTO outbox (id, boot, seq, topic, payload, created_s) VALUES (?, ?, ?, ?, ?, ?)",
-                        (next_id, boot, seq, topic, payload, created_s),
-                    )
+                    rows.append((next_id, boot, seq, topic, payload, created_s))
                     ids.append(next_id)
                     next_id, added, added_bytes = next_id + 1, added + 1, added_bytes + size
+                self._insert(db, rows)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -218,6 +218,13 @@ class Outbox:
             # Only now do readers (the delivery thread) see the new rows: they are on disk.
             self._next_id, self._count, self._bytes = next_id, self._count + added, self._bytes + added_bytes
         return ids
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, rows: list[tuple[int, str, int, str, bytes, float]]) -> None:
+        if rows:
+            db.executemany("INSERT INTO outbox (id, boot, seq, topic, payload, created_s) VALUES (?, ?, ?, ?, ?, ?)",
+                           rows)
+            rows.clear()
 
     def remove(self, ids: Iterable[int]) -> int:
         """Delete acknowledged messages (ids already gone are ignored); return how many went."""

@@ -2,8 +2,8 @@
 
 Two halves::
 
-    this process:  publish_result() ─▶ stamp (boot, seq) ─▶ link.accept()       command handlers
-    the link:      encode ─▶ outbox (committed) ─▶ paho (QoS 1) ─▶ PUBACK        cmd/+ messages ─▶ back here
+    this process:  publish_result() ─▶ encode, stamp (boot, seq) ─▶ link.accept()   command handlers
+    the link:      outbox (committed) ─▶ paho (QoS 1) ─▶ PUBACK                 cmd/+ messages ─▶ back here
 
 The publisher is the half that stays with the caller: it stamps each result, so
 ``publish_result`` returns its ``seq`` at once, runs the command handlers (on the
@@ -26,7 +26,7 @@ from edge_sdk.sinks.mqtt.commands import CommandHandler, CommandRouter, PayloadF
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo, TaskInfo
 from edge_sdk.sinks.mqtt.link import ACCEPTING, MQTTLink, PublisherState
-from edge_sdk.sinks.mqtt.payload import ResultStamper
+from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
 from edge_sdk.sinks.mqtt.topics import Topics
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Link(Protocol):
 
     def close(self, drain_timeout_s: float | None = None) -> None: ...
 
-    def accept(self, stamped: Sequence[tuple[int, Mapping[str, Any]]]) -> None: ...
+    def accept(self, stamped: Sequence[tuple[int, bytes | Mapping[str, Any]]]) -> None: ...
 
     def publish_stats(self, body: dict[str, Any], mqtt_extra: Mapping[str, Any] | None = None) -> bool: ...
 
@@ -193,10 +193,17 @@ class MQTTPublisher:
             raise PublishError(f"publish_result needs a started publisher. State: {state.value}")
         if not results:
             return []
+        stamper = self._stamper
+        # a wrong key or a payload that is not JSON (NaN) raises here, before any seq is taken; each
+        # payload is encoded once (an EncodedPayload the run already checked: not at all) and the
+        # stamp written around its JSON, so the link, the outbox and the retained copy share the bytes
+        checked = [(result, stamper.check(result), encode(result)) for result in results]
         with self._lock:
-            stamped = [self._stamper.stamp(result) for result in results]  # a wrong key raises here
+            first = stamper.next_seq(len(checked))
+            stamped = [(seq, stamper.stamp_encoded(result, schema, body, seq))
+                       for seq, (result, schema, body) in enumerate(checked, first)]
             self._link.accept(stamped)
-        return [seq for seq, _ in stamped]
+        return list(range(first, first + len(stamped)))
 
     def publish_stats(self, stats: Mapping[str, Any]) -> bool:
         """Publish on the stats topic (QoS 0, dropped while disconnected) with this process's
