@@ -12,7 +12,7 @@ STAMP_TFLRT := $(VENV_TFLRT)/.installed
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[host,broker,test]"
+	$(PY) -m pip install --quiet -e ".[host,broker,test,fast-json]"
 	touch $(STAMP)
 
 $(STAMP_TFLRT): setup.cfg pyproject.toml
