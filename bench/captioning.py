@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -49,7 +50,7 @@ EXAMPLES = 3
 @dataclass(frozen=True)
 class BenchSize:
     caption_scenes: int = 8000
-    translation_scenes: int = 3000
+    translation_scenes: int = 6000
     image_size: int = 64
     epochs: int | None = None  # None: CaptionTrainConfig's default
     seed: int = 0
@@ -207,6 +208,8 @@ def _builtin_only(exported: Any) -> bool:
 
 
 def run_bench(size: BenchSize, workdir: Path, progress: bool) -> dict[str, Any]:
+    from converters.captioning.workflow import evaluate_run
+
     specs = _specs(size)
     out = workdir / ("quick" if size.tiny else "models")
     started = time.perf_counter()
@@ -235,8 +238,6 @@ def run_bench(size: BenchSize, workdir: Path, progress: bool) -> dict[str, Any]:
         result: dict[str, Any] = {"train": report["train"], "sizes": exported.sizes,
                                   "builtin_only": _builtin_only(exported), "export_s": report["export_s"]}
         for part, rows in parts.items():
-            from converters.captioning.workflow import evaluate_run
-
             scored = evaluate_run(run, rows, {"float32": exported.bundles["float32"]}, BEAM_SIZE)
             texts = device_outputs(run, rows, {"float32": exported.bundles["float32"]})["float32"]["texts"]
             result[part] = {"keras": scored["keras"], "float32": {k: v for k, v in scored["float32"].items()
@@ -253,12 +254,11 @@ def run_bench(size: BenchSize, workdir: Path, progress: bool) -> dict[str, Any]:
         assert image["sources"] == text["sources"], "both translators must be scored on the same rows"
         figures[f"translate_{part}_examples"] = _examples(image["sources"], image["texts"], image["references"],
                                                           text["texts"])
-    figures["translation"] = {kind: {k: v for k, v in result.items()}
-                              for kind, result in translations.items()}
-    for result in figures["translation"].values():
+    for result in translations.values():
         for part in ("plain", "masked"):
             for drop in ("texts", "sources", "references"):
                 result[part].pop(drop)
+    figures["translation"] = translations
     figures["bench_s"] = time.perf_counter() - started
     return figures
 
@@ -379,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny models on a few hundred 32 px scenes (smoke test)")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args(argv)
+    # epochs and export steps to stderr: the progress bars only show on a terminal
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     size = BenchSize.quick() if args.quick else BenchSize(args.caption_scenes, args.translation_scenes, args.size,
                                                            args.epochs, args.seed, args.eval_rows)
     load = os.getloadavg()[0]

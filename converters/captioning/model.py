@@ -37,7 +37,7 @@ class CaptionerSpec:
     memory_dim: int = field(default=64, metadata={"help": "width of each attention memory row"})
     attention_dim: int = 64
     embedding_dim: int = 32
-    rnn: Literal["lstm", "gru"] = "lstm"
+    rnn: Literal["lstm", "gru"] = "gru"
     rnn_units: int = 128
     source_embedding_dim: int = 32
     source_units: int = 64
