@@ -38,7 +38,7 @@ class CaptionerSpec:
     attention_dim: int = 64
     embedding_dim: int = 32
     rnn: Literal["lstm", "gru"] = "gru"
-    rnn_units: int = 128
+    rnn_units: int = 192
     source_embedding_dim: int = 32
     source_units: int = 64
     dropout: float = field(default=0.1, metadata={"help": "on the decoder output, in training"})
