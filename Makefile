@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VENV_TFLRT := .venv-tflite-runtime
 STAMP_TFLRT := $(VENV_TFLRT)/.installed
 
-.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models bench-retrieval bench-index bench-updates soak seek-bundle zoo clean
+.PHONY: demo test test-fast test-tflite-runtime lint bench-toolchain bench-runtime bench-bridge bench-preprocess bench-models bench-retrieval bench-captioning bench-index bench-updates soak seek-bundle zoo clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,12 @@ bench-retrieval: $(STAMP)
 	mkdir -p work/bench-retrieval
 	$(PY) bench/retrieval.py > work/bench-retrieval/host.out && cat work/bench-retrieval/host.out
 	$(PY) bench/index.py --bundle-from-retrieval --merge-json work/bench-retrieval/host.out
+
+# Captioner, image-conditioned and text-only translators on seek scenes (issue 12; data cached in
+# work/bench-captioning): BLEU-4/CIDEr-D through the device bundle, float32 and int8, beam parity, masked-source gain.
+bench-captioning: $(STAMP)
+	mkdir -p work/bench-captioning
+	$(PY) bench/captioning.py $(BENCH_CAPTIONING_ARGS) > work/bench-captioning/bench.out && cat work/bench-captioning/bench.out
 
 # The device's rolling index (issue 11): text query latency at 10k/100k, size, start-up, ingest, fps ratio.
 # BUNDLE=path uses that retrieval bundle; without it a tiny dual encoder is trained first (needs TensorFlow).

@@ -37,8 +37,8 @@ class CaptionerSpec:
     memory_dim: int = field(default=64, metadata={"help": "width of each attention memory row"})
     attention_dim: int = 64
     embedding_dim: int = 32
-    rnn: Literal["lstm", "gru"] = "lstm"
-    rnn_units: int = 128
+    rnn: Literal["lstm", "gru"] = "gru"
+    rnn_units: int = 192
     source_embedding_dim: int = 32
     source_units: int = 64
     dropout: float = field(default=0.1, metadata={"help": "on the decoder output, in training"})
