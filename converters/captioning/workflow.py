@@ -142,7 +142,8 @@ def evaluate_run(run: GenerationRun, rows: np.ndarray, bundles: dict[str, Path] 
 
 def export_generation(run: GenerationRun, out_dir: str | Path, *, modes: tuple[str, ...] = EXPORT_MODES,
                       name: str | None = None, beam_size: int = 3, evaluate_rows: int = 200,
-                      save_keras: bool = True, timeout_s: float = 1800.0) -> ExportedCaptioner:
+                      save_keras: bool = True, calibration_samples: int = 300,
+                      timeout_s: float = 1800.0) -> ExportedCaptioner:
     """Bundle ``run`` per mode, score each on held-out rows, and write ``report.json`` next to them."""
     out = Path(out_dir)
     name = name or ("translator" if run.trained.source is not None else "captioner")
@@ -152,7 +153,7 @@ def export_generation(run: GenerationRun, out_dir: str | Path, *, modes: tuple[s
         run.trained, out, run.tensors(run.split[0]),
         golden_images_bgr=[read_image(run.image_paths[i]) for i in goldens],
         golden_sources=[run.sources[i] for i in goldens] if run.trained.source is not None and run.sources else (),
-        modes=modes, name=name, beam_size=beam_size, timeout_s=timeout_s)
+        modes=modes, name=name, beam_size=beam_size, calibration_samples=calibration_samples, timeout_s=timeout_s)
     report = {"train": spec_summary(run.trained), "history": run.trained.history,
               "split": [len(s) for s in run.split], "bundles": {m: str(p) for m, p in exported.bundles.items()},
               "sizes": exported.sizes, "op_counts": exported.op_counts,
