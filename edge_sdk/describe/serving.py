@@ -29,7 +29,7 @@ from edge_sdk.model import FusionModel, Prediction
 from edge_sdk.preprocess.image import ColorOrder
 from edge_sdk.tasks.generate import Generation
 
-__all__ = ["DescribedText", "GenerateServing", "is_generate_bundle"]
+__all__ = ["DescribedText", "GenerateServing", "is_generate_bundle", "serving_kind"]
 
 _log = logging.getLogger(__name__)
 
@@ -67,6 +67,12 @@ class DescribedText(Generation):
 def is_generate_bundle(bundle: Bundle) -> bool:
     """Whether ``bundle`` has a ``generate`` (decoder step) signature, so it runs under a search."""
     return any((s.task or {}).get("kind") == "generate" for s in bundle.manifest.signatures)
+
+
+def serving_kind(model: FusionModel) -> str:
+    """What a run set up around ``model``: ``caption`` or ``translate`` (the describe gate and its topic),
+    or ``per-frame``. An update must keep it: the gate and the topic are attached once, at start."""
+    return model.mode if isinstance(model, GenerateServing) else "per-frame"
 
 
 class GenerateServing(FusionModel):

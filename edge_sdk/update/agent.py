@@ -23,7 +23,15 @@ from edge_sdk.pipeline import Pipeline
 from edge_sdk.update.boot import Boot
 from edge_sdk.update.config import UpdateConfig
 from edge_sdk.update.document import SignedUpdate, compat_of, document_path
-from edge_sdk.update.errors import DownloadError, HealthError, ManifestError, ShadowError, TruncatedError, UpdateError
+from edge_sdk.update.errors import (
+    DownloadError,
+    HealthError,
+    IncompatibleError,
+    ManifestError,
+    ShadowError,
+    TruncatedError,
+    UpdateError,
+)
 from edge_sdk.update.fetch import fetch_to
 from edge_sdk.update.keys import load_public_keys
 from edge_sdk.update.probe import probe_bundle
@@ -161,6 +169,7 @@ class UpdateAgent:
             passed = probe_bundle(part, timeout_s=cfg.probe_timeout_s)
             report("goldens_passed", update_id, model, version, golden=passed)
             candidate = self._load(part)
+            self._check_serving_kind(candidate)
             if cfg.shadow_frames > 0:
                 self.state = "shadow"
                 self._shadow(candidate, update_id, version)
@@ -177,6 +186,15 @@ class UpdateAgent:
             report("refused", update_id, model, version, code="golden_failed", message=str(exc))
             return
         self._trial(candidate, update_id, version, started)
+
+    def _check_serving_kind(self, candidate: FusionModel) -> None:
+        from edge_sdk.describe.serving import serving_kind
+
+        running, offered = serving_kind(self.pipeline.model), serving_kind(candidate)
+        if offered != running:
+            raise IncompatibleError(f"the bundle serves {offered!r}; this run serves {running!r}, and what it set up "
+                                    "for that (the describe gate and its topic) stays until a restart: deploy it "
+                                    "as model.path and restart instead")
 
     def _fetch(self, url: str, part: Path, size: int, sha256: str) -> None:
         if url == "mqtt":
