@@ -29,8 +29,6 @@ import csv
 import json
 import logging
 import os
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -40,6 +38,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+from _provenance import commit, versions  # bench/_provenance.py, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKDIR = ROOT / "work" / "bench-captioning"
@@ -122,17 +121,11 @@ def _config(size: BenchSize) -> Any:
 
 
 def _generate(generator: Any, images: list[np.ndarray] | None, sources: list[str] | None) -> dict[str, Any]:
-    count = len(images) if images is not None else len(sources or [])
-    texts, ids, latency = [], [], []
-    for i in range(count):
-        started = time.perf_counter()
-        out = generator.generate(image=None if images is None else images[i],
-                                 text=None if sources is None else sources[i], color_order="RGB",
-                                 beam_size=BEAM_SIZE)
-        latency.append((time.perf_counter() - started) * 1e3)
-        texts.append(out.generation.text)
-        ids.append(out.generation.token_ids)
-    return {"texts": texts, "ids": ids, "ms_p50": float(np.median(latency)) if latency else 0.0}
+    from converters.captioning.evaluate import generator_generate
+
+    out = generator_generate(generator, images, sources, BEAM_SIZE)
+    return {"texts": out.texts, "ids": out.token_ids,
+            "ms_p50": float(np.median(out.latency_ms)) if out.latency_ms else 0.0}
 
 
 def device_outputs(run: Any, rows: np.ndarray, bundles: dict[str, Path], hybrids: bool = False) -> dict[str, Any]:
@@ -310,8 +303,8 @@ def _summary(size: BenchSize, f: dict[str, Any], load: float) -> dict[str, Any]:
         "bench_size": asdict(size),
         "spec": cap["train"]["spec"],
         "load_at_start": round(load, 2),
-        "commit": _commit(),
-        "versions": _versions(),
+        "commit": commit(),
+        "versions": versions(),
     }
 
 
@@ -342,29 +335,6 @@ def _table(s: dict[str, Any], f: dict[str, Any]) -> list[str]:
                  f"{s['decoder_builtin_ops_only']}; train s: caption {s['caption_train_s']}, translator "
                  f"{s['translate_train_s']}, text-only {s['text_only_train_s']}; bench {s['bench_s']} s")
     return lines
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("tensorflow", "keras", "ai-edge-litert"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return head + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,8 +27,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -38,6 +36,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+from _provenance import commit, versions  # bench/_provenance.py, beside this file
 
 from converters.retrieval.metrics import cosine_stats, precision_at_k, recall_at_k
 from edge_sdk.demo.seek.captions import describe, distinct_queries, matches, object_facts
@@ -164,29 +163,6 @@ def evaluate(bundles: dict[str, Any], size: BenchSize) -> dict[str, dict[str, fl
     return figures
 
 
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("tensorflow", "keras", "ai-edge-litert"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return head + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", type=int, default=BenchSize.scenes, help="training scenes (each: full + partial)")
@@ -249,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         "bundle_int8": str(bundles["int8"]),
         "queries": figures["queries"],
         "load_at_start": round(load_at_start[0], 2),
-        "commit": _commit(),
-        "versions": _versions(),
+        "commit": commit(),
+        "versions": versions(),
     }
     print(json.dumps(summary))
     return 0

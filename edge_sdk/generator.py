@@ -10,7 +10,7 @@ Keras. The step signature has batch 1, so each live beam is one invoke on the on
 interpreter; its inputs are quantized into buffers made once per search, the memory once per input.
 
     with Generator.from_bundle("captioner_int8.tflite") as captioner:
-        print(captioner.generate(image=frame).text)            # "a small red circle on the left"
+        text = captioner.generate(image=frame).generation.text    # "a small red circle on the left"
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +19,10 @@ from converters.captioning.metrics import cider_d, corpus_bleu4
 from converters.captioning.train import TrainedCaptioner
 from converters.captioning.vocab import normalize_text
 
-__all__ = ["Generated", "beam_parity", "bundle_generate", "keras_generate", "score"]
+if TYPE_CHECKING:
+    from edge_sdk.generator import Generator
+
+__all__ = ["Generated", "beam_parity", "bundle_generate", "generator_generate", "keras_generate", "score"]
 
 
 @dataclass(frozen=True)
@@ -53,20 +56,27 @@ def bundle_generate(bundle: str | Path, images_rgb: Sequence[np.ndarray] | None,
     """Generate through the bundle on the device runtime; images are RGB arrays, sources raw sentences."""
     from edge_sdk.generator import Generator
 
+    with Generator.from_bundle(bundle, num_threads=num_threads, verify_golden=False) as generator:
+        return generator_generate(generator, images_rgb, sources, beam_size,
+                                  name=Path(bundle).name if progress else None)
+
+
+def generator_generate(generator: Generator, images_rgb: Sequence[np.ndarray] | None, sources: Sequence[str] | None,
+                       beam_size: int = 3, name: str | None = None) -> Generated:
+    """:func:`bundle_generate` on an open generator (any encoder and step pair); ``name`` shows a progress bar."""
     count = len(images_rgb) if images_rgb is not None else len(sources)  # type: ignore[arg-type]
     texts, ids, latency = [], [], []
-    bar = _bar(count, Path(bundle).name) if progress else None
-    with Generator.from_bundle(bundle, num_threads=num_threads, verify_golden=False) as generator:
-        for index in range(count):
-            started = time.perf_counter()
-            out = generator.generate(image=None if images_rgb is None else images_rgb[index],
-                                     text=None if sources is None else sources[index], color_order="RGB",
-                                     beam_size=beam_size)
-            latency.append((time.perf_counter() - started) * 1e3)
-            texts.append(out.generation.text)
-            ids.append(out.generation.token_ids)
-            if bar is not None:
-                bar.update(1)
+    bar = _bar(count, name) if name is not None else None
+    for index in range(count):
+        started = time.perf_counter()
+        out = generator.generate(image=None if images_rgb is None else images_rgb[index],
+                                 text=None if sources is None else sources[index], color_order="RGB",
+                                 beam_size=beam_size)
+        latency.append((time.perf_counter() - started) * 1e3)
+        texts.append(out.generation.text)
+        ids.append(out.generation.token_ids)
+        if bar is not None:
+            bar.update(1)
     if bar is not None:
         bar.close()
     return Generated(texts, ids, latency)

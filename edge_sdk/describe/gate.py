@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_sdk.describe.config import DescribeConfig
+from edge_sdk.pipeline.change import picture_change, small_grey
 
 if TYPE_CHECKING:
     from edge_sdk.pipeline.align import AlignedInputs
@@ -37,7 +38,7 @@ class DescribeGate:
     def __call__(self, inputs: AlignedInputs) -> bool:
         frame, config = inputs.frame, self.config
         at_s = frame.timestamp_s
-        small = _small_grey(frame.pixels) if config.on_change > 0 else None
+        small = small_grey(frame.pixels, "the describe section's on_change test") if config.on_change > 0 else None
         reason = self._reason(at_s, small, (inputs.text, inputs.text_ts))
         if reason is None or (self._last_s is not None and reason != "due_first"
                               and at_s - self._last_s < config.min_interval_s - _SLACK_S):
@@ -58,18 +59,9 @@ class DescribeGate:
             return "due_text"
         if config.every_s > 0 and at_s - self._last_s >= config.every_s - _SLACK_S:
             return "due_every_s"
-        changed = small is not None and self._last_small is not None and float(
-            np.mean(np.abs(small - self._last_small))) >= config.on_change
+        changed = (small is not None and self._last_small is not None
+                   and picture_change(small, self._last_small) >= config.on_change)
         return "due_change" if changed else None
 
     def stats(self) -> dict[str, Any]:
         return dict(self.counts)
-
-
-def _small_grey(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    from edge_sdk._lazy import require
-
-    cv2 = require("cv2", "the describe section's on_change test")
-    small = cv2.resize(pixels, (32, 32), interpolation=cv2.INTER_AREA)
-    grey = small.mean(axis=2, dtype=np.float32) if small.ndim == 3 else small.astype(np.float32)
-    return grey / np.float32(255.0)

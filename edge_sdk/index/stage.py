@@ -28,6 +28,7 @@ import numpy.typing as npt
 from edge_sdk.index.config import IndexConfig
 from edge_sdk.index.embedder import ImageEmbedder, embed_signature, space_of
 from edge_sdk.index.store import FrameRecord, Index
+from edge_sdk.pipeline.change import picture_change, small_grey
 
 if TYPE_CHECKING:
     from edge_sdk.model import FusionModel
@@ -108,8 +109,8 @@ class IndexStage:
             self._counts["skipped_rate"] += 1
             return
         if self.config.on_change > 0:
-            small = _small_grey(frame.pixels)
-            if self._last_small is not None and float(np.mean(np.abs(small - self._last_small))) < self.config.on_change:
+            small = small_grey(frame.pixels, "the index's on_change test")
+            if self._last_small is not None and picture_change(small, self._last_small) < self.config.on_change:
                 self._counts["skipped_unchanged"] += 1
                 return
             self._last_small = small
@@ -223,15 +224,6 @@ class IndexStage:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _small_grey(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    from edge_sdk._lazy import require
-
-    cv2 = require("cv2", "the index's on_change test")
-    small = cv2.resize(pixels, (32, 32), interpolation=cv2.INTER_AREA)  # shrink first: the mean is then cheap
-    grey = small.mean(axis=2, dtype=np.float32) if small.ndim == 3 else small.astype(np.float32)
-    return grey / np.float32(255.0)
 
 
 def _dim_of(model: FusionModel) -> int:

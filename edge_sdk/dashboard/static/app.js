@@ -172,14 +172,19 @@
     text("input-frame-age", formatMs(frameAgeMs));
   }
 
-  function onResult(payload) {
-    let result;
+  // a message's JSON, or null (warned) when it is not JSON
+  function parseJson(payload, what) {
     try {
-      result = JSON.parse(utf8.decode(payload));
+      return JSON.parse(utf8.decode(payload));
     } catch (error) {
-      console.warn("result is not JSON", error);
-      return;
+      console.warn(`${what} is not JSON`, error);
+      return null;
     }
+  }
+
+  function onResult(payload) {
+    const result = parseJson(payload, "result");
+    if (result === null) return;
     if (typeof result.schema !== "string" || !result.schema.startsWith("edge_sdk.result/")) return;
     const key = `${result.boot}:${result.seq}`;
     if (state.seen.has(key)) return; // the same result on both `result` and `events`
@@ -201,13 +206,8 @@
   }
 
   function onStats(payload) {
-    let stats;
-    try {
-      stats = JSON.parse(utf8.decode(payload));
-    } catch (error) {
-      console.warn("stats is not JSON", error);
-      return;
-    }
+    const stats = parseJson(payload, "stats");
+    if (stats === null) return;
     const fps = typeof stats.fps_recent === "number" && stats.fps_recent > 0 ? stats.fps_recent : stats.fps;
     if (typeof fps === "number") {
       text("fps", fps.toFixed(1));
@@ -246,13 +246,8 @@
 
   // edge_sdk.caption/1: the newest description wins (a replayed older one is ignored)
   function onCaption(payload) {
-    let caption;
-    try {
-      caption = JSON.parse(utf8.decode(payload));
-    } catch (error) {
-      console.warn("caption is not JSON", error);
-      return;
-    }
+    const caption = parseJson(payload, "caption");
+    if (caption === null) return;
     if (caption.schema !== "edge_sdk.caption/1" || typeof caption.text !== "string") return;
     if (!(caption.ts > state.captionTs)) return; // the same one again (at least once), or older
     state.captionTs = caption.ts;
