@@ -92,7 +92,7 @@ def questions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     config = tmp / "train.yaml"
     config.write_text("manifest: data/questions.csv\nlabel: answer\ninputs:\n"
                       "  image: {column: scan, size: [8, 8]}\n  text: {column: question}\n"
-                      f"model: {{preset: pi-small, fusion: attention}}\n{TRAINING}\n")
+                      f"model: {{preset: pi-small, fusion: concat}}\n{TRAINING}\n")
     return {"manifest": manifest, **train_and_convert(tmp, config)}
 
 
