@@ -6,7 +6,8 @@ For every model of tests/fixtures/zoo (wrapped from its spec in tests/fixtures/z
 - ``results_per_s``: through the runtime's pipeline (capture thread, preprocess, invoke, task decode)
   over a video, every frame; models without an image input through ``Model.predict``;
 - ``bare_per_s``: a bare loop of the interpreter plus the same task decoding on the same, already
-  prepared tensors; ``overhead_ratio`` = results_per_s / bare_per_s.
+  prepared tensors; ``overhead_ratio`` = results_per_s / bare_per_s, the median of ``--rounds``
+  rounds that alternate the two (the machine may be shared).
 Prints a table, then as its last line one JSON object: ``models``, ``models_loaded``,
 ``raw_parity_max_abs``, ``detect_overhead_ratio``, ``task_overhead_ratio_min`` and per-model figures.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -72,15 +74,30 @@ def _runtime_per_s(path: Path, key: str | None, model: Model, video: Path, kwarg
     from edge_sdk.sources import open_frame_source
 
     runs = []
-    for _ in range(2):
+    for _ in range(1):
         with Model.from_bundle(path, signature=key) as served, \
                 Pipeline(served, open_frame_source(f"file://{video}", playback="every_frame")) as pipeline:
             stats = pipeline.run()
             runs.append((float(stats["fps"]), {k: v["p50_ms"] for k, v in stats["stages"].items()}))
-    return max(runs, key=lambda run: run[0])
+    return runs[0]
 
 
-def _realistic_row(workdir: Path, frames: int, seconds: float) -> dict[str, Any]:
+def _side_by_side(path: Path, key: str | None, model: Model, tensors: dict[str, np.ndarray], video: Path,
+                  kwargs: dict[str, Any], seconds: float, rounds: int) -> tuple[float, float, float, dict[str, float]]:
+    """Bare loop and runtime run alternated ``rounds`` times (the machine may be shared): medians of
+    each rate and of the per-round ratio, and the last run's stage timings."""
+    bares, throughs, ratios = [], [], []
+    stages: dict[str, float] = {}
+    for _ in range(rounds):
+        bare = _bare_per_s(model, [tensors], seconds)
+        through, stages = _runtime_per_s(path, key, model, video, kwargs, seconds)
+        bares.append(bare)
+        throughs.append(through)
+        ratios.append(through / bare)
+    return statistics.median(bares), statistics.median(throughs), statistics.median(ratios), stages
+
+
+def _realistic_row(workdir: Path, frames: int, seconds: float, rounds: int) -> dict[str, Any]:
     """The real-size detector over a 640x480 clip: the runtime's pipeline against the bare loop."""
     sys.path.insert(0, str(REPO / "bench"))
     from _runtime_realistic import ensure_bundle, ensure_video
@@ -98,11 +115,11 @@ def _realistic_row(workdir: Path, frames: int, seconds: float) -> dict[str, Any]
         tensors = model.prepare(image=frame, color_order="BGR")
         ours, theirs = model.backend.infer(tensors), run_directly(bundle, None, tensors)
         parity = max(float(np.max(np.abs(ours[n].astype(np.float64) - theirs[n]))) for n in ours)
-        bare = _bare_per_s(model, [tensors], seconds)
-        through, stages = _runtime_per_s(bundle, None, model, video, {"image": frame}, seconds)
+        bare, through, ratio, stages = _side_by_side(bundle, None, model, tensors, video, {"image": frame}, seconds,
+                                                     rounds)
     return {"model": "face_detector_like (640x480)", "task": "detect", "raw_parity_max_abs": parity,
             "results_per_s": round(through, 1), "bare_per_s": round(bare, 1),
-            "overhead_ratio": round(through / bare, 3), "via": "pipeline", "stages_p50_ms": stages, "zoo": False}
+            "overhead_ratio": round(ratio, 3), "via": "pipeline", "stages_p50_ms": stages, "zoo": False}
 
 
 def main() -> None:
@@ -111,6 +128,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=600, help="frames of the video the pipeline runs over")
     parser.add_argument("--realistic-workdir", type=Path, default=REPO / "work" / "bench-runtime",
                         help="where the real-size detector and its 640x480 video are built once")
+    parser.add_argument("--rounds", type=int, default=3, help="bare loop and runtime run alternated this often")
     parser.add_argument("--no-realistic", action="store_true", help="the zoo only")
     args = parser.parse_args()
     from edge_sdk.demo.seek import SeekClip, write_clip
@@ -131,15 +149,15 @@ def main() -> None:
                     tensors = model.prepare(image=kwargs.get("image"), tensors_in=kwargs.get("tensors_in"))
                     ours, theirs = model.backend.infer(tensors), run_directly(path, signature.key, tensors)
                     parity = max(float(np.max(np.abs(ours[n].astype(np.float64) - theirs[n]))) for n in ours)
-                    bare = _bare_per_s(model, [tensors], args.seconds)
-                    through, stages = _runtime_per_s(path, signature.key, model, clip.video, kwargs, args.seconds)
+                    bare, through, ratio, stages = _side_by_side(path, signature.key, model, tensors, clip.video,
+                                                                 kwargs, args.seconds, args.rounds)
                 rows.append({"model": spec.stem + (f":{signature.key}" if signature.key and len(
                     read_bundle(path).manifest.signatures) > 1 else ""), "task": model.task.kind,
                     "raw_parity_max_abs": parity, "results_per_s": round(through, 1), "bare_per_s": round(bare, 1),
-                    "overhead_ratio": round(through / bare, 3), "via": "pipeline" if "image" in kwargs else "predict",
+                    "overhead_ratio": round(ratio, 3), "via": "pipeline" if "image" in kwargs else "predict",
                     "stages_p50_ms": stages, "zoo": True})
         if not args.no_realistic:
-            rows.append(_realistic_row(args.realistic_workdir, args.frames, args.seconds))
+            rows.append(_realistic_row(args.realistic_workdir, args.frames, args.seconds, args.rounds))
     print(f"{'model':30} {'task':9} {'parity':>7} {'runtime/s':>10} {'bare/s':>9} {'ratio':>6}  via       "
           "capture/preprocess/invoke/post p50 ms")
     for r in rows:
