@@ -160,6 +160,7 @@ class SelectorLoop:
         deadline = time.monotonic() + timeout_s
         self._suspend(+1)
         try:
+            self.service()  # what the caller just queued (a publish, a DISCONNECT) goes out before the first wait
             while not done():
                 remaining_s = deadline - time.monotonic()
                 if remaining_s <= 0:
@@ -198,7 +199,8 @@ class SelectorLoop:
         timeout_s = self._pump()
         if self._sock is not None:
             if client.want_write():  # the socket is nearly always writable: write now, not after a select
-                client.loop_write()
+                client.loop_write()  # a DISCONNECT written closes the socket (_on_socket_close)
+        if self._sock is not None:
             self._watch_write(client.want_write())
             timeout_s = min(timeout_s, self._misc_due_s - now)
         elif not self._leaving:
