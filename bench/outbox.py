@@ -59,7 +59,7 @@ def _cpu_s() -> float:
 
 def _process_cpu_s(pid: int) -> float:
     """User and system CPU of another process (all its threads), from /proc; clock ticks of 10 ms."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -197,9 +197,8 @@ class SelectorLoop:
                 self._misc_due_s = now + _MISC_EVERY_S
                 client.loop_misc()
         timeout_s = self._pump()
-        if self._sock is not None:
-            if client.want_write():  # the socket is nearly always writable: write now, not after a select
-                client.loop_write()  # a DISCONNECT written closes the socket (_on_socket_close)
+        if self._sock is not None and client.want_write():  # the socket is nearly always writable: write now
+            client.loop_write()  # a DISCONNECT written closes the socket (_on_socket_close)
         if self._sock is not None:
             self._watch_write(client.want_write())
             timeout_s = min(timeout_s, self._misc_due_s - now)
@@ -238,7 +237,9 @@ class SelectorLoop:
         """The connect thread: one attempt, as paho's loop_forever makes it."""
         try:
             client.reconnect()
-        except Exception:  # paho retries after OSError (socket, DNS, TLS); anything else is a failed attempt too
+        # paho retries after OSError (socket, DNS, TLS); anything else is a failed attempt too, or the
+        # attempt would end with no retry scheduled
+        except Exception:  # noqa: BLE001
             on_connect_fail = client.on_connect_fail  # reads sys.exc_info(), so called in here
             if on_connect_fail is not None:
                 try:
