@@ -7,9 +7,12 @@ that is not there at close. Results are counted at a real subscriber.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -233,3 +236,45 @@ def test_the_retained_result_is_refreshed_at_a_rate_and_ends_on_the_newest(broke
     retained = [m.json()["seq"] for m in recorder.on("edge_sdk/pi-test/result")]
     assert retained[-1] == 60 and retained == sorted(retained)
     assert len(retained) <= elapsed_s / 0.3 + 2, retained
+
+
+def test_sigterm_to_the_run_drains_says_stopped_and_leaves_an_empty_outbox(
+    make_broker, recorder_for, tmp_path: Path
+) -> None:
+    """systemd's stop: SIGTERM to the whole process group. The delivery process ignores it; the
+    runtime stops the pipeline and closes delivery, which drains before it says ``stopped``."""
+    broker = make_broker(persistence=True)
+    available = recorder_for(broker, ["edge_sdk/pi-term/available"])
+    events = recorder_for(broker, ["edge_sdk/pi-term/events"], protocol="3.1.1", client_id="watcher",
+                          persistent_session=True)
+    config = tmp_path / "device.json"
+    config.write_text(json.dumps({
+        "device": "pi-term",
+        "camera": {"source": "seek://?seconds=600&fps=20&size=64"},
+        "text": {"prompt": "find the red circle"},
+        "sensor": {"source": "stdin", "max_age_s": None},
+        "mqtt": {"host": broker.host, "port": broker.port, "delivery": "process", "reconnect_min_s": 0.1,
+                 "reconnect_max_s": 0.5, "outbox": {"path": str(tmp_path / "outbox.sqlite3")}},
+    }))
+    run = subprocess.Popen([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(config)],
+                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           cwd=Path(__file__).resolve().parents[2], start_new_session=True)
+    try:
+        assert run.stdin is not None
+        run.stdin.write('{"distance_cm": 80.0}\n')
+        run.stdin.flush()
+        assert events.wait_for(lambda messages: len(messages) >= 20, 60.0), "no results from the run"
+        children = [int(pid) for pid in Path(f"/proc/{run.pid}/task/{run.pid}/children").read_text().split()]
+        assert len(children) == 1 and len(_threads(children[0])) == 1, children
+        os.killpg(run.pid, signal.SIGTERM)
+        _, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, err[-2000:]
+    assert available.wait_for(lambda m: [x.payload for x in m] == [b"online", b"stopped"], 10.0), available.messages
+    boot = events.on("edge_sdk/pi-term/events")[0].json()["boot"]
+    seqs = {m.json()["seq"] for m in events.on("edge_sdk/pi-term/events") if m.json()["boot"] == boot}
+    assert seqs == set(range(1, max(seqs) + 1))
+    with Outbox(tmp_path / "outbox.sqlite3") as outbox:
+        assert len(outbox) == 0  # everything the run accepted was delivered before 'stopped'
