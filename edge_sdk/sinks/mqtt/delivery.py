@@ -1,11 +1,17 @@
-"""The outbox thread: stored results to paho in order, acknowledgements back to the outbox.
+"""Delivery rounds: stored results to paho in order, acknowledgements back to the outbox.
 
 Data path::
 
     publish_result ─▶ outbox.append (committed) ─▶ queue(row id, payload): in memory, no lock
-    outbox thread ─▶ paho.publish(QoS 1) from memory; from the file only for what memory lacks
+    pump()         ─▶ paho.publish(QoS 1) from memory; from the file only for what memory lacks
                      at most ``window`` messages handed to paho and not yet acknowledged
-    paho network thread: PUBACK ─▶ on_publish() ─▶ ack queue ─▶ outbox thread ─▶ outbox.remove (batched)
+    PUBACK ─▶ on_publish() ─▶ ack queue ─▶ pump() ─▶ outbox.remove (batched)
+
+Who calls :meth:`Delivery.pump`: with ``mqtt.delivery: threads``, the ``edge_sdk-mqtt-outbox``
+thread, woken by new results and by acknowledgements from paho's network thread; in the delivery
+process, the :class:`~edge_sdk.sinks.mqtt.selector_loop.SelectorLoop` after each wake-up, on the
+thread that also reads the PUBACKs (``start(client, thread=False)``), so nothing is handed between
+threads there.
 
 Sending from the caller's thread instead (when in order and the window has room) was tried
 and measured: it made the outbox bench 30 % slower, because each paho.publish from outside
@@ -17,7 +23,7 @@ goes out last): at hundreds of results per second it was a second message per re
 
 Costs are paid per batch, not per message, when results come in a burst: the outbox thread sleeps
 while the window is full and is woken when a quarter of the window has been acknowledged, then
-sends that many at once; acknowledged rows are deleted in one transaction per ``delete_batch``
+sends that many at once (the selector loop sends as many as the acknowledgements of one read freed); acknowledged rows are deleted in one transaction per ``delete_batch``
 rows or ``delete_delay_s``, whichever comes first. The price of the delayed delete: after a crash,
 rows acknowledged in the last ``delete_delay_s`` are sent again (marked ``replayed``), which
 at-least-once delivery allows and ``(boot, seq)`` lets consumers drop.
@@ -45,7 +51,7 @@ _CHECKPOINT_EVERY_S = 2.0
 
 
 class Delivery:
-    """Owns the ``edge_sdk-mqtt-outbox`` thread, the in-flight window and the acknowledgements."""
+    """Owns the in-flight window, the acknowledgements and, with delivery threads, the ``edge_sdk-mqtt-outbox`` thread."""
 
     def __init__(
         self,
@@ -188,7 +194,7 @@ class Delivery:
         if self._acked_ids:
             self._delete_acked()
 
-    # -- the outbox thread -----------------------------------------------------------------------
+    # -- the rounds (the outbox thread, or the selector loop) ------------------------------------
 
     def _run(self) -> None:
         wake = self._wake_event

@@ -5,7 +5,10 @@ It runs an :class:`~edge_sdk.sinks.mqtt.link.MQTTLink` and serves the calls of
 :data:`~edge_sdk.sinks.mqtt.process.CALLS` that the parent's proxy sends, pickled, on the socket
 pair ``<fd>``; it answers with ``reply``, says ``started`` once its outbox is open (or ``failed`` with the cause),
 reports connection changes (``status``) and forwards command messages (``command``). ``accept`` calls (results) already in the socket are merged into
-one outbox transaction. When the parent is gone without a clean stop (end of file before
+one outbox transaction. One thread does all of it: a :class:`~edge_sdk.sinks.mqtt.selector_loop.SelectorLoop`
+over the parent's socket and paho's, which also runs the outbox's delivery rounds (a connect attempt
+alone gets a short-lived thread). ``flush`` and ``close`` run that loop for paho and the outbox
+until they are done; requests sent meanwhile wait in the socket. When the parent is gone without a clean stop (end of file before
 ``close``: SIGKILL, OOM kill, a crash), it commits what it read and exits at once, ending its MQTT
 session so that the broker publishes the last will: subscribers see ``offline``, as after a crash,
 never the ``stopped`` of a clean exit. SIGINT and SIGTERM are ignored (systemd and a terminal signal the whole group): the

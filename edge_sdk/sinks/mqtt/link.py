@@ -2,11 +2,11 @@
 
 Data path::
 
-    accept() ─▶ outbox.append (committed) ─▶ wake the outbox thread (results come encoded and stamped)
-    outbox thread (delivery.py) ─▶ paho.publish (QoS 1) ─▶ PUBACK ─▶ delete acknowledged (batched)
+    accept() ─▶ outbox.append (committed) ─▶ wake delivery (results come encoded and stamped)
+    delivery rounds (delivery.py) ─▶ paho.publish (QoS 1) ─▶ PUBACK ─▶ delete acknowledged (batched)
 
 ``accept`` does no network I/O and never waits for the broker: it persists the results (one SQLite
-commit) and hands them to the outbox thread, which sends in arrival order from the outbox's
+commit) and hands them to the delivery rounds, which send in arrival order from the outbox's
 in-memory tail. At most ``outbox.inflight_window`` messages are handed to paho and not yet
 acknowledged; the rest wait in the outbox, so an outage grows the file, never the memory.
 
@@ -326,7 +326,7 @@ class MQTTLink:
             "outbox_in_memory": self._delivery.in_memory,
         }
 
-    # -- paho callbacks (network thread) ---------------------------------------------------------
+    # -- paho callbacks (its network thread, or the selector loop's) -----------------------------
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
