@@ -191,6 +191,9 @@ class SelectorLoop:
         else:
             if sock is not self._sock:
                 self._register(sock)
+                # read before the first write, as paho's own loop does: a broker that refused the TLS
+                # handshake (no client certificate) says why in an alert, lost if we write into its close
+                self._on_paho_socket(_READ)
             if self._delay_s is not None and client.is_connected():
                 self._delay_s = None  # the CONNACK came: the next outage starts at the shortest delay
             if now >= self._misc_due_s:
