@@ -30,7 +30,8 @@ AVAILABLE = "edge_sdk/pi-test/available"
 
 
 def _threads(pid: int) -> list[str]:
-    return [Path(f"/proc/{pid}/task/{task}/comm").read_text().strip() for task in os.listdir(f"/proc/{pid}/task")]
+    """The thread ids of a process."""
+    return os.listdir(f"/proc/{pid}/task")
 
 
 def _seqs(recorder, boot: str) -> set[int]:
@@ -87,7 +88,7 @@ def test_the_delivery_process_drives_paho_from_one_thread(broker, recorder_for, 
         publisher.publish_results([example_result(i) for i in range(500)])
         assert publisher.flush(10)
         threads = _threads(publisher.stats()["delivery_pid"])
-    assert threads == ["python"] or len(threads) == 1, threads  # no paho network thread, no outbox thread
+    assert len(threads) == 1, threads  # no paho network thread, no outbox thread
     assert recorder.wait_for(lambda _: _seqs(recorder, publisher.boot) == set(range(1, 501)), 10)
 
 
