@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from edge_sdk._lazy import require
@@ -162,12 +163,14 @@ class PahoErrors(logging.Handler):
         self.last = record.getMessage()
 
 
-def end_as_crashed(client: Any, config: MQTTConfig, topics: Topics, timeout_s: float = 2.0) -> None:
+def end_as_crashed(client: Any, config: MQTTConfig, topics: Topics,
+                   wait: Callable[[Callable[[], bool], float], bool], timeout_s: float = 2.0) -> None:
     """Leave a connected session so that subscribers see ``offline``, as after a crash.
 
     MQTT 5: DISCONNECT with reason code 0x04 (disconnect with will message), and the broker publishes
     the last will. MQTT 3.1.1 has no such code (a DISCONNECT discards the will), so ``offline`` is
-    published here, retained, like the will, before the DISCONNECT.
+    published here, retained, like the will, before the DISCONNECT. ``wait(done, timeout_s)`` waits
+    for its PUBACK while paho runs (its thread, or the selector loop).
     """
     if config.protocol == "5":
         reason_codes = require("paho.mqtt.reasoncodes", "publishing over MQTT")
@@ -177,7 +180,7 @@ def end_as_crashed(client: Any, config: MQTTConfig, topics: Topics, timeout_s: f
         return
     info = client.publish(topics.available, b"offline", qos=1, retain=True)
     try:
-        info.wait_for_publish(timeout=timeout_s)
+        wait(info.is_published, timeout_s)
     except (RuntimeError, ValueError):  # the connection went meanwhile: the broker sends the will itself
         pass
     client.disconnect()

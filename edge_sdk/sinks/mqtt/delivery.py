@@ -1,11 +1,17 @@
-"""The outbox thread: stored results to paho in order, acknowledgements back to the outbox.
+"""Delivery rounds: stored results to paho in order, acknowledgements back to the outbox.
 
 Data path::
 
     publish_result ─▶ outbox.append (committed) ─▶ queue(row id, payload): in memory, no lock
-    outbox thread ─▶ paho.publish(QoS 1) from memory; from the file only for what memory lacks
+    pump()         ─▶ paho.publish(QoS 1) from memory; from the file only for what memory lacks
                      at most ``window`` messages handed to paho and not yet acknowledged
-    paho network thread: PUBACK ─▶ on_publish() ─▶ ack queue ─▶ outbox thread ─▶ outbox.remove (batched)
+    PUBACK ─▶ on_publish() ─▶ ack queue ─▶ pump() ─▶ outbox.remove (batched)
+
+Who calls :meth:`Delivery.pump`: with ``mqtt.delivery: threads``, the ``edge_sdk-mqtt-outbox``
+thread, woken by new results and by acknowledgements from paho's network thread; in the delivery
+process, the :class:`~edge_sdk.sinks.mqtt.selector_loop.SelectorLoop` after each wake-up, on the
+thread that also reads the PUBACKs (``start(client, thread=False)``), so nothing is handed between
+threads there.
 
 Sending from the caller's thread instead (when in order and the window has room) was tried
 and measured: it made the outbox bench 30 % slower, because each paho.publish from outside
@@ -17,7 +23,7 @@ goes out last): at hundreds of results per second it was a second message per re
 
 Costs are paid per batch, not per message, when results come in a burst: the outbox thread sleeps
 while the window is full and is woken when a quarter of the window has been acknowledged, then
-sends that many at once; acknowledged rows are deleted in one transaction per ``delete_batch``
+sends that many at once (the selector loop sends as many as the acknowledgements of one read freed); acknowledged rows are deleted in one transaction per ``delete_batch``
 rows or ``delete_delay_s``, whichever comes first. The price of the delayed delete: after a crash,
 rows acknowledged in the last ``delete_delay_s`` are sent again (marked ``replayed``), which
 at-least-once delivery allows and ``(boot, seq)`` lets consumers drop.
@@ -45,7 +51,7 @@ _CHECKPOINT_EVERY_S = 2.0
 
 
 class Delivery:
-    """Owns the ``edge_sdk-mqtt-outbox`` thread, the in-flight window and the acknowledgements."""
+    """Owns the in-flight window, the acknowledgements and, with delivery threads, the ``edge_sdk-mqtt-outbox`` thread."""
 
     def __init__(
         self,
@@ -79,6 +85,8 @@ class Delivery:
         self._delete_delay_s = delete_delay_s
         self._latest_interval_s = latest_interval_s
         self._latest_sent_s = -float("inf")
+        self._last_expire_s = self._last_checkpoint_s = time.monotonic()
+        self._paused_until_s = 0.0  # after a failed round: no retry before this (time.monotonic)
         self._client: Any = None
         self._thread: threading.Thread | None = None
         self._wake_event = threading.Event()
@@ -117,11 +125,14 @@ class Delivery:
     def awaiting_delete(self) -> int:
         return len(self._acked_ids) + len(self._acks)
 
-    def start(self, client: Any) -> None:
+    def start(self, client: Any, *, thread: bool = True) -> None:
+        """Start sending through ``client``: from the ``edge_sdk-mqtt-outbox`` thread, or (``thread``
+        false) from whoever calls :meth:`pump`, the selector loop that also drives paho."""
         self._client = client
         self._queued_through = self._outbox.last_id  # rows of earlier runs: read from the file
-        self._thread = threading.Thread(target=self._run, name="edge_sdk-mqtt-outbox", daemon=True)
-        self._thread.start()
+        if thread:
+            self._thread = threading.Thread(target=self._run, name="edge_sdk-mqtt-outbox", daemon=True)
+            self._thread.start()
 
     def queue(self, row_id: int, payload: bytes) -> None:
         """A result just committed to the outbox as ``row_id``; call in id order. Cheap: no lock."""
@@ -150,8 +161,15 @@ class Delivery:
         if len(acks) >= self._ack_batch or (self._flushing and len(acks) >= len(self._inflight)):
             self._wake_event.set()
 
-    def flush(self, timeout_s: float) -> bool:
-        """Wait until the outbox is empty (everything acknowledged and deleted); False on timeout."""
+    def flush(self, timeout_s: float, run_until: Callable[[Callable[[], bool], float], bool] | None = None) -> bool:
+        """Wait until the outbox is empty (everything acknowledged and deleted); False on timeout.
+        ``run_until(done, timeout_s)``: the selector loop, which runs :meth:`pump` meanwhile."""
+        if run_until is not None:
+            self._flushing += 1
+            try:
+                return run_until(lambda: len(self._outbox) == 0, timeout_s)
+            finally:
+                self._flushing -= 1
         deadline = time.monotonic() + timeout_s
         with self._drained:
             self._flushing += 1
@@ -176,33 +194,43 @@ class Delivery:
         if self._acked_ids:
             self._delete_acked()
 
-    # -- the outbox thread -----------------------------------------------------------------------
+    # -- the rounds (the outbox thread, or the selector loop) ------------------------------------
 
     def _run(self) -> None:
-        last_expire = last_checkpoint = time.monotonic()
         wake = self._wake_event
+        timeout_s = _IDLE_S
         while not self._stop.is_set():
-            waiting = self._acks or self._acked_ids
-            timeout_s = self._delete_delay_s if waiting else _IDLE_S
-            if self.latest is not None and self._connected.is_set():  # held back by latest_interval_s
-                timeout_s = min(timeout_s, max(0.0, self._latest_sent_s + self._latest_interval_s - time.monotonic()))
             wake.wait(timeout_s)
             # Clear before looking for work: a result appended after this point wakes us again.
             wake.clear()
-            self._window_full = False
-            try:
-                self._round()
-                now = time.monotonic()
-                if now - last_expire >= _EXPIRE_EVERY_S:
-                    last_expire = now
-                    self._outbox.expire()
-                if now - last_checkpoint >= _CHECKPOINT_EVERY_S:
-                    last_checkpoint = now
-                    self._outbox.checkpoint()
-            except Exception:  # keep delivering: a failed round is retried on the next wake-up
-                self._counts["pump_errors"] += 1
-                logger.exception("outbox thread: round failed, retrying")
-                time.sleep(_IDLE_S)
+            timeout_s = self.pump()
+
+    def pump(self) -> float:
+        """One round: settle acknowledgements, send what the window allows, delete, expire and
+        checkpoint when due. Returns the seconds until it has timed work (a delete, the retained
+        result, expiry); new results, acknowledgements and connections need a call earlier."""
+        now = time.monotonic()
+        if now < self._paused_until_s:
+            return self._paused_until_s - now
+        self._window_full = False
+        try:
+            self._round()
+            now = time.monotonic()
+            if now - self._last_expire_s >= _EXPIRE_EVERY_S:
+                self._last_expire_s = now
+                self._outbox.expire()
+            if now - self._last_checkpoint_s >= _CHECKPOINT_EVERY_S:
+                self._last_checkpoint_s = now
+                self._outbox.checkpoint()
+        except Exception:  # keep delivering: a failed round is retried after a pause
+            self._counts["pump_errors"] += 1
+            logger.exception("outbox delivery: round failed, retrying in %g s", _IDLE_S)
+            self._paused_until_s = time.monotonic() + _IDLE_S
+            return _IDLE_S
+        timeout_s = self._delete_delay_s if self._acks or self._acked_ids else _IDLE_S
+        if self.latest is not None and self._connected.is_set():  # held back by latest_interval_s
+            timeout_s = min(timeout_s, max(0.0, self._latest_sent_s + self._latest_interval_s - time.monotonic()))
+        return timeout_s
 
     def _round(self) -> None:
         self._settle_acks()

@@ -2,11 +2,11 @@
 
 Data path::
 
-    accept() ─▶ outbox.append (committed) ─▶ wake the outbox thread (results come encoded and stamped)
-    outbox thread (delivery.py) ─▶ paho.publish (QoS 1) ─▶ PUBACK ─▶ delete acknowledged (batched)
+    accept() ─▶ outbox.append (committed) ─▶ wake delivery (results come encoded and stamped)
+    delivery rounds (delivery.py) ─▶ paho.publish (QoS 1) ─▶ PUBACK ─▶ delete acknowledged (batched)
 
 ``accept`` does no network I/O and never waits for the broker: it persists the results (one SQLite
-commit) and hands them to the outbox thread, which sends in arrival order from the outbox's
+commit) and hands them to the delivery rounds, which send in arrival order from the outbox's
 in-memory tail. At most ``outbox.inflight_window`` messages are handed to paho and not yet
 acknowledged; the rest wait in the outbox, so an outage grows the file, never the memory.
 
@@ -15,7 +15,8 @@ after a crash or :meth:`abort`), the stats topic, raw messages and Home Assistan
 are counted by ``health.py``. It neither stamps results nor runs command handlers: that is
 :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`, in this process or, for a link in the delivery
 process, :class:`~edge_sdk.sinks.mqtt.process.PublisherProcess`. Command messages go to ``on_command_message``.
-Threads: paho's network thread (``paho-mqtt-client-<client id>``, reconnects with backoff), ``edge_sdk-mqtt-outbox``.
+Threads: paho's network thread (``paho-mqtt-client-<client id>``, reconnects with backoff), ``edge_sdk-mqtt-outbox``;
+none with a :class:`~edge_sdk.sinks.mqtt.selector_loop.SelectorLoop` (the delivery process): its thread drives both.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from edge_sdk.sinks.mqtt.health import LinkHealth
 from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo, TaskInfo
 from edge_sdk.sinks.mqtt.outbox import Outbox
 from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
+from edge_sdk.sinks.mqtt.selector_loop import PahoThread, SelectorLoop
 from edge_sdk.sinks.mqtt.topics import Topics
 
 __all__ = ["ACCEPTING", "MQTTLink", "PublisherState"]
@@ -59,9 +61,11 @@ class MQTTLink:
     """Outbox, paho client, availability and discovery for one device; see the module docstring."""
 
     def __init__(self, config: MQTTConfig, *, boot: str, on_command_message: Callable[[str, bytes], None],
-                 owner_pid: int | None = None) -> None:
-        """``owner_pid``: the run's process, named to a second run that finds the outbox in use (default: this one)."""
+                 owner_pid: int | None = None, loop: SelectorLoop | None = None) -> None:
+        """``owner_pid``: the run's process, named to a second run that finds the outbox in use (default: this one).
+        ``loop``: drive paho and the outbox from it (its thread calls everything), not from threads of their own."""
         self.config = config
+        self._network = PahoThread() if loop is None else loop
         self._on_command_message = on_command_message
         self.topics = Topics(config.topic_prefix, config.device_id)
         self.client_id = config.make_client_id()
@@ -127,20 +131,16 @@ class MQTTLink:
             raise PublishError(f"start() needs a new publisher. State: {self._state.value}")
         client = make_client(self.config, self.client_id, self.topics)
         self._outbox.open()
-        client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_pre_connect = self._on_pre_connect
-        client.on_subscribe = self._on_subscribe
         self._health.attach(client)
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        client.on_message = self._on_message
+        for event in ("connect", "connect_fail", "pre_connect", "subscribe", "disconnect", "publish", "message"):
+            setattr(client, f"on_{event}", getattr(self, f"_on_{event}"))  # the callbacks below
         self._client = client
         self._state = PublisherState.CONNECTING
-        self._delivery.start(client)
+        self._delivery.start(client, thread=self._network.threaded)
         extra = {"clean_start": True} if self.config.protocol == "5" else {}
         client.connect_async(self.config.host, self.config.effective_port, self.config.keepalive_s, **extra)
-        client.loop_start()
+        self._network.attach(client, self._delivery.pump, reconnect_min_s=self.config.reconnect_min_s,
+                             reconnect_max_s=self.config.reconnect_max_s)
         logger.info(
             "publishing for %s to %s:%d (MQTT %s over %s, client id %s, boot %s)", self.config.device_id,
             self.config.host, self.config.effective_port, self.config.protocol, self.config.transport,
@@ -153,7 +153,7 @@ class MQTTLink:
 
     def wait_connected(self, timeout_s: float) -> None:
         """Block until connected; raise :class:`PublishError` with the last failure on timeout."""
-        if self._connected.wait(timeout_s):
+        if self._network.run_until(self._connected.is_set, timeout_s):
             return
         where = f"{self.config.host}:{self.config.effective_port}"
         cause = self._health.last_error or "no answer yet"
@@ -161,7 +161,7 @@ class MQTTLink:
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until the broker acknowledged everything in the outbox; False on timeout."""
-        return self._delivery.flush(timeout_s)
+        return self._delivery.flush(timeout_s, None if self._network.threaded else self._network.run_until)
 
     def close(self, drain_timeout_s: float | None = None) -> None:
         """Deliver what can be delivered within ``drain_timeout_s`` (default: the config's), say
@@ -180,7 +180,7 @@ class MQTTLink:
                 # publish-then-close in one breath: the first connection is still being made, and it is
                 # not an outage (that is RECONNECTING, where close must not wait): let it finish
                 started_s = time.monotonic()
-                self._connected.wait(drain_s)
+                self._network.run_until(self._connected.is_set, drain_s)
                 waited_s = time.monotonic() - started_s
             was_connected = self._connected.is_set()
             if was_connected and drain_s > waited_s and not self.flush(drain_s - waited_s):
@@ -189,11 +189,10 @@ class MQTTLink:
             if self._connected.is_set():
                 info = client.publish(self.topics.available, b"stopped", qos=1, retain=True)
                 try:
-                    info.wait_for_publish(timeout=2.0)
+                    self._network.run_until(info.is_published, 2.0)
                 except (RuntimeError, ValueError) as exc:  # queue full or not connected any more
                     logger.warning("close: could not publish 'stopped': %s", exc)
-            client.disconnect()
-            client.loop_stop()
+            self._network.leave(client.disconnect)
             self._delivery.stop()
             self._outbox.close()
             self._connected.clear()
@@ -210,11 +209,10 @@ class MQTTLink:
             self._state = PublisherState.CLOSING
             self._delivery.stop()  # nothing more is handed to paho; unacknowledged rows stay in the file
             client = self._client
-            if self._connected.is_set():
-                end_as_crashed(client, self.config, self.topics)
-            else:
-                client.disconnect()
-            client.loop_stop()
+            run_until = self._network.run_until
+            crashed = self._connected.is_set()  # else there is no session to end: the broker sent the will
+            self._network.leave((lambda: end_as_crashed(client, self.config, self.topics, run_until)) if crashed
+                                else client.disconnect)
             self._outbox.close()
             self._connected.clear()
             self._state = PublisherState.CLOSED
@@ -328,7 +326,7 @@ class MQTTLink:
             "outbox_in_memory": self._delivery.in_memory,
         }
 
-    # -- paho callbacks (network thread) ---------------------------------------------------------
+    # -- paho callbacks (its network thread, or the selector loop's) -----------------------------
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:

@@ -27,7 +27,9 @@ replays those results, marked. It leaves as the crash it is: the broker publishe
 the socket, like the dispatcher's queue before.
 
 The child is ``python -m edge_sdk.sinks.mqtt.delivery_child <fd>`` (see that module), not a
-``multiprocessing`` spawn, which would re-run the user's ``__main__`` script.
+``multiprocessing`` spawn, which would re-run the user's ``__main__`` script. It runs one thread, a
+selector loop over this socket and paho's (``selector_loop.py``): no paho network thread, no
+outbox thread, no hand-offs between them.
 """
 
 from __future__ import annotations
