@@ -5,18 +5,15 @@ bundle (:class:`~edge_sdk.describe.serving.GenerateServing`). The search runs on
 (it is the served model's "invoke"); each description is a pipeline result, so it takes the
 pipeline's sink path (``edge_sdk.result/2`` on ``events``, through the outbox: at least once). Here a
 result callback (the dispatcher's callback thread) also sends it as ``edge_sdk.caption/1`` on
-``<prefix>/<device>/caption`` (or ``translation``), QoS 1, through the publisher's ``publish_raw``.
+``<prefix>/<device>/caption`` (or ``translation``), QoS 1.
 
-``publish_raw`` bypasses the outbox and drops while disconnected, so the callback waits up to
-``_CONNECT_WAIT_S`` for a connection still being made (the first description of a run usually comes
-before the broker's CONNACK), and keeps up to ``_BACKLOG`` descriptions it could not send (oldest
-dropped, counted) to send ahead of the next one. What the outbox guarantees (a crash, a long outage)
-holds for the ``events`` copy only; the caption topic gets it when the outbox routes by topic.
+Both copies go through the outbox (``publish_durable``: committed before the callback returns,
+sent at least once through outages and restarts, a replay marked ``"replayed": true``). The
+caption stream has its own ``seq`` (1, 2, 3... per boot), stored with it.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -34,8 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["DescribeStage", "DescriptionPublisher", "attach_describe"]
 
 _log = logging.getLogger(__name__)
-_CONNECT_WAIT_S = 2.0
-_BACKLOG = 32
 
 
 class DescriptionPublisher:
@@ -47,14 +42,14 @@ class DescriptionPublisher:
         self._publisher, self.topic, self._device, self._model_at = publisher, topic, device, model_at
         self._lock = threading.Lock()
         self._seq = 0
-        self.counts = {"published": 0, "sent_late": 0, "dropped_disconnected": 0, "failed": 0}
+        self.counts = {"published": 0, "failed": 0}
         self.last_text: str | None = None
-        self._backlog: collections.deque[tuple[bytes, str]] = collections.deque()
 
     def __call__(self, result: Result) -> None:
         described = result.task_result
         if not isinstance(described, DescribedText):
             return
+        from edge_sdk.errors import PublishError
         from edge_sdk.sinks.mqtt.payload import encode
 
         with self._lock:
@@ -67,44 +62,17 @@ class DescriptionPublisher:
             self.counts["failed"] += 1
             _log.exception("description seq %d is not JSON; not published", seq)
             return
-        if len(self._backlog) >= _BACKLOG:
-            self._backlog.popleft()
-            self.counts["dropped_disconnected"] += 1
-        self._backlog.append((payload, described.text))
-        self._send_backlog()
-
-    def _send_backlog(self) -> None:
-        """Oldest first, while connected; a connection being made is waited for once."""
-        waited = False
-        while self._backlog:
-            if not self._connected():
-                if waited or not self._wait_connected():
-                    return
-                waited = True
-            payload, text = self._backlog[0]
-            # False: the link dropped it (disconnected meanwhile); kept, sent again with the next one. The
-            # delivery process may have sent it after all: (boot, seq) lets consumers drop the repeat
-            if not self._publisher.publish_raw(self.topic, payload, qos=1):
-                return
-            self._backlog.popleft()
-            self.counts["published"] += 1
-            self.counts["sent_late"] += 1 if self._backlog or waited else 0
-            self.last_text = text
-
-    def _connected(self) -> bool:
-        return bool(getattr(self._publisher, "connected", True))
-
-    def _wait_connected(self) -> bool:
-        from edge_sdk.errors import PublishError
-
         try:
-            self._publisher.wait_connected(_CONNECT_WAIT_S)
-        except PublishError:
-            return False
-        return True
+            self._publisher.publish_durable(self.topic, payload, seq)
+        except PublishError:  # the publisher is closing: the events copy went the same way
+            self.counts["failed"] += 1
+            _log.warning("description seq %d not taken: the publisher is closing", seq)
+            return
+        self.counts["published"] += 1
+        self.last_text = described.text
 
     def stats(self) -> dict[str, Any]:
-        return {**self.counts, "backlog": len(self._backlog), "topic": self.topic, "last_text": self.last_text}
+        return {**self.counts, "topic": self.topic, "last_text": self.last_text}
 
 
 class DescribeStage:

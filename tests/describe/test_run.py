@@ -7,6 +7,7 @@ result path (``events``, through the outbox).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import threading
@@ -184,3 +185,32 @@ def test_a_swapped_in_captioner_names_itself_in_the_captions_it_makes(
     assert quants == sorted(quants, key=lambda q: q == "float32")  # never back: int8 until the swap, then float32
     for payload in _descriptions(recorder, topic):
         caption_validator.validate(payload)
+
+
+def test_captions_made_while_the_broker_is_down_arrive_later_marked_replayed(
+        tiny_captioner: Path, broker: MosquittoBroker, tmp_path: Path,
+        caption_validator: jsonschema.protocols.Validator) -> None:
+    """The caption topic has the outbox's guarantee: what a run described with no broker is committed,
+    and the next run on the same outbox delivers it (``replayed``) before its own descriptions."""
+    broker.stop()
+    down = _config(tiny_captioner, broker, tmp_path, "pi-cap-down", describe={"every_s": 0.5, "beam_size": 1})
+    # the broker stays down: the run ends with its captions in the outbox
+    down = dataclasses.replace(down, mqtt=dataclasses.replace(down.mqtt, drain_timeout_s=0.3))
+    with Runtime(down) as runtime:
+        summary = runtime.run()
+    assert summary["describe"]["published"] == 4 and summary["describe"]["failed"] == 0
+    broker.start()
+    up = _config(tiny_captioner, broker, tmp_path, "pi-cap-down", describe={"every_s": 0.5, "beam_size": 1})
+    with MQTTRecorder(broker.host, broker.port, ["edge_sdk/pi-cap-down/#"]) as recorder, Runtime(up) as runtime:
+        runtime.run()
+        assert recorder.wait_for(lambda ms: sum(m.topic.endswith("/caption") for m in ms) >= 8, 15.0)
+    captions = _descriptions(recorder, "edge_sdk/pi-cap-down/caption")
+    for payload in captions:
+        caption_validator.validate(payload)
+    first_boot = [c for c in captions if c.get("replayed")]
+    assert [c["seq"] for c in first_boot] == [1, 2, 3, 4]
+    assert len({c["boot"] for c in first_boot}) == 1
+    second_boot = [c for c in captions if not c.get("replayed")]
+    assert [c["seq"] for c in second_boot] == [1, 2, 3, 4] and second_boot[0]["boot"] != first_boot[0]["boot"]
+    # every_frame playback: the same frames, so the same captions, run after run
+    assert [c["text"] for c in first_boot] == [c["text"] for c in second_boot]

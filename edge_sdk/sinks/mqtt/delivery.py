@@ -105,10 +105,10 @@ class Delivery:
         # the ack is queued here instead of touching the window under a lock of ours.
         self._acks: collections.deque[tuple[int, str | None]] = collections.deque()
         self._window_full = False  # the outbox thread waits for acks; new results need not wake it
-        # (row id, payload) of results committed and not yet handed to paho, in id order: the
-        # outbox thread sends these without reading the file back. Bounded by memory_rows; rows
-        # that do not fit are found in the file (a gap in the ids).
-        self._unsent: collections.deque[tuple[int, bytes]] = collections.deque()
+        # (row id, payload, topic or None for events) of messages committed and not yet handed to
+        # paho, in id order: the outbox thread sends these without reading the file back. Bounded by
+        # memory_rows; rows that do not fit are found in the file (a gap in the ids).
+        self._unsent: collections.deque[tuple[int, bytes, str | None]] = collections.deque()
         self.file_reads = 0  # rows read back from the outbox file (replays, long outages)
         self.latest: bytes | None = None  # latest result for the retained topic, not sent yet
 
@@ -134,10 +134,11 @@ class Delivery:
             self._thread = threading.Thread(target=self._run, name="edge_sdk-mqtt-outbox", daemon=True)
             self._thread.start()
 
-    def queue(self, row_id: int, payload: bytes) -> None:
-        """A result just committed to the outbox as ``row_id``; call in id order. Cheap: no lock."""
+    def queue(self, row_id: int, payload: bytes, topic: str | None = None) -> None:
+        """A message just committed to the outbox as ``row_id``, for ``topic`` (None: the events topic);
+        call in id order. Cheap: no lock."""
         if len(self._unsent) < self._memory_rows:
-            self._unsent.append((row_id, payload))
+            self._unsent.append((row_id, payload, topic))
         self._queued_through = row_id  # after the append: the thread never sees a gap that is not one
         # Event.set takes a lock and wakes the thread; skip it when that would change nothing.
         if not self._window_full and not self._wake_event.is_set():
@@ -266,8 +267,8 @@ class Delivery:
                     cursor = head - 1  # nothing stored in between: dropped or never accepted
                 if not unsent:
                     break
-                row_id, payload = unsent.popleft()
-                inflight[client.publish(topic, payload, qos=1).mid] = row_id
+                row_id, payload, row_topic = unsent.popleft()
+                inflight[client.publish(row_topic or topic, payload, qos=1).mid] = row_id
                 cursor = row_id
                 room -= 1
         finally:

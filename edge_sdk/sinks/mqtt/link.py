@@ -36,7 +36,7 @@ from edge_sdk.sinks.mqtt.delivery import Delivery
 from edge_sdk.sinks.mqtt.health import LinkHealth
 from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo, TaskInfo
 from edge_sdk.sinks.mqtt.outbox import Outbox
-from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
+from edge_sdk.sinks.mqtt.payload import ResultStamper, Stamped, encode, encode_stamped
 from edge_sdk.sinks.mqtt.selector_loop import PahoThread, SelectorLoop
 from edge_sdk.sinks.mqtt.topics import Topics
 
@@ -220,9 +220,11 @@ class MQTTLink:
 
     # -- publishing ------------------------------------------------------------------------------
 
-    def accept(self, stamped: Sequence[tuple[int, bytes | Mapping[str, Any]]], *, strict: bool = True) -> None:
+    def accept(self, stamped: Sequence[Stamped], *, strict: bool = True) -> None:
         """Commit (one outbox transaction) and queue results stamped with this link's ``boot``, as
         ``(seq, message)`` in ``seq`` order: the stamped JSON (what the publisher sends), or a stamped dict.
+        ``(seq, message, topic)`` goes to ``topic`` instead of ``events`` (a description on ``caption``),
+        with the same guarantee; its ``seq`` is its own stream's and not the retained result.
 
         ``strict``: a payload that is not JSON (NaN) raises and nothing is accepted. Otherwise it is
         logged, counted (``unencodable``) and skipped: the delivery process does so, because the
@@ -230,30 +232,27 @@ class MQTTLink:
         """
         if self._state not in ACCEPTING:
             raise PublishError(f"publish_result needs a started publisher. State: {self._state.value}")
-        if strict:
-            messages = [(seq, data if type(data) is bytes else encode(data)) for seq, data in stamped]
-        else:
-            messages = []
-            for seq, data in stamped:  # a stamped dict (bytes are JSON already)
-                try:
-                    messages.append((seq, data if type(data) is bytes else encode(data)))
-                except (TypeError, ValueError) as exc:
-                    self._counts["unencodable"] += 1
-                    logger.error("result seq %d is not JSON (%s); not published", seq, exc)
+        messages = [(seq, data, None if topic is None else self._full_topic(topic))
+                    for seq, data, topic in encode_stamped(stamped, strict, self._counts)]
         if not messages:
             return
-        topic = self.topics.events
+        events = self.topics.events
+        results = [m for m in messages if m[2] is None]
         with self._lock:
-            self._stamper.last_seq = messages[-1][0]
-            row_ids = self._outbox.append_many(self.boot, [(seq, topic, data) for seq, data in messages], time.time())
-            for row_id, (_, data) in zip(row_ids, messages):
+            if results:
+                self._stamper.last_seq = results[-1][0]
+            row_ids = self._outbox.append_many(self.boot, [(seq, topic or events, data) for seq, data, topic in messages],
+                                               time.time())
+            for row_id, (_, data, topic) in zip(row_ids, messages):
                 if row_id is not None:
-                    self._delivery.queue(row_id, data)
+                    self._delivery.queue(row_id, data, topic)
             counts = self._counts
-            counts["results"] += len(messages)
+            counts["results"] += len(results)
             counts["rejected"] += sum(1 for row_id in row_ids if row_id is None)
-            if self.config.retain_result:
-                self._delivery.latest = messages[-1][1]
+            if self.config.retain_result and results:
+                self._delivery.latest = results[-1][1]
+                self._delivery.wake()
+            elif not results:
                 self._delivery.wake()
 
     def publish_stats(self, body: dict[str, Any], mqtt_extra: Mapping[str, Any] | None = None) -> bool:
@@ -273,9 +272,11 @@ class MQTTLink:
         if not self._connected.is_set() or self._state not in ACCEPTING:
             self._counts["raw_dropped"] += 1
             return False
-        full = topic if topic.startswith(self.config.topic_prefix + "/") else f"{self.topics.base}/{topic}"
-        self._client.publish(full, payload, qos=qos, retain=retain)
+        self._client.publish(self._full_topic(topic), payload, qos=qos, retain=retain)
         return True
+
+    def _full_topic(self, topic: str) -> str:
+        return topic if topic.startswith(self.config.topic_prefix + "/") else f"{self.topics.base}/{topic}"
 
     def announce_homeassistant(self, mcu: McuInfo | None = None, host: HostInfo | None = None,
                                task: TaskInfo | None = None) -> bool:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,8 +33,10 @@ try:  # the fast-json extra
 except ImportError:  # pragma: no cover - exercised where orjson is not installed
     _orjson = None  # type: ignore[assignment]
 
-__all__ = ["JSON_ENCODER", "RESULT_SCHEMA", "STATS_SCHEMA", "EncodedPayload", "ResultStamper", "encode",
-           "mark_replayed"]
+__all__ = ["JSON_ENCODER", "RESULT_SCHEMA", "STATS_SCHEMA", "EncodedPayload", "ResultStamper", "Stamped", "encode",
+           "encode_stamped", "mark_replayed"]
+
+logger = logging.getLogger(__name__)
 
 RESULT_SCHEMA = "edge_sdk.result/2"  # what the runtime publishes: a typed task result
 RESULT_SCHEMAS = ("edge_sdk.result/1", RESULT_SCHEMA)  # /1: label, confidence, scores at the top (documented)
@@ -120,6 +123,30 @@ def encode(payload: Any) -> bytes:
             data = payload.encoded = _encode(payload)
             return data
     return _encode(payload)
+
+
+# (seq, message) for the events topic, or (seq, message, topic): what MQTTLink.accept takes
+Stamped = tuple[int, bytes | Mapping[str, Any]] | tuple[int, bytes | Mapping[str, Any], str]
+
+
+def encode_stamped(stamped: Sequence[Stamped], strict: bool,
+                   counts: MutableMapping[str, int]) -> list[tuple[int, bytes, str | None]]:
+    """``(seq, JSON bytes, topic or None)`` of each stamped message. A message that is not JSON (NaN)
+    raises when ``strict`` (nothing is taken), else is logged, counted (``unencodable``) and left out."""
+    out: list[tuple[int, bytes, str | None]] = []
+    for item in stamped:
+        seq, data, topic = item[0], item[1], (item[2] if len(item) > 2 else None)
+        if type(data) is not bytes:  # a stamped dict (bytes are JSON already)
+            try:
+                data = encode(data)
+            except (TypeError, ValueError) as exc:
+                if strict:
+                    raise
+                counts["unencodable"] += 1
+                logger.error("result seq %d is not JSON (%s); not published", seq, exc)
+                continue
+        out.append((seq, data, topic))
+    return out
 
 
 def mark_replayed(payload: bytes) -> bytes:

@@ -26,7 +26,7 @@ from edge_sdk.sinks.mqtt.commands import CommandHandler, CommandRouter, PayloadF
 from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo, TaskInfo
 from edge_sdk.sinks.mqtt.link import ACCEPTING, MQTTLink, PublisherState
-from edge_sdk.sinks.mqtt.payload import ResultStamper, encode
+from edge_sdk.sinks.mqtt.payload import ResultStamper, Stamped, encode
 from edge_sdk.sinks.mqtt.topics import Topics
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Link(Protocol):
 
     def close(self, drain_timeout_s: float | None = None) -> None: ...
 
-    def accept(self, stamped: Sequence[tuple[int, bytes | Mapping[str, Any]]]) -> None: ...
+    def accept(self, stamped: Sequence[Stamped]) -> None: ...
 
     def publish_stats(self, body: dict[str, Any], mqtt_extra: Mapping[str, Any] | None = None) -> bool: ...
 
@@ -211,6 +211,15 @@ class MQTTPublisher:
         body = dict(stats)
         add_stats_sections(body, self._sections)
         return self._link.publish_stats(body, self._command_stats())
+
+    def publish_durable(self, topic: str, payload: bytes, seq: int) -> None:
+        """Commit JSON ``payload`` to the outbox and deliver it on ``topic`` (relative to the device, or
+        absolute) at least once, like a result: through outages and restarts (a replay gets
+        ``"replayed": true``). ``seq`` is the caller's own stream's (a description's), stored with it."""
+        state = self._link.state
+        if state not in ACCEPTING:
+            raise PublishError(f"publish_durable needs a started publisher. State: {state.value}")
+        self._link.accept([(seq, payload, topic)])
 
     def publish_raw(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> bool:
         """Send bytes as they are, outside the outbox (e.g. dashboard snapshots); dropped (counted)
