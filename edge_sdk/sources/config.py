@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -59,6 +60,10 @@ class CameraConfig:
                 "camera-sized video (frame threading adds a frame of delay per thread and its hand-offs cost more "
                 "than they save below about 720p); 0: FFmpeg picks one per core, for large high-bitrate files"})
     name: str | None = field(default=None, metadata={"help": "source name in frames and stats (default: the scheme)"})
+    capture: Literal["auto", "thread", "process"] = field(default="auto", metadata={
+        "help": "edge-sdk run: read and decode on a thread of the runtime process, or in a child process that "
+                "decodes into shared memory (its own core and interpreter lock; frames are copied out, so they "
+                "are the same either way). auto: the process when the runtime may use two or more CPUs"})
 
     def __post_init__(self) -> None:
         if not self.source.strip():
@@ -80,6 +85,17 @@ class CameraConfig:
     @property
     def mode(self) -> RunningMode:
         return RunningMode(self.playback)
+
+    @property
+    def capture_in_process(self) -> bool:
+        """Whether ``capture`` means a child process here (``auto``: two or more usable CPUs, as ``mqtt.delivery``)."""
+        if self.capture != "auto":
+            return self.capture == "process"
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cpus = os.cpu_count() or 1
+        return cpus >= 2
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "camera") -> CameraConfig:
