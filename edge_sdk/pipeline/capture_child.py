@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_sdk.errors import SourceError
 from edge_sdk.pipeline.frame_ring import FrameRing
 from edge_sdk.sources.base import FrameSource
 
@@ -131,15 +132,16 @@ def _capture(conn: Connection, source: FrameSource, ring: _Ring) -> None:
             frame_message = ("frame", slot, pixels.shape, pixels.dtype.str, frame.index, frame.timestamp_s,
                              frame.media_t_s, frame.read_ms, frame.color_order, _counters(source))
             conn.send(frame_message)
-    except (EOFError, OSError) as exc:
-        if not ring.stopped:
-            log.warning("capture process: the runtime process is gone (%s)", exc)
     except BaseException as exc:  # noqa: BLE001 - a SourceError, or a bug in a source: the parent raises it
-        if not ring.stopped:
-            try:
-                conn.send(("error", type(exc).__name__, str(exc), _counters(source)))
-            except OSError:
-                pass
+        if ring.stopped:
+            return
+        if isinstance(exc, (EOFError, OSError)) and not isinstance(exc, SourceError):
+            log.warning("capture process: the runtime process is gone (%s)", exc)  # a send failed
+            return
+        try:
+            conn.send(("error", type(exc).__name__, str(exc), _counters(source)))
+        except OSError:
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:

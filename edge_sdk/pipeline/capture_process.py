@@ -95,6 +95,9 @@ class CaptureChild:
             self.process.wait(timeout_s)
 
     def exit_text(self) -> str:
+        """How the process ended, for messages (its socket closes a moment before it can be reaped)."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(1.0)
         code = self.process.poll()
         if code is None:
             return "closed its socket"
@@ -143,7 +146,13 @@ class ProcessFrameSource(FrameSource):
 
     @property
     def pid(self) -> int:
+        """The capture process's."""
         return self._child.process.pid
+
+    @property
+    def shm_name(self) -> str | None:
+        """The ring's shared-memory name, None before the first frame (unlinked once both processes mapped it)."""
+        return None if self._ring is None else self._ring.name
 
     def stats(self) -> SourceStats:
         own = super().stats()
