@@ -97,4 +97,4 @@ def _untracked() -> Iterator[None]:
     try:
         yield
     finally:
-        resource_tracker.register = register  # type: ignore[assignment]
+        resource_tracker.register = register
