@@ -63,6 +63,7 @@ class RuntimeProcess:
         self._log = log_path.open("wb")
         self.started_wall_s = time.time()  # process start, for first_result_s (same clock as the subscriber)
         self.rusage_cpu_s: float | None = None  # user + system CPU of the whole run and its children, at exit
+        self._child_cpu_s: dict[int, tuple[bool, float]] = {}  # pid -> (capture process?, last CPU seconds read)
         self.process = subprocess.Popen(
             pinned([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(config)], pin_core),
             stdout=subprocess.DEVNULL, stderr=self._log, cwd=str(REPO),
@@ -86,13 +87,13 @@ class RuntimeProcess:
         own = _cpu_s(self.pid)
         if own is None:
             return None
-        others = capture = 0.0
         for pid in _children(self.pid):
-            cpu = _cpu_s(pid) or 0.0
-            if _CAPTURE_CHILD in _cmdline(pid):
-                capture += cpu
-            else:
-                others += cpu
+            cpu = _cpu_s(pid)
+            if cpu is not None:
+                self._child_cpu_s[pid] = (_CAPTURE_CHILD in _cmdline(pid), cpu)
+        # a child that exited (the capture process at the end of the video) keeps its last reading: sums never go back
+        others = sum(cpu for is_capture, cpu in self._child_cpu_s.values() if not is_capture)
+        capture = sum(cpu for is_capture, cpu in self._child_cpu_s.values() if is_capture)
         return own, others, capture
 
     def wait(self, timeout_s: float) -> int:

@@ -1,10 +1,11 @@
 """The capture process: ``python -m edge_sdk.pipeline.capture_child <fd>``, started by
-:class:`~edge_sdk.pipeline.capture_process.ProcessFrameSource`, which explains the protocol.
+:class:`~edge_sdk.pipeline.capture_process.ProcessFrameSource`, which explains the design; the
+messages are :mod:`~edge_sdk.pipeline.capture_wire`'s.
 
 It opens the frame source the parent's :class:`~edge_sdk.sources.config.CameraConfig` names, reads
 it (decode, pacing and reconnects happen here, in the source, as on a capture thread) and copies
 each frame into a free slot of the parent's :class:`~edge_sdk.pipeline.frame_ring.FrameRing`. A
-reader thread takes the parent's messages; at end of file on the socket (the parent died: SIGKILL,
+listener thread takes the parent's messages; at end of file on the socket (the parent died: SIGKILL,
 OOM kill, a crash) it stops the source and the process exits, so no capture process outlives its
 runtime. SIGINT and SIGTERM are ignored (a terminal and systemd signal the whole group): the parent
 decides when capture stops.
@@ -15,15 +16,15 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections import deque
-from multiprocessing.connection import Connection
-from typing import Any
 
 import numpy as np
 
 from edge_sdk.errors import SourceError
+from edge_sdk.pipeline import capture_wire as wire
 from edge_sdk.pipeline.frame_ring import FrameRing
 from edge_sdk.sources.base import FrameSource
 
@@ -35,22 +36,24 @@ _EXIT_GRACE_S = 5.0  # parent gone: a read blocked in a driver gets this long be
 
 
 class _Ring:
-    """The child's view of the ring: which slots the parent gave back, and ring changes it sent."""
+    """The child's view of the ring: which slots the parent gave back, and the segments it offers."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.ring: FrameRing | None = None
-        self._offered: tuple[str, int, int] | None = None  # ("ring" message) the parent's new segment
+        self._offered: tuple[str, int, int] | None = None  # ("ring", name, slots, slot_bytes) from the parent
         self._free: deque[int] = deque()
         self.stopped = False
 
-    def on_message(self, message: tuple[Any, ...]) -> None:
+    def give_back(self, slot: int) -> None:
         with self._cond:
-            if message[0] == "free":
-                self._free.append(message[1])
-            elif message[0] == "ring":
-                self._offered = message[1:]
-            self._cond.notify_all()
+            self._free.append(slot)
+            self._cond.notify()
+
+    def offer(self, name: str, slots: int, slot_bytes: int) -> None:
+        with self._cond:
+            self._offered = (name, slots, slot_bytes)
+            self._cond.notify()
 
     def stop(self) -> None:
         with self._cond:
@@ -58,12 +61,13 @@ class _Ring:
             self._cond.notify_all()
 
     def take_slot(self) -> int | None:
-        """A free slot, waiting for the parent to copy one out ("block"); None once stopped."""
+        """A free slot, waiting for the parent to copy one out (drop policy ``block``); None once stopped."""
         with self._cond:
-            self._cond.wait_for(lambda: self._free or self.stopped)
+            if not self._free:
+                self._cond.wait_for(lambda: self._free or self.stopped)
             return None if self.stopped else self._free.popleft()
 
-    def replace(self, conn: Connection, frame_bytes: int) -> FrameRing | None:
+    def replace(self, sock: socket.socket, frame_bytes: int) -> FrameRing | None:
         """A ring whose slots hold ``frame_bytes``: once every slot of the old one is back, ask the parent for it."""
         with self._cond:
             if self.ring is not None:
@@ -75,71 +79,71 @@ class _Ring:
                 return None
             self._offered = None
             self._free.clear()
-            conn.send(("need_ring", frame_bytes))
+            sock.send(wire.control("need_ring", frame_bytes))
             self._cond.wait_for(lambda: self._offered is not None or self.stopped)
             if self.stopped or self._offered is None:
                 return None
             name, slots, slot_bytes = self._offered
             self.ring = FrameRing.attach(name, slots, slot_bytes)
             self._free.extend(range(slots))
-        conn.send(("attached", name))
+        sock.send(wire.control("attached", name))
         return self.ring
 
 
-def _counters(source: FrameSource) -> tuple[str, int, int, int, int]:
+def _counters(source: FrameSource) -> wire.Counters:
     stats = source.stats()
     return stats.state, stats.read_failures, stats.reconnects, stats.frames_skipped, stats.loops
 
 
-def _listen(conn: Connection, ring: _Ring, source: FrameSource) -> None:
-    """The parent's messages; a stop or the parent's end ends capture."""
-    parent_gone = False
-    try:
-        while True:
-            message = conn.recv()
-            if message[0] == "stop":
-                break
-            ring.on_message(message)
-    except (EOFError, OSError):
-        parent_gone = True
+def _listen(sock: socket.socket, ring: _Ring, source: FrameSource) -> None:
+    """The parent's messages; its ``stop``, or its end, ends capture."""
+    while True:
+        try:
+            message = sock.recv(wire.MAX_MESSAGE_BYTES)
+        except OSError:
+            message = b""
+        if not message:
+            log.warning("capture process: the runtime process is gone; stopping")
+            # a read blocked in a driver must not keep an orphan alive
+            timer = threading.Timer(_EXIT_GRACE_S, os._exit, args=(0,))
+            timer.daemon = True
+            timer.start()
+            break
+        if message[:1] == wire.FREE:
+            ring.give_back(wire.parse_free(message))
+            continue
+        control = wire.parse_control(message)
+        if control[0] == "stop":
+            break
+        if control[0] == "ring":
+            ring.offer(*control[1:])
     ring.stop()
-    if parent_gone:
-        # a read blocked in a driver must not keep an orphan alive
-        timer = threading.Timer(_EXIT_GRACE_S, os._exit, args=(0,))
-        timer.daemon = True
-        timer.start()
     source.close()  # wakes a reconnect backoff or pacing wait at once
 
 
-def _capture(conn: Connection, source: FrameSource, ring: _Ring) -> None:
-    frame_message: tuple[Any, ...]
+def _capture(sock: socket.socket, source: FrameSource, ring: _Ring) -> None:
     try:
         while not ring.stopped:
             frame = source.read()
             if frame is None:
-                conn.send(("end", _counters(source)))
+                sock.send(wire.control("end", _counters(source)))
                 return
             pixels = frame.pixels
             buffers = ring.ring
             if buffers is None or not buffers.fits(pixels.nbytes):
-                buffers = ring.replace(conn, pixels.nbytes)
+                buffers = ring.replace(sock, pixels.nbytes)
                 if buffers is None:
                     return
             slot = ring.take_slot()
             if slot is None:
                 return
-            np.copyto(buffers.view(slot, pixels.shape, pixels.dtype.str), pixels)
-            frame_message = ("frame", slot, pixels.shape, pixels.dtype.str, frame.index, frame.timestamp_s,
-                             frame.media_t_s, frame.read_ms, frame.color_order, _counters(source))
-            conn.send(frame_message)
+            np.copyto(buffers.view(slot, pixels.shape), pixels)
+            sock.send(wire.frame(slot, frame, _counters(source)))
     except BaseException as exc:  # noqa: BLE001 - a SourceError, or a bug in a source: the parent raises it
-        if ring.stopped:
-            return
-        if isinstance(exc, (EOFError, OSError)) and not isinstance(exc, SourceError):
-            log.warning("capture process: the runtime process is gone (%s)", exc)  # a send failed
-            return
+        if ring.stopped or (isinstance(exc, OSError) and not isinstance(exc, SourceError)):
+            return  # stopped, or a send failed: the parent is gone (the listener says so)
         try:
-            conn.send(("error", type(exc).__name__, str(exc), _counters(source)))
+            sock.send(wire.control("error", type(exc).__name__, str(exc), _counters(source)))
         except OSError:
             pass
 
@@ -151,27 +155,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    conn = Connection(int(args[0]))
-    try:
-        _, config, log_level = conn.recv()
-    except EOFError:
+    sock = socket.socket(fileno=int(args[0]))
+    message = sock.recv(wire.MAX_MESSAGE_BYTES)
+    if not message:
         return 0  # the parent gave up before configuring this process
+    _, config, log_level = wire.parse_control(message)
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from edge_sdk.sources.factory import open_frame_source
 
     try:
         source = open_frame_source(config)
     except BaseException as exc:  # noqa: BLE001 - ConfigError, SourceError, MissingDependencyError: raised by the parent
-        conn.send(("error", type(exc).__name__, str(exc), None))
+        sock.send(wire.control("error", type(exc).__name__, str(exc), None))
         return 1
     # the parent re-stamps frames on the run's media clock, which trace replays follow there
     source.media_clock = None
     ring = _Ring()
+    listener = threading.Thread(target=_listen, args=(sock, ring, source), name="edge-capture-listen", daemon=True)
     try:
-        conn.send(("ready", source.name))
-        listener = threading.Thread(target=_listen, args=(conn, ring, source), name="edge-capture-listen", daemon=True)
+        sock.send(wire.control("ready", source.name))
         listener.start()
-        _capture(conn, source, ring)
+        _capture(sock, source, ring)
         ring.stop()
     finally:
         source.close()

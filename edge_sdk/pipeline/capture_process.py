@@ -9,9 +9,10 @@ camera processes do, and only small messages cross the socket pair.
 :class:`ProcessFrameSource` *is* a :class:`~edge_sdk.sources.base.FrameSource`: the pipeline's
 capture thread reads it like any other, so the slot, its drop policy and everything after it are
 unchanged. Per frame the child copies the decoded pixels into a free slot of a
-:class:`~edge_sdk.pipeline.frame_ring.FrameRing` and sends ``("frame", slot, shape, dtype, index,
-timestamp_s, media_t_s, read_ms, color order, source counters)``; this side copies the slot out into
-an array of its own and gives the slot back (``("free", slot)``).
+:class:`~edge_sdk.pipeline.frame_ring.FrameRing` and sends the slot, the shape and the frame's
+metadata (index, timestamps, media time, read time, colour order, the source's counters); this side
+copies the slot out into an array of its own and gives the slot back (see
+:mod:`~edge_sdk.pipeline.capture_wire`).
 
 Frame lifetime: copied out. A frame's pixels are an ordinary array its holders own as long as they
 like (a snapshot or an index observer keeps frames beyond the worker's loop), so nothing downstream
@@ -38,12 +39,12 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any, NoReturn
 
 from edge_sdk import errors
 from edge_sdk.clock import MediaClock
 from edge_sdk.errors import SourceError
+from edge_sdk.pipeline import capture_wire as wire
 from edge_sdk.pipeline.frame_ring import FrameRing
 from edge_sdk.sources.base import FrameSource, SourceStats
 from edge_sdk.sources.config import CameraConfig, RunningMode
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 
 RING_SLOTS = 3  # one being written, one being copied out, one spare; more only add memory (frames are copied out)
 _OPEN_TIMEOUT_S = 30.0  # the child imports numpy and OpenCV (under a second on a Pi) and opens the source
-_POLL_S = 0.1  # how often a read waiting for a frame re-checks close() and the child
 _STOP_TIMEOUT_S = 5.0
 _RAISED = {name: getattr(errors, name) for name in ("ConfigError", "SourceError", "MissingDependencyError")}
 
@@ -66,12 +66,12 @@ class CaptureChild:
     """A started capture process waiting for its configuration (see :meth:`spawn`)."""
 
     process: subprocess.Popen[bytes]
-    conn: Connection
+    sock: socket.socket
 
     @classmethod
     def spawn(cls) -> CaptureChild:
         """Start the interpreter now (it imports OpenCV meanwhile), to be configured by ``ProcessFrameSource(child=)``."""
-        ours, theirs = socket.socketpair()
+        ours, theirs = wire.socketpair()
         try:
             process = subprocess.Popen([sys.executable, "-m", "edge_sdk.pipeline.capture_child", str(theirs.fileno())],
                                        pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
@@ -80,13 +80,13 @@ class CaptureChild:
             raise SourceError(f"cannot start the capture process ({sys.executable}): {exc}") from exc
         finally:
             theirs.close()
-        return cls(process, Connection(ours.detach()))
+        return cls(process, ours)
 
     def close(self, timeout_s: float = _STOP_TIMEOUT_S) -> None:
-        """End the process: ask it to stop, then terminate and kill it if it does not; idempotent."""
+        """End the process: ask it to stop, then kill it if it does not; idempotent."""
         with contextlib.suppress(OSError):
-            self.conn.send(("stop",))
-        self.conn.close()  # end of file: a child still waiting for its configuration exits
+            self.sock.send(wire.control("stop"))
+        self.sock.close()  # end of file: a child still waiting for its configuration exits
         try:
             self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -122,24 +122,25 @@ class ProcessFrameSource(FrameSource):
                          config.mode)
         self.config, self.ring_slots = config, ring_slots
         self._child = child or CaptureChild.spawn()
-        self._conn = self._child.conn
+        self._sock = self._child.sock
         self._ring: FrameRing | None = None
-        self._counters: tuple[str, int, int, int, int] = ("open", 0, 0, 0, 0)
+        self._counters: wire.Counters = ("open", 0, 0, 0, 0)
         try:
-            self._conn.send(("config", config, logging.getLogger().getEffectiveLevel()))
-            ready = self._conn.recv() if self._conn.poll(open_timeout_s) else None
-            if ready is None:
+            self._sock.send(wire.control("config", config, logging.getLogger().getEffectiveLevel()))
+            self._sock.settimeout(open_timeout_s)
+            try:
+                message = self._sock.recv(wire.MAX_MESSAGE_BYTES)
+            except TimeoutError:
                 raise SourceError(f"{config.source}: the capture process did not open the source within "
-                                  f"{open_timeout_s:.0f} s")
+                                  f"{open_timeout_s:.0f} s") from None
+            self._sock.settimeout(None)  # blocking from now on: close() wakes a waiting read (shutdown)
+            if not message:
+                raise SourceError(f"{config.source}: the capture process {self._child.exit_text()} while "
+                                  f"opening the source")
+            ready = wire.parse_control(message)
             if ready[0] == "error":
                 self._raise_child_error(ready)
             self.name = ready[1]
-        except (EOFError, OSError) as exc:
-            self._child.close()
-            if isinstance(exc, SourceError):
-                raise
-            raise SourceError(f"{config.source}: the capture process {self._child.exit_text()} while opening "
-                              f"the source") from exc
         except BaseException:
             self._child.close()
             raise
@@ -161,38 +162,50 @@ class ProcessFrameSource(FrameSource):
         shown = state if own.state == "open" else own.state
         return SourceStats(own.name, shown, own.frames_read, failures, reconnects, skipped, loops)
 
+    def close(self) -> None:
+        """Stop the capture process and release the ring; idempotent, safe from another thread than the reader."""
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._sock.send(wire.control("stop"))  # first, so that the child never takes the shutdown for a crash
+        with contextlib.suppress(OSError):  # wakes a read waiting in recv() at once (it gets end of file)
+            self._sock.shutdown(socket.SHUT_RD)
+        super().close()
+
     def _read(self) -> Frame | None:
-        conn = self._conn
+        sock = self._sock
         while True:
-            while not conn.poll(_POLL_S):
+            try:
+                message = sock.recv(wire.MAX_MESSAGE_BYTES)
+            except OSError:
+                message = b""
+            if not message:  # end of file: close() shut the socket, or the child is gone
                 if self._stop.is_set():
                     return None
-                if self._child.process.poll() is not None:
-                    self._lost()
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
                 self._lost()
-            kind = message[0]
-            if kind == "frame":
-                _, slot, shape, dtype, index, timestamp_s, media_t_s, read_ms, color_order, self._counters = message
+            kind = message[:1]
+            if kind == wire.FRAME:
+                slot, shape, index, timestamp_s, media_t_s, read_ms, color_order, self._counters = wire.parse_frame(message)
                 assert self._ring is not None  # the child asks for a ring before its first frame
-                pixels = self._ring.view(slot, shape, dtype).copy()
-                conn.send(("free", slot))
+                pixels = self._ring.view(slot, shape).copy()
+                sock.send(wire.free(slot))
                 # the child's capture instant: FrameSource.read re-stamps it on the media clock for every_frame
                 return Frame(pixels, color_order, timestamp_s, index, self.name, media_t_s, read_ms)
+            if kind != wire.CONTROL:
+                raise SourceError(f"{self.name}: unexpected message from the capture process: {message[:16]!r}")
+            control = wire.parse_control(message)
+            kind = control[0]
             if kind == "need_ring":  # every slot of the old ring is back: nothing refers to it
                 if self._ring is not None:
                     self._ring.close()
-                self._ring = FrameRing.create(self.ring_slots, message[1])
-                conn.send(("ring", self._ring.name, self._ring.slots, self._ring.slot_bytes))
+                self._ring = FrameRing.create(self.ring_slots, control[1])
+                sock.send(wire.control("ring", self._ring.name, self._ring.slots, self._ring.slot_bytes))
             elif kind == "attached" and self._ring is not None:
                 self._ring.unlink()  # both processes have it mapped: no name left behind, whatever happens next
             elif kind == "end":
-                self._counters = message[1]
+                self._counters = control[1]
                 return None
             elif kind == "error":
-                self._raise_child_error(message)
+                self._raise_child_error(control)
 
     def _raise_child_error(self, message: tuple[Any, ...]) -> NoReturn:
         _, kind, text, counters = message

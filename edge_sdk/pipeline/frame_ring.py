@@ -12,6 +12,7 @@ unlink the creator's segment when the child exits.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from collections.abc import Iterator
 from multiprocessing import resource_tracker
@@ -62,7 +63,7 @@ class FrameRing:
         if self._buffers is None:
             raise ValueError(f"frame ring {self.name} is closed")
         kind = np.dtype(dtype)
-        nbytes = int(np.prod(shape)) * kind.itemsize
+        nbytes = math.prod(shape) * kind.itemsize
         if not 0 <= slot < self.slots or nbytes > self.slot_bytes:
             raise ValueError(f"frame ring {self.name}: expected a slot in 0..{self.slots - 1} of at most "
                              f"{self.slot_bytes} bytes. Got: slot {slot}, {nbytes} bytes")
