@@ -75,14 +75,16 @@ TARGETS = {"pipeline_efficiency": 0.85, "pipeline_efficiency_1core": 0.85, "late
 
 
 # -- setup ----------------------------------------------------------------------------------------
-def ensure_clip(workdir: Path, seconds: float, seed: int = 1) -> Path:
-    """The seek video (default size) with its .commands/.sensor traces, written once and reused."""
-    video = workdir / f"seek-{seconds:g}s-{FPS:g}fps-seed{seed}.mp4"
+def ensure_clip(workdir: Path, seconds: float, seed: int = 1, size: int | None = None) -> Path:
+    """The seek video (default size, or ``size`` x ``size``) with its .commands/.sensor traces, written once and reused."""
+    video = workdir / f"seek-{seconds:g}s-{FPS:g}fps-seed{seed}{'' if size is None else f'-{size}px'}.mp4"
     traces = [video.with_suffix(".commands.jsonl"), video.with_suffix(".sensor.jsonl")]
     if not (video.exists() and all(p.exists() for p in traces)):
         tqdm.write(f"writing {video} ({seconds:g} s at {FPS:g} fps), once")
         partial = workdir / f"partial-{video.name}"
-        paths = write_clip(partial, SeekClip(seconds=seconds, fps=FPS, seed=seed))
+        clip = SeekClip(seconds=seconds, fps=FPS, seed=seed) if size is None else SeekClip(
+            seconds=seconds, fps=FPS, seed=seed, size=size)
+        paths = write_clip(partial, clip)
         for source, target in ((paths.commands, traces[0]), (paths.sensor, traces[1]),
                                (paths.truth, video.with_suffix(".truth.jsonl")), (paths.video, video)):
             source.replace(target)  # the video last: its presence means the set is complete
@@ -555,6 +557,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small version for the smoke test (about a minute)")
     parser.add_argument("--rounds", type=int, help="interleaved throughput rounds (default 3; quick 1)")
     parser.add_argument("--workdir", type=Path, default=REPO / "work" / "bench-runtime")
+    parser.add_argument("--clip-size", type=int, help="the seek video's frame size in pixels (default: the clip's, "
+                        "192); larger frames cost more to decode and copy, e.g. 640 for camera.capture's comparison")
     args = parser.parse_args(argv)
     quick = args.quick
     # A 4-minute clip is 3600 frames: a few seconds per every_frame run at the rates seen here.
@@ -574,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = workdir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     run_dir.mkdir()
     load_at_start = os.getloadavg()
-    video = ensure_clip(workdir, args.video_s)
+    video = ensure_clip(workdir, args.video_s, size=args.clip_size)
     figures: dict[str, Any] = {}
     with MosquittoBroker(run_dir / "mosquitto", persistence=True) as broker:
         bench = Bench(args, run_dir, broker, video)
@@ -593,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["load_avg_1min"] = [round(x, 2) for x in bench.loads]
     figures["load_avg_at_start"] = [round(x, 2) for x in load_at_start]
     figures["cpu_count"] = os.cpu_count()
-    figures["video"] = {"path": str(video), "seconds": args.video_s, "fps": FPS}
+    figures["video"] = {"path": str(video), "seconds": args.video_s, "fps": FPS, "size": args.clip_size}
     figures["model"] = str(default_bundle_path())
     figures["quick"] = quick
     figures["bench_s"] = round(time.perf_counter() - started_s, 1)
