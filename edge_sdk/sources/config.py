@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -62,8 +61,9 @@ class CameraConfig:
     name: str | None = field(default=None, metadata={"help": "source name in frames and stats (default: the scheme)"})
     capture: Literal["auto", "thread", "process"] = field(default="auto", metadata={
         "help": "edge-sdk run: read and decode on a thread of the runtime process, or in a child process that "
-                "decodes into shared memory (its own core and interpreter lock; frames are copied out, so they "
-                "are the same either way). auto: the process when the runtime may use two or more CPUs"})
+                "decodes into shared memory (its own interpreter lock; frames are copied out, so they are the same "
+                "either way). auto: the thread (measured: the process gave 0.3-0.85x the results/s on 2 cores, "
+                "with about 70 MB more memory; docs/benchmarks.md)"})
 
     def __post_init__(self) -> None:
         if not self.source.strip():
@@ -88,14 +88,9 @@ class CameraConfig:
 
     @property
     def capture_in_process(self) -> bool:
-        """Whether ``capture`` means a child process here (``auto``: two or more usable CPUs, as ``mqtt.delivery``)."""
-        if self.capture != "auto":
-            return self.capture == "process"
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except AttributeError:  # not Linux
-            cpus = os.cpu_count() or 1
-        return cpus >= 2
+        """Whether ``capture`` means a capture process. ``auto`` is the thread: the process was slower in every
+        side-by-side round of ``make bench-runtime`` so far (docs/benchmarks.md); on one CPU it can only cost."""
+        return self.capture == "process"
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "camera") -> CameraConfig:
