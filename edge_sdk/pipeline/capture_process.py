@@ -4,7 +4,10 @@ Why a process: on a capture thread, reading and decoding share the runtime's int
 the inference worker; the frame source's per-frame Python (pacing, stamping, stats) and OpenCV's
 hand-back of each decoded frame wait for the lock, and make the worker wait. In a child process
 (:mod:`edge_sdk.pipeline.capture_child`) the source runs on its own interpreter, as Frigate's
-camera processes do, and only small messages cross the socket pair.
+camera processes do, and only small messages cross the socket pair. Measured so far (``make
+bench-runtime``, side by side, on a shared 2-core machine): the runtime process spends 0.2-0.8 ms
+less CPU per frame, but ``edge-sdk run`` gave 0.27-0.85x the results per second of a capture thread
+and the child adds about 70 MB (its own OpenCV), so ``camera.capture: auto`` stays on the thread.
 
 :class:`ProcessFrameSource` *is* a :class:`~edge_sdk.sources.base.FrameSource`: the pipeline's
 capture thread reads it like any other, so the slot, its drop policy and everything after it are
@@ -16,7 +19,7 @@ copies the slot out into an array of its own and gives the slot back (see
 
 Frame lifetime: copied out. A frame's pixels are an ordinary array its holders own as long as they
 like (a snapshot or an index observer keeps frames beyond the worker's loop), so nothing downstream
-changes; the copy costs one memcpy of the frame (about 0.1 ms for 768x576, see docs/benchmarks.md).
+changes; the copy costs one memcpy of the frame (70-100 us for 768x576 here, see docs/benchmarks.md).
 The ring (``RING_SLOTS``) is therefore short: a slot is busy only between the child's copy in and
 this side's copy out, and the child waits for a free slot (drop policy ``block`` at the ring). The
 run's drop policy stays where it was, in the capture slot: ``latest`` drops the oldest unread frame
@@ -71,7 +74,11 @@ class CaptureChild:
     @classmethod
     def spawn(cls) -> CaptureChild:
         """Start the interpreter now (it imports OpenCV meanwhile), to be configured by ``ProcessFrameSource(child=)``."""
-        ours, theirs = wire.socketpair()
+        try:
+            ours, theirs = wire.socketpair()
+        except OSError as exc:  # SOCK_SEQPACKET over AF_UNIX: Linux has it, macOS does not
+            raise SourceError(f"camera.capture: process needs a SOCK_SEQPACKET socket pair, which this system "
+                              f"lacks ({exc}). Expected camera.capture: thread here") from exc
         try:
             process = subprocess.Popen([sys.executable, "-m", "edge_sdk.pipeline.capture_child", str(theirs.fileno())],
                                        pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
