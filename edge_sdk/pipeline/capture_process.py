@@ -42,6 +42,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from typing import Any, NoReturn
 
 from edge_sdk import errors
@@ -74,6 +75,9 @@ class CaptureChild:
     @classmethod
     def spawn(cls) -> CaptureChild:
         """Start the interpreter now (it imports OpenCV meanwhile), to be configured by ``ProcessFrameSource(child=)``."""
+        # the ring's first segment registers with multiprocessing's resource tracker, a Python process of its own:
+        # started here, not at the first frame, where its start-up (0.1-0.3 s) delayed the run's first result
+        resource_tracker.ensure_running()
         try:
             ours, theirs = wire.socketpair()
         except OSError as exc:  # SOCK_SEQPACKET over AF_UNIX: Linux has it, macOS does not
