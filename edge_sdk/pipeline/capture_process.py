@@ -4,10 +4,10 @@ Why a process: on a capture thread, reading and decoding share the runtime's int
 the inference worker; the frame source's per-frame Python (pacing, stamping, stats) and OpenCV's
 hand-back of each decoded frame wait for the lock, and make the worker wait. In a child process
 (:mod:`edge_sdk.pipeline.capture_child`) the source runs on its own interpreter, as Frigate's
-camera processes do, and only small messages cross the socket pair. Measured so far (``make
-bench-runtime``, side by side, on a shared 2-core machine): the runtime process spends 0.2-0.8 ms
-less CPU per frame, but ``edge-sdk run`` gave 0.27-0.85x the results per second of a capture thread
-and the child adds about 70 MB (its own OpenCV), so ``camera.capture: auto`` stays on the thread.
+camera processes do, and only small messages cross the socket pair. Measured (``make bench-runtime``,
+side by side, 2 cores): 1.1-1.9x the results per second of a capture thread for 640x640 video, where
+decode is most of a frame's cost, 0.55-1.2x for 192x192, and about 75 MB more memory (the child's
+own OpenCV); ``camera.capture: auto`` picks it on two or more CPUs, as ``mqtt.delivery`` does.
 
 :class:`ProcessFrameSource` *is* a :class:`~edge_sdk.sources.base.FrameSource`: the pipeline's
 capture thread reads it like any other, so the slot, its drop policy and everything after it are

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -62,8 +64,9 @@ class CameraConfig:
     capture: Literal["auto", "thread", "process"] = field(default="auto", metadata={
         "help": "edge-sdk run: read and decode on a thread of the runtime process, or in a child process that "
                 "decodes into shared memory (its own interpreter lock; frames are copied out, so they are the same "
-                "either way). auto: the thread (measured: the process gave 0.3-0.85x the results/s on 2 cores, "
-                "with about 70 MB more memory; docs/benchmarks.md)"})
+                "either way). auto: the process when the runtime may use two or more CPUs (measured on 2 cores: "
+                "1.1-1.9x the results/s for 640x640 video, 0.55-1.2x for 192x192, about 75 MB more memory; "
+                "docs/benchmarks.md)"})
 
     def __post_init__(self) -> None:
         if not self.source.strip():
@@ -88,9 +91,12 @@ class CameraConfig:
 
     @property
     def capture_in_process(self) -> bool:
-        """Whether ``capture`` means a capture process. ``auto`` is the thread: the process was slower in every
-        side-by-side round of ``make bench-runtime`` so far (docs/benchmarks.md); on one CPU it can only cost."""
-        return self.capture == "process"
+        """Whether ``capture`` means a capture process here (``auto``: two or more usable CPUs, as ``mqtt.delivery``)."""
+        if self.capture != "auto":
+            return self.capture == "process"
+        if not sys.platform.startswith("linux"):  # the capture process's SOCK_SEQPACKET socket pair is Linux's
+            return False
+        return len(os.sched_getaffinity(0)) >= 2
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "camera") -> CameraConfig:
