@@ -11,8 +11,9 @@ Prints progress on stderr, a table on stdout, and as its last line one JSON obje
   the stages each pinned to core 0, where nothing can overlap. publish=every is the headline;
   publish=change is reported beside it because the difference is the publishing cost, and
   and each core count is also run with the other ``mqtt.delivery`` (the default ``auto`` picks the
-  delivery process on 2 cores, threads on 1) for the process's gain or cost, and with the other
-  ``camera.capture`` (``auto`` picks the capture process on 2 cores, a capture thread on 1), likewise;
+  delivery process on 2 cores, threads on 1) for the process's gain or cost, and with
+  ``camera.capture: process`` (capture and decode in a process of their own) beside the default
+  capture thread;
 - ``overhead_cpu_us_per_result``: the CPU time of the whole runtime (its process and its children:
   the MQTT delivery process, the capture process) per published result, read from ``/proc`` at each stats message (every
   ``stats_interval_s``) and taken between the first and the last one of the running pipeline, minus
@@ -133,7 +134,7 @@ class Bench:
         return json.loads(done.stdout.splitlines()[-1])
 
     def throughput_run(self, publish: str, pin_core: int | None, delivery: str = "auto",
-                       capture: str = "auto") -> dict[str, Any]:
+                       capture: str | None = None) -> dict[str, Any]:
         """``edge-sdk run`` over the whole video, every frame; figures from its last stats message."""
         device = self._name(f"throughput-{publish}")
         text, sensor = trace_inputs(self.video)
@@ -141,7 +142,8 @@ class Bench:
         # stats every stats_interval_s: the CPU time between two of them, over the results published
         # between them, is the run's steady-state CPU per result (overhead_cpu_us_per_result)
         config = device_config(self.workdir / f"{device}.json", device=device, text=text, sensor=sensor,
-                               camera={"source": f"file://{self.video}", "playback": "every_frame", "capture": capture},
+                               camera={"source": f"file://{self.video}", "playback": "every_frame",
+                                       **({} if capture is None else {"capture": capture})},
                                pipeline={"publish": publish, "stats_interval_s": self.args.stats_interval_s},
                                mqtt=mqtt)
         stats_topic = f"edge_sdk/{device}/stats"
@@ -177,8 +179,8 @@ class Bench:
             # auto picked the process on 2 cores and threads on 1: the other choice, side by side
             ("every_2core_threads", lambda: self.throughput_run("every", None, delivery="threads")),
             ("every_1core_process", lambda: self.throughput_run("every", 0, delivery="process")),
-            # and auto's capture: the process on 2 cores, a thread on 1; the other choice beside it
-            ("every_2core_capture_thread", lambda: self.throughput_run("every", None, capture="thread")),
+            # the default capture is a thread; the capture process beside it, on 2 cores and on 1
+            ("every_2core_capture_process", lambda: self.throughput_run("every", None, capture="process")),
             ("every_1core_capture_process", lambda: self.throughput_run("every", 0, capture="process")),
         ]
         with tqdm(total=self.args.rounds * len(steps), desc="throughput (interleaved rounds)", unit="run") as bar:
@@ -375,7 +377,7 @@ def summarise_throughput(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         return statistics.median(values)
 
     eff, eff_change, eff_1core, bottlenecks = [], [], [], []
-    eff_capture_thread, eff_1core_capture_process = [], []
+    eff_capture_process, eff_1core_capture_process = [], []
     for figures in rounds:
         alone = figures["stages_2core"]
         rates = {"capture": 1000.0 / alone["capture_ms"], "preprocess+invoke": 1000.0 / alone["infer_ms"]}
@@ -386,7 +388,7 @@ def summarise_throughput(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         pinned = figures["stages_1core"]
         back_to_back_per_s = 1000.0 / (pinned["capture_ms"] + pinned["infer_ms"])
         eff_1core.append(figures["every_1core"]["results_per_s"] / back_to_back_per_s)
-        eff_capture_thread.append(figures["every_2core_capture_thread"]["results_per_s"] / rates[bottleneck])
+        eff_capture_process.append(figures["every_2core_capture_process"]["results_per_s"] / rates[bottleneck])
         eff_1core_capture_process.append(figures["every_1core_capture_process"]["results_per_s"] / back_to_back_per_s)
     last = rounds[-1]
     return {
@@ -405,21 +407,20 @@ def summarise_throughput(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                                                for r in rounds]), 3),
         "delivery_process_speedup_1core": round(med([r["every_1core_process"]["results_per_s"]
                                                      / r["every_1core"]["results_per_s"] for r in rounds]), 3),
-        # camera.capture: auto (the process on 2 cores, a thread on 1) against the other choice, per round
-        "pipeline_efficiency_capture_thread": round(med(eff_capture_thread), 3),
+        # camera.capture: process against the default (a capture thread), per round
+        "pipeline_efficiency_capture_process": round(med(eff_capture_process), 3),
         "pipeline_efficiency_1core_capture_process": round(med(eff_1core_capture_process), 3),
-        "results_per_s_capture_thread": round(med([r["every_2core_capture_thread"]["results_per_s"]
-                                                   for r in rounds]), 1),
+        "results_per_s_capture_process": round(med([r["every_2core_capture_process"]["results_per_s"]
+                                                    for r in rounds]), 1),
         "results_per_s_1core_capture_process": round(med([r["every_1core_capture_process"]["results_per_s"]
                                                           for r in rounds]), 1),
-        # results/s with the capture process over results/s with a capture thread
-        "capture_process_speedup": round(med([r["every_2core"]["results_per_s"]
-                                              / r["every_2core_capture_thread"]["results_per_s"] for r in rounds]), 3),
+        "capture_process_speedup": round(med([r["every_2core_capture_process"]["results_per_s"]
+                                              / r["every_2core"]["results_per_s"] for r in rounds]), 3),
         "capture_process_speedup_1core": round(med([r["every_1core_capture_process"]["results_per_s"]
                                                     / r["every_1core"]["results_per_s"] for r in rounds]), 3),
-        "capture_process_speedup_by_round": [round(r["every_2core"]["results_per_s"]
-                                                   / r["every_2core_capture_thread"]["results_per_s"], 3) for r in rounds],
-        "run_stages_every_2core_capture_thread": last["every_2core_capture_thread"]["stages"],
+        "capture_process_speedup_by_round": [round(r["every_2core_capture_process"]["results_per_s"]
+                                                   / r["every_2core"]["results_per_s"], 3) for r in rounds],
+        "run_stages_every_2core_capture_process": last["every_2core_capture_process"]["stages"],
         "invoke_per_s": round(med([1000.0 / r["stages_2core"]["invoke_p50_ms"] for r in rounds]), 1),
         "capture_alone_per_s": round(med([1000.0 / r["stages_2core"]["capture_ms"] for r in rounds]), 1),
         "infer_alone_per_s": round(med([1000.0 / r["stages_2core"]["infer_ms"] for r in rounds]), 1),
@@ -442,7 +443,7 @@ def summarise_throughput(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 _OVERHEAD_RUNS = (("", "every_2core", "stages_2core"), ("_1core", "every_1core", "stages_1core"),
                   ("_threads", "every_2core_threads", "stages_2core"),
                   ("_1core_process", "every_1core_process", "stages_1core"),
-                  ("_capture_thread", "every_2core_capture_thread", "stages_2core"),
+                  ("_capture_process", "every_2core_capture_process", "stages_2core"),
                   ("_1core_capture_process", "every_1core_capture_process", "stages_1core"))
 
 
@@ -503,8 +504,8 @@ def print_table(figures: dict[str, Any]) -> None:
         ("bottleneck stage", figures["bottleneck_stage"], ""),
         ("  capture process speed-up (2 / 1 core)",
          f"{figures['capture_process_speedup']} / {figures['capture_process_speedup_1core']}", ""),
-        ("  the other capture: thread 2c / process 1c",
-         f"{figures['results_per_s_capture_thread']} / {figures['results_per_s_1core_capture_process']}", ""),
+        ("  capture process: 2c / 1c",
+         f"{figures['results_per_s_capture_process']} / {figures['results_per_s_1core_capture_process']}", ""),
         ("CPU us/result: run (runtime + children)",
          (f"{figures['cpu_us_per_result']} ({figures['runtime_cpu_us_per_result']} + "
           f"{figures['delivery_cpu_us_per_result']}, capture {figures['capture_cpu_us_per_result']})"), ""),
@@ -514,14 +515,14 @@ def print_table(figures: dict[str, Any]) -> None:
         ("  overhead: 1 core / threads 2c / process 1c",
          (f"{figures['overhead_cpu_us_per_result_1core']} / {figures['overhead_cpu_us_per_result_threads']} / "
           f"{figures['overhead_cpu_us_per_result_1core_process']}"), ""),
-        ("  overhead: capture thread 2c / process 1c",
-         (f"{figures['overhead_cpu_us_per_result_capture_thread']} / "
+        ("  overhead: capture process 2c / 1c",
+         (f"{figures['overhead_cpu_us_per_result_capture_process']} / "
           f"{figures['overhead_cpu_us_per_result_1core_capture_process']}"), ""),
         ("pipeline_efficiency (every)", figures["pipeline_efficiency"], ">= 0.85"),
         ("pipeline_efficiency (change)", figures["pipeline_efficiency_change"], ""),
         ("pipeline_efficiency_1core", figures["pipeline_efficiency_1core"], ">= 0.85"),
-        ("  capture thread 2c / process 1c",
-         f"{figures['pipeline_efficiency_capture_thread']} / {figures['pipeline_efficiency_1core_capture_process']}", ""),
+        ("  capture process 2c / 1c",
+         f"{figures['pipeline_efficiency_capture_process']} / {figures['pipeline_efficiency_1core_capture_process']}", ""),
         ("dispatch drops (every, 2 / 1 core)",
          f"{figures['dispatch_drops_every_2core']} / {figures['dispatch_drops_every_1core']}", "0"),
         ("latency p50 / p99 ms (realtime)", f"{figures['latency_p50_ms']} / {figures['latency_p99_ms']}", ""),

@@ -61,12 +61,12 @@ class CameraConfig:
                 "camera-sized video (frame threading adds a frame of delay per thread and its hand-offs cost more "
                 "than they save below about 720p); 0: FFmpeg picks one per core, for large high-bitrate files"})
     name: str | None = field(default=None, metadata={"help": "source name in frames and stats (default: the scheme)"})
-    capture: Literal["auto", "thread", "process"] = field(default="auto", metadata={
+    capture: Literal["auto", "thread", "process"] = field(default="thread", metadata={
         "help": "edge-sdk run: read and decode on a thread of the runtime process, or in a child process that "
                 "decodes into shared memory (its own interpreter lock; frames are copied out, so they are the same "
-                "either way). auto: the process when the runtime may use two or more CPUs (measured on 2 cores: "
-                "1.1-1.9x the results/s for 640x640 video, 0.55-1.2x for 192x192, about 75 MB more memory; "
-                "docs/benchmarks.md)"})
+                "either way); auto: the process when the runtime may use two or more CPUs (Linux). Measured on "
+                "2 cores (docs/benchmarks.md): 0.7-1.9x the results/s for 640x640 video, 0.55-1.2x for "
+                "192x192, and about 75 MB more memory; hence the thread by default"})
 
     def __post_init__(self) -> None:
         if not self.source.strip():

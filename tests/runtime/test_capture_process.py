@@ -210,7 +210,8 @@ def _alive(pid: int) -> bool:
 def test_camera_capture_choices() -> None:
     assert CameraConfig(source="x.mp4", capture="process").capture_in_process
     assert not CameraConfig(source="x.mp4", capture="thread").capture_in_process
-    assert CameraConfig(source="x.mp4").capture_in_process == (len(os.sched_getaffinity(0)) >= 2)
+    assert CameraConfig(source="x.mp4").capture == "thread" and not CameraConfig(source="x.mp4").capture_in_process
+    assert CameraConfig(source="x.mp4", capture="auto").capture_in_process == (len(os.sched_getaffinity(0)) >= 2)
     with pytest.raises(ConfigError, match="capture"):
         CameraConfig.from_mapping({"source": "x.mp4", "capture": "fork"})
     source = open_capture_source(CameraConfig(source="seek://?seconds=1&fps=10&size=32", capture="thread"))

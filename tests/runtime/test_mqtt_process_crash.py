@@ -54,9 +54,7 @@ def _start_run(config: Path) -> subprocess.Popen[str]:
 
 
 def _children(pid: int) -> list[int]:
-    """The runtime's MQTT delivery processes (not its capture process, camera.capture: auto on 2 CPUs)."""
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            if b"delivery_child" in Path(f"/proc/{child}/cmdline").read_bytes()]
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def _alive(pid: int) -> bool:

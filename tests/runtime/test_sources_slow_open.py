@@ -69,8 +69,7 @@ def test_traces_start_with_the_first_frame_of_a_slow_stream(slow_scheme: None, t
                         + json.dumps({"t_s": 1.0, "text": "find the blue square"}) + "\n")
     config = parse_config({
         "device": "pi-slow",
-        # the slow:// scheme is patched into this process: the capture must run here, not in a capture process
-        "camera": {"source": f"slow://{clip.video}", "capture": "thread"},
+        "camera": {"source": f"slow://{clip.video}"},
         "text": {"source": "file", "path": str(commands)},
         "sensor": {"source": "file", "path": str(sensor)},
         "embedded_broker": {"enabled": False},
