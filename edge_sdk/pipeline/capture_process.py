@@ -7,8 +7,9 @@ hand-back of each decoded frame wait for the lock, and make the worker wait. In 
 camera processes do, and only small messages cross the socket pair. Measured (``make bench-runtime``,
 side by side, 2 cores, a shared machine): 0.7-1.9x the results per second of a capture thread for
 640x640 video (median 1.08), where decode is most of a frame's cost, 0.55-1.2x for 192x192 (median
-0.8), and about 75 MB more memory (the child's own OpenCV). So the default stays the thread; ``camera.capture: auto`` picks the process on two or
-more CPUs (as ``mqtt.delivery: auto`` does), ``process`` always.
+0.8), and about 75 MB more memory (the child's own OpenCV). So the default stays the thread;
+``camera.capture: auto`` picks the process on two or more CPUs (as ``mqtt.delivery: auto`` does),
+``process`` always.
 
 :class:`ProcessFrameSource` *is* a :class:`~edge_sdk.sources.base.FrameSource`: the pipeline's
 capture thread reads it like any other, so the slot, its drop policy and everything after it are
