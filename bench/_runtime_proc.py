@@ -4,7 +4,7 @@ The bench measures the runtime from outside, as a user would run it: ``python -m
 --config device.json``, results read back from a real Mosquitto by a subscriber in the bench.
 
 CPU time of a run, for ``overhead_cpu_us_per_result``: :class:`CPURecorder` reads the CPU time of
-the runtime and of its children (the MQTT delivery process) from ``/proc`` each time a stats
+the runtime and of its children (the MQTT delivery process, the capture process) from ``/proc`` each time a stats
 message arrives, so the CPU spent between two stats messages can be divided by the results
 published between them: the steady state, without the interpreter's start-up and the drain at
 exit. :meth:`RuntimeProcess.wait` also keeps the whole run's ``rusage`` (``os.wait4``).
@@ -31,6 +31,7 @@ from edge_sdk.testing import MQTTRecorder
 REPO = Path(__file__).resolve().parents[1]
 _SUMMARY = re.compile(r"^edge-sdk run: results=(\d+) published=(\d+) fps=([\d.]+)")
 _CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+_CAPTURE_CHILD = "edge_sdk.pipeline.capture_child"  # the capture process's command line (camera.capture: process)
 
 
 def pinned(command: list[str], core: int | None) -> list[str]:
@@ -62,6 +63,7 @@ class RuntimeProcess:
         self._log = log_path.open("wb")
         self.started_wall_s = time.time()  # process start, for first_result_s (same clock as the subscriber)
         self.rusage_cpu_s: float | None = None  # user + system CPU of the whole run and its children, at exit
+        self._child_cpu_s: dict[int, tuple[bool, float]] = {}  # pid -> (capture process?, last CPU seconds read)
         self.process = subprocess.Popen(
             pinned([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(config)], pin_core),
             stdout=subprocess.DEVNULL, stderr=self._log, cwd=str(REPO),
@@ -76,15 +78,23 @@ class RuntimeProcess:
         return _vm_hwm_mb(self.pid)
 
     def children_peak_rss_mb(self) -> float:
-        """Sum of VmHWM of the run's child processes (the MQTT delivery process)."""
+        """Sum of VmHWM of the run's child processes (the MQTT delivery process, the capture process)."""
         return sum(_vm_hwm_mb(pid) or 0.0 for pid in _children(self.pid))
 
-    def cpu_s(self) -> tuple[float, float] | None:
-        """CPU seconds so far (user + system) of the runtime and of its live children; None once it exited."""
+    def cpu_s(self) -> tuple[float, float, float] | None:
+        """CPU seconds so far (user + system) of the runtime, of its live children other than the capture
+        process (MQTT delivery, resource tracker) and of the capture process; None once it exited."""
         own = _cpu_s(self.pid)
         if own is None:
             return None
-        return own, sum(_cpu_s(pid) or 0.0 for pid in _children(self.pid))
+        for pid in _children(self.pid):
+            cpu = _cpu_s(pid)
+            if cpu is not None:
+                self._child_cpu_s[pid] = (_CAPTURE_CHILD in _cmdline(pid), cpu)
+        # a child that exited (the capture process at the end of the video) keeps its last reading: sums never go back
+        others = sum(cpu for is_capture, cpu in self._child_cpu_s.values() if not is_capture)
+        capture = sum(cpu for is_capture, cpu in self._child_cpu_s.values() if is_capture)
+        return own, others, capture
 
     def wait(self, timeout_s: float) -> int:
         """Wait for the exit (``os.wait4``, which also gives the run's CPU time with its reaped children)."""
@@ -169,7 +179,8 @@ class CPURecorder(MQTTRecorder):
         super().__init__(host, port, topics)
         self.stats_topic = stats_topic
         self.process: RuntimeProcess | None = None
-        self.samples: list[tuple[dict[str, Any], float, float]] = []  # (stats, runtime CPU s, children CPU s)
+        # (stats, runtime CPU s, other children's CPU s, capture process CPU s)
+        self.samples: list[tuple[dict[str, Any], float, float, float]] = []
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         process = self.process
@@ -179,19 +190,21 @@ class CPURecorder(MQTTRecorder):
         super()._on_message(client, userdata, message)
 
 
-def steady_cpu_per_result_us(samples: list[tuple[dict[str, Any], float, float]]) -> dict[str, Any] | None:
+def steady_cpu_per_result_us(samples: list[tuple[dict[str, Any], float, float, float]]) -> dict[str, Any] | None:
     """CPU microseconds per published result between the first and the last stats message of the running
-    pipeline (total, runtime process, delivery process); None with fewer than two such messages."""
+    pipeline (total, runtime process, delivery process, capture process); None with fewer than two such messages."""
     running = [s for s in samples if s[0].get("state") == "running" and s[0].get("published")]
     if len(running) < 2:
         return None
-    (first, own0, kids0), (last, own1, kids1) = running[0], running[-1]
+    (first, own0, kids0, cap0), (last, own1, kids1, cap1) = running[0], running[-1]
     results = last["published"] - first["published"]
     if results <= 0:
         return None
     own_us, kids_us = (own1 - own0) / results * 1e6, (kids1 - kids0) / results * 1e6
-    return {"cpu_us_per_result": round(own_us + kids_us, 1), "runtime_cpu_us_per_result": round(own_us, 1),
-            "delivery_cpu_us_per_result": round(kids_us, 1), "window_results": results,
+    capture_us = (cap1 - cap0) / results * 1e6
+    return {"cpu_us_per_result": round(own_us + kids_us + capture_us, 1), "runtime_cpu_us_per_result": round(own_us, 1),
+            "delivery_cpu_us_per_result": round(kids_us, 1), "capture_cpu_us_per_result": round(capture_us, 1),
+            "window_results": results,
             "window_messages": len(running)}
 
 
@@ -203,6 +216,13 @@ def _cpu_s(pid: int) -> float | None:
         return None
     fields = stat[stat.rindex(")") + 2:].split()  # after the command name, which may hold spaces
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _vm_hwm_mb(pid: int) -> float | None:

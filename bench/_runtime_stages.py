@@ -10,6 +10,11 @@ them, and prints one JSON object:
 - infer: ``model.prepare`` + ``model.infer`` + ``model.decode`` on the decoded frames (cycled),
   with the text and distance a seek clip gives, ``--frames`` times.
 
+- capture through the capture process (``camera.capture: process``): the same loop over a
+  ``ProcessFrameSource``, with the CPU time per frame of this process and of the capture process
+  (``capture_process_*``); and the copy of one frame out of a shared-memory ring slot, the price of
+  handing out frames its holders own (``copy_out_us``, and for a 768x576 frame ``copy_out_us_768x576``).
+
 Each loop reports its wall time per frame (``capture_ms``, ``infer_ms``) and the CPU time of the
 whole process per frame (``capture_cpu_ms``, ``infer_cpu_ms``: every thread, OpenCV's decoder and
 XNNPACK's included), which ``overhead_cpu_us_per_result`` subtracts from the runtime's CPU time.
@@ -22,13 +27,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from edge_sdk.config import ModelConfig
 from edge_sdk.model import FusionModel
+from edge_sdk.pipeline.capture_process import ProcessFrameSource
+from edge_sdk.pipeline.frame_ring import FrameRing
 from edge_sdk.runtime import default_bundle_path
 from edge_sdk.sources import CameraConfig, open_frame_source
 
@@ -62,6 +72,43 @@ def _capture(video: Path, n_frames: int) -> tuple[float, float, list]:
     if count < n_frames // 2:
         raise SystemExit(f"{video}: only {count} frames, expected {n_frames}")
     return elapsed_s / count, elapsed_cpu_s / count, kept
+
+
+def _capture_process(video: Path, n_frames: int) -> dict[str, float]:
+    """The read loop over a capture process: wall and CPU time per frame, here and in the child."""
+    with ProcessFrameSource(CameraConfig(source=f"file://{video}", playback="every_frame")) as source:
+        if source.read() is None:  # the first read opens the decoder and the ring: not timed
+            raise SystemExit(f"{video}: no frames")
+        child_cpu_s = _child_cpu_s(source.pid)
+        count = 0
+        started_s, started_cpu_s = time.perf_counter(), time.process_time()
+        while count < n_frames and source.read() is not None:
+            count += 1
+        elapsed_s, elapsed_cpu_s = time.perf_counter() - started_s, time.process_time() - started_cpu_s
+        child_cpu_s = _child_cpu_s(source.pid) - child_cpu_s
+    return {"capture_process_ms": round(elapsed_s / count * 1000, 4),
+            "capture_process_parent_cpu_ms": round(elapsed_cpu_s / count * 1000, 4),
+            "capture_process_child_cpu_ms": round(child_cpu_s / count * 1000, 4)}
+
+
+def _child_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _copy_out_us(shape: tuple[int, ...], repeats: int = 500) -> float:
+    """Median microseconds of one frame copied out of a ring slot (what ProcessFrameSource does per frame)."""
+    ring = FrameRing.create(2, int(np.prod(shape)))
+    try:
+        ring.view(0, shape)[...] = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+        spans = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            ring.view(0, shape).copy()
+            spans.append(time.perf_counter() - t0)
+    finally:
+        ring.close()
+    return round(statistics.median(spans) * 1e6, 2)
 
 
 def _infer(model: FusionModel, frames: list, n_frames: int) -> tuple[float, float]:
@@ -103,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="model.num_threads; default: the device config's default, which the runs use")
     args = parser.parse_args(argv)
     capture_s, capture_cpu_s, frames = _capture(args.video, args.frames)
+    through_process = _capture_process(args.video, args.frames)
+    copy_out = {"copy_out_us": _copy_out_us(tuple(frames[0].pixels.shape)),
+                "copy_out_us_768x576": _copy_out_us((576, 768, 3))}
     with FusionModel.from_bundle(args.model, num_threads=args.num_threads) as model:
         _infer(model, frames, min(200, args.frames))  # warm-up: XNNPACK packs weights on the first invokes
         infer_s, infer_cpu_s = _infer(model, frames, args.frames)
@@ -113,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         "capture_cpu_ms": round(capture_cpu_s * 1000, 4),  # CPU time of the process per frame
         "infer_cpu_ms": round(infer_cpu_s * 1000, 4),
         **per_call,
+        **through_process,
+        **copy_out,
         "frames": args.frames,
         "frame_shape": list(frames[0].pixels.shape),
     }))

@@ -11,9 +11,11 @@ Prints progress on stderr, a table on stdout, and as its last line one JSON obje
   the stages each pinned to core 0, where nothing can overlap. publish=every is the headline;
   publish=change is reported beside it because the difference is the publishing cost, and
   and each core count is also run with the other ``mqtt.delivery`` (the default ``auto`` picks the
-  delivery process on 2 cores, threads on 1) for the process's gain or cost;
-- ``overhead_cpu_us_per_result``: the CPU time of the whole runtime (its process and the MQTT
-  delivery process) per published result, read from ``/proc`` at each stats message (every
+  delivery process on 2 cores, threads on 1) for the process's gain or cost, and with
+  ``camera.capture: process`` (capture and decode in a process of their own) beside the default
+  capture thread;
+- ``overhead_cpu_us_per_result``: the CPU time of the whole runtime (its process and its children:
+  the MQTT delivery process, the capture process) per published result, read from ``/proc`` at each stats message (every
   ``stats_interval_s``) and taken between the first and the last one of the running pipeline, minus
   the CPU time per frame of capture+decode and preprocess+invoke+decode run alone on the same
   frames and cores (``_runtime_stages.py``): what the pipeline's hand-offs, the result, its payload,
@@ -74,14 +76,16 @@ TARGETS = {"pipeline_efficiency": 0.85, "pipeline_efficiency_1core": 0.85, "late
 
 
 # -- setup ----------------------------------------------------------------------------------------
-def ensure_clip(workdir: Path, seconds: float, seed: int = 1) -> Path:
-    """The seek video (default size) with its .commands/.sensor traces, written once and reused."""
-    video = workdir / f"seek-{seconds:g}s-{FPS:g}fps-seed{seed}.mp4"
+def ensure_clip(workdir: Path, seconds: float, seed: int = 1, size: int | None = None) -> Path:
+    """The seek video (default size, or ``size`` x ``size``) with its .commands/.sensor traces, written once and reused."""
+    video = workdir / f"seek-{seconds:g}s-{FPS:g}fps-seed{seed}{'' if size is None else f'-{size}px'}.mp4"
     traces = [video.with_suffix(".commands.jsonl"), video.with_suffix(".sensor.jsonl")]
     if not (video.exists() and all(p.exists() for p in traces)):
         tqdm.write(f"writing {video} ({seconds:g} s at {FPS:g} fps), once")
         partial = workdir / f"partial-{video.name}"
-        paths = write_clip(partial, SeekClip(seconds=seconds, fps=FPS, seed=seed))
+        clip = SeekClip(seconds=seconds, fps=FPS, seed=seed) if size is None else SeekClip(
+            seconds=seconds, fps=FPS, seed=seed, size=size)
+        paths = write_clip(partial, clip)
         for source, target in ((paths.commands, traces[0]), (paths.sensor, traces[1]),
                                (paths.truth, video.with_suffix(".truth.jsonl")), (paths.video, video)):
             source.replace(target)  # the video last: its presence means the set is complete
@@ -129,7 +133,8 @@ class Bench:
         self.note_load()
         return json.loads(done.stdout.splitlines()[-1])
 
-    def throughput_run(self, publish: str, pin_core: int | None, delivery: str = "auto") -> dict[str, Any]:
+    def throughput_run(self, publish: str, pin_core: int | None, delivery: str = "auto",
+                       capture: str | None = None) -> dict[str, Any]:
         """``edge-sdk run`` over the whole video, every frame; figures from its last stats message."""
         device = self._name(f"throughput-{publish}")
         text, sensor = trace_inputs(self.video)
@@ -137,7 +142,8 @@ class Bench:
         # stats every stats_interval_s: the CPU time between two of them, over the results published
         # between them, is the run's steady-state CPU per result (overhead_cpu_us_per_result)
         config = device_config(self.workdir / f"{device}.json", device=device, text=text, sensor=sensor,
-                               camera={"source": f"file://{self.video}", "playback": "every_frame"},
+                               camera={"source": f"file://{self.video}", "playback": "every_frame",
+                                       **({} if capture is None else {"capture": capture})},
                                pipeline={"publish": publish, "stats_interval_s": self.args.stats_interval_s},
                                mqtt=mqtt)
         stats_topic = f"edge_sdk/{device}/stats"
@@ -173,6 +179,9 @@ class Bench:
             # auto picked the process on 2 cores and threads on 1: the other choice, side by side
             ("every_2core_threads", lambda: self.throughput_run("every", None, delivery="threads")),
             ("every_1core_process", lambda: self.throughput_run("every", 0, delivery="process")),
+            # the default capture is a thread; the capture process beside it, on 2 cores and on 1
+            ("every_2core_capture_process", lambda: self.throughput_run("every", None, capture="process")),
+            ("every_1core_capture_process", lambda: self.throughput_run("every", 0, capture="process")),
         ]
         with tqdm(total=self.args.rounds * len(steps), desc="throughput (interleaved rounds)", unit="run") as bar:
             for _ in range(self.args.rounds):
@@ -368,6 +377,7 @@ def summarise_throughput(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         return statistics.median(values)
 
     eff, eff_change, eff_1core, bottlenecks = [], [], [], []
+    eff_capture_process, eff_1core_capture_process = [], []
     for figures in rounds:
         alone = figures["stages_2core"]
         rates = {"capture": 1000.0 / alone["capture_ms"], "preprocess+invoke": 1000.0 / alone["infer_ms"]}
@@ -378,6 +388,8 @@ def summarise_throughput(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         pinned = figures["stages_1core"]
         back_to_back_per_s = 1000.0 / (pinned["capture_ms"] + pinned["infer_ms"])
         eff_1core.append(figures["every_1core"]["results_per_s"] / back_to_back_per_s)
+        eff_capture_process.append(figures["every_2core_capture_process"]["results_per_s"] / rates[bottleneck])
+        eff_1core_capture_process.append(figures["every_1core_capture_process"]["results_per_s"] / back_to_back_per_s)
     last = rounds[-1]
     return {
         **summarise_overhead(rounds),
@@ -395,6 +407,20 @@ def summarise_throughput(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                                                for r in rounds]), 3),
         "delivery_process_speedup_1core": round(med([r["every_1core_process"]["results_per_s"]
                                                      / r["every_1core"]["results_per_s"] for r in rounds]), 3),
+        # camera.capture: process against the default (a capture thread), per round
+        "pipeline_efficiency_capture_process": round(med(eff_capture_process), 3),
+        "pipeline_efficiency_1core_capture_process": round(med(eff_1core_capture_process), 3),
+        "results_per_s_capture_process": round(med([r["every_2core_capture_process"]["results_per_s"]
+                                                    for r in rounds]), 1),
+        "results_per_s_1core_capture_process": round(med([r["every_1core_capture_process"]["results_per_s"]
+                                                          for r in rounds]), 1),
+        "capture_process_speedup": round(med([r["every_2core_capture_process"]["results_per_s"]
+                                              / r["every_2core"]["results_per_s"] for r in rounds]), 3),
+        "capture_process_speedup_1core": round(med([r["every_1core_capture_process"]["results_per_s"]
+                                                    / r["every_1core"]["results_per_s"] for r in rounds]), 3),
+        "capture_process_speedup_by_round": [round(r["every_2core_capture_process"]["results_per_s"]
+                                                   / r["every_2core"]["results_per_s"], 3) for r in rounds],
+        "run_stages_every_2core_capture_process": last["every_2core_capture_process"]["stages"],
         "invoke_per_s": round(med([1000.0 / r["stages_2core"]["invoke_p50_ms"] for r in rounds]), 1),
         "capture_alone_per_s": round(med([1000.0 / r["stages_2core"]["capture_ms"] for r in rounds]), 1),
         "infer_alone_per_s": round(med([1000.0 / r["stages_2core"]["infer_ms"] for r in rounds]), 1),
@@ -416,7 +442,9 @@ def summarise_throughput(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 # (figure suffix, run, stages alone run on the same cores)
 _OVERHEAD_RUNS = (("", "every_2core", "stages_2core"), ("_1core", "every_1core", "stages_1core"),
                   ("_threads", "every_2core_threads", "stages_2core"),
-                  ("_1core_process", "every_1core_process", "stages_1core"))
+                  ("_1core_process", "every_1core_process", "stages_1core"),
+                  ("_capture_process", "every_2core_capture_process", "stages_2core"),
+                  ("_1core_capture_process", "every_1core_capture_process", "stages_1core"))
 
 
 def summarise_overhead(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -426,7 +454,7 @@ def summarise_overhead(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     stats messages."""
     out: dict[str, Any] = {}
     for suffix, run, alone in _OVERHEAD_RUNS:
-        overheads, totals, runtime, delivery = [], [], [], []
+        overheads, totals, runtime, delivery, capture = [], [], [], [], []
         for figures in rounds:
             cpu, stages = figures[run].get("cpu"), figures[alone]
             if cpu is None or "capture_cpu_ms" not in stages:
@@ -436,6 +464,7 @@ def summarise_overhead(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             totals.append(cpu["cpu_us_per_result"])
             runtime.append(cpu["runtime_cpu_us_per_result"])
             delivery.append(cpu["delivery_cpu_us_per_result"])
+            capture.append(cpu["capture_cpu_us_per_result"])
 
         def med(values: list[float]) -> float | None:
             return round(statistics.median(values), 1) if values else None
@@ -444,6 +473,7 @@ def summarise_overhead(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         out[f"cpu_us_per_result{suffix}"] = med(totals)
         out[f"runtime_cpu_us_per_result{suffix}"] = med(runtime)
         out[f"delivery_cpu_us_per_result{suffix}"] = med(delivery)
+        out[f"capture_cpu_us_per_result{suffix}"] = med(capture)
         if not suffix:
             out["overhead_cpu_us_by_round"] = [round(x, 1) for x in overheads]
     for cores in ("2core", "1core"):
@@ -472,24 +502,33 @@ def print_table(figures: dict[str, Any]) -> None:
         ("both back to back on 1 core, /s", figures["back_to_back_1core_per_s"], ""),
         ("invoke alone (1 / p50), /s", figures["invoke_per_s"], ""),
         ("bottleneck stage", figures["bottleneck_stage"], ""),
-        ("CPU us/result: run (runtime + delivery)",
+        ("  capture process speed-up (2 / 1 core)",
+         f"{figures['capture_process_speedup']} / {figures['capture_process_speedup_1core']}", ""),
+        ("  capture process: 2c / 1c",
+         f"{figures['results_per_s_capture_process']} / {figures['results_per_s_1core_capture_process']}", ""),
+        ("CPU us/result: run (runtime + children)",
          (f"{figures['cpu_us_per_result']} ({figures['runtime_cpu_us_per_result']} + "
-          f"{figures['delivery_cpu_us_per_result']})"), ""),
+          f"{figures['delivery_cpu_us_per_result']}, capture {figures['capture_cpu_us_per_result']})"), ""),
         ("CPU us/frame: stages alone (2 / 1 core)",
          f"{figures['stages_alone_cpu_us_per_frame_2core']} / {figures['stages_alone_cpu_us_per_frame_1core']}", ""),
         ("overhead_cpu_us_per_result (every, 2c)", figures["overhead_cpu_us_per_result"], "<= 150"),
         ("  overhead: 1 core / threads 2c / process 1c",
          (f"{figures['overhead_cpu_us_per_result_1core']} / {figures['overhead_cpu_us_per_result_threads']} / "
           f"{figures['overhead_cpu_us_per_result_1core_process']}"), ""),
+        ("  overhead: capture process 2c / 1c",
+         (f"{figures['overhead_cpu_us_per_result_capture_process']} / "
+          f"{figures['overhead_cpu_us_per_result_1core_capture_process']}"), ""),
         ("pipeline_efficiency (every)", figures["pipeline_efficiency"], ">= 0.85"),
         ("pipeline_efficiency (change)", figures["pipeline_efficiency_change"], ""),
         ("pipeline_efficiency_1core", figures["pipeline_efficiency_1core"], ">= 0.85"),
+        ("  capture process 2c / 1c",
+         f"{figures['pipeline_efficiency_capture_process']} / {figures['pipeline_efficiency_1core_capture_process']}", ""),
         ("dispatch drops (every, 2 / 1 core)",
          f"{figures['dispatch_drops_every_2core']} / {figures['dispatch_drops_every_1core']}", "0"),
         ("latency p50 / p99 ms (realtime)", f"{figures['latency_p50_ms']} / {figures['latency_p99_ms']}", ""),
         ("latency excess over invoke p50, ms", figures["latency_excess_p50_ms"], "<= 5"),
         ("peak RSS of edge-sdk run, MB", (f"{figures['rss_mb']} ({figures['rss_runtime_mb']} + "
-                                          f"{figures['rss_delivery_mb']} delivery)"), "<= 150"),
+                                          f"{figures['rss_delivery_mb']} children)"), "<= 150"),
         ("RSS of 'import tensorflow', MB", figures["tf_rss_mb"], ""),
         ("first result after start, s", figures["first_result_s"], "<= 2"),
         ("outage: sent / received", f"{figures['outage_sent']} / {figures['outage_received']}", "equal"),
@@ -521,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small version for the smoke test (about a minute)")
     parser.add_argument("--rounds", type=int, help="interleaved throughput rounds (default 3; quick 1)")
     parser.add_argument("--workdir", type=Path, default=REPO / "work" / "bench-runtime")
+    parser.add_argument("--clip-size", type=int, help="the seek video's frame size in pixels (default: the clip's, "
+                        "192); larger frames cost more to decode and copy, e.g. 640 for camera.capture's comparison")
     args = parser.parse_args(argv)
     quick = args.quick
     # A 4-minute clip is 3600 frames: a few seconds per every_frame run at the rates seen here.
@@ -540,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = workdir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     run_dir.mkdir()
     load_at_start = os.getloadavg()
-    video = ensure_clip(workdir, args.video_s)
+    video = ensure_clip(workdir, args.video_s, size=args.clip_size)
     figures: dict[str, Any] = {}
     with MosquittoBroker(run_dir / "mosquitto", persistence=True) as broker:
         bench = Bench(args, run_dir, broker, video)
@@ -559,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["load_avg_1min"] = [round(x, 2) for x in bench.loads]
     figures["load_avg_at_start"] = [round(x, 2) for x in load_at_start]
     figures["cpu_count"] = os.cpu_count()
-    figures["video"] = {"path": str(video), "seconds": args.video_s, "fps": FPS}
+    figures["video"] = {"path": str(video), "seconds": args.video_s, "fps": FPS, "size": args.clip_size}
     figures["model"] = str(default_bundle_path())
     figures["quick"] = quick
     figures["bench_s"] = round(time.perf_counter() - started_s, 1)

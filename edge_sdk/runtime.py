@@ -85,6 +85,13 @@ class Runtime:
             # its interpreter starts while the model loads; configured in _start_publisher
             self._delivery_child = PublisherProcess.spawn()
             self._stack.callback(self._close_unused_child)
+        capture_child = None
+        if config.camera.capture_in_process:
+            from edge_sdk.pipeline.capture_process import CaptureChild
+
+            # the capture process imports OpenCV while the model loads; it opens the source below
+            capture_child = CaptureChild.spawn()
+            self._stack.callback(capture_child.close)  # idempotent: the source closes it first
         model_path = config.model.path or default_bundle_path()  # a file, or a shipped bundle's name
 
         def load(path: str | Path) -> FusionModel:
@@ -120,9 +127,10 @@ class Runtime:
             model = load(model_path)
         self._stack.callback(model.close)
         check_inputs_have_sources(model.manifest, config, model.signature)
-        from edge_sdk.sources import open_frame_source, open_sensor_source, open_text_source
+        from edge_sdk.pipeline.capture_process import open_capture_source
+        from edge_sdk.sources import open_sensor_source, open_text_source
 
-        frames = open_frame_source(config.camera)
+        frames = open_capture_source(config.camera, child=capture_child)
         self._stack.callback(frames.close)
         # every_frame: replays follow the video's clock; realtime: the wall's, from the first frame (a stream
         # that takes seconds to open must not start the traces early); text and sensor traces share it

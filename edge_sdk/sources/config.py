@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -59,6 +61,12 @@ class CameraConfig:
                 "camera-sized video (frame threading adds a frame of delay per thread and its hand-offs cost more "
                 "than they save below about 720p); 0: FFmpeg picks one per core, for large high-bitrate files"})
     name: str | None = field(default=None, metadata={"help": "source name in frames and stats (default: the scheme)"})
+    capture: Literal["auto", "thread", "process"] = field(default="thread", metadata={
+        "help": "edge-sdk run: read and decode on a thread of the runtime process, or in a child process that "
+                "decodes into shared memory (its own interpreter lock; frames are copied out, so they are the same "
+                "either way); auto: the process when the runtime may use two or more CPUs (Linux). Measured on "
+                "2 cores (docs/benchmarks.md): 0.7-1.9x the results/s for 640x640 video, 0.55-1.2x for "
+                "192x192, and about 75 MB more memory; hence the thread by default"})
 
     def __post_init__(self) -> None:
         if not self.source.strip():
@@ -80,6 +88,15 @@ class CameraConfig:
     @property
     def mode(self) -> RunningMode:
         return RunningMode(self.playback)
+
+    @property
+    def capture_in_process(self) -> bool:
+        """Whether ``capture`` means a capture process here (``auto``: two or more usable CPUs, as ``mqtt.delivery``)."""
+        if self.capture != "auto":
+            return self.capture == "process"
+        if not sys.platform.startswith("linux"):  # the capture process's SOCK_SEQPACKET socket pair is Linux's
+            return False
+        return len(os.sched_getaffinity(0)) >= 2
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "camera") -> CameraConfig:

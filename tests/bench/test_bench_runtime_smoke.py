@@ -24,6 +24,7 @@ REQUIRED_KEYS = {
     "latency_p50_ms", "latency_p99_ms", "latency_excess_p50_ms", "rss_mb", "first_result_s", "tf_rss_mb",
     "outage_sent", "outage_received", "crash_sent", "crash_received", "outbox_qos1_ratio",
     "overhead_cpu_us_per_result", "cpu_us_per_result", "stages_alone_cpu_us_per_frame_2core",
+    "capture_process_speedup", "pipeline_efficiency_capture_process", "overhead_cpu_us_per_result_capture_process",
 }
 
 
