@@ -259,7 +259,7 @@ def hard_negative_batches(text_vectors: np.ndarray, data: PairData, rng: np.rand
             used[members] = True
             groups.append(chunk[members])
     singles = list(order[grouped_n:])
-    rng.shuffle(groups)  # type: ignore[arg-type]
+    rng.shuffle(groups)
     batches: list[np.ndarray] = []
     hard_per_batch = int(batch_size * fraction)
     g, s = 0, 0
