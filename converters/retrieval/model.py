@@ -34,7 +34,6 @@ class DualEncoderSpec:
     embedding_dim: int = 32
     rnn: Literal["lstm", "gru"] = "lstm"
     rnn_units: int = 128
-    bidirectional: bool = field(default=False, metadata={"help": "text RNN reads both ways (units per direction)"})
     text_hidden: int = 256
     dropout: float = field(default=0.1, metadata={"help": "before each tower's hidden layer, in training"})
     initial_temperature: float = 0.07
@@ -92,12 +91,7 @@ def build_text_tower(spec: DualEncoderSpec, vocab_size: int, max_length: int, ba
     text = keras.Input((max_length,), batch_size=batch_size, name="text", dtype="int32")
     x = layers.Embedding(vocab_size, spec.embedding_dim, name="embedding")(text)
     rnn = layers.LSTM if spec.rnn == "lstm" else layers.GRU
-    if spec.bidirectional:
-        # The last word of "... and a large red square on the left" is far from the first shape's
-        # words; a backward pass ends next to them, so both shapes reach the projection.
-        x = layers.Bidirectional(rnn(spec.rnn_units, unroll=unroll), name=spec.rnn)(x)
-    else:
-        x = rnn(spec.rnn_units, unroll=unroll, name=spec.rnn)(x)
+    x = rnn(spec.rnn_units, unroll=unroll, name=spec.rnn)(x)
     x = layers.Dropout(spec.dropout, name="text_dropout")(x)
     x = layers.Dense(spec.text_hidden, activation="relu", name="text_hidden")(x)
     x = layers.Dense(spec.dim, name="text_projection")(x)
