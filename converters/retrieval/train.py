@@ -8,7 +8,9 @@ one text (a scene with a full and a partial caption; two scenes with the same de
 the targets are soft: uniform over every pair with the same image or the same text, never a
 correct answer counted as a wrong one. Seeded; early stopping on validation text-to-image
 recall@1 (the mean of text-to-image and image-to-text) with the best epoch's weights restored; a
-progress bar per batch.
+progress bar per batch. With ``hard_negative_group`` set, from the second epoch on part of each
+batch comes in groups of pairs whose texts the current text tower puts nearest
+(:func:`hard_negative_batches`): the near misses a random batch seldom holds.
 """
 
 from __future__ import annotations
