@@ -111,11 +111,11 @@ def test_cli_trains_from_a_manifest_with_other_names(captions: Path, tmp_path: P
 
     manifest = _renamed(captions, tmp_path, ".jsonl")
     code = main(["train-retrieval", "--manifest", str(manifest), "--image-column", "photo", "--text-column",
-                 "description", "--out", str(tmp_path / "out"), "--tiny", "--epochs", "1", "--dim", "64",
-                 "--batch-size", "32"])
+                 "description", "--out", str(tmp_path / "out"), "--tiny", "--epochs", "2", "--dim", "64",
+                 "--batch-size", "32", "--hard-negatives", "4"])  # epoch 2 draws groups of nearest texts
     assert code == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(printed["bundles"]) == {"float32"} and printed["embed_dim"] == 64
+    assert set(printed["bundles"]) == {"float32"} and printed["embed_dim"] == 64 and printed["epochs_run"] == 2
     assert Path(printed["bundles"]["float32"]).is_file() and (tmp_path / "out" / "keras" / "image_tower.keras").is_file()
 
 
@@ -124,7 +124,7 @@ def test_hard_negative_batches_group_nearest_texts_of_other_images() -> None:
     from converters.retrieval.train import hard_negative_batches
 
     # 64 pairs on 16 directions of a circle (4 texts per direction, on 4 images): a pair's nearest
-    # texts of another text and another image are its neighbouring directions.
+    # texts of another text and another image are the other three of its direction.
     n, batch_size, group = 64, 16, 4
     angle = np.repeat(np.arange(16), 4) * (2 * np.pi / 16) + np.tile(np.arange(4), 16) * 0.01
     vectors = np.stack([np.cos(angle), np.sin(angle)], axis=1)
