@@ -60,6 +60,7 @@ class BenchSize:
     seed: int = 0
     separated_sizes: bool = True  # caption radii clear of the small/large cut (part of the cache key)
     tower: str = "wide"  # image tower stem 32, blocks 48/64/96, squeeze 24 (r1 0.892 vs 0.877); or "default"
+    hard_negative_group: int = 4  # half of each batch in groups of 4 nearest texts (0: random batches)
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -79,7 +80,8 @@ def trained_bundles(size: BenchSize = BenchSize(), workdir: Path = DEFAULT_WORKD
             write_caption_dataset(data, size.scenes, seed=size.seed, image_size=size.image_size,
                                   separated_sizes=size.separated_sizes)
         run = train_dual_encoder(manifest, "image", "caption", spec=_spec(size),
-                                 config=RetrievalTrainConfig(epochs=size.epochs, seed=size.seed),
+                                 config=RetrievalTrainConfig(epochs=size.epochs, seed=size.seed,
+                                                             hard_negative_group=size.hard_negative_group),
                                  val_fraction=0.05, test_fraction=0.05, progress=progress)
         export_dual_encoder(run, out, int8=True)
         report = json.loads(report_path.read_text())
@@ -168,18 +170,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=BenchSize.scenes, help="training scenes (each: full + partial)")
     parser.add_argument("--size", type=int, default=BenchSize.image_size, help="image size in pixels")
     parser.add_argument("--epochs", type=int, default=BenchSize.epochs, help="epochs at most (early stopping)")
-    parser.add_argument("--dims", default="64,128", help="embedding sizes to train; the first gives the JSON")
+    parser.add_argument("--dims", default="64", help="embedding sizes to train (e.g. 64,128); the first gives the JSON")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--continuous-sizes", action="store_true",
                         help="caption the classifier's world (radii through the small/large cut), as before issue 11's fix")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--tower", choices=("default", "wide"), default="wide",
                         help="image tower: the spec's default, or wide (stem 32, blocks 48/64/96, squeeze 24)")
+    parser.add_argument("--hard-negative-group", type=int, default=BenchSize.hard_negative_group,
+                        help="pairs per group of nearest texts in half of each batch (0: random batches only)")
     args = parser.parse_args(argv)
     load_at_start = os.getloadavg()
     rows, results = [], {}
     for dim in [int(d) for d in args.dims.split(",") if d.strip()]:
-        size = BenchSize(args.scenes, args.size, args.epochs, dim, args.seed, not args.continuous_sizes, args.tower)
+        size = BenchSize(args.scenes, args.size, args.epochs, dim, args.seed, not args.continuous_sizes, args.tower,
+                         args.hard_negative_group)
         started = time.perf_counter()
         bundles = trained_bundles(size, args.workdir, progress=sys.stderr.isatty())
         train = bundles["report"]["train"]

@@ -27,6 +27,9 @@ def add_retrieval_commands(sub: Any) -> None:
     train.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate; default %(default)s")
     train.add_argument("--patience", type=int, default=5,
                        help="epochs without a validation recall@1 gain before stopping; default %(default)s")
+    train.add_argument("--hard-negatives", type=int, default=0, metavar="GROUP",
+                       help="put half of each batch in groups of GROUP pairs with the nearest texts (e.g. 4); "
+                            "default %(default)s: random batches")
     train.add_argument("--image-size", type=int, help="square input size in pixels (default: the first image's size)")
     train.add_argument("--max-text-length", type=int, help="words per text at most (default: the longest)")
     train.add_argument("--drop-bad-rows", action="store_true", help="drop rows with empty text or a missing image")
@@ -46,7 +49,8 @@ def _cmd_train_retrieval(args: argparse.Namespace) -> int:
 
     spec = dataclasses.replace(DualEncoderSpec.tiny() if args.tiny else DualEncoderSpec(), dim=args.dim)
     config = RetrievalTrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                                  patience=args.patience, seed=args.seed)
+                                  patience=args.patience, seed=args.seed,
+                                  hard_negative_group=args.hard_negatives)
     size = (args.image_size, args.image_size) if args.image_size else None
     policy = CleaningPolicy.uniform("drop") if args.drop_bad_rows else None
     run = train_dual_encoder(args.manifest, args.image_column, args.text_column, spec=spec, config=config,

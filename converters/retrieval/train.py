@@ -8,7 +8,9 @@ one text (a scene with a full and a partial caption; two scenes with the same de
 the targets are soft: uniform over every pair with the same image or the same text, never a
 correct answer counted as a wrong one. Seeded; early stopping on validation text-to-image
 recall@1 (the mean of text-to-image and image-to-text) with the best epoch's weights restored; a
-progress bar per batch.
+progress bar per batch. With ``hard_negative_group`` set, from the second epoch on part of each
+batch comes in groups of pairs whose texts the current text tower puts nearest
+(:func:`hard_negative_batches`): the near misses a random batch seldom holds.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class RetrievalTrainConfig:
     warmup_epochs: int = 1
     patience: int = field(default=5, metadata={"help": "epochs without val recall@1 gain before stopping"})
     target_recall: float = field(default=1.01, metadata={"help": "stop once val recall@1 (t2i, i2t mean) reaches this"})
+    hard_negative_group: int = field(default=0, metadata={
+        "help": "pairs per group of nearest texts put in one batch (0: random batches only)"})
+    hard_negative_fraction: float = field(default=0.5, metadata={"help": "share of each batch made of such groups"})
     seed: int = 0
     threads: int = 0  # 0 = TensorFlow's default
 
@@ -52,6 +57,10 @@ class RetrievalTrainConfig:
             raise SpecError(f"epochs must be >= 1, batch_size >= 2 (a contrastive batch needs negatives) and "
                             f"learning_rate > 0. Got: epochs={self.epochs}, batch_size={self.batch_size}, "
                             f"learning_rate={self.learning_rate}")
+        if self.hard_negative_group < 0 or self.hard_negative_group > self.batch_size or \
+                not 0.0 <= self.hard_negative_fraction <= 1.0:
+            raise SpecError(f"hard_negative_group must be in [0, batch_size] and hard_negative_fraction in [0, 1]. "
+                            f"Got: {self.hard_negative_group}, {self.hard_negative_fraction}")
 
 
 @dataclass
@@ -167,10 +176,14 @@ def train_towers(spec: DualEncoderSpec, preprocessing: Preprocessing, train: Pai
     try:
         for epoch in range(1, config.epochs + 1):
             epoch_start = time.perf_counter()
-            order = rng.permutation(len(train))
+            if config.hard_negative_group > 1 and epoch > 1:  # epoch 1's random text tower groups nothing
+                batches = hard_negative_batches(_pair_text_vectors(trained, train), train, rng, batch_size,
+                                                config.hard_negative_group, config.hard_negative_fraction)
+            else:
+                order = rng.permutation(len(train))
+                batches = [order[step * batch_size:(step + 1) * batch_size] for step in range(steps_per_epoch)]
             losses = []
-            for step in range(steps_per_epoch):
-                batch = order[step * batch_size:(step + 1) * batch_size]
+            for batch in batches:
                 losses.append(float(train_step(train.images[train.image_ids[batch]], train.tokens[batch],
                                                train.image_ids[batch], train.text_ids[batch])))
                 if bar is not None:
@@ -216,6 +229,65 @@ def validation_recall(trained: TrainedDualEncoder, data: PairData, ks: tuple[int
     t2i = recall_at_k(text_vectors, image_vectors, relevant, ks)
     i2t = recall_at_k(image_vectors, text_vectors, relevant.T, ks)
     return {**{f"t2i_r{k}": v for k, v in t2i.items()}, **{f"i2t_r{k}": v for k, v in i2t.items()}}
+
+
+def hard_negative_batches(text_vectors: np.ndarray, data: PairData, rng: np.random.Generator, batch_size: int,
+                          group: int, fraction: float, pool: int = 2048) -> list[np.ndarray]:
+    """Batches of ``batch_size`` pair positions in which ``fraction`` of the pairs come in groups of
+    ``group`` whose texts are nearest neighbours (of another text and another image), the rest at
+    random. Random pairs of a large world rarely differ in one word, so a random batch seldom asks
+    the towers to tell "a green circle" from "a green square" in the same scene; a group does.
+    Neighbours are sought within random pools of ``pool`` pairs (cost linear in the data)."""
+    n = len(data)
+    order = rng.permutation(n)
+    grouped_n = int(n * fraction)
+    groups: list[np.ndarray] = []
+    for start in range(0, grouped_n, pool):
+        chunk = order[start:min(start + pool, grouped_n)]
+        sim = text_vectors[chunk] @ text_vectors[chunk].T
+        other = (data.text_ids[chunk][:, None] != data.text_ids[chunk][None, :]) & \
+            (data.image_ids[chunk][:, None] != data.image_ids[chunk][None, :])
+        sim = np.where(other, sim, -np.inf)
+        near = min(4 * group, len(chunk))
+        ranked = np.argpartition(-sim, near - 1, axis=1)[:, :near]
+        ranked = np.take_along_axis(ranked, np.argsort(-np.take_along_axis(sim, ranked, axis=1), axis=1), axis=1)
+        allowed = np.isfinite(np.take_along_axis(sim, ranked, axis=1)).tolist()
+        used = np.zeros(len(chunk), bool)
+        for anchor, (row, ok) in enumerate(zip(ranked.tolist(), allowed, strict=True)):
+            if used[anchor]:
+                continue
+            mates = [j for j, fine in zip(row, ok, strict=True) if fine and not used[j]]
+            members = [anchor, *mates[:group - 1]]
+            used[members] = True
+            groups.append(chunk[members])
+    singles = list(order[grouped_n:])
+    rng.shuffle(groups)
+    batches: list[np.ndarray] = []
+    hard_per_batch = int(batch_size * fraction)
+    g, s = 0, 0
+    while True:
+        batch: list[int] = []
+        while g < len(groups) and len(batch) + len(groups[g]) <= hard_per_batch:
+            batch.extend(int(i) for i in groups[g])
+            g += 1
+        take = batch_size - len(batch)
+        batch.extend(int(i) for i in singles[s:s + take])
+        s += take
+        while len(batch) < batch_size and g < len(groups):  # singles ran out: fill with groups
+            batch.extend(int(i) for i in groups[g][:batch_size - len(batch)])
+            g += 1
+        if len(batch) < batch_size:
+            break  # full batches only, as in random order
+        batches.append(np.array(batch))
+    return batches
+
+
+def _pair_text_vectors(trained: TrainedDualEncoder, data: PairData) -> np.ndarray:
+    """The current text tower's vector of each pair's text (each distinct text embedded once)."""
+    text_ids, first = np.unique(data.text_ids, return_index=True)
+    vectors = trained.embed_tokens(data.tokens[first])
+    where = np.searchsorted(text_ids, data.text_ids)
+    return vectors[where]
 
 
 def _batched(model: Any, values: np.ndarray, batch_size: int, dim: int) -> np.ndarray:

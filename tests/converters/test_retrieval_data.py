@@ -111,9 +111,36 @@ def test_cli_trains_from_a_manifest_with_other_names(captions: Path, tmp_path: P
 
     manifest = _renamed(captions, tmp_path, ".jsonl")
     code = main(["train-retrieval", "--manifest", str(manifest), "--image-column", "photo", "--text-column",
-                 "description", "--out", str(tmp_path / "out"), "--tiny", "--epochs", "1", "--dim", "64",
-                 "--batch-size", "32"])
+                 "description", "--out", str(tmp_path / "out"), "--tiny", "--epochs", "2", "--dim", "64",
+                 "--batch-size", "32", "--hard-negatives", "4"])  # epoch 2 draws groups of nearest texts
     assert code == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(printed["bundles"]) == {"float32"} and printed["embed_dim"] == 64
+    assert set(printed["bundles"]) == {"float32"} and printed["embed_dim"] == 64 and printed["epochs_run"] == 2
     assert Path(printed["bundles"]["float32"]).is_file() and (tmp_path / "out" / "keras" / "image_tower.keras").is_file()
+
+
+def test_hard_negative_batches_group_nearest_texts_of_other_images() -> None:
+    from converters.retrieval.data import PairData
+    from converters.retrieval.train import hard_negative_batches
+
+    # 64 pairs on 16 directions of a circle (4 texts per direction, on 4 images): a pair's nearest
+    # texts of another text and another image are the other three of its direction.
+    n, batch_size, group = 64, 16, 4
+    angle = np.repeat(np.arange(16), 4) * (2 * np.pi / 16) + np.tile(np.arange(4), 16) * 0.01
+    vectors = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    data = PairData(np.zeros((n, 2, 2, 3), np.uint8), np.zeros((n, 3), np.int32), np.arange(n) % 32, np.arange(n))
+    for fraction in (0.5, 1.0):
+        batches = hard_negative_batches(vectors, data, np.random.default_rng(0), batch_size, group, fraction, pool=64)
+        assert len(batches) == n // batch_size and all(len(b) == batch_size for b in batches)
+        flat = np.concatenate(batches)
+        assert len(set(flat.tolist())) == len(flat)  # no pair twice in an epoch
+    # all grouped: each group is one direction's four pairs (the nearest), on four images
+    for batch in batches:
+        for start in range(0, batch_size, group):
+            members = batch[start:start + group]
+            assert len(set((members // 4).tolist())) == 1, members
+            assert len(set(data.image_ids[members].tolist())) == group
+    with pytest.raises(SpecError, match="hard_negative_group"):
+        from converters.retrieval.train import RetrievalTrainConfig
+
+        RetrievalTrainConfig(batch_size=8, hard_negative_group=9)
