@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ from edge_sdk.preprocess.geometry import FrameTransform
 from edge_sdk.preprocess.image import PIXEL_RAMP, ColorOrder
 from edge_sdk.tasks.base import TaskResult, make_decoder
 
-__all__ = ["FusionModel", "Model", "Prediction"]
+__all__ = ["FusionModel", "Model", "Prediction", "PreparedImage"]
 
 _log = logging.getLogger(__name__)
 
@@ -60,6 +61,17 @@ class Prediction:
     scores: Mapping[str, float]
     outputs: Mapping[str, np.ndarray]
     result: TaskResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedImage:
+    """An image input made ahead of :meth:`FusionModel.prepare`: the tensor (batch of 1), where its pixels
+    came from (for decode), the model that made it, and how long that took."""
+
+    tensor: np.ndarray
+    to_source: FrameTransform
+    model: FusionModel
+    ms: float
 
 
 class FusionModel:
@@ -128,10 +140,12 @@ class FusionModel:
         sensor: Mapping[str, float] | None = None,
         color_order: ColorOrder = "BGR",
         tensors_in: Mapping[str, Any] | None = None,
+        prepared: PreparedImage | None = None,
     ) -> dict[str, np.ndarray]:
         """Raw inputs to interpreter-ready tensors keyed by input name (batch dimension added).
 
-        ``tensors_in`` holds the values of ``tensor`` role inputs by input name.
+        ``tensors_in`` holds the values of ``tensor`` role inputs by input name. ``prepared``: the image
+        input made ahead by :meth:`prepare_image` of this model (one of another model is ignored).
         """
         tensors: dict[str, np.ndarray] = {}
         for spec in self._tensor_inputs:
@@ -142,9 +156,12 @@ class FusionModel:
             tensors[spec.name] = self._quantize(spec, prepare_tensor(tensors_in[spec.name], pre, spec.shape,
                                                                      spec.name)[0])
         if self._image_input is not None:
-            if image is None:
+            if prepared is not None and prepared.model is self:
+                tensors[self._image_input.name], self._to_source = prepared.tensor, prepared.to_source
+            elif image is None:
                 raise InputError("this model needs an image input. Got: none")
-            tensors[self._image_input.name] = self._prepare_image(image, color_order)
+            else:
+                tensors[self._image_input.name] = self._prepare_image(image, color_order)
         if self._text_input is not None:
             if text is None:
                 raise InputError("this model needs a text input. Got: none")
@@ -156,6 +173,16 @@ class FusionModel:
             sensor_spec: SensorSpec = self._sensor_input.preprocess  # type: ignore[assignment]
             tensors[self._sensor_input.name] = self._quantize(self._sensor_input, scale_sensor(sensor, sensor_spec))
         return tensors
+
+    def prepare_image(self, image: np.ndarray, color_order: ColorOrder = "BGR") -> PreparedImage:
+        """The image input alone, for :meth:`prepare` to take later; safe on another thread than the one
+        that prepares, invokes and decodes (the pipeline's capture thread makes it while the worker
+        invokes the previous frame). Raises :class:`InputError` for a model without an image input."""
+        if self._image_input is None:
+            raise InputError("this model has no image input")
+        started_s = time.perf_counter()
+        tensor, to_source = self._image_tensor(image, color_order)
+        return PreparedImage(tensor, to_source, self, (time.perf_counter() - started_s) * 1000.0)
 
     def infer(self, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Invoke and dequantize: float outputs keyed by name, batch dimension removed."""
@@ -237,23 +264,29 @@ class FusionModel:
 
     # -- helpers --------------------------------------------------------------------------------
     def _prepare_image(self, image: np.ndarray, color_order: ColorOrder) -> np.ndarray:
+        tensor, self._to_source = self._image_tensor(image, color_order)
+        return tensor
+
+    def _image_tensor(self, image: np.ndarray, color_order: ColorOrder) -> tuple[np.ndarray, FrameTransform]:
+        """The image input's tensor and where its pixels came from; changes no state a decode reads, so
+        another thread may call it (:meth:`prepare_image`)."""
         spec_in = self._image_input
         assert spec_in is not None
         spec: ImageSpec = spec_in.preprocess  # type: ignore[assignment]
-        pixels, self._to_source = prepare_image_with_transform(image, spec, color_order)
+        pixels, to_source = prepare_image_with_transform(image, spec, color_order)
         binding = self.backend.inputs[spec_in.name]
         # Fast paths: camera bytes go in untouched when the model takes them at scale 1.
         if spec.is_identity_normalization and binding.scale == 1.0:
             if binding.dtype == np.uint8 and binding.zero_point == 0:
-                return pixels[None]
+                return pixels[None], to_source
             if binding.dtype == np.int8 and binding.zero_point == -128:
-                return (pixels ^ np.uint8(0x80)).view(np.int8)[None]
+                return (pixels ^ np.uint8(0x80)).view(np.int8)[None], to_source
         table = self._input_table
-        if table is None:
+        if table is None:  # two threads may both build it: the same table, once each
             table = self._input_table = self._build_input_table(spec_in, spec)
         if isinstance(table, np.ndarray) and pixels.flags.c_contiguous and pixels.ndim == 3 and pixels.shape[2] == 3:
-            return _cv2_lut(pixels, table)[None]
-        return self._quantize(spec_in, normalize_image(pixels, spec))
+            return _cv2_lut(pixels, table)[None], to_source
+        return self._quantize(spec_in, normalize_image(pixels, spec)), to_source
 
     def _build_input_table(self, spec_in: InputSpec, spec: ImageSpec) -> np.ndarray | bool:
         """Normalisation and quantization of each uint8 value per channel, as one (1, 256, 3) table:

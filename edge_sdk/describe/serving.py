@@ -25,7 +25,7 @@ import numpy as np
 from edge_sdk.bundle import Bundle, read_bundle
 from edge_sdk.errors import BundleError, InputError
 from edge_sdk.generator import GeneratedText, Generator, generate_signature
-from edge_sdk.model import FusionModel, Prediction
+from edge_sdk.model import FusionModel, Prediction, PreparedImage
 from edge_sdk.preprocess.image import ColorOrder
 from edge_sdk.tasks.generate import Generation
 
@@ -116,8 +116,9 @@ class GenerateServing(FusionModel):
 
     def prepare(self, image: np.ndarray | None = None, text: str | None = None,
                 sensor: Mapping[str, float] | None = None, color_order: ColorOrder = "BGR",
-                tensors_in: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
-        """Keep the inputs for :meth:`infer` (the encoder preprocesses them there, with the search)."""
+                tensors_in: Mapping[str, Any] | None = None, prepared: PreparedImage | None = None) -> dict[str, np.ndarray]:
+        """Keep the inputs for :meth:`infer` (the encoder preprocesses them there, with the search; nothing
+        is made ahead: ``prepared`` is never given, as the pipeline only prepares for plain models)."""
         if self.generator.needs_image and image is None:
             raise InputError("this generate bundle needs an image input. Got: none")
         if self.generator.needs_text and not (text or "").strip():

@@ -32,21 +32,24 @@ class CaptureThread:
     """
 
     def __init__(self, source: FrameSource, slot: LatestSlot[Frame] | BlockingSlot[Frame],
-                 name: str | None = None, on_first_frame: Callable[[Frame], object] | None = None) -> None:
+                 name: str | None = None, on_first_frame: Callable[[Frame], object] | None = None,
+                 prepare: Callable[[Frame], Frame] | None = None) -> None:
         """``on_first_frame(frame)`` runs on this thread before the first frame is handed on (the replay
-        clock of the traces starts there)."""
+        clock of the traces starts there); ``prepare(frame)`` gives the frame handed on (the model's image
+        input made ahead: :mod:`edge_sdk.pipeline.ahead`)."""
         self.source, self.slot = source, slot
         self.on_first_frame = on_first_frame
+        self.prepare = prepare
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name or f"edge-capture-{source.name}", daemon=True)
 
     @classmethod
-    def for_source(cls, source: FrameSource, capacity: int = 2,
-                   on_first_frame: Callable[[Frame], object] | None = None) -> CaptureThread:
+    def for_source(cls, source: FrameSource, capacity: int = 2, on_first_frame: Callable[[Frame], object] | None = None,
+                   prepare: Callable[[Frame], Frame] | None = None) -> CaptureThread:
         every_frame = source.mode is RunningMode.EVERY_FRAME
         slot: LatestSlot[Frame] | BlockingSlot[Frame] = BlockingSlot(capacity) if every_frame else LatestSlot()
-        return cls(source, slot, on_first_frame=on_first_frame)
+        return cls(source, slot, on_first_frame=on_first_frame, prepare=prepare)
 
     @property
     def name(self) -> str:
@@ -83,6 +86,8 @@ class CaptureThread:
                 if self.on_first_frame is not None:
                     first, self.on_first_frame = self.on_first_frame, None
                     first(frame)
+                if self.prepare is not None:
+                    frame = self.prepare(frame)
                 while not self.slot.put(frame, timeout_s=_PUT_POLL_S):
                     if self._stop.is_set() or self.slot.closed:
                         return

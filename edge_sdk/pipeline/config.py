@@ -28,6 +28,9 @@ class PipelineConfig:
         default=True, metadata={"help": "skip frames whose text or sensor input is missing (counted), instead of failing"}
     )
     max_frames: int = field(default=0, metadata={"help": "stop after this many results; 0: no limit"})
+    prepare_ahead: bool | None = field(default=None, metadata={
+        "help": "make the model's image input on the capture thread, while the worker invokes the frame before "
+                "(same tensor bytes); null: on with two or more usable CPUs"})
 
     def __post_init__(self) -> None:
         if self.max_fps < 0:

@@ -26,6 +26,7 @@ from typing import Any, Self
 from edge_sdk.clock import now_s, to_wall_s, wall_s
 from edge_sdk.errors import InputError, PipelineError, SourceError
 from edge_sdk.model import FusionModel
+from edge_sdk.pipeline.ahead import PrepareAhead, prepare_ahead_enabled, prepare_inputs
 from edge_sdk.pipeline.align import AlignedInputs, Aligner
 from edge_sdk.pipeline.capture import CaptureThread
 from edge_sdk.pipeline.config import PipelineConfig
@@ -93,9 +94,9 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.times = StageTimes(_STAGES)
         self._source = frames
-        # one running mode for the run: the source's (camera.playback)
-        every_frame = frames.mode is RunningMode.EVERY_FRAME
-        self._capture = CaptureThread.for_source(frames, on_first_frame=on_first_frame)
+        every_frame = frames.mode is RunningMode.EVERY_FRAME  # one running mode for the run: camera.playback
+        self._capture = CaptureThread.for_source(frames, on_first_frame=on_first_frame, prepare=(
+            PrepareAhead(self._models) if prepare_ahead_enabled(self.config) else None))
         self._aligner = Aligner(text, sensor, align)
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles
@@ -120,8 +121,7 @@ class Pipeline:
         self.skipped_incomplete = 0
         self.skipped_max_fps = 0  # frames taken but passed over to keep under pipeline.max_fps
         self.last_result: Result | None = None
-        # on the worker, not as a callback: a callback would need the callback thread in every run
-        self.first_result_at_s: float | None = None  # edge_sdk.clock.now_s() of the first result
+        self.first_result_at_s: float | None = None  # now_s() of the first result, set on the worker (no callback)
         self._last_published: Result | None = None
         self._error: BaseException | None = None
         self._observers: list[Callable[[Frame, Result], object]] = []  # per result, on the worker (updates)
@@ -312,7 +312,7 @@ class Pipeline:
                 self.skipped_gated += 1
                 continue
             t0 = time.perf_counter()
-            tensors = model.prepare(frame.pixels, inputs.text, inputs.sensor, frame.color_order)
+            tensors, ahead_ms = prepare_inputs(model, frame, inputs)  # the image input may come made
             t1 = time.perf_counter()
             outputs = model.infer(tensors)
             t2 = time.perf_counter()
@@ -321,7 +321,7 @@ class Pipeline:
             timing = {
                 "capture": frame.read_ms,
                 "wait": (picked_s - frame.capture_instant_s) * 1000.0,
-                "preprocess": (t1 - t0) * 1000.0,
+                "preprocess": (t1 - t0) * 1000.0 + ahead_ms,
                 "invoke": (t2 - t1) * 1000.0,
                 "post": (t3 - t2) * 1000.0,
             }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,6 +25,7 @@ class Frame:
     position in a file or generated clip (None for live cameras and streams). ``read_ms`` is how
     long the read and decode took (pacing waits excluded). With ``every_frame`` playback the source
     re-stamps ``timestamp_s`` on the media timeline; ``captured_s`` then keeps the capture instant.
+    ``prepared``: the serving model's image input, made ahead by the pipeline (``pipeline.prepare_ahead``).
     """
 
     pixels: np.ndarray
@@ -35,6 +36,7 @@ class Frame:
     media_t_s: float | None = None
     read_ms: float = 0.0
     captured_s: float | None = None
+    prepared: Any = None  # the model's image input made on the capture thread (edge_sdk.model.PreparedImage)
 
     @property
     def capture_instant_s(self) -> float:
