@@ -31,12 +31,16 @@ def write_dataset(
     seed: int = 0,
     image_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    touching: float = 0.0,
+    zone_margin: float | None = None,
 ) -> Path:
     """Render ``samples`` scenes into ``out_dir/images`` and write ``out_dir/manifest.csv``.
 
     Deterministic for a given seed and size. ``progress`` is called with the number of samples done
-    since the last call (fits ``tqdm.update``). Returns the manifest path.
+    since the last call (fits ``tqdm.update``). ``touching`` and ``zone_margin`` (None: the world's
+    default) go to :func:`~edge_sdk.demo.seek.world.sample_scene`. Returns the manifest path.
     """
+    placement = {"touching": touching} if zone_margin is None else {"touching": touching, "zone_margin": zone_margin}
     cv2 = require("cv2", "writing seek images")
     out = Path(out_dir)
     images = out / "images"
@@ -48,7 +52,7 @@ def write_dataset(
         writer = csv.writer(handle)
         writer.writerow(MANIFEST_COLUMNS)
         for index in range(samples):
-            scene = sample_scene(rng)
+            scene = sample_scene(rng, **placement)
             name = f"images/{index:06d}.png"
             rgb = render_scene(scene, size=image_size)
             if not cv2.imwrite(str(out / name), rgb[:, :, ::-1]):
