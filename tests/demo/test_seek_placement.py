@@ -72,3 +72,13 @@ def test_the_bench_step_scores_the_shipped_bundle_on_a_clip_and_sorts_its_misses
     # the runtime's decode of the file answers as cv2's decode of it: the same pixels
     assert answers["runtime"] == answers["codec"]
     assert any(miss_kind(f) == "touching" and f.visible is not None and f.visible < 0.95 for f in facts)
+
+
+def test_touching_shapes_come_in_scenes_without_the_target_too() -> None:
+    """Touching only beside a present target would teach "two shapes touch: it is there"."""
+    rng = np.random.default_rng(6)
+    for label in ("absent", "left"):
+        scenes = [sample_scene(rng, label=label, touching=1.0) for _ in range(100)]
+        contact = [any(math.hypot(a.x - b.x, a.y - b.y) <= (a.radius + b.radius) * 1.1 + 1e-9
+                       for i, a in enumerate(s.shapes) for b in s.shapes[i + 1:]) for s in scenes]
+        assert all(contact) and all(s.label == label for s in scenes), label

@@ -125,10 +125,10 @@ def sample_scene(rng: np.random.Generator, label: str | None = None, separated_s
     :data:`RADIUS_RANGE`, taking as many random numbers, for data captioned "small" or "large".
     Off, the scenes are exactly the classifier's and the video's.
 
-    ``touching`` is the share of scenes with the target in them where one distractor touches or
-    overlaps it (drawn over or under it, the target's centre left visible), as drifting objects do
-    in the video; ``zone_margin`` (fraction of the width) keeps the target's centre that far from a
-    zone border. The defaults (0 and 0.04) draw no extra random numbers, so seeded data is unchanged;
+    ``touching`` is the share of scenes where one more distractor touches or overlaps the target
+    (drawn over or under it, its centre left visible), as drifting objects do in the video; in a
+    scene without the target it touches another distractor. ``zone_margin`` (fraction of the
+    width) keeps the target's centre that far from a zone border. The defaults (0 and 0.04) draw no extra random numbers, so seeded data is unchanged;
     bench/_video_gap.py measures what 0.3 and 0 do to the video's score.
     """
     if not 0.0 <= touching <= 1.0 or not 0.0 <= zone_margin < 1 / 6:
@@ -145,13 +145,14 @@ def sample_scene(rng: np.random.Generator, label: str | None = None, separated_s
     if present:
         zone = label if label in ("left", "center", "right") else str(rng.choice(["left", "center", "right"]))
         shapes.append(_random_shape(rng, target_shape, target_color, shapes, zone, separated_sizes, zone_margin))
-        if touching > 0 and rng.random() < touching:
-            shapes.append(_touching(rng, shapes[0], separated_sizes))
     for _ in range(int(rng.integers(0 if present else 1, 3))):
         shape, color = _distractor(rng, target_shape, target_color)
         placed = _try_place(rng, shape, color, shapes, None, separated_sizes)
         if placed is not None:
             shapes.append(placed)
+    if touching > 0 and shapes and rng.random() < touching:
+        # Against the target, or without one against a distractor: touching shapes must not say "present".
+        shapes.append(_touching(rng, shapes[0], target_shape, target_color, separated_sizes))
     order = rng.permutation(len(shapes))
     low, high = _BLOCKED_CM if blocked else _CLEAR_CM
     distance = float(math.exp(rng.uniform(math.log(low), math.log(high))))
@@ -195,23 +196,25 @@ def _random_shape(
     return _make_shape(rng, shape, color, zone, separated_sizes, zone_margin)
 
 
-def _touching(rng: np.random.Generator, target: ShapeInstance, separated_sizes: bool) -> ShapeInstance:
-    """A distractor touching or overlapping ``target``: its centre no nearer than 0.9 of its own radius,
-    so at least about half of the target stays in view whichever of the two is drawn on top."""
-    shape, color = _distractor(rng, target.shape, target.color)
+def _touching(rng: np.random.Generator, anchor: ShapeInstance, shape: str, color: str,
+              separated_sizes: bool) -> ShapeInstance:
+    """A distractor for the target ``shape`` and ``color`` touching or overlapping ``anchor``: its centre
+    no nearer than 0.9 of its own radius, so at least about half of ``anchor`` stays in view whichever
+    of the two is drawn on top."""
+    shape, color = _distractor(rng, shape, color)
     other = _make_shape(rng, shape, color, None, separated_sizes)
-    reach = target.radius + other.radius
+    reach = anchor.radius + other.radius
     distance = float(rng.uniform(max(0.9 * other.radius, 0.3 * reach), 1.1 * reach))
     direction = float(rng.uniform(0, 2 * math.pi))
     dx, dy = distance * math.cos(direction), distance * math.sin(direction)
     x_range, y_range = (other.radius * 0.6, 1 - other.radius * 0.6), (other.radius, 1 - other.radius)
-    # Off the frame on a side: go to the other side of the target instead, so clipping (a last
-    # resort) never slides the distractor over the target's centre.
-    if not x_range[0] <= target.x + dx <= x_range[1]:
+    # Off the frame on a side: go to the other side of the anchor instead, so clipping (a last
+    # resort) never slides the distractor over the anchor's centre.
+    if not x_range[0] <= anchor.x + dx <= x_range[1]:
         dx = -dx
-    if not y_range[0] <= target.y + dy <= y_range[1]:
+    if not y_range[0] <= anchor.y + dy <= y_range[1]:
         dy = -dy
-    return replace(other, x=float(np.clip(target.x + dx, *x_range)), y=float(np.clip(target.y + dy, *y_range)))
+    return replace(other, x=float(np.clip(anchor.x + dx, *x_range)), y=float(np.clip(anchor.y + dy, *y_range)))
 
 
 def _try_place(
