@@ -40,7 +40,6 @@ def write_dataset(
     since the last call (fits ``tqdm.update``). ``touching`` and ``zone_margin`` (None: the world's
     default) go to :func:`~edge_sdk.demo.seek.world.sample_scene`. Returns the manifest path.
     """
-    placement = {"touching": touching} if zone_margin is None else {"touching": touching, "zone_margin": zone_margin}
     cv2 = require("cv2", "writing seek images")
     out = Path(out_dir)
     images = out / "images"
@@ -52,7 +51,8 @@ def write_dataset(
         writer = csv.writer(handle)
         writer.writerow(MANIFEST_COLUMNS)
         for index in range(samples):
-            scene = sample_scene(rng, **placement)
+            scene = (sample_scene(rng, touching=touching) if zone_margin is None
+                     else sample_scene(rng, touching=touching, zone_margin=zone_margin))
             name = f"images/{index:06d}.png"
             rgb = render_scene(scene, size=image_size)
             if not cv2.imwrite(str(out / name), rgb[:, :, ::-1]):
