@@ -231,8 +231,10 @@ def video_gap(bundle: str | Path, workdir: Path, figure: Path | None = None) -> 
 
 
 def live_breakdown(workdir: Path, facts: list[FrameFacts], offline: list[str]) -> dict[str, Any]:
-    """``make demo`` itself (realtime video, commands over MQTT, distances over the serial bridge), per
-    frame: its misses that the offline runtime answer does not share, sorted by what the runtime fused."""
+    """``make demo`` itself (realtime video, commands over MQTT, distances over the serial bridge): its misses
+    sorted by what the runtime fused (a command the frame no longer had, a distance on the wrong side of
+    the blocking threshold) and else by whether the offline answer misses the frame too; every frame
+    goes to ``live_frames.jsonl``."""
     from edge_sdk.demo.seek.world import BLOCKED_BELOW_CM
     from edge_sdk.demo.session import DemoOptions, SeekDemo
 
@@ -244,24 +246,31 @@ def live_breakdown(workdir: Path, facts: list[FrameFacts], offline: list[str]) -
     # the demo's own map from a result's frame time to its video time (what its score uses)
     media = demo._media_by_frame_ts  # private, but it is what the demo scores with
     kinds: Counter[str] = Counter()
-    for receipt in demo.subscriber.receipts():
-        media_t_s = media.get(round(receipt.frame_ts, 4))
-        index = None if media_t_s is None else round(media_t_s * options.fps)
-        if index is None or not 0 <= index < len(facts):
-            continue
-        fact = facts[index]
-        if receipt.label == fact.label:
-            continue
-        if receipt.text != fact.text:
-            kinds["stale_text"] += 1
-        elif (receipt.distance_cm is None) or ((receipt.distance_cm < BLOCKED_BELOW_CM)
-                                               != (fact.distance_cm < BLOCKED_BELOW_CM)):
-            kinds["stale_distance"] += 1
-        elif offline[index] != fact.label:
-            kinds["offline_miss_too"] += 1
-        else:
-            kinds["other"] += 1
-    return {"live_acc": summary["accuracy"], "live_scored": summary["scored"], "live_misses_by_cause": dict(kinds)}
+    stale_text_frames = 0
+    with (workdir / "live_frames.jsonl").open("w") as log:
+        for receipt in demo.subscriber.receipts():
+            media_t_s = media.get(round(receipt.frame_ts, 4))
+            index = None if media_t_s is None else round(media_t_s * options.fps)
+            if index is None or not 0 <= index < len(facts):
+                continue
+            fact = facts[index]
+            log.write(json.dumps({"frame": index, "label": fact.label, "said": receipt.label, "text": receipt.text,
+                                  "truth_text": fact.text, "distance_cm": receipt.distance_cm,
+                                  "truth_distance_cm": fact.distance_cm}) + "\n")
+            stale_text_frames += receipt.text != fact.text
+            if receipt.label == fact.label:
+                continue
+            if receipt.text != fact.text:
+                kinds["stale_text"] += 1
+            elif (receipt.distance_cm is None) or ((receipt.distance_cm < BLOCKED_BELOW_CM)
+                                                   != (fact.distance_cm < BLOCKED_BELOW_CM)):
+                kinds["stale_distance"] += 1
+            elif offline[index] != fact.label:
+                kinds["offline_miss_too"] += 1
+            else:
+                kinds["other"] += 1
+    return {"live_acc": summary["accuracy"], "live_scored": summary["scored"], "live_misses_by_cause": dict(kinds),
+            "live_stale_text_frames": stale_text_frames, "live_frames_dropped": summary["frames_dropped"]}
 
 
 ARMS: dict[str, dict[str, float]] = {"default": {}, "touching": {"touching": 0.3, "zone_margin": 0.0}}
