@@ -201,7 +201,7 @@ def miss_figure(path: Path, clip: SeekClip, facts: list[FrameFacts], answers: li
             cv2.putText(caption, text, (3, 12 + 14 * row), cv2.FONT_HERSHEY_PLAIN, 0.85, (0, 0, 0), 1, cv2.LINE_AA)
         tiles.append(np.concatenate([big, caption], axis=0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not tiles or not cv2.imwrite(str(path), np.concatenate(tiles, axis=1)):
+    if not tiles or not cv2.imwrite(str(path), np.concatenate(tiles, axis=1), [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OSError(f"cannot write the miss figure {path}")
     return path
 
