@@ -196,7 +196,7 @@ def miss_figure(path: Path, clip: SeekClip, facts: list[FrameFacts], answers: li
         where = f"{fact.border_px:.1f}px to border" if fact.border_px is not None else ""
         seen = f", {fact.visible:.0%} seen" if fact.visible is not None and fact.visible < 0.995 else ""
         seen += ", touching" if fact.touching and not seen else ""
-        for row, text in enumerate((f"#{index} {fact.text.split(' ', 1)[-1][-20:]}",
+        for row, text in enumerate((f"#{index} {' '.join(fact.text.split()[-2:])}",
                                     f"truth {fact.label}, said {answers[index]}", where + seen)):
             cv2.putText(caption, text, (3, 12 + 14 * row), cv2.FONT_HERSHEY_PLAIN, 0.85, (0, 0, 0), 1, cv2.LINE_AA)
         tiles.append(np.concatenate([big, caption], axis=0))
