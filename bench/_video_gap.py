@@ -1,7 +1,7 @@
 """Why the demo video scores lower than held-out stills (issue 16), for bench/toolchain.py.
 
-The bundle answers every frame of the demo's seek clip (the scenes ``make demo`` plays, the text
-and distance of the frame itself, so no timing enters) four ways:
+The bundle answers every frame of the demo's seek clip (the scenes ``make demo`` plays, with the
+command the demo sends at that frame and the frame's own distance, so no timing enters) four ways:
 
 * ``training_render``: the frame's scene drawn as training draws its stills (64 px, supersample 4);
 * ``video_render``: the frame as the clip renders it (192 px, supersample 2), resized by the model's
@@ -16,6 +16,8 @@ training keeps target centres 0.04 of the width, 2.56 px, away from a border) an
 shape touches or overlaps the target (closer than training's placement rule allows), with the share
 of the target left in view.
 
+``--live`` also runs ``make demo``'s loop itself and sorts its misses by what the runtime fused (a
+distance on the wrong side of the blocking threshold, a command for another object).
 ``python bench/_video_gap.py --ab`` also trains two small attention models side by side, on the
 default seek data and on data with touching shapes and no border margin, and scores both int8
 bundles on the decoded video: the effect of the training-data fix at a scale that fits a bench.
