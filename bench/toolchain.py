@@ -12,6 +12,11 @@ processes, as a user runs them. The split groups rows by scan, so no scan is on 
 (``own_data_group_overlap`` counts those that are). The JSON also says which commit and package
 versions produced its figures.
 
+Last, the demo video against stills (bench/_video_gap.py): the shipped seek bundle and the bench's
+attention int8 bundle answer every frame of ``make demo``'s clip as training renders it, as the
+video renders it, after the codec and as the runtime decodes it; the ``video_*`` keys count the
+misses by distance to a zone border and by shapes touching the target.
+
     .venv/bin/python bench/toolchain.py [--samples 20000] [--epochs 40] [--workdir work/bench-toolchain]
 """
 
@@ -44,8 +49,12 @@ from converters.workflow import (
 )
 from edge_sdk.demo.seek import LABELS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_video_gap.py beside this file
+from _video_gap import video_gap
+
 FUSIONS = ("attention", "concat", "weighted")
 REPO = Path(__file__).resolve().parent.parent
+SHIPPED_BUNDLE = REPO / "edge_sdk" / "data" / "seek_int8.tflite"
 OWN_DATA_CONFIG = """\
 # The bench's own-data config: what docs/training.md shows a user.
 manifest: data/questions.csv
@@ -94,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     reports: dict[str, list] = {}
     int8: dict[str, object] = {}
     float32: dict[str, object] = {}
+    int8_paths: dict[str, Path] = {}
     for name, (spec, epochs) in runs.items():
         config = dataclasses.replace(SEEK_TRAIN_CONFIG, epochs=epochs, seed=args.seed,
                                      patience=max(6, epochs // 4), target_accuracy=0.999)
@@ -109,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                                       model_name="seek", golden_count=4)
             reports[name] = [o.report for o in outcomes]
             float32[name], int8[name] = outcomes[0].report, outcomes[1].report
+            int8_paths[name] = outcomes[1].bundle_path
 
     print(format_table(reports))
     html = write_html_report(work / "report.html", reports, title="seek toolchain benchmark")
@@ -141,8 +152,16 @@ def main(argv: list[str] | None = None) -> int:
             ("builtin ops only (int8)", summary["builtin_ops_only"]),
             ("train s / bench s", f"{summary['train_s']} / {summary['bench_s']}"),
             ("peak RSS MB", summary["peak_rss_mb"])]
+    video = video_gap(SHIPPED_BUNDLE, work / "video-gap")
+    video["attention_int8_video_acc"] = video_gap(int8_paths["attention"], work / "video-gap-bench")["video_acc"]
+    rows += [("shipped: video / stills acc", f"{video['video_acc']} / {video['stills_acc']}"),
+             ("video rendered / codec / train-rendered",
+              f"{video['video_stills_acc']} / {video['video_codec_stills_acc']} / {video['video_training_render_acc']}"),
+             ("misses: border<1/<2.6px/touching/other", " / ".join(str(n) for n in (
+                 *video["video_border_misses"].values(), video["video_touching_misses"], video["video_other_misses"]))),
+             ("bench attention int8 video acc", video["attention_int8_video_acc"])]
     own = own_data(work / "own-data")
-    summary = {**summary, **own, **provenance()}
+    summary = {**summary, **video, **own, **provenance()}
     summary["bench_s"] = round(time.perf_counter() - started, 1)
     rows += [("own data (digit questions) int8 acc", own["own_data_int8_acc"]),
              ("own data groups train / test / overlap",

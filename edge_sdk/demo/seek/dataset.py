@@ -31,11 +31,14 @@ def write_dataset(
     seed: int = 0,
     image_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    touching: float = 0.0,
+    zone_margin: float | None = None,
 ) -> Path:
     """Render ``samples`` scenes into ``out_dir/images`` and write ``out_dir/manifest.csv``.
 
     Deterministic for a given seed and size. ``progress`` is called with the number of samples done
-    since the last call (fits ``tqdm.update``). Returns the manifest path.
+    since the last call (fits ``tqdm.update``). ``touching`` and ``zone_margin`` (None: the world's
+    default) go to :func:`~edge_sdk.demo.seek.world.sample_scene`. Returns the manifest path.
     """
     cv2 = require("cv2", "writing seek images")
     out = Path(out_dir)
@@ -48,7 +51,8 @@ def write_dataset(
         writer = csv.writer(handle)
         writer.writerow(MANIFEST_COLUMNS)
         for index in range(samples):
-            scene = sample_scene(rng)
+            scene = (sample_scene(rng, touching=touching) if zone_margin is None
+                     else sample_scene(rng, touching=touching, zone_margin=zone_margin))
             name = f"images/{index:06d}.png"
             rgb = render_scene(scene, size=image_size)
             if not cv2.imwrite(str(out / name), rgb[:, :, ::-1]):

@@ -117,13 +117,22 @@ def label_for(scene: Scene) -> str:
     return "right"
 
 
-def sample_scene(rng: np.random.Generator, label: str | None = None, separated_sizes: bool = False) -> Scene:
+def sample_scene(rng: np.random.Generator, label: str | None = None, separated_sizes: bool = False,
+                 touching: float = 0.0, zone_margin: float = _ZONE_MARGIN) -> Scene:
     """A random scene whose ground truth is ``label`` (uniform over :data:`LABELS` when None).
 
     ``separated_sizes`` draws radii from :data:`SEPARATED_RADIUS_RANGES` instead of
     :data:`RADIUS_RANGE`, taking as many random numbers, for data captioned "small" or "large".
     Off, the scenes are exactly the classifier's and the video's.
+
+    ``touching`` is the share of scenes where one more distractor touches or overlaps the target
+    (drawn over or under it, its centre left visible), as drifting objects do in the video; in a
+    scene without the target it touches another distractor. ``zone_margin`` (fraction of the
+    width) keeps the target's centre that far from a zone border. The defaults (0 and 0.04) draw no extra random numbers, so seeded data is unchanged;
+    bench/_video_gap.py measures what 0.3 and 0 do to the video's score.
     """
+    if not 0.0 <= touching <= 1.0 or not 0.0 <= zone_margin < 1 / 6:
+        raise ValueError(f"touching must be in [0, 1] and zone_margin in [0, 1/6). Got: {touching}, {zone_margin}")
     if label is None:
         label = LABELS[int(rng.integers(len(LABELS)))]
     if label not in LABELS:
@@ -135,12 +144,15 @@ def sample_scene(rng: np.random.Generator, label: str | None = None, separated_s
     shapes: list[ShapeInstance] = []
     if present:
         zone = label if label in ("left", "center", "right") else str(rng.choice(["left", "center", "right"]))
-        shapes.append(_random_shape(rng, target_shape, target_color, shapes, zone, separated_sizes))
+        shapes.append(_random_shape(rng, target_shape, target_color, shapes, zone, separated_sizes, zone_margin))
     for _ in range(int(rng.integers(0 if present else 1, 3))):
         shape, color = _distractor(rng, target_shape, target_color)
         placed = _try_place(rng, shape, color, shapes, None, separated_sizes)
         if placed is not None:
             shapes.append(placed)
+    if touching > 0 and shapes and rng.random() < touching:
+        # Against the target, or without one against a distractor: touching shapes must not say "present".
+        shapes.append(_touching(rng, shapes[0], target_shape, target_color, separated_sizes))
     order = rng.permutation(len(shapes))
     low, high = _BLOCKED_CM if blocked else _CLEAR_CM
     distance = float(math.exp(rng.uniform(math.log(low), math.log(high))))
@@ -173,22 +185,43 @@ def _distractor(rng: np.random.Generator, shape: str, color: str) -> tuple[str, 
 
 def _random_shape(
     rng: np.random.Generator, shape: str, color: str, others: list[ShapeInstance], zone: str | None = None,
-    separated_sizes: bool = False,
+    separated_sizes: bool = False, zone_margin: float = _ZONE_MARGIN,
 ) -> ShapeInstance:
     placed = None
     for _ in range(50):
-        placed = _try_place(rng, shape, color, others, zone, separated_sizes)
+        placed = _try_place(rng, shape, color, others, zone, separated_sizes, zone_margin)
         if placed is not None:
             return placed
     # crowded: accept an overlap rather than loop forever
-    return _make_shape(rng, shape, color, zone, separated_sizes)
+    return _make_shape(rng, shape, color, zone, separated_sizes, zone_margin)
+
+
+def _touching(rng: np.random.Generator, anchor: ShapeInstance, shape: str, color: str,
+              separated_sizes: bool) -> ShapeInstance:
+    """A distractor for the target ``shape`` and ``color`` touching or overlapping ``anchor``: its centre
+    no nearer than 0.9 of its own radius, so at least about half of ``anchor`` stays in view whichever
+    of the two is drawn on top."""
+    shape, color = _distractor(rng, shape, color)
+    other = _make_shape(rng, shape, color, None, separated_sizes)
+    reach = anchor.radius + other.radius
+    distance = float(rng.uniform(max(0.9 * other.radius, 0.3 * reach), 1.1 * reach))
+    direction = float(rng.uniform(0, 2 * math.pi))
+    dx, dy = distance * math.cos(direction), distance * math.sin(direction)
+    x_range, y_range = (other.radius * 0.6, 1 - other.radius * 0.6), (other.radius, 1 - other.radius)
+    # Off the frame on a side: go to the other side of the anchor instead, so clipping (a last
+    # resort) never slides the distractor over the anchor's centre.
+    if not x_range[0] <= anchor.x + dx <= x_range[1]:
+        dx = -dx
+    if not y_range[0] <= anchor.y + dy <= y_range[1]:
+        dy = -dy
+    return replace(other, x=float(np.clip(anchor.x + dx, *x_range)), y=float(np.clip(anchor.y + dy, *y_range)))
 
 
 def _try_place(
     rng: np.random.Generator, shape: str, color: str, others: list[ShapeInstance], zone: str | None = None,
-    separated_sizes: bool = False,
+    separated_sizes: bool = False, zone_margin: float = _ZONE_MARGIN,
 ) -> ShapeInstance | None:
-    candidate = _make_shape(rng, shape, color, zone, separated_sizes)
+    candidate = _make_shape(rng, shape, color, zone, separated_sizes, zone_margin)
     for other in others:
         if math.hypot(candidate.x - other.x, candidate.y - other.y) < (candidate.radius + other.radius) * 1.05:
             return None
@@ -196,7 +229,8 @@ def _try_place(
 
 
 def _make_shape(
-    rng: np.random.Generator, shape: str, color: str, zone: str | None, separated_sizes: bool = False
+    rng: np.random.Generator, shape: str, color: str, zone: str | None, separated_sizes: bool = False,
+    zone_margin: float = _ZONE_MARGIN,
 ) -> ShapeInstance:
     radius = float(rng.uniform(*RADIUS_RANGE))
     if separated_sizes:  # the same draw, mapped onto the two ranges (equal widths: half small, half large)
@@ -207,8 +241,8 @@ def _make_shape(
         x = float(rng.uniform(radius, 1 - radius))
     else:
         index = ("left", "center", "right").index(zone)
-        low = max(index / 3 + _ZONE_MARGIN, radius * 0.6)
-        high = min((index + 1) / 3 - _ZONE_MARGIN, 1 - radius * 0.6)
+        low = max(index / 3 + zone_margin, radius * 0.6)
+        high = min((index + 1) / 3 - zone_margin, 1 - radius * 0.6)
         x = float(rng.uniform(low, high))
     y = float(rng.uniform(radius, 1 - radius))
     tint = tuple(int(v) for v in rng.integers(-18, 19, size=3))
