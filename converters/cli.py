@@ -99,6 +99,8 @@ def _add_host_commands(sub: Any) -> None:
     bundle.add_argument("--samples", type=int, default=20000, help="seek dataset size; default %(default)s")
     bundle.add_argument("--epochs", type=int, default=40, help="training epochs at most; default %(default)s")
     bundle.add_argument("--seed", type=int, default=0, help="seed of the dataset, split and training")
+    bundle.add_argument("--touching", type=float, default=0.0,
+                        help="share of scenes with a shape against the target (the demo video has them); default 0")
     bundle.set_defaults(func=_cmd_build_seek_bundle)
 
     from converters.retrieval.cli import add_retrieval_commands
@@ -318,7 +320,7 @@ def _cmd_build_seek_bundle(args: argparse.Namespace) -> int:
     from edge_sdk.demo.seek import LABELS
 
     workdir = Path(args.workdir)
-    manifest = ensure_seek_dataset(workdir / "data", args.samples, args.seed)
+    manifest = ensure_seek_dataset(workdir / "data", args.samples, args.seed, touching=args.touching)
     dataset = load_dataset(manifest, labels=LABELS, seed=args.seed)
     tensors = split_tensors(dataset)
     config = dataclasses.replace(SEEK_TRAIN_CONFIG, epochs=args.epochs, seed=args.seed)

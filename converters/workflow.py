@@ -51,19 +51,26 @@ class ModeOutcome:
 
 
 def ensure_seek_dataset(directory: str | Path, samples: int, seed: int = 0, image_size: int = 64,
-                        progress: bool = True) -> Path:
-    """Write a seek dataset unless an identical one (same samples, seed, size) is already there."""
+                        progress: bool = True, touching: float = 0.0, zone_margin: float | None = None) -> Path:
+    """Write a seek dataset unless an identical one (same samples, seed, size, options) is already there.
+
+    ``touching`` and ``zone_margin`` are :func:`edge_sdk.demo.seek.write_dataset`'s: the share of scenes
+    with a shape against the target (what the demo video shows and the default data never does; see
+    docs/training.md) and how close targets may come to a zone border. The defaults draw the same
+    scenes as before these options existed."""
     from edge_sdk.demo.seek import write_dataset
 
     out = Path(directory)
     stamp = out / ".seek-dataset"
-    key = f"samples={samples} seed={seed} size={image_size} generator=3\n"
+    options = "" if touching == 0.0 and zone_margin is None else f" touching={touching} zone_margin={zone_margin}"
+    key = f"samples={samples} seed={seed} size={image_size} generator=3{options}\n"
     manifest = out / "manifest.csv"
     if manifest.is_file() and stamp.is_file() and stamp.read_text() == key:
         return manifest
     bar = _bar(samples, "seek data") if progress else None
     try:
-        write_dataset(out, samples, seed=seed, image_size=image_size, progress=bar.update if bar else None)
+        write_dataset(out, samples, seed=seed, image_size=image_size, progress=bar.update if bar else None,
+                      touching=touching, zone_margin=zone_margin)
     finally:
         if bar is not None:
             bar.close()
