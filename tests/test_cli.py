@@ -58,7 +58,7 @@ def test_validate_config_reports_the_line(tmp_path: Path, capsys: pytest.Capture
     config.write_text("device: pi\ncamera:\n  source: camera://0\n  lop: true\n")
     assert main(["validate-config", "--config", str(config)]) == 2
     err = capsys.readouterr().err
-    assert f"{config}:4: camera.lop: unknown key. Valid keys for camera: decode_threads, fps, height, loop" in err
+    assert f"{config}:4: camera.lop: unknown key. Valid keys for camera: capture, decode_threads, fps, height, loop" in err
 
 
 def test_validate_config_accepts_a_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
