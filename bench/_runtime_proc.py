@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,56 @@ def pinned(command: list[str], core: int | None) -> list[str]:
     return command if core is None else ["taskset", "-c", str(core), *command]
 
 
-def device_config(path: Path, *, device: str, camera: Mapping[str, Any], text: Mapping[str, Any],
-                  sensor: Mapping[str, Any], mqtt: Mapping[str, Any], pipeline: Mapping[str, Any] | None = None) -> Path:
-    """Write a JSON device config (``load_config`` reads JSON; no YAML quoting of paths)."""
-    config = {"device": device, "camera": dict(camera), "text": dict(text), "sensor": dict(sensor),
-              "pipeline": dict(pipeline or {}), "mqtt": dict(mqtt)}
+def device_config(path: Path, *, device: str, camera: Mapping[str, Any], text: Mapping[str, Any] | None,
+                  sensor: Mapping[str, Any] | None, mqtt: Mapping[str, Any], pipeline: Mapping[str, Any] | None = None,
+                  model: Mapping[str, Any] | None = None) -> Path:
+    """Write a JSON device config (``load_config`` reads JSON; no YAML quoting of paths). ``text`` and
+    ``sensor`` None: no such source (an image-only model); ``model`` None: the shipped seek bundle."""
+    config: dict[str, Any] = {"device": device, "camera": dict(camera), "pipeline": dict(pipeline or {}),
+                              "mqtt": dict(mqtt)}
+    for key, section in (("text", text), ("sensor", sensor), ("model", model)):
+        if section is not None:
+            config[key] = dict(section)
     path.write_text(json.dumps(config, indent=1))
     return path
+
+
+@dataclass
+class FinishedRun:
+    """What :func:`run_to_final_stats` read of one ``edge-sdk run``."""
+
+    process: RuntimeProcess
+    summary: dict[str, float]  # the exit line
+    final: dict[str, Any] | None  # the stats message counting every result; None if none arrived
+    cpu: dict[str, Any] | None  # steady_cpu_per_result_us of the stats messages
+    received: int | None  # messages on ``count_topic`` at the subscriber (None: not subscribed)
+
+
+def run_to_final_stats(host: str, port: int, config: Path, log_path: Path, *, device: str, pin_core: int | None,
+                       timeout_s: float, count_topic: str | None = None) -> FinishedRun:
+    """Run ``edge-sdk run`` on ``config`` to its end, reading its stats topic (and, with ``count_topic``, how
+    many messages arrived there) with a subscriber of its own; raises with the log's tail if it fails.
+
+    Only the stats topic unless asked: a subscriber to every event competes for the same cores, while
+    Mosquitto still receives and acknowledges every event (the publisher's outbox cost counts)."""
+    stats_topic = f"edge_sdk/{device}/stats"
+    topics = [stats_topic] if count_topic is None else [stats_topic, count_topic]
+    with CPURecorder(host, port, topics, stats_topic) as recorder:
+        process = recorder.process = RuntimeProcess(config, log_path, pin_core=pin_core)
+        code = process.wait(timeout_s)
+        if code != 0:
+            raise RuntimeError(f"edge-sdk run exited with {code}:\n{process.log_text()[-3000:]}")
+        summary = process.summary()
+        recorder.wait_for(lambda m: any(x.topic == stats_topic and x.json().get("results") == summary.get("results")
+                                        for x in m), 5.0)
+        received = None
+        if count_topic is not None:
+            recorder.wait_for(lambda m: sum(x.topic == count_topic for x in m) >= summary["published"], 10.0)
+            received = len(recorder.on(count_topic))
+        stats = [m.json() for m in recorder.on(stats_topic)]
+        cpu = steady_cpu_per_result_us(recorder.samples)
+    final = next((s for s in reversed(stats) if s.get("results") == summary.get("results")), None)
+    return FinishedRun(process, summary, final, cpu, received)
 
 
 def mqtt_section(host: str, port: int, outbox_path: Path) -> dict[str, Any]:

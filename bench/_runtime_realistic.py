@@ -42,12 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _runtime_proc import (
     REPO,
-    CPURecorder,
-    RuntimeProcess,
     device_config,
     mqtt_section,
     pinned,
-    steady_cpu_per_result_us,
+    run_to_final_stats,
 )
 
 INPUT_SIZE = 128
@@ -240,34 +238,21 @@ class RealisticBench:
         self.runs += 1
         device = f"bench-realistic-{self.runs}"
         mqtt = mqtt_section(self.broker.host, self.broker.port, self.run_dir / f"outbox-{device}.sqlite3")
-        config = device_config(self.run_dir / f"{device}.json", device=device, text={}, sensor={},
+        # an image-only model: no text or sensor sources
+        config = device_config(self.run_dir / f"{device}.json", device=device, text=None, sensor=None,
                                camera={"source": f"file://{self.video}", "playback": "every_frame",
                                        "capture": capture},
-                               pipeline={"publish": "every", "stats_interval_s": self.stats_interval_s}, mqtt=mqtt)
-        raw = json.loads(config.read_text())
-        raw["model"] = {"path": str(self.bundle)}
-        del raw["text"], raw["sensor"]  # an image-only model: no text or sensor sources
-        config.write_text(json.dumps(raw, indent=1))
-        stats_topic, results_topic = f"edge_sdk/{device}/stats", f"edge_sdk/{device}/events"
-        topics = [stats_topic, results_topic] if count_results else [stats_topic]
-        with CPURecorder(self.broker.host, self.broker.port, topics, stats_topic) as recorder:
-            process = recorder.process = RuntimeProcess(config, self.run_dir / f"{device}.log", pin_core=pin_core)
-            code = process.wait(600)
-            if code != 0:
-                raise RuntimeError(f"edge-sdk run exited with {code}:\n{process.log_text()[-3000:]}")
-            summary = process.summary()
-            recorder.wait_for(lambda m: any(x.topic == stats_topic and x.json().get("results") == summary.get("results")
-                                            for x in m), 5.0)
-            if count_results:
-                recorder.wait_for(lambda m: sum(x.topic == results_topic for x in m) >= summary["published"], 10.0)
-            stats = [m.json() for m in recorder.on(stats_topic)]
-            received = len(recorder.on(results_topic)) if count_results else None
-            cpu = steady_cpu_per_result_us(recorder.samples)
-        final = next((s for s in reversed(stats) if s.get("results") == summary.get("results")), None)
+                               pipeline={"publish": "every", "stats_interval_s": self.stats_interval_s}, mqtt=mqtt,
+                               model={"path": str(self.bundle)})
+        run = run_to_final_stats(self.broker.host, self.broker.port, config, self.run_dir / f"{device}.log",
+                                 device=device, pin_core=pin_core, timeout_s=600,
+                                 count_topic=f"edge_sdk/{device}/events" if count_results else None)
+        final = run.final
         if final is None:
-            raise RuntimeError(f"{device}: no final stats message; log: {process.log_path}")
-        return {"results_per_s": final["fps"], "results": final["results"], "published": summary["published"],
-                "received": received, "stages": {k: v.get("p50_ms") for k, v in final["stages"].items()}, "cpu": cpu}
+            raise RuntimeError(f"{device}: no final stats message; log: {run.process.log_path}")
+        return {"results_per_s": final["fps"], "results": final["results"], "published": run.summary["published"],
+                "received": run.received, "stages": {k: v.get("p50_ms") for k, v in final["stages"].items()},
+                "cpu": run.cpu}
 
     def rounds(self, n_rounds: int) -> dict[str, Any]:
         steps = [("stages_2core", lambda: self.stages_alone(None)), ("run_2core", lambda: self.run(None, False)),

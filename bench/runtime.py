@@ -58,13 +58,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _runtime_proc import (
     REPO,
-    CPURecorder,
     RuntimeProcess,
     device_config,
     mqtt_section,
     outbox_last_seq,
     pinned,
-    steady_cpu_per_result_us,
+    run_to_final_stats,
     tensorflow_rss_mb,
 )
 from _runtime_realistic import RealisticBench, ensure_bundle, ensure_video
@@ -151,22 +150,11 @@ class Bench:
                                        **({} if capture is None else {"capture": capture})},
                                pipeline={"publish": publish, "stats_interval_s": self.args.stats_interval_s},
                                mqtt=mqtt)
-        stats_topic = f"edge_sdk/{device}/stats"
-        # Only the stats topic: a subscriber to every event would compete for the same two cores.
-        # Mosquitto still receives and acknowledges every event (the publisher's outbox cost counts).
-        with CPURecorder(self.broker.host, self.broker.port, [stats_topic], stats_topic) as recorder:
-            process = recorder.process = RuntimeProcess(config, self.workdir / f"{device}.log", pin_core=pin_core)
-            code = process.wait(300)
-            if code != 0:
-                raise RuntimeError(f"edge-sdk run exited with {code}:\n{process.log_text()[-3000:]}")
-            summary = process.summary()
-            recorder.wait_for(lambda m: any(x.topic == stats_topic and x.json().get("results") == summary.get("results")
-                                            for x in m), 5.0)
-            stats = [m.json() for m in recorder.on(stats_topic)]
-            cpu = steady_cpu_per_result_us(recorder.samples)
+        run = run_to_final_stats(self.broker.host, self.broker.port, config, self.workdir / f"{device}.log",
+                                 device=device, pin_core=pin_core, timeout_s=300)
         self.note_load()
-        whole_run = {"run_cpu_s": round(process.rusage_cpu_s or float("nan"), 3), "cpu": cpu}
-        final = next((s for s in reversed(stats) if s.get("results") == summary.get("results")), None)
+        summary, final = run.summary, run.final
+        whole_run = {"run_cpu_s": round(run.process.rusage_cpu_s or float("nan"), 3), "cpu": run.cpu}
         if final is None:  # the exit line's fps also counts the outbox drain at close: a fallback only
             return {"results_per_s": summary["fps"], "results": summary["results"], "stages": {}, "drops": {},
                     "source": "exit line", **whole_run}

@@ -13,9 +13,9 @@ preprocess: bounded by the camera's frame rate, a few percent of a core.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import TYPE_CHECKING
 
+from edge_sdk._cpus import usable_cpus
 from edge_sdk.errors import InputError
 from edge_sdk.model import FusionModel
 from edge_sdk.sources.frame import Frame
@@ -33,10 +33,7 @@ def prepare_ahead_enabled(config: PipelineConfig) -> bool:
     """``pipeline.prepare_ahead``; null: on where two CPUs can overlap the capture thread and the worker."""
     if config.prepare_ahead is not None:
         return config.prepare_ahead
-    try:
-        return len(os.sched_getaffinity(0)) >= 2
-    except AttributeError:  # not Linux
-        return (os.cpu_count() or 1) >= 2
+    return usable_cpus() >= 2
 
 
 class PrepareAhead:

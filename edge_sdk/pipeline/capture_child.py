@@ -151,7 +151,7 @@ def _capture(sock: socket.socket, source: FrameSource, ring: _Ring) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m edge_sdk.pipeline.capture_child <socket fd>", file=sys.stderr)
+        sys.stderr.write("usage: python -m edge_sdk.pipeline.capture_child <socket fd> (started by ProcessFrameSource)\n")
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

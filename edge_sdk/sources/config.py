@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edge_sdk import configtools
+from edge_sdk._cpus import usable_cpus
 from edge_sdk.errors import ConfigError
 
 __all__ = ["SENSOR_MAX_AGE_S", "AlignConfig", "CameraConfig", "PlaybackMode", "RunningMode", "SensorConfig", "TextConfig"]
@@ -96,7 +96,7 @@ class CameraConfig:
             return self.capture == "process"
         if not sys.platform.startswith("linux"):  # the capture process's SOCK_SEQPACKET socket pair is Linux's
             return False
-        return len(os.sched_getaffinity(0)) >= 2
+        return usable_cpus() >= 2
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "camera") -> CameraConfig:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from edge_sdk.clock import to_wall_s
+
+if TYPE_CHECKING:
+    from edge_sdk.model import PreparedImage
 
 __all__ = ["ColorOrder", "Frame"]
 
@@ -36,7 +39,7 @@ class Frame:
     media_t_s: float | None = None
     read_ms: float = 0.0
     captured_s: float | None = None
-    prepared: Any = None  # the model's image input made on the capture thread (edge_sdk.model.PreparedImage)
+    prepared: PreparedImage | None = None  # the model's image input made on the capture thread
 
     @property
     def capture_instant_s(self) -> float:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from edge_sdk._cpus import usable_cpus
 from edge_sdk.configtools import bounds, check_bounds
 from edge_sdk.errors import ConfigError
 
@@ -196,11 +197,7 @@ class MQTTConfig:
         """Whether ``delivery`` means a child process here (``auto``: two or more usable CPUs)."""
         if self.delivery != "auto":
             return self.delivery == "process"
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except AttributeError:  # not Linux
-            cpus = os.cpu_count() or 1
-        return cpus >= 2
+        return usable_cpus() >= 2
 
     @property
     def effective_port(self) -> int:

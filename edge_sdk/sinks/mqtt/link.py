@@ -252,8 +252,6 @@ class MQTTLink:
             if self.config.retain_result and results:
                 self._delivery.latest = results[-1][1]
                 self._delivery.wake()
-            elif not results:
-                self._delivery.wake()
 
     def publish_stats(self, body: dict[str, Any], mqtt_extra: Mapping[str, Any] | None = None) -> bool:
         """Publish on the stats topic (QoS 0, dropped while disconnected); True when sent. ``body``
