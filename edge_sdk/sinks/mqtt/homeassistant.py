@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +149,7 @@ class HomeAssistantDiscovery:
         self.result_topic = result_topic or topics.result
         self.host = host or HostInfo()
         self.mcu = mcu
+        self._announced_topics: set[str] = set()  # configs announce() published
 
     @property
     def status_topic(self) -> str:
@@ -165,6 +166,17 @@ class HomeAssistantDiscovery:
     def messages(self) -> list[tuple[str, bytes]]:
         """``(topic, payload)`` pairs to publish retained at QoS 1."""
         return [(topic, json.dumps(body, separators=(",", ":")).encode()) for topic, body in self.configs().items()]
+
+    def announce(self, publish: Callable[[str, bytes], object]) -> None:
+        """Publish every config with ``publish(topic, payload)`` (retained, QoS 1), and an empty one for
+        each entity announced before that no longer fits (the task is known now, the MCU is gone):
+        that is how Home Assistant deletes an entity."""
+        messages = self.messages()
+        for topic, payload in messages:
+            publish(topic, payload)
+        for topic in sorted(self._announced_topics - {topic for topic, _ in messages}):
+            publish(topic, b"")
+        self._announced_topics = {topic for topic, _ in messages}
 
     def is_restart(self, topic: str, payload: bytes) -> bool:
         """True for Home Assistant's birth message: announce again."""

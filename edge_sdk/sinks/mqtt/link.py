@@ -11,11 +11,11 @@ in-memory tail. At most ``outbox.inflight_window`` messages are handed to paho a
 acknowledged; the rest wait in the outbox, so an outage grows the file, never the memory.
 
 The link also owns availability (``online``; ``stopped`` from :meth:`close`; ``offline``, the will,
-after a crash or :meth:`abort`), the stats topic, raw messages and Home Assistant discovery; failures
-are counted by ``health.py``. It neither stamps results nor runs command handlers: that is
-:class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`, in this process or, for a link in the delivery
-process, :class:`~edge_sdk.sinks.mqtt.process.PublisherProcess`. Command messages go to ``on_command_message``.
-Threads: paho's network thread (``paho-mqtt-client-<client id>``, reconnects with backoff), ``edge_sdk-mqtt-outbox``;
+after a crash or :meth:`abort`), the stats topic, raw messages (a retained one waits, the newest per
+topic, for the broker) and Home Assistant discovery; ``health.py`` counts failures. Stamping results
+and command handlers are :class:`~edge_sdk.sinks.mqtt.publisher.MQTTPublisher`'s or, in the delivery
+process, :class:`~edge_sdk.sinks.mqtt.process.PublisherProcess`'s; command messages go to ``on_command_message``.
+Threads: paho's (``paho-mqtt-client-<client id>``, reconnects with backoff) and ``edge_sdk-mqtt-outbox``, or
 none with a :class:`~edge_sdk.sinks.mqtt.selector_loop.SelectorLoop` (the delivery process): its thread drives both.
 """
 
@@ -34,6 +34,7 @@ from edge_sdk.sinks.mqtt.config import MQTTConfig
 from edge_sdk.sinks.mqtt.connection import end_as_crashed, make_client
 from edge_sdk.sinks.mqtt.delivery import Delivery
 from edge_sdk.sinks.mqtt.health import LinkHealth
+from edge_sdk.sinks.mqtt.held_retained import HeldRetained
 from edge_sdk.sinks.mqtt.homeassistant import HomeAssistantDiscovery, HostInfo, McuInfo, TaskInfo
 from edge_sdk.sinks.mqtt.outbox import Outbox
 from edge_sdk.sinks.mqtt.payload import ResultStamper, Stamped, encode, encode_stamped
@@ -79,7 +80,7 @@ class MQTTLink:
             owner_pid=owner_pid,
         )
         self._client: Any = None
-        self._announced_topics: set[str] = set()  # Home Assistant configs this link published
+        self._held_raw = HeldRetained()  # retained raw messages offered while down
         self._state = PublisherState.CREATED
         self._lock = threading.Lock()  # seq order == outbox order
         self._close_lock = threading.Lock()
@@ -265,13 +266,20 @@ class MQTTLink:
         return True
 
     def publish_raw(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> bool:
-        """Send bytes as they are, outside the outbox; dropped (counted) while disconnected. ``topic``
-        is relative to the device (``snapshot``) or absolute when it starts with the topic prefix."""
+        """Send bytes as they are, outside the outbox; True when sent now. While disconnected a retained
+        message waits, the newest per topic, for the next connect; any other is dropped (counted).
+        ``topic`` is relative to the device (``snapshot``) or absolute when it starts with the topic prefix."""
+        if retain and self._state in ACCEPTING:
+            return self._held_raw.offer(self._full_topic(topic), payload, qos,
+                                        up=self._connected.is_set, publish=self._publish_retained)
         if not self._connected.is_set() or self._state not in ACCEPTING:
             self._counts["raw_dropped"] += 1
             return False
-        self._client.publish(self._full_topic(topic), payload, qos=qos, retain=retain)
+        self._client.publish(self._full_topic(topic), payload, qos=qos)
         return True
+
+    def _publish_retained(self, topic: str, payload: bytes, qos: int) -> None:
+        self._client.publish(topic, payload, qos=qos, retain=True)
 
     def _full_topic(self, topic: str) -> str:
         return topic if topic.startswith(self.config.topic_prefix + "/") else f"{self.topics.base}/{topic}"
@@ -319,7 +327,8 @@ class MQTTLink:
             "last_error_kind": self._health.last_error_kind,
             "stats_sent": counts["stats_sent"],
             "stats_dropped": counts["stats_dropped"],
-            "raw_dropped": counts["raw_dropped"],
+            "raw_dropped": counts["raw_dropped"] + self._held_raw.replaced + self._held_raw.refused,
+            "raw_held": len(self._held_raw),  # retained, waiting for the broker
             "outbox": self._outbox.stats(),
             "outbox_file_reads": self._delivery.file_reads,
             "outbox_in_memory": self._delivery.in_memory,
@@ -342,6 +351,7 @@ class MQTTLink:
             client.subscribe(self.discovery.status_topic, qos=1)
             self._announce(client)
         self._connected.set()
+        self._held_raw.send_all(self._publish_retained)
         self._delivery.wake_now()
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
@@ -386,12 +396,5 @@ class MQTTLink:
 
     def _announce(self, client: Any) -> None:
         assert self.discovery is not None
-        messages = self.discovery.messages()
-        for topic, payload in messages:
-            client.publish(topic, payload, qos=1, retain=True)
-        # an entity that no longer fits (the task is known now, the MCU is gone): an empty retained
-        # config is how Home Assistant deletes it
-        for topic in sorted(self._announced_topics - {topic for topic, _ in messages}):
-            client.publish(topic, b"", qos=1, retain=True)
-        self._announced_topics = {topic for topic, _ in messages}
+        self.discovery.announce(lambda topic, payload: client.publish(topic, payload, qos=1, retain=True))
         self._counts["ha_announcements"] += 1

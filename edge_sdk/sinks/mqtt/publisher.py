@@ -222,9 +222,10 @@ class MQTTPublisher:
         self._link.accept([(seq, payload, topic)])
 
     def publish_raw(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> bool:
-        """Send bytes as they are, outside the outbox (e.g. dashboard snapshots); dropped (counted)
-        while disconnected. ``topic`` is relative to the device (``snapshot``) or absolute when it
-        starts with the topic prefix."""
+        """Send bytes as they are, outside the outbox (e.g. dashboard snapshots); True when sent now.
+        While disconnected a retained message waits, the newest per topic, for the next connect; any
+        other is dropped (counted). ``topic`` is relative to the device (``snapshot``) or absolute when
+        it starts with the topic prefix."""
         return self._link.publish_raw(topic, payload, qos=qos, retain=retain)
 
     def add_stats_section(self, name: str, section: Callable[[], Mapping[str, Any]]) -> None:
