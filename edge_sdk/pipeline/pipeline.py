@@ -203,7 +203,7 @@ class Pipeline:
         return self.stats()
 
     def stats(self) -> dict[str, Any]:
-        capture = self._source.stats()
+        capture, dispatcher = self._source.stats(), self._dispatcher
         return {
             "state": self._state.value,
             "results": self._results.count,
@@ -223,11 +223,11 @@ class Pipeline:
                 "unencodable": self._fanout.unencodable,  # not JSON (NaN): given to no sink
             },
             "sinks": self._sink_counts(),
-            "queues": {"frames": self._capture.slot.depth(), "dispatch": self._dispatcher.depth(),
-                       "dispatch_policy": self._dispatcher.policy,
-                       "dispatch_blocked_s": round(self._dispatcher.blocked_s, 3),
-                       "sinks": self._dispatcher.sink_depth(), "sinks_policy": self._dispatcher.sink_policy,
-                       "sinks_blocked_s": round(self._dispatcher.sink_blocked_s, 3)},
+            "queues": {"frames": self._capture.slot.depth(), "dispatch": dispatcher.depth(),
+                       "dispatch_policy": dispatcher.policy, "dispatch_blocked_s": round(dispatcher.blocked_s, 3),
+                       "sinks": dispatcher.sink_depth(), "sinks_policy": dispatcher.sink_policy,
+                       "sinks_blocked_s": round(dispatcher.sink_blocked_s, 3),
+                       "sinks_lingered": dispatcher.sink_lingered},
             "capture": {"frames_read": capture.frames_read, "frames_skipped": capture.frames_skipped,
                         "read_failures": capture.read_failures, "reconnects": capture.reconnects},
             "align": self._aligner.stats(),

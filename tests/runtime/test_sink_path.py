@@ -53,3 +53,41 @@ def test_a_slow_callback_on_a_live_rate_source_loses_no_result_to_the_sink(model
     assert stats["drops"]["callbacks"] > 0
     assert len(seen) + stats["drops"]["callbacks"] == stats["results"]
     assert stats["drops"]["dispatch"] == stats["drops"]["callbacks"]
+
+
+def _dispatcher_with_batches() -> tuple[Any, list[int]]:
+    from edge_sdk.pipeline.dispatcher import Dispatcher
+    from edge_sdk.pipeline.stats import StageTimes
+
+    batches: list[int] = []
+    dispatcher = Dispatcher(256, StageTimes(("publish",)), lambda result: {"i": result})
+    dispatcher.add_publisher(lambda payloads: batches.append(len(payloads)))
+    return dispatcher.start(), batches
+
+
+def test_under_load_the_sink_path_hands_results_over_in_batches_and_loses_none() -> None:
+    dispatcher, batches = _dispatcher_with_batches()
+    for i in range(2000):  # a replay at full speed: results far closer than the linger
+        dispatcher.submit(i, publish=True)  # type: ignore[arg-type]
+        if i % 50 == 0:
+            time.sleep(0.001)
+    dispatcher.close()
+    assert sum(batches) == dispatcher.published == 2000
+    assert dispatcher.sink_lingered > 0 and len(batches) < 200, batches[:20]
+
+
+def test_at_camera_rates_the_sink_path_never_lingers() -> None:
+    dispatcher, batches = _dispatcher_with_batches()
+    for i in range(15):  # 100 results/s: 10 ms apart, more than twice the linger
+        dispatcher.submit(i, publish=True)  # type: ignore[arg-type]
+        time.sleep(0.01)
+    dispatcher.close()
+    assert dispatcher.sink_lingered == 0 and batches == [1] * 15
+
+
+def test_close_during_a_linger_delivers_what_waited() -> None:
+    dispatcher, batches = _dispatcher_with_batches()
+    for i in range(3):
+        dispatcher.submit(i, publish=True)  # type: ignore[arg-type]
+    dispatcher.close()
+    assert sum(batches) == dispatcher.published == 3
