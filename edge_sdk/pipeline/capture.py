@@ -45,10 +45,13 @@ class CaptureThread:
         self._thread = threading.Thread(target=self._run, name=name or f"edge-capture-{source.name}", daemon=True)
 
     @classmethod
-    def for_source(cls, source: FrameSource, capacity: int = 2, on_first_frame: Callable[[Frame], object] | None = None,
+    def for_source(cls, source: FrameSource, capacity: int = 4, on_first_frame: Callable[[Frame], object] | None = None,
                    prepare: Callable[[Frame], Frame] | None = None) -> CaptureThread:
+        """every_frame: up to ``capacity`` frames ahead, refilled from half (one wake-up of this thread
+        for several frames; see :class:`BlockingSlot`); realtime: the latest frame only."""
         every_frame = source.mode is RunningMode.EVERY_FRAME
-        slot: LatestSlot[Frame] | BlockingSlot[Frame] = BlockingSlot(capacity) if every_frame else LatestSlot()
+        slot: LatestSlot[Frame] | BlockingSlot[Frame] = (
+            BlockingSlot(capacity, refill_at=capacity // 2) if every_frame else LatestSlot())
         return cls(source, slot, on_first_frame=on_first_frame, prepare=prepare)
 
     @property

@@ -97,15 +97,25 @@ class LatestSlot(_Slot[T]):
 
 
 class BlockingSlot(_Slot[T]):
-    """A bounded FIFO whose ``put`` waits for room: nothing is dropped (``drops`` stays 0)."""
+    """A bounded FIFO whose ``put`` waits for room: nothing is dropped (``drops`` stays 0).
+
+    A producer that found it full is woken once the consumer has taken it down to ``refill_at``
+    values, not at the first free place: it then produces ``capacity - refill_at`` values in one
+    go, one wake-up for several. A wake-up costs more than a small frame's decode on a machine
+    whose idle CPU halts; at one wake-up per frame the consumer ends up waiting for every frame.
+    """
 
     policy: DropPolicy = "block"
 
-    def __init__(self, capacity: int = 2) -> None:
+    def __init__(self, capacity: int = 2, refill_at: int | None = None) -> None:
+        """``refill_at``: wake a waiting producer at this depth (default ``capacity - 1``: at the first free place)."""
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1. Got: {capacity}")
+        refill_at = capacity - 1 if refill_at is None else refill_at
+        if not 0 <= refill_at < capacity:
+            raise ValueError(f"refill_at must be 0 to capacity - 1 ({capacity - 1}). Got: {refill_at}")
         super().__init__()
-        self.capacity = capacity
+        self.capacity, self.refill_at = capacity, refill_at
         self._items: collections.deque[T] = collections.deque()
 
     def put(self, value: T, timeout_s: float | None = None) -> bool:
@@ -130,9 +140,8 @@ class BlockingSlot(_Slot[T]):
             if not self._items:
                 self._end()
                 return None
-            was_full = len(self._items) >= self.capacity
             value = self._items.popleft()
-            if was_full:  # only a full queue can have a producer waiting
+            if len(self._items) == self.refill_at:  # a producer waits only on a full queue: wake it here
                 self._cond.notify_all()
             return value
 
