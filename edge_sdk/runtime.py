@@ -136,6 +136,8 @@ class Runtime:
         # that takes seconds to open must not start the traces early); text and sensor traces share it
         replay_clock = frames.media_clock or FirstFrameClock()
         wall_replay = replay_clock if isinstance(replay_clock, FirstFrameClock) else None
+        if wall_replay is not None:  # a looping file replays its traces on each pass (the media clock is told itself)
+            frames.on_pass(wall_replay.new_pass)
         text = open_text_source(config.text, replay_clock)
         sensor = open_sensor_source(config.sensor, replay_clock)
         self.text_slot, self.sensor_slot = text, sensor

@@ -168,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # noqa: BLE001 - ConfigError, SourceError, MissingDependencyError: raised by the parent
         sock.send(wire.control("error", type(exc).__name__, str(exc), None))
         return 1
-    # the parent re-stamps frames on the run's media clock, which trace replays follow there
+    # the parent re-stamps frames on the run's media clock, which trace replays follow there; a looping
+    # file's new pass goes there too, on the capture thread, so it arrives before the pass's first frame
     source.media_clock = None
+    source.on_pass(lambda offset_s: sock.send(wire.control("pass", offset_s)))
     ring = _Ring()
     listener = threading.Thread(target=_listen, args=(sock, ring, source), name="edge-capture-listen", daemon=True)
     try:

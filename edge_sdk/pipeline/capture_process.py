@@ -214,6 +214,8 @@ class ProcessFrameSource(FrameSource):
                 sock.send(wire.control("ring", self._ring.name, self._ring.slots, self._ring.slot_bytes))
             elif kind == "attached" and self._ring is not None:
                 self._ring.unlink()  # both processes have it mapped: no name left behind, whatever happens next
+            elif kind == "pass":  # the file looped: the media clock and the trace clock learn where the pass starts
+                self._begin_pass(control[1])
             elif kind == "end":
                 self._counters = control[1]
                 return None

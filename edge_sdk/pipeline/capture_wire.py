@@ -5,8 +5,8 @@ runtime process one ``recv`` and one ``send`` (both release the interpreter lock
 kernel) and a ``struct`` unpack, not ``multiprocessing.Connection``'s poll, length prefix and
 pickle, whose Python frames held the lock the inference worker waits for. The hot messages are
 fixed structs: ``F`` (a frame in a slot, with its metadata and the source's counters) and ``f``
-(a slot given back). Everything else (``ready``, ``need_ring``, ``ring``, ``attached``, ``end``,
-``error``, ``stop``, the configuration) is a pickled tuple behind ``P``, a few times a run.
+(a slot given back). Everything else (``ready``, ``need_ring``, ``ring``, ``attached``, ``pass``,
+``end``, ``error``, ``stop``, the configuration) is a pickled tuple behind ``P``, a few times a run.
 """
 
 from __future__ import annotations

@@ -185,6 +185,12 @@ class TraceReplay(Generic[T]):
     for every reading, and under ``every_frame`` playback at thousands of frames per second those
     wake-ups cost more than the inference they fed. On a wall clock, a named thread sleeps until
     each record is due.
+
+    A looping video replays the trace on every pass (the clock's ``on_pass``): on the pass that
+    starts at ``offset_s`` on the clock's timeline a record is released at ``offset_s + t_s``, so
+    frame/reading skews repeat those of the first pass. When a pass ends, its records due before
+    the next pass starts are released; records at or after the pass's length lie beyond the video,
+    where no frame of it is: they are passed over on each pass (counted in ``beyond_video``).
     """
 
     def __init__(self, records: Iterable[tuple[float, T]], setter: Callable[[T, float], object], clock: ReplayClock,
@@ -192,14 +198,19 @@ class TraceReplay(Generic[T]):
         self.records = sorted(records, key=lambda r: r[0])
         self._setter, self._clock = setter, clock
         self._media_clock = clock if isinstance(clock, MediaClock) else None
-        self._next = 0  # index of the first record not released yet (media clock)
-        self._release_lock = threading.Lock()  # start() and the capture thread may both release
+        self._next = 0  # index of the first record of the current pass not released yet
+        self._offset_s = 0.0  # where the pass being replayed starts on the clock's timeline
+        self._release_lock = threading.Lock()  # start(), a new pass and the capture or replay thread all release
+        self._pending = threading.Condition(self._release_lock)  # the replay thread, out of records, waits for a pass
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.done = threading.Event()
+        self.done = threading.Event()  # every record of a pass released
         self.replayed = 0
+        self.passes = 1
+        self.beyond_video = 0  # records passed over at the end of a pass: at or after the video's length
 
     def start(self) -> None:
+        self._clock.on_pass(self._on_pass)
         if self._media_clock is not None:
             self._media_clock.subscribe(self._release)
             self._release(None)  # records at or before where the video already is
@@ -211,6 +222,9 @@ class TraceReplay(Generic[T]):
 
     def stop(self) -> None:
         self._stop.set()
+        with self._pending:
+            self._pending.notify_all()
+        self._clock.remove_pass_listener(self._on_pass)
         if self._media_clock is not None:
             self._media_clock.unsubscribe(self._release)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
@@ -221,24 +235,26 @@ class TraceReplay(Generic[T]):
         assert clock is not None
         records = self.records
         with self._release_lock:
-            index = self._next
-            while index < len(records) and clock.reached(records[index][0]):
+            index, offset_s = self._next, self._offset_s
+            while index < len(records) and clock.reached(offset_s + records[index][0]):
                 t_s, value = records[index]
                 index += 1
                 self._next = index
-                self._setter(value, clock.to_runtime_s(t_s))
+                self._setter(value, clock.to_runtime_s(offset_s + t_s))
                 self.replayed += 1
         if index == len(records):
             self.done.set()
 
     def _release_upto(self, limit_t_s: float) -> None:
-        """Release, in order, the records not released yet whose time is at or before ``limit_t_s``."""
+        """Release, in order, the records of the current pass not released yet whose timeline time is at or
+        before ``limit_t_s``."""
         records = self.records
         with self._release_lock:
-            while self._next < len(records) and records[self._next][0] <= limit_t_s:
+            offset_s = self._offset_s
+            while self._next < len(records) and offset_s + records[self._next][0] <= limit_t_s:
                 t_s, value = records[self._next]
                 self._next += 1
-                self._setter(value, self._clock.to_runtime_s(t_s))
+                self._setter(value, self._clock.to_runtime_s(offset_s + t_s))
                 self.replayed += 1
 
     def _release_started(self) -> None:
@@ -247,21 +263,49 @@ class TraceReplay(Generic[T]):
         if start_s is not None and not self._stop.is_set():
             self._release_upto(now_s() - start_s)
 
+    def _on_pass(self, offset_s: float) -> None:
+        """The video looped (on its reading thread, before the new pass's first frame): finish this pass, start the next."""
+        records = self.records
+        with self._release_lock:
+            length_s = offset_s - self._offset_s
+            # due before the next pass's first frame: released now, stamped on this pass
+            while self._next < len(records) and records[self._next][0] < length_s - TIME_EPSILON_S:
+                t_s, value = records[self._next]
+                self._next += 1
+                self._setter(value, self._clock.to_runtime_s(self._offset_s + t_s))
+                self.replayed += 1
+            beyond = len(records) - self._next
+            if beyond and not self.beyond_video:
+                log.info("%s: %d records at t_s >= %.3f s lie beyond the video's %.3f s; each pass of the looped "
+                         "video passes over them", self._thread.name, beyond, records[self._next][0], length_s)
+            self.beyond_video += beyond
+            self._offset_s, self._next = offset_s, 0
+            self.passes += 1
+            self._pending.notify_all()
+        if self._media_clock is None and getattr(self._clock, "started", True):
+            # the pass's first records, as the first frame's are at the start: at the wrap, a frame early at
+            # most, so that they are there for the pass's first frame (stamped at their own instant)
+            start_s = getattr(self._clock, "start_s", None)
+            if start_s is not None and not self._stop.is_set():
+                self._release_upto(max(now_s() - start_s, offset_s))
+
     def _run(self) -> None:
         records = self.records
         try:
-            while True:
-                with self._release_lock:
-                    index = self._next
-                if index >= len(records):
-                    return
-                t_s = records[index][0]
-                if not self._clock.wait_until(t_s, _STOP_POLL_S):
+            while records:
+                with self._pending:
+                    if self._next >= len(records):
+                        self.done.set()  # a looping video may start a new pass; else this waits for stop()
+                        self._pending.wait_for(lambda: self._stop.is_set() or self._next < len(records))
+                    if self._stop.is_set():
+                        return
+                    due_t_s = self._offset_s + records[self._next][0]
+                if not self._clock.wait_until(due_t_s, _STOP_POLL_S):
                     if self._stop.is_set() or getattr(self._clock, "closed", False):
                         return  # stopped, or the video driving the clock ended
-                    continue
+                    continue  # not due yet, or the video looped: look again
                 if self._stop.is_set():
                     return
-                self._release_upto(t_s)
+                self._release_upto(due_t_s)
         finally:
             self.done.set()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from edge_sdk.clock import MediaClock, now_s
+from edge_sdk.clock import MediaClock, PassListener, now_s
 from edge_sdk.errors import SourceError
 from edge_sdk.sources.config import RunningMode
 from edge_sdk.sources.frame import Frame
@@ -49,6 +49,10 @@ class FrameSource:
 
     ``mode`` is the run's :class:`RunningMode`; the capture hand-off and the pipeline read it from
     here. ``media_clock``, when set, re-stamps frames on the media timeline (see ``read``).
+
+    A looping file source calls :meth:`_begin_pass` when it wraps to its first frame: the media clock
+    and the :meth:`on_pass` listeners (a real-time run's trace clock) learn where the new pass starts
+    on the unwrapped timeline, so trace replays loop with the video.
     """
 
     def __init__(self, name: str, media_clock: MediaClock | None = None,
@@ -64,6 +68,18 @@ class FrameSource:
         self._reconnects = 0
         self._frames_skipped = 0
         self._loops = 0
+        self._pass_listeners: list[PassListener] = []
+
+    def on_pass(self, listener: PassListener) -> None:
+        """Call ``listener(offset_s)`` on the reading thread each time a looping file starts over, before the new
+        pass's first frame is read: the pass starts ``offset_s`` seconds of video after the first pass did."""
+        self._pass_listeners.append(listener)
+
+    def _begin_pass(self, offset_s: float) -> None:
+        if self.media_clock is not None:
+            self.media_clock.new_pass(offset_s)
+        for listener in self._pass_listeners:
+            listener(offset_s)
 
     @property
     def state(self) -> SourceState:
@@ -85,10 +101,11 @@ class FrameSource:
                 return None
             self._frames_read += 1
             if self.media_clock is not None and frame.media_t_s is not None:
-                self.media_clock.advance(frame.media_t_s, frame.timestamp_s)
-                # on the media timeline, so frames and replayed readings compare directly
+                t_s = self.media_clock.advance(frame.media_t_s, frame.timestamp_s)
+                # on the media timeline (unwrapped across loops), so frames and replayed readings compare
+                # directly; media_t_s stays the position in the file (ground truth is looked up by it)
                 # the constructor, not dataclasses.replace: this runs per frame and replace is slow
-                frame = Frame(frame.pixels, frame.color_order, self.media_clock.to_runtime_s(frame.media_t_s),
+                frame = Frame(frame.pixels, frame.color_order, self.media_clock.to_runtime_s(t_s),
                               frame.index, frame.source, frame.media_t_s, frame.read_ms, frame.timestamp_s)
             return frame
 

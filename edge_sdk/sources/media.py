@@ -48,7 +48,10 @@ class IndexedSource(FrameSource):
                 self._frames_skipped += late
                 self._pacer.wait(self._play_index)
             position = self._play_index % self.frame_count
-            self._loops = self._play_index // self.frame_count
+            loops = self._play_index // self.frame_count
+            if loops != self._loops:  # wrapped (a late real-time reader may skip across the end)
+                self._loops = loops
+                self._begin_pass(loops * self.frame_count / self.fps)
             read_start_s = now_s()
             pixels = self._pixels(position)
             timestamp_s = now_s()

@@ -182,6 +182,8 @@ class OpenCVSource(FrameSource):
             return False
         self._loops += 1
         self._position = 0
+        if self.fps:  # every frame of the file was played (read or, in real time, skipped): the pass starts there
+            self._begin_pass(self._play_index / self.fps)
         if not self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0):
             self._release()  # some containers cannot seek: reopen from the start instead
             return self._reopen()

@@ -8,7 +8,9 @@ for sensors), so one file could be a trace to one source and live input to the o
 A run in real time replays its traces on a :class:`FirstFrameClock`: trace time 0 is when the first
 frame arrives, not when the runtime was built. A stream that takes seconds to open (RTSP, MPEG-TS
 over TCP) used to start the traces seconds before the first frame: its first result used the
-reading at t = 2.3 s and the records released meanwhile kept stamps from before the run.
+reading at t = 2.3 s and the records released meanwhile kept stamps from before the run. A looping
+file tells the clock where each new pass starts (``FrameSource.on_pass``, wired by the runtime), and
+the traces replay again on every pass.
 """
 
 from __future__ import annotations
