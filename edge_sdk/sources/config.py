@@ -42,7 +42,7 @@ class CameraConfig:
     source: str = field(metadata={"help": "camera://0 (or 0, /dev/video0, /dev/v4l/by-id/...: `edge-sdk cameras` lists "
                                           "them), file://clip.mp4 or a path, rtsp://, http://, tcp://, "
                                           "gst://<pipeline>, picamera2://0, images://folder; plugins add more, e.g. the demo's seek://?seconds=30&fps=15"})
-    loop: bool = field(default=False, metadata={"help": "replay files, folders and seek clips from the start at the end"})
+    loop: bool = field(default=False, metadata={"help": "replay files, folders and seek clips from the start at the end (text and sensor trace files replay with each pass)"})
     playback: PlaybackMode = field(default="realtime", metadata={
         "help": "realtime: paced at the file's frame rate, late frames dropped (like a camera); "
                 "every_frame: no pacing, capture blocks until inference took the previous frame"})
