@@ -1,3 +1,4 @@
+# Over 400 lines: one class, whose writer and cross-process readers share the ring's invariants
 """The rolling embedding index: what the camera saw, searchable by text or vector.
 
     with Index("/var/lib/edge_sdk/index", dim=128, max_frames=20_000, max_age_s=7 * 86400) as index:
@@ -24,6 +25,11 @@ and by age (``max_age_s``, applied on every write, at open and in :meth:`Index.e
 
 Thread safety: :meth:`add`, :meth:`search` and :meth:`thumbnail` may be called from any thread; a
 search never sees a slot that is being rewritten.
+
+Readers in other processes (``Index.open``, read-only; the runtime's own reader when the index is
+written by its ingest process): a search first reloads the rows when another connection committed
+since (SQLite's ``data_version``), and drops a hit whose slot was given to a newer frame while it
+searched, so a vector is never reported under another frame's id.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ __all__ = ["FrameRecord", "Index", "SearchHit"]
 _log = logging.getLogger(__name__)
 _FORMAT = "edge_sdk.index/1"
 DEFAULT_MAX_FRAMES = 10_000
+_SEARCH_TRIES = 5  # a reader racing a writer: a new look each time a hit's slot was rewritten under it
 _SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
 create table if not exists frames (
@@ -184,10 +191,14 @@ class Index:
 
     def _load_rows(self) -> None:
         capacity = self.max_frames
-        self._ts = np.full(capacity, np.nan)  # frame time per slot; NaN: no searchable frame there
-        self._ids = np.full(capacity, -1, np.int64)
+        ts = np.full(capacity, np.nan)  # frame time per slot; NaN: no searchable frame there
+        frame_ids = np.full(capacity, -1, np.int64)
         with self._db_lock:
+            # the version before the rows, in one read transaction: a commit in between only reloads again
+            self._db.execute("begin")
+            (version,) = self._db.execute("pragma data_version").fetchone()
             rows = self._db.execute("select id, slot, frame_ts from frames order by id").fetchall()
+            self._db.execute("commit")
         # vectorised: a 100,000-frame index opens in tens of milliseconds, not a Python loop's second
         table = np.array(rows, dtype=np.float64).reshape(-1, 3)
         ids, slots, times = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
@@ -201,11 +212,14 @@ class Index:
             _log.warning("index %s: %d rows whose vector slot was rewritten before a crash: dropped",
                          self.path, len(stale))
             self._execute_many("delete from frames where id = ?", [(i,) for i in stale])
-        self._ts[slots[fits]], self._ids[slots[fits]] = times[fits], ids[fits]
-        self._next_id = (rows[-1][0] + 1) if rows else 0
-        self._next_slot = (rows[-1][1] + 1) % capacity if rows else 0
-        # slots fill from 0 up and then wrap: a search reads only the part ever written
-        self._high = capacity if np.any(self._slot_ids[self._next_slot:] >= 0) else self._next_slot
+        ts[slots[fits]], frame_ids[slots[fits]] = times[fits], ids[fits]
+        next_slot = (rows[-1][1] + 1) % capacity if rows else 0
+        with self._state_lock:  # swapped whole: a search on another thread sees the old rows or the new
+            self._ts, self._ids, self._data_version = ts, frame_ids, version
+            self._next_id = (rows[-1][0] + 1) if rows else 0
+            self._next_slot = next_slot
+            # slots fill from 0 up and then wrap: a search reads only the part ever written
+            self._high = capacity if np.any(self._slot_ids[next_slot:] >= 0) else next_slot
 
     def _resize(self, old_capacity: int) -> None:
         """``max_frames`` changed: keep the newest frames that fit in a new ring (rewritten atomically)."""
@@ -258,7 +272,10 @@ class Index:
                     overwritten.append((int(self._slot_ids[slot]),))
                     evicted += int(self._ids[slot] >= 0)  # not already gone by age
                 self._ts[slot], self._ids[slot] = np.nan, -1  # not searchable until its row commits
-                self._vectors[slot], self._slot_ids[slot] = vector, self._next_id
+                # the id first: a reader in another process that still sees the old id after its product
+                # read the old vector (Index.search re-checks the ids of its hits)
+                self._slot_ids[slot] = self._next_id
+                self._vectors[slot] = vector
                 ids.append(self._next_id)
                 slots.append(slot)
                 self._next_id += 1
@@ -311,6 +328,15 @@ class Index:
         vector = self.embed_text(query) if isinstance(query, str) else self._check_vector(query, "query vector")
         now = time.time() if now_s is None else now_s
         cutoffs = [now - limit for limit in (since_s, self.max_age_s) if limit is not None]
+        for _ in range(_SEARCH_TRIES):
+            hits = self._search_once(vector, k, cutoffs)
+            if hits is not None:
+                return hits
+        raise InputError(f"index at {self.path}: its writer kept rewriting the hits' slots; try the query again")
+
+    def _search_once(self, vector: npt.NDArray[np.float32], k: int, cutoffs: list[float]) -> list[SearchHit] | None:
+        """The hits, or None when a writer in another process gave a hit's slot to a newer frame meanwhile."""
+        self.refresh()
         with self._state_lock:
             high = self._high
             scores = self._vectors[:high] @ vector
@@ -324,10 +350,24 @@ class Index:
             return []
         best = np.argpartition(-scores, count - 1)[:count] if count < high else np.arange(high)
         best = best[np.argsort(-scores[best], kind="stable")][:count]
+        if self.read_only and np.any(self._slot_ids[best] != ids[best]):
+            return None
         frame_ids = [int(ids[slot]) for slot in best]
         with_thumbs = self._with_thumbnails(frame_ids)
         return [SearchHit(frame_id, float(times[slot]), float(scores[slot]), frame_id in with_thumbs)
                 for frame_id, slot in zip(frame_ids, best, strict=True)]
+
+    def refresh(self) -> bool:
+        """Read-only: reload the rows when another connection committed since the last look; True if it did.
+        A writer's own index is always current (False)."""
+        if not self.read_only or self._closed:
+            return False
+        with self._db_lock:
+            (version,) = self._db.execute("pragma data_version").fetchone()
+        if version == self._data_version:
+            return False
+        self._load_rows()
+        return True
 
     def embed_text(self, text: str) -> npt.NDArray[np.float32]:
         """The query vector of ``text`` in the index's space; needs the model's text embedding."""
@@ -345,10 +385,12 @@ class Index:
         return None if row is None or row[0] is None else bytes(row[0])
 
     def __len__(self) -> int:
+        self.refresh()
         with self._state_lock:
             return int(np.count_nonzero(~np.isnan(self._ts)))
 
     def stats(self) -> dict[str, Any]:
+        self.refresh()
         with self._state_lock:
             valid = self._ts[~np.isnan(self._ts)]
         return {"frames": int(valid.size), "capacity": self.max_frames, "dim": self.dim,

@@ -1,0 +1,166 @@
+"""The index ingest process: ``python -m edge_sdk.index.ingest_child <fd>``, started by
+:class:`~edge_sdk.index.ingest_process.ProcessIndexStage`, which explains the design; the messages
+are :mod:`~edge_sdk.index.ingest_wire`'s.
+
+It opens the index for writing (and the bundle's ``embed_image`` unless the run's results are the
+embeddings), says ``ready``, then serves hand-overs: the frames the runtime sent after its last
+``done`` (up to the one marked last), read from the runtime's shared-memory ring without a copy,
+embedded, thumbnailed and added in one transaction; then ``done`` gives their slots back. One
+thread: nothing else runs on this interpreter. At end of file on the socket (the runtime died:
+SIGKILL, OOM kill, a crash) it writes the hand-over it has and exits, so no ingest process outlives
+its runtime. SIGINT and SIGTERM are ignored (a terminal and systemd signal the whole group): the
+runtime decides when ingest stops, after draining its queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from edge_sdk.index import ingest_wire as wire
+from edge_sdk.index.config import IndexConfig
+from edge_sdk.index.embedder import ImageEmbedder
+from edge_sdk.index.store import FrameRecord, Index
+from edge_sdk.pipeline.frame_ring import FrameRing
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+
+class _Writer:
+    """The index, the embedder and the ring of this process; ``write`` serves one hand-over."""
+
+    def __init__(self, config: IndexConfig, index: Index, embedder: ImageEmbedder | None) -> None:
+        self.config, self.index, self.embedder = config, index, embedder
+        self.ring: FrameRing | None = None
+        self.cpu_s = 0.0
+
+    def attach(self, name: str, slots: int, slot_bytes: int) -> None:
+        if self.ring is not None:  # the runtime replaces a ring only when every slot is back
+            self.ring.close()
+        self.ring = FrameRing.attach(name, slots, slot_bytes)
+
+    def write(self, batch: list[wire.IngestFrame]) -> tuple[int, int]:
+        """(written, failed) for one hand-over."""
+        from edge_sdk.dashboard.snapshot import encode_thumbnail
+
+        started = time.thread_time()
+        records, failed = [], 0
+        assert self.ring is not None  # the runtime sends a ring before its first frame
+        for slot, shape, frame_ts, color_order, _, vector in batch:
+            try:
+                pixels = self.ring.view(slot, shape)  # no copy: the slot is this process's until ``done``
+                if vector is None:
+                    assert self.embedder is not None
+                    vector = self.embedder.embed(pixels, color_order)
+                jpeg = encode_thumbnail(pixels, color_order, self.config.thumbnail_px, self.config.thumbnail_quality)
+                records.append(FrameRecord(frame_ts, vector, jpeg))
+            except Exception:  # noqa: BLE001 - one bad frame (a failed embed) must not end the indexing
+                failed += 1
+                log.exception("index: could not embed the frame of %.3f", frame_ts)
+        written = 0
+        try:
+            self.index.add_many(records)
+            written = len(records)
+        except Exception:  # noqa: BLE001 - a full disk stops indexing, not the run; counted and logged
+            failed += len(records)
+            log.exception("index: writing %d frames to %s failed", len(records), self.index.path)
+        self.cpu_s += time.thread_time() - started
+        return written, failed
+
+    def done(self, slots: list[int], written: int, failed: int) -> bytes:
+        return wire.control("done", slots, written, failed, self.cpu_s, time.process_time(), self.index.stats())
+
+    def close(self) -> None:
+        self.index.close()
+        if self.embedder is not None:
+            self.embedder.close()
+        if self.ring is not None:
+            self.ring.close()
+
+
+def _open(config: IndexConfig, embed_bundle: str | None, dim: int | None, space: str | None) -> _Writer:
+    embedder = ImageEmbedder.from_source(Path(embed_bundle), num_threads=1) if embed_bundle else None
+    try:
+        index = Index(config.path, dim=embedder.dim if embedder is not None else dim, max_frames=config.max_frames,
+                      max_age_s=config.max_age_s, space=space)
+    except BaseException:
+        if embedder is not None:
+            embedder.close()
+        raise
+    return _Writer(config, index, embedder)
+
+
+def _serve(sock: socket.socket, writer: _Writer) -> None:
+    """Hand-overs until ``stop`` or end of file."""
+    batch: list[wire.IngestFrame] = []
+    while True:
+        try:
+            message = sock.recv(wire.MAX_MESSAGE_BYTES)
+        except OSError:
+            message = b""
+        if not message:
+            if batch:  # the runtime died mid hand-over: its frames are still in the mapped slots
+                writer.write(batch)
+            log.warning("index ingest process: the runtime process is gone; stopping")
+            return
+        if message[:1] == wire.FRAME:
+            batch.append(wire.parse_frame(message))
+            if not batch[-1][4]:
+                continue
+            written, failed = writer.write(batch)
+            try:
+                sock.send(writer.done([item[0] for item in batch], written, failed))
+            except OSError:
+                pass  # the runtime is gone: the next recv says so
+            batch = []
+            continue
+        control: tuple[Any, ...] = wire.parse_control(message)
+        if control[0] == "stop":
+            return
+        if control[0] == "ring":
+            writer.attach(*control[1:])
+            sock.send(wire.control("attached", control[1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not args[0].isdigit():
+        sys.stderr.write("usage: python -m edge_sdk.index.ingest_child <socket fd> (started by ProcessIndexStage)\n")
+        return 2
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sock = socket.socket(fileno=int(args[0]))
+    message = sock.recv(wire.MAX_MESSAGE_BYTES)
+    if not message:
+        return 0  # the runtime gave up before configuring this process
+    _, config, embed_bundle, dim, space, log_level = wire.parse_control(message)
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        writer = _open(config, embed_bundle, dim, space)
+    except BaseException as exc:  # noqa: BLE001 - ConfigError, BundleError: raised by the runtime with this text
+        sock.send(wire.control("error", type(exc).__name__, str(exc)))
+        return 1
+    try:
+        sock.send(wire.control("ready", writer.index.dim, writer.embedder is not None, writer.index.stats()))
+        _serve(sock, writer)
+    except Exception as exc:  # a bug here: the runtime logs it and goes on without the index
+        log.exception("index ingest process failed")
+        try:
+            sock.send(wire.control("error", type(exc).__name__, str(exc)))
+        except OSError:
+            pass
+        return 1
+    finally:
+        writer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
