@@ -61,14 +61,14 @@ class _Writer:
                     vector = self.embedder.embed(pixels, color_order)
                 jpeg = encode_thumbnail(pixels, color_order, self.config.thumbnail_px, self.config.thumbnail_quality)
                 records.append(FrameRecord(frame_ts, vector, jpeg))
-            except Exception:  # noqa: BLE001 - one bad frame (a failed embed) must not end the indexing
+            except Exception:  # one bad frame (a failed embed) must not end the indexing
                 failed += 1
                 log.exception("index: could not embed the frame of %.3f", frame_ts)
         written = 0
         try:
             self.index.add_many(records)
             written = len(records)
-        except Exception:  # noqa: BLE001 - a full disk stops indexing, not the run; counted and logged
+        except Exception:  # a full disk stops indexing, not the run; counted and logged
             failed += len(records)
             log.exception("index: writing %d frames to %s failed", len(records), self.index.path)
         self.cpu_s += time.thread_time() - started
