@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -98,7 +99,9 @@ def folder_mb(folder: Path) -> float:
 
 # -- the seek run, with and without an index ---------------------------------------------------
 def seek_run(workdir: Path, bundle: Path | None, clip: Path, max_rate_hz: float, tag: str,
-             when_full: str = "drop_oldest", playback: str = "every_frame") -> dict[str, Any]:
+             when_full: str = "drop_oldest", playback: str = "every_frame", ingest: str = "auto",
+             broker: Any = None) -> dict[str, Any]:
+    """One ``Runtime`` run of ``clip``; with ``broker``, every result published to it (outbox, delivery)."""
     from edge_sdk.config import parse_config
     from edge_sdk.runtime import Runtime
 
@@ -107,14 +110,28 @@ def seek_run(workdir: Path, bundle: Path | None, clip: Path, max_rate_hz: float,
         "text": {"source": "file", "path": str(clip.with_suffix(".commands.jsonl"))},
         "sensor": {"source": "file", "path": str(clip.with_suffix(".sensor.jsonl"))},
         "embedded_broker": {"enabled": False}}
+    if broker is not None:
+        outbox = workdir / f"outbox-{tag}.sqlite3"
+        for leftover in workdir.glob(f"{outbox.name}*"):
+            leftover.unlink()
+        config["mqtt"] = {"host": broker.host, "port": broker.port, "outbox": {"path": str(outbox)}}
     if bundle is not None:
         folder = workdir / f"index-{tag}"
         shutil.rmtree(folder, ignore_errors=True)
         config["index"] = {"path": str(folder), "bundle": str(bundle), "max_rate_hz": max_rate_hz,
-                           "when_full": when_full}
+                           "when_full": when_full, "ingest": ingest}
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own_before = time.process_time()
     with Runtime(parse_config(config)) as runtime:
         summary = runtime.run()
-    out = {"results": summary["results"], "fps": summary["fps"]}
+    own_s = time.process_time() - own_before
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the processes this run started and reaped: MQTT delivery, the index's ingest process
+    children_s = (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    results = max(1, summary["results"])
+    out = {"results": summary["results"], "fps": summary["fps"],
+           "runtime_cpu_ms_per_result": round(own_s * 1000 / results, 3),
+           "children_cpu_ms_per_result": round(children_s * 1000 / results, 3)}
     if runtime.index_stage is not None:
         out["index"] = runtime.index_stage.stats()
     return out
@@ -188,34 +205,60 @@ def main(argv: list[str] | None = None) -> int:
 
     clip = workdir / "clip.mp4"
     write_clip(clip, SeekClip(seconds=args.clip_seconds, fps=15, size=192, seed=2))
-    on_fps, off_fps, block_fps, ingest, dropped = [], [], [], [], []
-    for round_ in range(args.rounds):  # side by side: off, on, on (replay waits for the writer) ...
-        off = seek_run(workdir, None, clip, args.max_rate_hz, "off")
-        on = seek_run(workdir, bundle, clip, args.max_rate_hz, "on")
-        blocking = seek_run(workdir, bundle, clip, args.max_rate_hz, "block", when_full="block")
-        off_fps.append(off["fps"])
-        on_fps.append(on["fps"])
-        block_fps.append(blocking["fps"])
-        dropped.append(on["index"]["dropped"])
-        if on["index"]["ingest_cpu_ms_per_frame"] is not None:
-            ingest.append(on["index"]["ingest_cpu_ms_per_frame"])
-        print(f"round {round_ + 1}: fps off {off['fps']}, on {on['fps']} ({on['index']['written']} frames indexed, "
-              f"{on['index']['dropped']} dropped), on and waiting {blocking['fps']} "
-              f"({blocking['index']['written']} indexed)", file=sys.stderr)
-    out["seek_fps_off"] = statistics.median(off_fps)
-    out["seek_fps_on"] = statistics.median(on_fps)
-    out["pipeline_fps_ratio"] = round(out["seek_fps_on"] / out["seek_fps_off"], 3)
-    out["index_dropped_per_run"] = statistics.median(dropped)
-    out["pipeline_fps_ratio_replay_waiting"] = round(statistics.median(block_fps) / out["seek_fps_off"], 3)
+    from edge_sdk.testing import MosquittoBroker
+
+    variants = {"": "auto", "_thread": "thread"}  # the default (auto: the ingest process on 2+ CPUs) and the thread
+    fps: dict[str, list[float]] = {"off": []}
+    cpu: dict[str, list[tuple[float, float, float | None]]] = {}
+    dropped: dict[str, list[int]] = {}
+    ingest: dict[str, list[float]] = {}
+    with MosquittoBroker(workdir / "mosquitto") as broker:
+        out["seek_runs_publish_to"] = "mosquitto"
+        for round_ in range(args.rounds):  # side by side: off, then each variant dropping and waiting, ...
+            runs = {"off": seek_run(workdir, None, clip, args.max_rate_hz, "off", broker=broker)}
+            for suffix, mode in variants.items():
+                runs[f"on{suffix}"] = seek_run(workdir, bundle, clip, args.max_rate_hz, f"on{suffix}",
+                                               ingest=mode, broker=broker)
+                runs[f"block{suffix}"] = seek_run(workdir, bundle, clip, args.max_rate_hz, f"block{suffix}",
+                                                  when_full="block", ingest=mode, broker=broker)
+            for name, run in runs.items():
+                fps.setdefault(name, []).append(run["fps"])
+                stats = run.get("index", {})
+                cpu.setdefault(name, []).append((run["runtime_cpu_ms_per_result"], run["children_cpu_ms_per_result"],
+                                                 stats.get("ingest_cpu_ms_per_frame")))
+                if name.startswith("on"):
+                    dropped.setdefault(name, []).append(stats["dropped"])
+                    if stats["ingest_cpu_ms_per_frame"] is not None:
+                        ingest.setdefault(name, []).append(stats["ingest_cpu_ms_per_frame"])
+                    out[f"index_ingest{name[2:]}"] = stats["ingest"]
+            print(f"round {round_ + 1}: " + ", ".join(
+                f"{name} {run['fps']}" + (f" ({run['index']['written']} indexed, {run['index']['dropped']} dropped, "
+                                          f"{run['index']['ingest']})" if "index" in run else "")
+                for name, run in runs.items()), file=sys.stderr)
+    out["seek_fps_off"] = statistics.median(fps["off"])
+    for suffix in variants:
+        out[f"seek_fps_on{suffix}"] = statistics.median(fps[f"on{suffix}"])
+        out[f"pipeline_fps_ratio{suffix}"] = round(out[f"seek_fps_on{suffix}"] / out["seek_fps_off"], 3)
+        out[f"index_dropped_per_run{suffix}"] = statistics.median(dropped[f"on{suffix}"])
+        out[f"pipeline_fps_ratio_replay_waiting{suffix}"] = round(
+            statistics.median(fps[f"block{suffix}"]) / out["seek_fps_off"], 3)
+        samples = ingest.get(f"on{suffix}")
+        out[f"ingest_cpu_ms_per_frame{suffix}"] = round(statistics.median(samples), 3) if samples else None
+    # CPU per result of the runtime process and of its children (MQTT delivery, the ingest process), medians
+    out["cpu_ms_per_result"] = {name: [round(statistics.median(v[i] for v in values), 3) for i in (0, 1)]
+                                for name, values in cpu.items()}
     # camera-paced: the clip played at its own 15 fps, as a camera delivers frames
     paced_clip = workdir / "clip-paced.mp4"
     write_clip(paced_clip, SeekClip(seconds=args.paced_seconds, fps=15, size=192, seed=2))
-    paced_off = seek_run(workdir, None, paced_clip, args.max_rate_hz, "paced-off", playback="realtime")
-    paced_on = seek_run(workdir, bundle, paced_clip, args.max_rate_hz, "paced-on", playback="realtime")
+    with MosquittoBroker(workdir / "mosquitto") as broker:
+        paced_off = seek_run(workdir, None, paced_clip, args.max_rate_hz, "paced-off", playback="realtime",
+                             broker=broker)
+        paced_on = seek_run(workdir, bundle, paced_clip, args.max_rate_hz, "paced-on", playback="realtime",
+                            broker=broker)
     out["pipeline_fps_ratio_paced"] = round(paced_on["results"] / max(1, paced_off["results"]), 3)
     print(f"paced: results off {paced_off['results']}, on {paced_on['results']} "
           f"({paced_on['index']['written']} indexed)", file=sys.stderr)
-    out["ingest_cpu_ms_per_frame"] = round(statistics.median(ingest), 3) if ingest else None
+    out["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     out["index_max_rate_hz"] = args.max_rate_hz
 
     rows = [("query p95, 10k (text embed + search)", "query_p95_ms_10k", "ms"),
@@ -224,16 +267,24 @@ def main(argv: list[str] | None = None) -> int:
             ("index size, 100k (no thumbnails)", "index_mb_100k", "MB"),
             ("thumbnail (96 px JPEG)", "thumbnail_kb", "kB"),
             ("start-up, 100k (open + first query)", "startup_ms_100k", "ms"),
-            ("ingest CPU per indexed frame", "ingest_cpu_ms_per_frame", "ms"),
+            ("ingest CPU per indexed frame (ingest process)", "ingest_cpu_ms_per_frame", "ms"),
+            ("ingest CPU per indexed frame (writer thread)", "ingest_cpu_ms_per_frame_thread", "ms"),
             ("seek fps, index off", "seek_fps_off", "/s"),
-            ("seek fps, index on", "seek_fps_on", "/s"),
-            ("pipeline fps ratio (on / off)", "pipeline_fps_ratio", ""),
-            ("  frames the index dropped (drop_oldest)", "index_dropped_per_run", ""),
-            ("fps ratio, replay waiting for the index", "pipeline_fps_ratio_replay_waiting", ""),
+            ("seek fps, index on (default ingest)", "seek_fps_on", "/s"),
+            ("seek fps, index on (writer thread)", "seek_fps_on_thread", "/s"),
+            ("pipeline fps ratio (on / off, default)", "pipeline_fps_ratio", ""),
+            ("pipeline fps ratio (on / off, thread)", "pipeline_fps_ratio_thread", ""),
+            ("  frames the index dropped (default)", "index_dropped_per_run", ""),
+            ("  frames the index dropped (thread)", "index_dropped_per_run_thread", ""),
+            ("fps ratio, replay waiting (default)", "pipeline_fps_ratio_replay_waiting", ""),
+            ("fps ratio, replay waiting (thread)", "pipeline_fps_ratio_replay_waiting_thread", ""),
             ("results ratio, camera-paced (15 fps)", "pipeline_fps_ratio_paced", "")]
-    print(f"{'figure':<42} {'value':>10}  unit   (load average {out['load_avg']}, dim {dim})")
+    print(f"{'figure':<46} {'value':>10}  unit   (load average {out['load_avg']} to {out['load_avg_end']}, "
+          f"dim {dim}, default ingest: {out['index_ingest']})")
     for name, key, unit in rows:
-        print(f"{name:<42} {out[key]!s:>10}  {unit}")
+        print(f"{name:<46} {out[key]!s:>10}  {unit}")
+    for name, (own, children) in out["cpu_ms_per_result"].items():
+        print(f"CPU per result, {name:<10} runtime {own:>7} ms, its children {children:>7} ms")
     if args.merge_json:
         host = json.loads(Path(args.merge_json).read_text().strip().splitlines()[-1])
         out = {**host, **{key: value for key, value in out.items() if key not in host}}
