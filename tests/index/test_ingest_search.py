@@ -60,7 +60,9 @@ def test_search_answers_from_the_ingest_process_and_the_run_outlives_it(
               "index": {"path": str(tmp_path / "index"), "bundle": str(retrieval_bundle), "max_rate_hz": 0,
                         "ingest": "process"},
               "mqtt": {"host": broker.host, "port": broker.port, "outbox": {"path": str(tmp_path / "outbox.db")}},
-              "output": {"snapshot_hz": 0}}
+              "output": {"snapshot_hz": 0},  # the seek model's other inputs, from the clip's files
+              "text": {"source": "file", "path": str(clip.with_suffix(".commands.jsonl"))},
+              "sensor": {"source": "file", "path": str(clip.with_suffix(".sensor.jsonl")), "max_age_s": None}}
     (tmp_path / "device.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = subprocess.Popen([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(tmp_path / "device.yaml")],
