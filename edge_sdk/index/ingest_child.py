@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_sdk.index import ingest_wire as wire
 from edge_sdk.index.config import IndexConfig
 from edge_sdk.index.embedder import ImageEmbedder
@@ -74,6 +76,16 @@ class _Writer:
         self.cpu_s += time.thread_time() - started
         return written, failed
 
+    def warm_up(self) -> None:
+        """OpenCV's import and the interpreter's first invoke (tensor allocation) now, before ``ready``: at the
+        first frame they would take a few hundred ms of CPU from the run that is under way."""
+        from edge_sdk.dashboard.snapshot import encode_thumbnail
+
+        blank = np.zeros((64, 64, 3), np.uint8)
+        encode_thumbnail(blank, "BGR", self.config.thumbnail_px, self.config.thumbnail_quality)
+        if self.embedder is not None:
+            self.embedder.embed(blank, "BGR")
+
     def done(self, slots: list[int], written: int, failed: int) -> bytes:
         return wire.control("done", slots, written, failed, self.cpu_s, time.process_time(), self.index.stats())
 
@@ -94,7 +106,9 @@ def _open(config: IndexConfig, embed_bundle: str | None, dim: int | None, space:
         if embedder is not None:
             embedder.close()
         raise
-    return _Writer(config, index, embedder)
+    writer = _Writer(config, index, embedder)
+    writer.warm_up()
+    return writer
 
 
 def _serve(sock: socket.socket, writer: _Writer) -> None:

@@ -281,10 +281,8 @@ class ProcessIndexStage(IndexStage):
         written = self._counts["written"]
         with self._cond:
             queued = len(self._waiting)
-        index = dict(self._child_index)  # the writer's counters (added, evicted): the ingest process's
-        if not self._closed:  # while it runs, what is searchable is what this side sees
-            reader = self.index.stats()
-            index.update((k, reader[k]) for k in ("frames", "oldest_ts", "newest_ts"))
+        # the writer's, as of its last commit: the reader would reload every row for them (stats go out every few s)
+        index = dict(self._child_index)
         return {**self._counts, "queue": queued, "queue_policy": "block" if self._block_when_full else "drop_oldest",
                 "blocked_s": round(self._blocked_s, 3),
                 "ingest_cpu_ms_per_frame": round(self._child_cpu_s * 1000 / written, 3) if written else None,
