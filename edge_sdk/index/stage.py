@@ -12,6 +12,10 @@ slow SD card or a second model backs up only its queue, whose oldest waiting fra
 (and counted) to keep the newest. In ``every_frame`` playback (a replay, where the pipeline waits
 for its sinks too) the worker waits for room instead, so a replay indexes the same frames every
 time. Frames already queued are written at :meth:`IndexStage.close`.
+
+With ``index.ingest: process`` the writer is an ingest process instead
+(:class:`~edge_sdk.index.ingest_process.ProcessIndexStage`, a subclass: the same decisions here, the
+queue of frames in a shared-memory ring).
 """
 
 from __future__ import annotations
