@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_sdk.errors import InputError
 from edge_sdk.index import ingest_wire as wire
 from edge_sdk.index.config import IndexConfig
 from edge_sdk.index.embedder import ImageEmbedder
@@ -81,10 +82,14 @@ class _Writer:
         first frame they would take a few hundred ms of CPU from the run that is under way."""
         from edge_sdk.dashboard.snapshot import encode_thumbnail
 
-        blank = np.zeros((64, 64, 3), np.uint8)
-        encode_thumbnail(blank, "BGR", self.config.thumbnail_px, self.config.thumbnail_quality)
+        # noise, not black: a tower without biases embeds a black frame as zeros, which the embed task refuses
+        noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        encode_thumbnail(noise, "BGR", self.config.thumbnail_px, self.config.thumbnail_quality)
         if self.embedder is not None:
-            self.embedder.embed(blank, "BGR")
+            try:
+                self.embedder.embed(noise, "BGR")
+            except InputError as exc:  # a model that refuses this frame may still take the camera's
+                log.debug("index ingest: the warm-up embed was refused (%s)", exc)
 
     def done(self, slots: list[int], written: int, failed: int) -> bytes:
         return wire.control("done", slots, written, failed, self.cpu_s, time.process_time(), self.index.stats())
