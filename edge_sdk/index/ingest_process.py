@@ -10,7 +10,8 @@ change: :class:`~edge_sdk.index.stage.IndexStage`'s) and, for a due frame, one c
 into a slot of a :class:`~edge_sdk.pipeline.frame_ring.FrameRing` and one ``send``.
 
 The bounded hand-off is a queue of frames in slots, kept here: the ingest process asks for work
-(``ready``, then each ``done``) and is sent what waits then, up to 32 frames, the last one marked,
+(``ready``, then each ``done``, sent once a hand-over is embedded and thumbnailed; its records are
+committed with the next ones, ``committed``) and is sent what waits then, up to 32 frames, the last one marked,
 so frames wait on this side, where the drop policy applies exactly as on the thread: a full queue
 drops its oldest waiting frame (``drop_oldest``, counted; its slot is reused at once, since the
 ingest process never saw it) or makes the worker wait (``block``, its wait counted in
@@ -111,6 +112,7 @@ class ProcessIndexStage(IndexStage):
         self._free: collections.deque[int] = collections.deque()
         self._waiting: collections.deque[_Waiting] = collections.deque()  # frames in slots, oldest first
         self._handed = 0  # frames with the ingest process, not done yet
+        self._uncommitted = 0  # done (embedded), waiting there for their group commit
         self._wants = True  # "ready": the ingest process waits for its first hand-over
         self._state, self._error = "running", ""
         self._counts["lost"] = 0
@@ -245,15 +247,21 @@ class ProcessIndexStage(IndexStage):
                 return
             control = wire.parse_control(message)
             if control[0] == "done":
-                _, slots, written, failed, self._child_cpu_s, self._child_process_cpu_s, self._child_index = control
+                _, slots, failed = control
                 with self._cond:
                     self._free.extend(slots)
                     self._handed -= len(slots)
-                    self._counts["written"] += written
                     self._counts["failed"] += failed
+                    self._uncommitted += len(slots) - failed
                     self._wants = True
                     self._hand_over()
                     self._cond.notify_all()
+            elif control[0] == "committed":
+                _, written, failed, self._child_cpu_s, self._child_process_cpu_s, self._child_index = control
+                with self._cond:
+                    self._counts["written"] += written
+                    self._counts["failed"] += failed
+                    self._uncommitted -= written + failed
             elif control[0] == "attached":
                 with self._cond:
                     if self._ring is not None and self._ring.name == control[1]:
@@ -267,7 +275,7 @@ class ProcessIndexStage(IndexStage):
                 self._state = "stopped"
             else:
                 self._state = "failed"
-                waiting, self._error = len(self._waiting) + self._handed, (
+                waiting, self._error = len(self._waiting) + self._handed + self._uncommitted, (
                     f"the index ingest process (pid {self.pid}) {self._exit_text()}"
                     + (f" after {self._error}" if self._error else ""))
                 self._counts["lost"] += waiting
@@ -306,7 +314,7 @@ class ProcessIndexStage(IndexStage):
                             len(self._waiting) + self._handed, timeout_s)
             if self._state == "running":
                 self._state = "stopping"
-        self._send(wire.control("stop"))
+            self._send(wire.control("stop"))  # under the lock: never inside a hand-over the listener is sending
         try:
             self._process.wait(timeout_s)
         except subprocess.TimeoutExpired:
