@@ -59,7 +59,6 @@ __all__ = ["FrameRecord", "Index", "SearchHit"]
 _log = logging.getLogger(__name__)
 _FORMAT = "edge_sdk.index/1"
 DEFAULT_MAX_FRAMES = 10_000
-_SEARCH_TRIES = 5  # a reader racing a writer: a new look each time a hit's slot was rewritten under it
 _SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
 create table if not exists frames (
@@ -328,15 +327,15 @@ class Index:
         vector = self.embed_text(query) if isinstance(query, str) else self._check_vector(query, "query vector")
         now = time.time() if now_s is None else now_s
         cutoffs = [now - limit for limit in (since_s, self.max_age_s) if limit is not None]
-        for _ in range(_SEARCH_TRIES):
+        self.refresh()
+        while True:  # ends: each pass drops at least one slot from the search
             hits = self._search_once(vector, k, cutoffs)
             if hits is not None:
                 return hits
-        raise InputError(f"index at {self.path}: its writer kept rewriting the hits' slots; try the query again")
 
     def _search_once(self, vector: npt.NDArray[np.float32], k: int, cutoffs: list[float]) -> list[SearchHit] | None:
-        """The hits, or None when a writer in another process gave a hit's slot to a newer frame meanwhile."""
-        self.refresh()
+        """The hits, or None when a writer in another process gave a hit's slot to a newer frame meanwhile (that
+        slot's frame is being evicted: it leaves the search here and now, before its row's delete commits)."""
         with self._state_lock:
             high = self._high
             scores = self._vectors[:high] @ vector
@@ -350,8 +349,13 @@ class Index:
             return []
         best = np.argpartition(-scores, count - 1)[:count] if count < high else np.arange(high)
         best = best[np.argsort(-scores[best], kind="stable")][:count]
-        if self.read_only and np.any(self._slot_ids[best] != ids[best]):
-            return None
+        if self.read_only:
+            rewritten = best[self._slot_ids[best] != ids[best]]
+            if rewritten.size:
+                with self._state_lock:
+                    gone = rewritten[self._ids[rewritten] == ids[rewritten]]
+                    self._ts[gone], self._ids[gone] = np.nan, -1
+                return None
         frame_ids = [int(ids[slot]) for slot in best]
         with_thumbs = self._with_thumbnails(frame_ids)
         return [SearchHit(frame_id, float(times[slot]), float(scores[slot]), frame_id in with_thumbs)
@@ -366,7 +370,37 @@ class Index:
             (version,) = self._db.execute("pragma data_version").fetchone()
         if version == self._data_version:
             return False
-        self._load_rows()
+        if not self._load_new_rows(version):
+            self._load_rows()
+        return True
+
+    def _load_new_rows(self, version: int) -> bool:
+        """Read-only: add the rows committed since the last look (ids only grow: one writer), instead of reading
+        every row again (100 ms at 100,000 frames, on every query while frames come in). A new row's slot held an
+        older frame, evicted by count in the same transaction; frames evicted by age leave at the next full load
+        and are filtered by every search meanwhile. False: a full load is needed (a resized ring)."""
+        with self._db_lock:
+            self._db.execute("begin")
+            (version,) = self._db.execute("pragma data_version").fetchone()
+            rows = self._db.execute("select id, slot, frame_ts from frames where id >= ? order by id",
+                                    (self._next_id,)).fetchall()
+            (capacity,) = self._db.execute("select value from meta where key = 'capacity'").fetchone()
+            self._db.execute("commit")
+        if int(capacity) != self.max_frames:
+            return False
+        table = np.array(rows, dtype=np.float64).reshape(-1, 3)
+        ids, slots, times = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
+        if np.any((slots < 0) | (slots >= self.max_frames)) or np.unique(slots).size != slots.size:
+            return False  # a slot twice (the ring wrapped since the last look): which row holds it is the full load's
+        with self._state_lock:
+            # a slot already given to a newer frame (not committed yet): neither frame is searchable there
+            fits = self._slot_ids[slots] == ids
+            self._ts[slots], self._ids[slots] = np.where(fits, times, np.nan), np.where(fits, ids, -1)
+            if rows:
+                self._next_id = int(ids[-1]) + 1
+                self._next_slot = int(slots[-1] + 1) % self.max_frames
+                self._high = max(self._high, int(slots.max()) + 1)
+            self._data_version = version
         return True
 
     def embed_text(self, text: str) -> npt.NDArray[np.float32]:

@@ -194,3 +194,27 @@ def test_ingest_auto_picks_the_process_on_two_cpus_and_the_thread_on_one(monkeyp
         assert IndexConfig(path="ix").ingest_in_process is expected
     assert IndexConfig(path="ix", ingest="thread").ingest_in_process is False
     assert IndexConfig(path="ix", ingest="process").ingest_in_process is True
+
+
+def test_a_reader_in_another_connection_follows_the_writer_and_never_pairs_a_vector_with_another_frame(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((12, DIM)).astype(np.float32)
+    with Index(tmp_path / "ix", dim=DIM, max_frames=4) as writer, Index.open(tmp_path / "ix") as reader:
+        for i in range(3):
+            writer.add(1000.0 + i, vectors[i])
+        assert len(reader) == 3  # new rows only, read since the last look
+        for i in range(3, 6):  # the ring wraps: frames 0 and 1 are evicted by count
+            writer.add(1000.0 + i, vectors[i])
+        assert sorted(h.frame_ts for h in reader.search(vectors[5], k=10, now_s=1000.0)) == [1002, 1003, 1004, 1005]
+        for i in range(6, 12):  # more than the ring between two looks: a full load
+            writer.add(1000.0 + i, vectors[i])
+        assert sorted(h.frame_ts for h in reader.search(vectors[5], k=10, now_s=1000.0)) == [1008, 1009, 1010, 1011]
+        # a writer mid-batch: the oldest frame's slot already holds the next frame's id and vector, not committed
+        oldest = reader.search(vectors[8], k=1, now_s=1000.0)[0]
+        assert oldest.frame_ts == 1008.0 and oldest.score == pytest.approx(1.0)
+        slot = int(np.flatnonzero(writer._slot_ids == oldest.frame_id)[0])
+        writer._slot_ids[slot], writer._vectors[slot] = 99, vectors[0] / np.linalg.norm(vectors[0])
+        hits = reader.search(vectors[0], k=10, now_s=1000.0)
+        assert oldest.frame_id not in [h.frame_id for h in hits] and len(hits) == 3
+        assert max(h.score for h in hits) < 0.99  # frame 0's vector is nobody's here
