@@ -20,8 +20,9 @@ hand-over being written; a slot comes back with ``done``. A frame larger than a 
 reconnects at a new size) waits for the hand-over to finish, then gets a new ring.
 
 Queries: a reader in this process, not a request to the ingest process. :class:`~edge_sdk.index.store.Index`
-opened read-only over the folder the ingest process writes reloads its rows when SQLite says another
-connection committed, and the vectors are one shared mapping of ``vectors.npy``; so ``cmd/search``
+opened read-only over the folder the ingest process writes reads the rows committed since its last
+look when SQLite says another connection committed, and the vectors are one shared mapping of
+``vectors.npy``; so ``cmd/search``
 keeps its text tower and its latency here, needs no second protocol, and keeps answering from what
 is on disk when the ingest process is gone (``edge-sdk search`` reads the same way from a shell).
 

@@ -27,9 +27,9 @@ Thread safety: :meth:`add`, :meth:`search` and :meth:`thumbnail` may be called f
 search never sees a slot that is being rewritten.
 
 Readers in other processes (``Index.open``, read-only; the runtime's own reader when the index is
-written by its ingest process): a search first reloads the rows when another connection committed
-since (SQLite's ``data_version``), and drops a hit whose slot was given to a newer frame while it
-searched, so a vector is never reported under another frame's id.
+written by its ingest process): a search first reads the rows committed since its last look
+(SQLite's ``data_version`` says when there are any), and drops a hit whose slot the writer already
+gave to the next frame, so a vector is never reported under another frame's id.
 """
 
 from __future__ import annotations
