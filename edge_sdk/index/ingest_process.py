@@ -184,7 +184,9 @@ class ProcessIndexStage(IndexStage):
             if self._state != "running" or self._ring is None:
                 self._counts["lost"] += 1
                 return
-            slot, ring = self._free.popleft(), self._ring
+            # the slot freed last: only as many slots as are in use at once are ever touched, so a ring of 32
+            # 1080p slots (200 MB reserved) costs the memory of the two or three a keeping-up writer needs
+            slot, ring = self._free.pop(), self._ring
         # outside the lock: the slot is this side's alone until it is queued
         np.copyto(ring.view(slot, pixels.shape), pixels)
         with self._cond:
