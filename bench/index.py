@@ -9,15 +9,20 @@
   about ``thumbnail_kb`` x 100,000 on top;
 - ``startup_ms_100k``: a fresh process (its imports done) opening the 100,000-frame index and
   answering its first (vector) query, after the folder was written (warm page cache);
-- ``ingest_cpu_ms_per_frame``: CPU time of the index writer thread per indexed frame (embed_image
-  of the frame, its thumbnail, the write) in the seek run below;
+- ``ingest_cpu_ms_per_frame``: CPU time of the index writer per indexed frame (embed_image of the
+  frame, its thumbnail, the write) in the seek run below: the ingest process's (the default,
+  ``index.ingest: auto``, on 2+ CPUs), ``_thread`` the writer thread's;
 - ``pipeline_fps_ratio``: results/s of a seek run (the seek int8 fusion model, every_frame playback
-  as fast as it goes) with an index section (the dual encoder's embed_image beside it, ``max_rate_hz``
-  of frame time as configured, ``when_full: drop_oldest`` as on a live camera, drops reported) over
-  the same run without it; ``pipeline_fps_ratio_replay_waiting``: the same with ``when_full: block``
-  (a replay's default), where the run waits for the writer; ``pipeline_fps_ratio_paced``: results of
-  the two runs at the clip's own 15 fps (realtime playback, as a camera delivers frames). Rounds
-  interleaved, medians.
+  as fast as it goes, every result published to a real Mosquitto) with an index section (the dual
+  encoder's embed_image beside it, ``max_rate_hz`` of frame time as configured, ``when_full:
+  drop_oldest`` as on a live camera, drops reported) over the same run without it; ``_thread``: the
+  same with ``index.ingest: thread``; ``pipeline_fps_ratio_replay_waiting[_thread]``: the same with
+  ``when_full: block`` (a replay's default), where the run waits for the writer;
+  ``pipeline_fps_ratio_paced``: results of the two runs at the clip's own 15 fps (realtime
+  playback, as a camera delivers frames). Rounds interleaved (off, on, on waiting, on thread, on
+  thread waiting, each round starting one further), medians of each run's steady rate (results/s
+  between its 10th and 90th percentile result: start-up and drain left out); ``cpu_ms_per_result``: for each run, CPU ms per result of the runtime
+  process and of the children it reaped (MQTT delivery, the ingest process).
 
 The bundle is ``--bundle`` or, without it, the tiny dual encoder trained here (needs TensorFlow,
 about 30 s). Prints a table on stdout and, as its last line, one JSON object.
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -98,7 +104,9 @@ def folder_mb(folder: Path) -> float:
 
 # -- the seek run, with and without an index ---------------------------------------------------
 def seek_run(workdir: Path, bundle: Path | None, clip: Path, max_rate_hz: float, tag: str,
-             when_full: str = "drop_oldest", playback: str = "every_frame") -> dict[str, Any]:
+             when_full: str = "drop_oldest", playback: str = "every_frame", ingest: str = "auto",
+             broker: Any = None) -> dict[str, Any]:
+    """One ``Runtime`` run of ``clip``; with ``broker``, every result published to it (outbox, delivery)."""
     from edge_sdk.config import parse_config
     from edge_sdk.runtime import Runtime
 
@@ -107,17 +115,42 @@ def seek_run(workdir: Path, bundle: Path | None, clip: Path, max_rate_hz: float,
         "text": {"source": "file", "path": str(clip.with_suffix(".commands.jsonl"))},
         "sensor": {"source": "file", "path": str(clip.with_suffix(".sensor.jsonl"))},
         "embedded_broker": {"enabled": False}}
+    if broker is not None:
+        outbox = workdir / f"outbox-{tag}.sqlite3"
+        for leftover in workdir.glob(f"{outbox.name}*"):
+            leftover.unlink()
+        config["mqtt"] = {"host": broker.host, "port": broker.port, "outbox": {"path": str(outbox)}}
     if bundle is not None:
         folder = workdir / f"index-{tag}"
         shutil.rmtree(folder, ignore_errors=True)
         config["index"] = {"path": str(folder), "bundle": str(bundle), "max_rate_hz": max_rate_hz,
-                           "when_full": when_full}
-    with Runtime(parse_config(config)) as runtime:
+                           "when_full": when_full, "ingest": ingest}
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own_before = time.process_time()
+    done_s: list[float] = []
+    with Runtime(parse_config(config), on_result=lambda _: done_s.append(time.monotonic())) as runtime:
         summary = runtime.run()
-    out = {"results": summary["results"], "fps": summary["fps"]}
+    own_s = time.process_time() - own_before
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the processes this run started and reaped: MQTT delivery, the index's ingest process
+    children_s = (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    results = max(1, summary["results"])
+    out = {"results": summary["results"], "fps": steady_rate(done_s), "fps_whole_run": summary["fps"],
+           "runtime_cpu_ms_per_result": round(own_s * 1000 / results, 3),
+           "children_cpu_ms_per_result": round(children_s * 1000 / results, 3)}
     if runtime.index_stage is not None:
         out["index"] = runtime.index_stage.stats()
     return out
+
+
+def steady_rate(done_s: list[float]) -> float:
+    """Results per second between the 10th and the 90th percentile result: the run's start (children still
+    importing, the first invokes) and its drain are left out, as they differ between runs with and without
+    an index and are not what a running camera sees."""
+    if len(done_s) < 20:
+        return round(len(done_s) / max(1e-9, done_s[-1] - done_s[0]), 2) if len(done_s) > 1 else 0.0
+    first, last = len(done_s) // 10, len(done_s) * 9 // 10
+    return round((last - first) / (done_s[last] - done_s[first]), 2)
 
 
 def thumbnail_kb(clip_frames: int = 30) -> float:
@@ -141,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=str(REPO / "work" / "bench-index"))
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--clip-seconds", type=float, default=120.0, help="the every_frame runs' clip")
+    parser.add_argument("--clip-seconds", type=float, default=300.0, help="the every_frame runs' clip")
     parser.add_argument("--paced-seconds", type=float, default=10.0, help="the camera-paced runs' clip")
     parser.add_argument("--max-rate-hz", type=float, default=2.0, help="index.max_rate_hz of the seek run")
     parser.add_argument("--quick", action="store_true", help="fewer queries, one round, a 10 s clip")
@@ -188,34 +221,61 @@ def main(argv: list[str] | None = None) -> int:
 
     clip = workdir / "clip.mp4"
     write_clip(clip, SeekClip(seconds=args.clip_seconds, fps=15, size=192, seed=2))
-    on_fps, off_fps, block_fps, ingest, dropped = [], [], [], [], []
-    for round_ in range(args.rounds):  # side by side: off, on, on (replay waits for the writer) ...
-        off = seek_run(workdir, None, clip, args.max_rate_hz, "off")
-        on = seek_run(workdir, bundle, clip, args.max_rate_hz, "on")
-        blocking = seek_run(workdir, bundle, clip, args.max_rate_hz, "block", when_full="block")
-        off_fps.append(off["fps"])
-        on_fps.append(on["fps"])
-        block_fps.append(blocking["fps"])
-        dropped.append(on["index"]["dropped"])
-        if on["index"]["ingest_cpu_ms_per_frame"] is not None:
-            ingest.append(on["index"]["ingest_cpu_ms_per_frame"])
-        print(f"round {round_ + 1}: fps off {off['fps']}, on {on['fps']} ({on['index']['written']} frames indexed, "
-              f"{on['index']['dropped']} dropped), on and waiting {blocking['fps']} "
-              f"({blocking['index']['written']} indexed)", file=sys.stderr)
-    out["seek_fps_off"] = statistics.median(off_fps)
-    out["seek_fps_on"] = statistics.median(on_fps)
-    out["pipeline_fps_ratio"] = round(out["seek_fps_on"] / out["seek_fps_off"], 3)
-    out["index_dropped_per_run"] = statistics.median(dropped)
-    out["pipeline_fps_ratio_replay_waiting"] = round(statistics.median(block_fps) / out["seek_fps_off"], 3)
+    from edge_sdk.testing import MosquittoBroker
+
+    variants = {"": "auto", "_thread": "thread"}  # the default (auto: the ingest process on 2+ CPUs) and the thread
+    fps: dict[str, list[float]] = {"off": []}
+    cpu: dict[str, list[tuple[float, float, float | None]]] = {}
+    dropped: dict[str, list[int]] = {}
+    ingest: dict[str, list[float]] = {}
+    with MosquittoBroker(workdir / "mosquitto") as broker:
+        out["seek_runs_publish_to"] = "mosquitto"
+        for round_ in range(args.rounds):  # side by side: off, then each variant dropping and waiting, ...
+            plans: list[tuple[str, Path | None, str, str]] = [("off", None, "drop_oldest", "auto")]
+            for suffix, mode in variants.items():
+                plans += [(f"on{suffix}", bundle, "drop_oldest", mode), (f"block{suffix}", bundle, "block", mode)]
+            shift = round_ % len(plans)  # each round starts with another run: no variant always goes first
+            runs = {name: seek_run(workdir, with_bundle, clip, args.max_rate_hz, name, when_full=when_full,
+                                   ingest=mode, broker=broker)
+                    for name, with_bundle, when_full, mode in plans[shift:] + plans[:shift]}
+            for name, run in runs.items():
+                fps.setdefault(name, []).append(run["fps"])
+                stats = run.get("index", {})
+                cpu.setdefault(name, []).append((run["runtime_cpu_ms_per_result"], run["children_cpu_ms_per_result"],
+                                                 stats.get("ingest_cpu_ms_per_frame")))
+                if name.startswith("on"):
+                    dropped.setdefault(name, []).append(stats["dropped"])
+                    if stats["ingest_cpu_ms_per_frame"] is not None:
+                        ingest.setdefault(name, []).append(stats["ingest_cpu_ms_per_frame"])
+                    out[f"index_ingest{name[2:]}"] = stats["ingest"]
+            print(f"round {round_ + 1}: " + ", ".join(
+                f"{name} {run['fps']}" + (f" ({run['index']['written']} indexed, {run['index']['dropped']} dropped, "
+                                          f"{run['index']['ingest']})" if "index" in run else "")
+                for name, run in runs.items()), file=sys.stderr)
+    out["seek_fps_off"] = statistics.median(fps["off"])
+    for suffix in variants:
+        out[f"seek_fps_on{suffix}"] = statistics.median(fps[f"on{suffix}"])
+        out[f"pipeline_fps_ratio{suffix}"] = round(out[f"seek_fps_on{suffix}"] / out["seek_fps_off"], 3)
+        out[f"index_dropped_per_run{suffix}"] = statistics.median(dropped[f"on{suffix}"])
+        out[f"pipeline_fps_ratio_replay_waiting{suffix}"] = round(
+            statistics.median(fps[f"block{suffix}"]) / out["seek_fps_off"], 3)
+        samples = ingest.get(f"on{suffix}")
+        out[f"ingest_cpu_ms_per_frame{suffix}"] = round(statistics.median(samples), 3) if samples else None
+    # CPU per result of the runtime process and of its children (MQTT delivery, the ingest process), medians
+    out["cpu_ms_per_result"] = {name: [round(statistics.median(v[i] for v in values), 3) for i in (0, 1)]
+                                for name, values in cpu.items()}
     # camera-paced: the clip played at its own 15 fps, as a camera delivers frames
     paced_clip = workdir / "clip-paced.mp4"
     write_clip(paced_clip, SeekClip(seconds=args.paced_seconds, fps=15, size=192, seed=2))
-    paced_off = seek_run(workdir, None, paced_clip, args.max_rate_hz, "paced-off", playback="realtime")
-    paced_on = seek_run(workdir, bundle, paced_clip, args.max_rate_hz, "paced-on", playback="realtime")
+    with MosquittoBroker(workdir / "mosquitto") as broker:
+        paced_off = seek_run(workdir, None, paced_clip, args.max_rate_hz, "paced-off", playback="realtime",
+                             broker=broker)
+        paced_on = seek_run(workdir, bundle, paced_clip, args.max_rate_hz, "paced-on", playback="realtime",
+                            broker=broker)
     out["pipeline_fps_ratio_paced"] = round(paced_on["results"] / max(1, paced_off["results"]), 3)
     print(f"paced: results off {paced_off['results']}, on {paced_on['results']} "
           f"({paced_on['index']['written']} indexed)", file=sys.stderr)
-    out["ingest_cpu_ms_per_frame"] = round(statistics.median(ingest), 3) if ingest else None
+    out["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     out["index_max_rate_hz"] = args.max_rate_hz
 
     rows = [("query p95, 10k (text embed + search)", "query_p95_ms_10k", "ms"),
@@ -224,16 +284,24 @@ def main(argv: list[str] | None = None) -> int:
             ("index size, 100k (no thumbnails)", "index_mb_100k", "MB"),
             ("thumbnail (96 px JPEG)", "thumbnail_kb", "kB"),
             ("start-up, 100k (open + first query)", "startup_ms_100k", "ms"),
-            ("ingest CPU per indexed frame", "ingest_cpu_ms_per_frame", "ms"),
+            ("ingest CPU per indexed frame (ingest process)", "ingest_cpu_ms_per_frame", "ms"),
+            ("ingest CPU per indexed frame (writer thread)", "ingest_cpu_ms_per_frame_thread", "ms"),
             ("seek fps, index off", "seek_fps_off", "/s"),
-            ("seek fps, index on", "seek_fps_on", "/s"),
-            ("pipeline fps ratio (on / off)", "pipeline_fps_ratio", ""),
-            ("  frames the index dropped (drop_oldest)", "index_dropped_per_run", ""),
-            ("fps ratio, replay waiting for the index", "pipeline_fps_ratio_replay_waiting", ""),
+            ("seek fps, index on (default ingest)", "seek_fps_on", "/s"),
+            ("seek fps, index on (writer thread)", "seek_fps_on_thread", "/s"),
+            ("pipeline fps ratio (on / off, default)", "pipeline_fps_ratio", ""),
+            ("pipeline fps ratio (on / off, thread)", "pipeline_fps_ratio_thread", ""),
+            ("  frames the index dropped (default)", "index_dropped_per_run", ""),
+            ("  frames the index dropped (thread)", "index_dropped_per_run_thread", ""),
+            ("fps ratio, replay waiting (default)", "pipeline_fps_ratio_replay_waiting", ""),
+            ("fps ratio, replay waiting (thread)", "pipeline_fps_ratio_replay_waiting_thread", ""),
             ("results ratio, camera-paced (15 fps)", "pipeline_fps_ratio_paced", "")]
-    print(f"{'figure':<42} {'value':>10}  unit   (load average {out['load_avg']}, dim {dim})")
+    print(f"{'figure':<46} {'value':>10}  unit   (load average {out['load_avg']} to {out['load_avg_end']}, "
+          f"dim {dim}, default ingest: {out['index_ingest']})")
     for name, key, unit in rows:
-        print(f"{name:<42} {out[key]!s:>10}  {unit}")
+        print(f"{name:<46} {out[key]!s:>10}  {unit}")
+    for name, (own, children) in out["cpu_ms_per_result"].items():
+        print(f"CPU per result, {name:<10} runtime {own:>7} ms, its children {children:>7} ms")
     if args.merge_json:
         host = json.loads(Path(args.merge_json).read_text().strip().splitlines()[-1])
         out = {**host, **{key: value for key, value in out.items() if key not in host}}

@@ -8,13 +8,16 @@
       on_change: 0.04                   # ... and only when the picture changed this much
       max_frames: 20000                 # oldest first out, by count ...
       max_age_s: 604800                 # ... and by age
+      ingest: auto                      # embed and write in a process of its own on 2+ CPUs
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
+from edge_sdk._cpus import usable_cpus
 from edge_sdk.configtools import bounds, check_bounds
 from edge_sdk.errors import ConfigError
 
@@ -46,9 +49,24 @@ class IndexConfig:
         "help": "a full queue drops its oldest frame, or makes the run wait for room; auto: wait in "
                 "camera.playback every_frame (a replay indexes the same frames every time), drop on a live camera"})
 
+    ingest: Literal["auto", "thread", "process"] = field(default="auto", metadata={
+        "help": "edge-sdk run: embed, thumbnail and write on a thread of the runtime process, or in an ingest "
+                "process of its own (frames cross in shared memory; its own interpreter lock, so the pipeline "
+                "does not wait for it); auto: the process when the runtime may use two or more CPUs (Linux). "
+                "Queries are answered either way, from what is on disk (docs/retrieval-device.md)"})
+
     def __post_init__(self) -> None:
         check_bounds(self)
         if not self.path.strip():
             raise ConfigError("index.path: expected a folder for the index. Got: an empty string")
         if self.max_age_s is not None and not self.max_age_s > 0:
             raise ConfigError(f"index.max_age_s: expected a positive number of seconds or null. Got: {self.max_age_s}")
+
+    @property
+    def ingest_in_process(self) -> bool:
+        """Whether ``ingest`` means an ingest process here (``auto``: two or more usable CPUs, as ``camera.capture``)."""
+        if self.ingest != "auto":
+            return self.ingest == "process"
+        if not sys.platform.startswith("linux"):  # the ingest process's SOCK_SEQPACKET socket pair is Linux's
+            return False
+        return usable_cpus() >= 2

@@ -12,6 +12,10 @@ slow SD card or a second model backs up only its queue, whose oldest waiting fra
 (and counted) to keep the newest. In ``every_frame`` playback (a replay, where the pipeline waits
 for its sinks too) the worker waits for room instead, so a replay indexes the same frames every
 time. Frames already queued are written at :meth:`IndexStage.close`.
+
+With ``index.ingest: process`` the writer is an ingest process instead
+(:class:`~edge_sdk.index.ingest_process.ProcessIndexStage`, a subclass: the same decisions here, the
+queue of frames in a shared-memory ring).
 """
 
 from __future__ import annotations
@@ -31,11 +35,12 @@ from edge_sdk.index.store import FrameRecord, Index
 from edge_sdk.pipeline.change import picture_change, small_grey
 
 if TYPE_CHECKING:
+    from edge_sdk.bundle import Bundle
     from edge_sdk.model import FusionModel
     from edge_sdk.pipeline.result import Result
     from edge_sdk.sources.frame import ColorOrder, Frame
 
-__all__ = ["IndexStage"]
+__all__ = ["IndexStage", "IngestPlan"]
 
 _log = logging.getLogger(__name__)
 _BATCH = 32  # frames per transaction at most: one disk sync per batch
@@ -47,6 +52,30 @@ class _Pending(NamedTuple):
     pixels: npt.NDArray[np.uint8]
     color_order: ColorOrder
     vector: npt.NDArray[np.float32] | None
+
+
+class IngestPlan(NamedTuple):
+    """What indexing a run needs: the retrieval bundle, whether frames are embedded beside the run (else the
+    run's results are the embeddings, of ``dim`` values), the embedding space, and the text tower for queries."""
+
+    bundle: Bundle
+    embeds_here: bool
+    dim: int | None
+    space: str
+    text_model: Bundle | None
+
+    @classmethod
+    def of(cls, config: IndexConfig, run_model: FusionModel) -> IngestPlan:
+        from edge_sdk.bundle import read_bundle
+
+        bundle = read_bundle(config.bundle) if config.bundle else run_model.bundle
+        signature = embed_signature(bundle.manifest, "image")
+        same_bundle = bundle.manifest.tflite_sha256 == run_model.manifest.tflite_sha256
+        embeds_here = not (same_bundle and signature is not None and run_model.signature.key == signature.key)
+        # text queries (cmd/search) need the text tower; without one, vector queries still work
+        text_model = bundle if embed_signature(bundle.manifest, "text") is not None else None
+        return cls(bundle, embeds_here, None if embeds_here else _dim_of(run_model), space_of(bundle.manifest),
+                   text_model)
 
 
 class IndexStage:
@@ -70,25 +99,18 @@ class IndexStage:
         self._blocked_s = 0.0
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._run_vectors = embedder is None  # the run's results are the embeddings: no embed here
 
     @classmethod
     def open(cls, config: IndexConfig, run_model: FusionModel, *, block_when_full: bool = False) -> IndexStage:
         """The stage for a run serving ``run_model``: reuses its embeddings when it serves the image tower of
         ``config.bundle`` (or its own bundle), else loads that bundle's ``embed_image`` next to it."""
-        from edge_sdk.bundle import read_bundle
-
-        bundle = read_bundle(config.bundle) if config.bundle else run_model.bundle
-        signature = embed_signature(bundle.manifest, "image")
-        same_bundle = bundle.manifest.tflite_sha256 == run_model.manifest.tflite_sha256
-        embedder: ImageEmbedder | None = None
-        if not (same_bundle and signature is not None and run_model.signature.key == signature.key):
-            embedder = ImageEmbedder.from_source(bundle, num_threads=1)
-        dim = embedder.dim if embedder is not None else _dim_of(run_model)
-        # text queries (cmd/search) need the text tower; without one, vector queries still work
-        text_model = bundle if embed_signature(bundle.manifest, "text") is not None else None
+        plan = IngestPlan.of(config, run_model)
+        embedder = ImageEmbedder.from_source(plan.bundle, num_threads=1) if plan.embeds_here else None
+        dim = embedder.dim if embedder is not None else plan.dim
         try:
             index = Index(config.path, dim=dim, max_frames=config.max_frames, max_age_s=config.max_age_s,
-                          space=space_of(bundle.manifest), model=text_model)
+                          space=plan.space, model=plan.text_model)
         except BaseException:
             if embedder is not None:
                 embedder.close()
@@ -115,7 +137,7 @@ class IndexStage:
                 return
             self._last_small = small
         vector = None
-        if self._embedder is None:
+        if self._run_vectors:
             vector = getattr(result.task_result, "vector", None)
             if vector is None:  # the run's task made no embedding for this frame: nothing to index
                 self._counts["failed"] += 1
@@ -202,7 +224,7 @@ class IndexStage:
                 "queue_policy": "block" if self._block_when_full else "drop_oldest",
                 "blocked_s": round(self._blocked_s, 3),
                 "ingest_cpu_ms_per_frame": round(self._cpu_s * 1000 / written, 3) if written else None,
-                "embeds_here": self._embedder is not None, "index": self.index.stats()}
+                "embeds_here": self._embedder is not None, "ingest": "thread", "index": self.index.stats()}
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is queued, stop the writer, close the index and the embedder; idempotent."""

@@ -1,3 +1,4 @@
+# Over 400 lines: one class, whose writer and cross-process readers share the ring's invariants
 """The rolling embedding index: what the camera saw, searchable by text or vector.
 
     with Index("/var/lib/edge_sdk/index", dim=128, max_frames=20_000, max_age_s=7 * 86400) as index:
@@ -24,6 +25,11 @@ and by age (``max_age_s``, applied on every write, at open and in :meth:`Index.e
 
 Thread safety: :meth:`add`, :meth:`search` and :meth:`thumbnail` may be called from any thread; a
 search never sees a slot that is being rewritten.
+
+Readers in other processes (``Index.open``, read-only; the runtime's own reader when the index is
+written by its ingest process): a search first reads the rows committed since its last look
+(SQLite's ``data_version`` says when there are any), and drops a hit whose slot the writer already
+gave to the next frame, so a vector is never reported under another frame's id.
 """
 
 from __future__ import annotations
@@ -184,10 +190,14 @@ class Index:
 
     def _load_rows(self) -> None:
         capacity = self.max_frames
-        self._ts = np.full(capacity, np.nan)  # frame time per slot; NaN: no searchable frame there
-        self._ids = np.full(capacity, -1, np.int64)
+        ts = np.full(capacity, np.nan)  # frame time per slot; NaN: no searchable frame there
+        frame_ids = np.full(capacity, -1, np.int64)
         with self._db_lock:
+            # the version before the rows, in one read transaction: a commit in between only reloads again
+            self._db.execute("begin")
+            (version,) = self._db.execute("pragma data_version").fetchone()
             rows = self._db.execute("select id, slot, frame_ts from frames order by id").fetchall()
+            self._db.execute("commit")
         # vectorised: a 100,000-frame index opens in tens of milliseconds, not a Python loop's second
         table = np.array(rows, dtype=np.float64).reshape(-1, 3)
         ids, slots, times = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
@@ -201,11 +211,14 @@ class Index:
             _log.warning("index %s: %d rows whose vector slot was rewritten before a crash: dropped",
                          self.path, len(stale))
             self._execute_many("delete from frames where id = ?", [(i,) for i in stale])
-        self._ts[slots[fits]], self._ids[slots[fits]] = times[fits], ids[fits]
-        self._next_id = (rows[-1][0] + 1) if rows else 0
-        self._next_slot = (rows[-1][1] + 1) % capacity if rows else 0
-        # slots fill from 0 up and then wrap: a search reads only the part ever written
-        self._high = capacity if np.any(self._slot_ids[self._next_slot:] >= 0) else self._next_slot
+        ts[slots[fits]], frame_ids[slots[fits]] = times[fits], ids[fits]
+        next_slot = (rows[-1][1] + 1) % capacity if rows else 0
+        with self._state_lock:  # swapped whole: a search on another thread sees the old rows or the new
+            self._ts, self._ids, self._data_version = ts, frame_ids, version
+            self._next_id = (rows[-1][0] + 1) if rows else 0
+            self._next_slot = next_slot
+            # slots fill from 0 up and then wrap: a search reads only the part ever written
+            self._high = capacity if np.any(self._slot_ids[next_slot:] >= 0) else next_slot
 
     def _resize(self, old_capacity: int) -> None:
         """``max_frames`` changed: keep the newest frames that fit in a new ring (rewritten atomically)."""
@@ -258,7 +271,10 @@ class Index:
                     overwritten.append((int(self._slot_ids[slot]),))
                     evicted += int(self._ids[slot] >= 0)  # not already gone by age
                 self._ts[slot], self._ids[slot] = np.nan, -1  # not searchable until its row commits
-                self._vectors[slot], self._slot_ids[slot] = vector, self._next_id
+                # the id first: a reader in another process that still sees the old id after its product
+                # read the old vector (Index.search re-checks the ids of its hits)
+                self._slot_ids[slot] = self._next_id
+                self._vectors[slot] = vector
                 ids.append(self._next_id)
                 slots.append(slot)
                 self._next_id += 1
@@ -311,6 +327,15 @@ class Index:
         vector = self.embed_text(query) if isinstance(query, str) else self._check_vector(query, "query vector")
         now = time.time() if now_s is None else now_s
         cutoffs = [now - limit for limit in (since_s, self.max_age_s) if limit is not None]
+        self.refresh()
+        while True:  # ends: each pass drops at least one slot from the search
+            hits = self._search_once(vector, k, cutoffs)
+            if hits is not None:
+                return hits
+
+    def _search_once(self, vector: npt.NDArray[np.float32], k: int, cutoffs: list[float]) -> list[SearchHit] | None:
+        """The hits, or None when a writer in another process gave a hit's slot to a newer frame meanwhile (that
+        slot's frame is being evicted: it leaves the search here and now, before its row's delete commits)."""
         with self._state_lock:
             high = self._high
             scores = self._vectors[:high] @ vector
@@ -324,10 +349,59 @@ class Index:
             return []
         best = np.argpartition(-scores, count - 1)[:count] if count < high else np.arange(high)
         best = best[np.argsort(-scores[best], kind="stable")][:count]
+        if self.read_only:
+            rewritten = best[self._slot_ids[best] != ids[best]]
+            if rewritten.size:
+                with self._state_lock:
+                    gone = rewritten[self._ids[rewritten] == ids[rewritten]]
+                    self._ts[gone], self._ids[gone] = np.nan, -1
+                return None
         frame_ids = [int(ids[slot]) for slot in best]
         with_thumbs = self._with_thumbnails(frame_ids)
         return [SearchHit(frame_id, float(times[slot]), float(scores[slot]), frame_id in with_thumbs)
                 for frame_id, slot in zip(frame_ids, best, strict=True)]
+
+    def refresh(self) -> bool:
+        """Read-only: reload the rows when another connection committed since the last look; True if it did.
+        A writer's own index is always current (False)."""
+        if not self.read_only or self._closed:
+            return False
+        with self._db_lock:
+            (version,) = self._db.execute("pragma data_version").fetchone()
+        if version == self._data_version:
+            return False
+        if not self._load_new_rows(version):
+            self._load_rows()
+        return True
+
+    def _load_new_rows(self, version: int) -> bool:
+        """Read-only: add the rows committed since the last look (ids only grow: one writer), instead of reading
+        every row again (100 ms at 100,000 frames, on every query while frames come in). A new row's slot held an
+        older frame, evicted by count in the same transaction; frames evicted by age leave at the next full load
+        and are filtered by every search meanwhile. False: a full load is needed (a resized ring)."""
+        with self._db_lock:
+            self._db.execute("begin")
+            (version,) = self._db.execute("pragma data_version").fetchone()
+            rows = self._db.execute("select id, slot, frame_ts from frames where id >= ? order by id",
+                                    (self._next_id,)).fetchall()
+            (capacity,) = self._db.execute("select value from meta where key = 'capacity'").fetchone()
+            self._db.execute("commit")
+        if int(capacity) != self.max_frames:
+            return False
+        table = np.array(rows, dtype=np.float64).reshape(-1, 3)
+        ids, slots, times = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
+        if np.any((slots < 0) | (slots >= self.max_frames)) or np.unique(slots).size != slots.size:
+            return False  # a slot twice (the ring wrapped since the last look): which row holds it is the full load's
+        with self._state_lock:
+            # a slot already given to a newer frame (not committed yet): neither frame is searchable there
+            fits = self._slot_ids[slots] == ids
+            self._ts[slots], self._ids[slots] = np.where(fits, times, np.nan), np.where(fits, ids, -1)
+            if rows:
+                self._next_id = int(ids[-1]) + 1
+                self._next_slot = int(slots[-1] + 1) % self.max_frames
+                self._high = max(self._high, int(slots.max()) + 1)
+            self._data_version = version
+        return True
 
     def embed_text(self, text: str) -> npt.NDArray[np.float32]:
         """The query vector of ``text`` in the index's space; needs the model's text embedding."""
@@ -345,10 +419,12 @@ class Index:
         return None if row is None or row[0] is None else bytes(row[0])
 
     def __len__(self) -> int:
+        self.refresh()
         with self._state_lock:
             return int(np.count_nonzero(~np.isnan(self._ts)))
 
     def stats(self) -> dict[str, Any]:
+        self.refresh()
         with self._state_lock:
             valid = self._ts[~np.isnan(self._ts)]
         return {"frames": int(valid.size), "capacity": self.max_frames, "dim": self.dim,

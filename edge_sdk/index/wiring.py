@@ -33,13 +33,20 @@ def attach_index(config: DeviceConfig, model: FusionModel, publisher: MQTTSink |
     policy = config.index.when_full
     # auto: a replay waits for its sinks, so it waits for the index too; a live camera never waits
     block = policy == "block" or (policy == "auto" and config.camera.playback == "every_frame")
-    stage = IndexStage.open(config.index, model, block_when_full=block).start()
+    if config.index.ingest_in_process:  # embed, thumbnail and writes off the runtime's interpreter lock
+        from edge_sdk.index.ingest_process import ProcessIndexStage
+
+        stage: IndexStage = ProcessIndexStage.open(config.index, model, block_when_full=block)
+    else:
+        stage = IndexStage.open(config.index, model, block_when_full=block).start()
     stack.callback(stage.close)
     if publisher is not None:
         service = SearchService(stage.index, device=config.device, base_topic=publisher.topics.base,
                                 publish=lambda topic, payload, qos: publisher.publish_raw(topic, payload, qos=qos))
         publisher.on_command("search", service.handle_text, payload_format="text")
         publisher.add_stats_section("index", stage.stats)
-    _log.info("indexing frames into %s (%s)", config.index.path,
-              "embedded by the run's own model" if not stage.stats()["embeds_here"] else "embed_image beside the run")
+    stats = stage.stats()
+    _log.info("indexing frames into %s (%s, on %s)", config.index.path,
+              "embedded by the run's own model" if not stats["embeds_here"] else "embed_image beside the run",
+              f"ingest process {stats['ingest_pid']}" if stats["ingest"] == "process" else "a writer thread")
     return stage

@@ -128,17 +128,18 @@ def run_with_index(config: dict[str, object]) -> dict[str, object]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+@pytest.mark.parametrize("ingest", ["thread", "process"])
 def test_a_detector_run_indexes_frames_with_the_bundles_image_tower_and_never_imports_tensorflow(
-        tmp_path: Path) -> None:
+        tmp_path: Path, ingest: str) -> None:
     dual, detector = wrap("two_signatures", tmp_path), wrap("detector_postprocess", tmp_path)
     config = {"device": "idx", "model": {"path": str(detector)},
               "camera": {"source": "seek://?seconds=3&fps=10&size=64", "playback": "every_frame"},
               "embedded_broker": {"enabled": False},
-              "index": {"path": str(tmp_path / "ix"), "bundle": str(dual), "max_rate_hz": 5}}
+              "index": {"path": str(tmp_path / "ix"), "bundle": str(dual), "max_rate_hz": 5, "ingest": ingest}}
     report = run_with_index(config)
     assert report["heavy"] == []
     stats = report["index"]
-    assert report["results"] == 30 and stats["embeds_here"] is True  # type: ignore[index]
+    assert report["results"] == 30 and stats["embeds_here"] is True and stats["ingest"] == ingest  # type: ignore[index]
     assert stats["written"] == 15 and stats["failed"] == 0 and stats["dropped"] == 0, stats  # type: ignore[index]
     from edge_sdk.model import Model
 
