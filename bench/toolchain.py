@@ -18,6 +18,11 @@ video renders it, after the codec and as the runtime decodes it; the ``video_*``
 misses by distance to a zone border and by shapes touching the target.
 
     .venv/bin/python bench/toolchain.py [--samples 20000] [--epochs 40] [--workdir work/bench-toolchain]
+
+``--attention-only`` trains and converts the attention model alone (about 11 minutes on 2 cores) and
+prints its ``attention_*`` keys with the provenance: the quick check of the int8 agreement figure.
+The provenance names the CPU's vector ISA, because the same seed trains different weights where
+oneDNN picks other kernels (AVX-512 or AVX2): compare figures from machines that match.
 """
 
 from __future__ import annotations
