@@ -18,6 +18,11 @@ video renders it, after the codec and as the runtime decodes it; the ``video_*``
 misses by distance to a zone border and by shapes touching the target.
 
     .venv/bin/python bench/toolchain.py [--samples 20000] [--epochs 40] [--workdir work/bench-toolchain]
+
+``--attention-only`` trains and converts the attention model alone (about 11 minutes on 2 cores) and
+prints its ``attention_*`` keys with the provenance: the quick check of the int8 agreement figure.
+The provenance names the CPU's vector ISA, because the same seed trains different weights where
+oneDNN picks other kernels (AVX-512 or AVX2): compare figures from machines that match.
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", default="work/bench-toolchain")
     parser.add_argument("--skip-seek", action="store_true", help="only the own-data part (its keys alone)")
+    parser.add_argument("--attention-only", action="store_true",
+                        help="only the attention model: train, convert, its attention_* keys and provenance")
     args = parser.parse_args(argv)
     if args.skip_seek:
         summary = {**own_data(Path(args.workdir) / "own-data"), **provenance()}
@@ -90,13 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     tensors = split_tensors(dataset)
     print(f"data: {dataset.split.sizes()} from {manifest}", file=sys.stderr)
 
-    runs = {
-        "attention": (ModelSpec(fusion="attention"), args.epochs),
-        "concat": (ModelSpec(fusion="concat"), args.baseline_epochs),
-        "weighted": (ModelSpec(fusion="weighted"), args.baseline_epochs),
-        "image_only": (ModelSpec(fusion="concat", modalities=("image",)), args.baseline_epochs),
-        "text_only": (ModelSpec(fusion="concat", modalities=("text",)), args.baseline_epochs),
-    }
+    runs = {"attention": (ModelSpec(fusion="attention"), args.epochs)}
+    if not args.attention_only:
+        runs |= {
+            "concat": (ModelSpec(fusion="concat"), args.baseline_epochs),
+            "weighted": (ModelSpec(fusion="weighted"), args.baseline_epochs),
+            "image_only": (ModelSpec(fusion="concat", modalities=("image",)), args.baseline_epochs),
+            "text_only": (ModelSpec(fusion="concat", modalities=("text",)), args.baseline_epochs),
+        }
     accuracy: dict[str, float] = {}
     train_s: dict[str, float] = {}
     epochs_run: dict[str, int] = {}
@@ -130,13 +138,20 @@ def main(argv: list[str] | None = None) -> int:
         "attention_int8_acc": round(att8.tflite_accuracy, 4),  # type: ignore[attr-defined]
         "attention_int8_agreement": round(att8.top1_agreement, 4),  # type: ignore[attr-defined]
         "attention_int8_size_ratio": round(att8.size_bytes / att32.size_bytes, 3),  # type: ignore[attr-defined]
+        "attention_int8_latency_ms": att8.latency_ms,  # type: ignore[attr-defined]
+    }
+    if args.attention_only:
+        summary |= {"epochs": epochs_run, "train_s": round(train_s["attention"], 1), **provenance(),
+                    "bench_s": round(time.perf_counter() - started, 1)}
+        print(json.dumps(summary))
+        return 0
+    summary |= {
         "concat_keras_acc": round(accuracy["concat"], 4),
         "weighted_keras_acc": round(accuracy["weighted"], 4),
         "image_only_acc": round(accuracy["image_only"], 4),
         "text_only_acc": round(accuracy["text_only"], 4),
         "builtin_ops_only": all(r.builtin_only for r in int8.values()),  # type: ignore[attr-defined]
         "int8_float_ops": {k: r.float_ops for k, r in int8.items()},  # type: ignore[attr-defined]
-        "attention_int8_latency_ms": att8.latency_ms,  # type: ignore[attr-defined]
         "epochs": epochs_run,
         "train_s": round(sum(train_s.values()), 1),
         "train_s_by_model": {k: round(v, 1) for k, v in train_s.items()},
@@ -235,7 +250,26 @@ def provenance() -> dict[str, object]:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             versions[package] = "absent"
-    return {"commit": commit, "versions": versions, "machine": f"{platform.machine()} {os.cpu_count()} cpus"}
+    return {"commit": commit, "versions": versions, "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+            "cpu": cpu_features()}
+
+
+def cpu_features() -> dict[str, str]:
+    """The CPU's widest vector ISA and the oneDNN switches: seeded training gives bit-identical weights
+    run to run on one machine, but oneDNN picks its kernels (AVX-512 or AVX2) by the CPU, so another
+    machine rounds differently and trains another model from the same seed (issue 16)."""
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    isa = next((name for name in ("avx512f", "avx2", "avx") if name in flags), "unknown")
+    return {"isa": isa, "avx512_vnni": str("avx512_vnni" in flags).lower(),
+            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (on)"),
+            "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")}
 
 
 if __name__ == "__main__":

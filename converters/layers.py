@@ -17,12 +17,16 @@ class NullTokenAttention(layers.Layer):
 
     Keys carry image content only, so the query matches *what* is there; values add a learned 2D
     position embedding, so the attended vector says *where* it is. The null token gives the
-    attention somewhere to go when the named object is absent. Output: (batch, dim).
+    attention somewhere to go when the named object is absent. Output: (batch, dim + 1), the
+    attended vector and the null token's weight; with ``split_output`` the two as separate tensors
+    (batch, dim) and (batch, 1), so that int8 conversion gives the weight (0..1) a scale of its own
+    instead of the attended vector's much wider one.
     """
 
-    def __init__(self, dim: int, **kwargs: Any) -> None:
+    def __init__(self, dim: int, split_output: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dim = dim
+        self.split_output = split_output
         # A hidden layer lets a key express a conjunction (red AND circle), not just a sum of cues.
         self.key_hidden = layers.Dense(dim, activation="relu", name="key_hidden")
         self.key = layers.Dense(dim, name="key")
@@ -58,13 +62,15 @@ class NullTokenAttention(layers.Layer):
         weights = ops.softmax(ops.concatenate([image_scores, null_scores], axis=-1), axis=-1)
         null_weight = weights[:, :, height * width :]
         attended = ops.matmul(weights[:, :, : height * width], values) + null_weight * self.null_value
-        return ops.concatenate([ops.reshape(attended, (-1, self.dim)), ops.reshape(null_weight, (-1, 1))], axis=-1)
+        parts = [ops.reshape(attended, (-1, self.dim)), ops.reshape(null_weight, (-1, 1))]
+        return parts if self.split_output else ops.concatenate(parts, axis=-1)
 
-    def compute_output_shape(self, input_shape: Any) -> tuple[Any, int]:
-        return (input_shape[0][0], self.dim + 1)
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        batch = input_shape[0][0]
+        return [(batch, self.dim), (batch, 1)] if self.split_output else (batch, self.dim + 1)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "dim": self.dim}
+        return {**super().get_config(), "dim": self.dim, "split_output": self.split_output}
 
 
 @keras.saving.register_keras_serializable(package="edge_sdk")

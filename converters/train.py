@@ -41,7 +41,9 @@ class TrainConfig:
     hflip_swap: tuple[tuple[str, str], ...] = field(
         default=(), metadata={"help": "label pairs a horizontal flip swaps; empty disables flips"}
     )
-    threads: int = 0  # 0 = TensorFlow's default
+    # 0 = TensorFlow's default (one per CPU). The count changes the weights a seed gives (Eigen and
+    # oneDNN split sums by thread): 2 epochs of seek with 1 thread or 2 ended in different weights.
+    threads: int = 0
     deterministic: bool = field(default=False, metadata={
         "help": "TensorFlow op determinism (process-wide once on): the same seed gives the same weights"})
     unk_rate: float = field(default=0.0, metadata={"help": "fraction of known words replaced by <unk> per batch"})
@@ -127,7 +129,7 @@ def train(
     import tensorflow as tf
 
     if config.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+        _set_threads(tf, config.threads)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
@@ -219,6 +221,15 @@ def train(
     if best_weights is not None:
         model.set_weights(best_weights)
     return TrainedModel(model, spec, shapes, preprocessing, history, best_epoch, time.perf_counter() - started)
+
+
+def _set_threads(tf: Any, threads: int) -> None:
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already ran ops in this process with another count
+        _log.warning("training with TensorFlow's intra-op thread count already fixed in this process (%d), not the "
+                     "config's %d: the weights may differ from a fresh process's",
+                     tf.config.threading.get_intra_op_parallelism_threads(), threads)
 
 
 def predict(trained: TrainedModel, inputs: Mapping[str, np.ndarray], batch_size: int = 256) -> np.ndarray:

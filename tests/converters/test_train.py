@@ -74,3 +74,25 @@ def test_bad_specs_say_what_is_expected() -> None:
         ModelSpec(fusion="attention", modalities=("image", "sensor"))
     with pytest.raises(SpecError, match="epochs and batch_size must be >= 1"):
         TrainConfig(epochs=0)
+
+
+def test_seek_config_trains_the_same_weights_twice(data) -> None:  # type: ignore[no-untyped-def]
+    dataset, tensors = data
+    config = dataclasses.replace(SEEK_TRAIN_CONFIG, epochs=2, seed=3)
+    assert config.deterministic and config.threads  # what makes a seeded run repeatable (issue 16)
+    first, second = (train_on_dataset(dataset, SMALL, config, name="again", progress=False, tensors=tensors)
+                     for _ in range(2))
+    for a, b in zip(first.model.get_weights(), second.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_thread_count_tensorflow_already_fixed_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    import tensorflow as tf
+
+    from converters.train import _set_threads
+
+    float(tf.reduce_sum(tf.ones(3)))  # runs an op: the thread count is now fixed for the process
+    other = tf.config.threading.get_intra_op_parallelism_threads() + 3
+    with caplog.at_level("WARNING", logger="converters.train"):
+        _set_threads(tf, other)
+    assert f"not the config's {other}" in caplog.text
