@@ -16,7 +16,6 @@ runtime decides when ingest stops, after draining its queue.
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_sdk._child import child_socket
 from edge_sdk.errors import InputError
 from edge_sdk.index import ingest_wire as wire
 from edge_sdk.index.config import IndexConfig
@@ -188,13 +188,9 @@ def _send(sock: socket.socket, message: bytes) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0].isdigit():
-        sys.stderr.write("usage: python -m edge_sdk.index.ingest_child <socket fd> (started by ProcessIndexStage)\n")
+    sock = child_socket(argv, "edge_sdk.index.ingest_child", "ProcessIndexStage")
+    if sock is None:
         return 2
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sock = socket.socket(fileno=int(args[0]))
     message = sock.recv(wire.MAX_MESSAGE_BYTES)
     if not message:
         return 0  # the runtime gave up before configuring this process

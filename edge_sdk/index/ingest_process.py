@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_sdk import errors
+from edge_sdk._child import exit_text
 from edge_sdk.errors import ConfigError
 from edge_sdk.index import ingest_wire as wire
 from edge_sdk.index.config import IndexConfig
@@ -156,7 +157,7 @@ class ProcessIndexStage(IndexStage):
                               f"{timeout_s:.0f} s") from None
         self._sock.settimeout(None)  # blocking from now on: close() wakes the listener (shutdown)
         if not message:
-            raise ConfigError(f"index at {config.path}: the ingest process {self._exit_text()} while opening it")
+            raise ConfigError(f"index at {config.path}: the ingest process {exit_text(self._process)} while opening it")
         ready = wire.parse_control(message)
         if ready[0] == "error":
             _, kind, text = ready
@@ -279,7 +280,7 @@ class ProcessIndexStage(IndexStage):
             else:
                 self._state = "failed"
                 waiting, self._error = len(self._waiting) + self._handed + self._uncommitted, (
-                    f"the index ingest process (pid {self.pid}) {self._exit_text()}"
+                    f"the index ingest process (pid {self.pid}) {exit_text(self._process)}"
                     + (f" after {self._error}" if self._error else ""))
                 self._counts["lost"] += waiting
                 self._waiting.clear()
@@ -338,14 +339,6 @@ class ProcessIndexStage(IndexStage):
             self._sock.shutdown(socket.SHUT_RDWR)  # wakes the listener, if any, at once
         self._sock.close()
 
-    def _exit_text(self) -> str:
-        """How the process ended, for messages (its socket closes a moment before it can be reaped)."""
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._process.wait(1.0)
-        code = self._process.poll()
-        if code is None:
-            return "closed its socket"
-        return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
 
 
 class _Waiting(NamedTuple):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
@@ -23,6 +22,7 @@ from collections import deque
 
 import numpy as np
 
+from edge_sdk._child import child_socket
 from edge_sdk.errors import SourceError
 from edge_sdk.pipeline import capture_wire as wire
 from edge_sdk.pipeline.frame_ring import FrameRing
@@ -149,13 +149,9 @@ def _capture(sock: socket.socket, source: FrameSource, ring: _Ring) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0].isdigit():
-        sys.stderr.write("usage: python -m edge_sdk.pipeline.capture_child <socket fd> (started by ProcessFrameSource)\n")
+    sock = child_socket(argv, "edge_sdk.pipeline.capture_child", "ProcessFrameSource")
+    if sock is None:
         return 2
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sock = socket.socket(fileno=int(args[0]))
     message = sock.recv(wire.MAX_MESSAGE_BYTES)
     if not message:
         return 0  # the parent gave up before configuring this process

@@ -48,6 +48,7 @@ from multiprocessing import resource_tracker
 from typing import Any, NoReturn
 
 from edge_sdk import errors
+from edge_sdk._child import exit_text
 from edge_sdk.clock import MediaClock
 from edge_sdk.errors import SourceError
 from edge_sdk.pipeline import capture_wire as wire
@@ -108,13 +109,8 @@ class CaptureChild:
             self.process.wait(timeout_s)
 
     def exit_text(self) -> str:
-        """How the process ended, for messages (its socket closes a moment before it can be reaped)."""
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(1.0)
-        code = self.process.poll()
-        if code is None:
-            return "closed its socket"
-        return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        """How the process ended, for messages."""
+        return exit_text(self.process)
 
 
 class ProcessFrameSource(FrameSource):

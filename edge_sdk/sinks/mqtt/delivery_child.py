@@ -21,7 +21,6 @@ import collections
 import logging
 import os
 import pickle
-import signal
 import socket
 import struct
 import sys
@@ -29,6 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from edge_sdk._child import child_socket
 from edge_sdk.errors import PublishError
 from edge_sdk.sinks.mqtt.link import MQTTLink
 from edge_sdk.sinks.mqtt.process import CALLS
@@ -197,16 +197,12 @@ def _run(channel: _Channel, link: MQTTLink, loop: SelectorLoop) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or not args[0].isdigit():
-        sys.stderr.write("usage: python -m edge_sdk.sinks.mqtt.delivery_child <socket fd> (started by PublisherProcess)\n")
+    sock = child_socket(argv, "edge_sdk.sinks.mqtt.delivery_child", "PublisherProcess")
+    if sock is None:
         return 2
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    os.set_inheritable(int(args[0]), False)
     import paho.mqtt.client  # noqa: F401 - loaded while the parent is still busy, before the config comes
 
-    with socket.socket(fileno=int(args[0])) as sock:
+    with sock:
         return _serve(_Channel(sock))
 
 
