@@ -173,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", help="a retrieval bundle (embed_image, embed_text); default: train a tiny one")
     parser.add_argument("--workdir", default=str(REPO / "work" / "bench-index"))
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--clip-seconds", type=float, default=300.0, help="the every_frame runs' clip")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clip-seconds", type=float, default=900.0,
+                        help="the every_frame runs' clip (13,500 frames: a few s a run)")
     parser.add_argument("--paced-seconds", type=float, default=10.0, help="the camera-paced runs' clip")
     parser.add_argument("--max-rate-hz", type=float, default=2.0, help="index.max_rate_hz of the seek run")
     parser.add_argument("--quick", action="store_true", help="fewer queries, one round, a 10 s clip")

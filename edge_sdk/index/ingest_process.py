@@ -11,13 +11,14 @@ into a slot of a :class:`~edge_sdk.pipeline.frame_ring.FrameRing` and one ``send
 
 The bounded hand-off is a queue of frames in slots, kept here: the ingest process asks for work
 (``ready``, then each ``done``, sent once a hand-over is embedded and thumbnailed; its records are
-committed with the next ones, ``committed``) and is sent what waits then, up to 32 frames, the last one marked,
-so frames wait on this side, where the drop policy applies exactly as on the thread: a full queue
-drops its oldest waiting frame (``drop_oldest``, counted; its slot is reused at once, since the
-ingest process never saw it) or makes the worker wait (``block``, its wait counted in
-``blocked_s``). The ring has ``queue_size`` slots for the waiting frames and up to 32 more for the
-hand-over being written; a slot comes back with ``done``. A frame larger than a slot (a stream that
-reconnects at a new size) waits for the hand-over to finish, then gets a new ring.
+committed with the next ones, ``committed``) and is sent what waits then, up to 32 frames, the last
+one marked (frames that come fast wait for a few more: :mod:`~edge_sdk.index.hand_over`), so frames
+wait on this side, where the drop policy applies exactly as on the thread: a full queue drops its
+oldest waiting frame (``drop_oldest``, counted; its slot is reused at once, since the ingest process
+never saw it) or makes the worker wait (``block``, its wait counted in ``blocked_s``). The ring has
+``queue_size`` slots for the waiting frames and up to 32 more for the hand-over being written; a
+slot comes back with ``done``. A frame larger than a slot (a stream that reconnects at a new size)
+waits for the hand-over to finish, then gets a new ring.
 
 Queries: a reader in this process, not a request to the ingest process. :class:`~edge_sdk.index.store.Index`
 opened read-only over the folder the ingest process writes reads the rows committed since its last
@@ -41,21 +42,22 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import select
 import socket
 import subprocess
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from edge_sdk import errors
 from edge_sdk._child import exit_text
 from edge_sdk.errors import ConfigError
 from edge_sdk.index import ingest_wire as wire
 from edge_sdk.index.config import IndexConfig
+from edge_sdk.index.hand_over import HAND_OVER_MIN, HandOverPolicy, Waiting
 from edge_sdk.index.stage import IndexStage, IngestPlan, _Pending
 from edge_sdk.index.store import Index
 from edge_sdk.pipeline.frame_ring import FrameRing
@@ -63,7 +65,6 @@ from edge_sdk.pipeline.frame_ring import FrameRing
 if TYPE_CHECKING:
     from edge_sdk.bundle import Bundle
     from edge_sdk.model import FusionModel
-    from edge_sdk.sources.frame import ColorOrder
 
 __all__ = ["ProcessIndexStage"]
 
@@ -112,10 +113,12 @@ class ProcessIndexStage(IndexStage):
         self._cond = threading.Condition()
         self._ring: FrameRing | None = None
         self._free: collections.deque[int] = collections.deque()
-        self._waiting: collections.deque[_Waiting] = collections.deque()  # frames in slots, oldest first
+        self._waiting: collections.deque[Waiting] = collections.deque()  # frames in slots, oldest first
         self._handed = 0  # frames with the ingest process, not done yet
         self._uncommitted = 0  # done (embedded), waiting there for their group commit
         self._wants = True  # "ready": the ingest process waits for its first hand-over
+        self._policy = HandOverPolicy(min(HAND_OVER_MIN, config.queue_size))  # a blocked worker: a full queue goes
+        self._counts["hand_overs"] = 0
         self._state, self._error = "running", ""
         self._counts["lost"] = 0
         self._child_cpu_s = self._child_process_cpu_s = 0.0
@@ -193,16 +196,22 @@ class ProcessIndexStage(IndexStage):
         with self._cond:
             if ring is not self._ring:  # pragma: no cover - only this thread replaces rings
                 raise RuntimeError("index ingest: the ring changed under a frame being copied")
-            self._waiting.append(_Waiting(slot, pixels.shape, item.frame_ts, item.color_order, item.vector))
+            now = time.monotonic()
+            fast = self._policy.queued(now)
+            self._waiting.append(Waiting(slot, pixels.shape, item.frame_ts, item.color_order, item.vector, now))
             self._counts["queued"] += 1
-            if self._wants:
+            if self._wants and (not fast or not self._policy.listener_timed or self._due(now)):
                 self._hand_over()
 
     def _new_ring(self, frame_bytes: int) -> None:
         """A ring whose slots hold ``frame_bytes``, once no slot of the old one is in use (under the lock)."""
         if self._ring is not None:
             if self._block_when_full:  # a replay indexes every frame: the waiting ones go first
+                self._policy.flush = True
+                if self._wants:
+                    self._hand_over()
                 self._cond.wait_for(lambda: not self._waiting or self._state != "running")
+                self._policy.flush = False
             else:
                 self._counts["dropped"] += len(self._waiting)
                 self._free.extend(w.slot for w in self._waiting)
@@ -221,6 +230,9 @@ class ProcessIndexStage(IndexStage):
         self._ring = ring
         self._free = collections.deque(range(ring.slots))
 
+    def _due(self, now: float) -> bool:
+        return self._policy.due(len(self._waiting), self._waiting[0].queued_s if self._waiting else now, now)
+
     def _hand_over(self) -> None:
         """Send what waits (up to HAND_OVER_MAX frames, the last one marked) to the ingest process (under the lock)."""
         count = min(len(self._waiting), HAND_OVER_MAX)
@@ -228,6 +240,7 @@ class ProcessIndexStage(IndexStage):
             return
         self._wants = False
         self._handed += count
+        self._counts["hand_overs"] += 1
         for i in range(count):
             waiting = self._waiting.popleft()
             self._send(wire.frame(waiting.slot, waiting.shape, waiting.frame_ts, waiting.color_order, i == count - 1,
@@ -241,7 +254,20 @@ class ProcessIndexStage(IndexStage):
 
     # -- the listener thread: what the ingest process says ----------------------------------------
     def _listen(self) -> None:
+        poller = select.poll()  # a timed wait without a socket timeout, which would time the worker's sends too
+        poller.register(self._sock, select.POLLIN)
         while True:
+            with self._cond:
+                now = time.monotonic()
+                timeout_ms = (self._policy.timeout_ms(len(self._waiting), self._waiting[0].queued_s if self._waiting
+                                                      else now, now) if self._wants and self._state == "running"
+                              else None)
+                self._policy.listener_timed = timeout_ms is not None
+            if timeout_ms is not None and not poller.poll(timeout_ms):
+                with self._cond:
+                    if self._wants and self._due(time.monotonic()):
+                        self._hand_over()
+                continue
             try:
                 message = self._sock.recv(wire.MAX_MESSAGE_BYTES)
             except OSError:
@@ -258,7 +284,8 @@ class ProcessIndexStage(IndexStage):
                     self._counts["failed"] += failed
                     self._uncommitted += len(slots) - failed
                     self._wants = True
-                    self._hand_over()
+                    if self._due(time.monotonic()):
+                        self._hand_over()
                     self._cond.notify_all()
             elif control[0] == "committed":
                 _, written, failed, self._child_cpu_s, self._child_process_cpu_s, self._child_index = control
@@ -311,6 +338,9 @@ class ProcessIndexStage(IndexStage):
             return
         self._closed = True
         with self._cond:
+            self._policy.flush = True
+            if self._wants:
+                self._hand_over()
             drained = self._cond.wait_for(lambda: (not self._waiting and not self._handed) or self._state != "running",
                                           timeout_s)
             if not drained:
@@ -338,12 +368,3 @@ class ProcessIndexStage(IndexStage):
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)  # wakes the listener, if any, at once
         self._sock.close()
-
-
-
-class _Waiting(NamedTuple):
-    slot: int
-    shape: tuple[int, ...]
-    frame_ts: float
-    color_order: ColorOrder
-    vector: npt.NDArray[np.float32] | None

@@ -79,6 +79,26 @@ def test_queries_on_the_runtimes_reader_see_each_hand_over_once_committed(tmp_pa
         assert best.frame_ts == 1002.0 and best.score == pytest.approx(1.0)
 
 
+def test_fast_frames_go_over_in_batches_and_a_burst_that_stops_is_written_without_a_close(tmp_path: Path) -> None:
+    with process_stage(tmp_path, max_rate_hz=0, queue_size=16, block=True) as stage:
+        for i in range(40):  # back to back, as a replay (which waits for room): a few hand-overs, not one per frame
+            stage.offer(*frame_and_result(i, 1000.0 + i))
+        # the last frames of the burst waited for more; the listener's own timeout sends them, and the
+        # ingest process commits them, with no frame and no close after them
+        assert wait_until(lambda: len(stage.index) == 40, timeout_s=5.0), stage.stats()
+        stats = stage.stats()
+        assert stats["written"] == 40 and stats["dropped"] == 0 and stats["hand_overs"] <= 40 // 4, stats
+
+
+def test_frames_at_a_cameras_pace_go_over_one_by_one(tmp_path: Path) -> None:
+    with process_stage(tmp_path, max_rate_hz=0) as stage:
+        for i in range(5):
+            stage.offer(*frame_and_result(i, 1000.0 + i))
+            assert wait_until(lambda i=i: stage.stats()["index"].get("added", 0) == i + 1)  # none waits for a batch
+            time.sleep(0.03)
+        assert stage.stats()["hand_overs"] == 5
+
+
 def test_a_full_queue_drops_the_oldest_waiting_frame_and_counts_it(tmp_path: Path) -> None:
     stage = process_stage(tmp_path, queue_size=4, max_rate_hz=0)
     os.kill(stage.pid, signal.SIGSTOP)  # the ingest process takes nothing more: the queue fills on this side
