@@ -97,10 +97,17 @@ def _add_host_commands(sub: Any) -> None:
     bundle.add_argument("--out", "-o", default="edge_sdk/data/seek_int8.tflite", help="the bundle to write; default %(default)s")
     bundle.add_argument("--workdir", default="work/seek", help="dataset, model and bundles go here; default %(default)s")
     bundle.add_argument("--samples", type=int, default=20000, help="seek dataset size; default %(default)s")
-    bundle.add_argument("--epochs", type=int, default=40, help="training epochs at most; default %(default)s")
+    # The defaults are the shipped bundle's recipe (docs/training.md), so `edge-sdk demo --rebuild-bundle` and
+    # `make seek-bundle` build what ships; --touching 0 --zone-margin 0.04 draws the seek world's default data
+    # (the older bundle's). ensure_seek_dataset keys its cache on both, so a workdir never mixes the two.
+    bundle.add_argument("--epochs", type=int, default=80, help="training epochs at most; default %(default)s")
     bundle.add_argument("--seed", type=int, default=0, help="seed of the dataset, split and training")
-    bundle.add_argument("--touching", type=float, default=0.0,
-                        help="share of scenes with a shape against the target (the demo video has them); default 0")
+    bundle.add_argument("--touching", type=float, default=0.3,
+                        help="share of scenes with a shape against the target (the demo video has them); "
+                             "default %(default)s")
+    bundle.add_argument("--zone-margin", type=float, default=0.0,
+                        help="how close (fraction of the width) target centres may come to a zone border; default "
+                             "%(default)s (the borders; the seek world's own is 0.04)")
     bundle.set_defaults(func=_cmd_build_seek_bundle)
 
     from converters.retrieval.cli import add_retrieval_commands
@@ -320,7 +327,8 @@ def _cmd_build_seek_bundle(args: argparse.Namespace) -> int:
     from edge_sdk.demo.seek import LABELS
 
     workdir = Path(args.workdir)
-    manifest = ensure_seek_dataset(workdir / "data", args.samples, args.seed, touching=args.touching)
+    manifest = ensure_seek_dataset(workdir / "data", args.samples, args.seed, touching=args.touching,
+                                   zone_margin=args.zone_margin)
     dataset = load_dataset(manifest, labels=LABELS, seed=args.seed)
     tensors = split_tensors(dataset)
     config = dataclasses.replace(SEEK_TRAIN_CONFIG, epochs=args.epochs, seed=args.seed)

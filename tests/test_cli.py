@@ -33,10 +33,23 @@ def test_info_prints_the_manifest(capsys: pytest.CaptureFixture[str]) -> None:
     assert "int8_io_uint8" in out and "left, center, right, absent, blocked" in out
 
 
-def test_info_json_is_the_manifest(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["info", "--json", str(default_bundle_path())]) == 0
-    printed = json.loads(capsys.readouterr().out)  # the shipped bundle is schema 1 on disk, read as 2
+# The seek bundle shipped until issue 16's retraining: schema 1 on disk, as bundles built before schema 2 are.
+SCHEMA1_BUNDLE = Path(__file__).resolve().parent / "fixtures" / "seek_int8_schema1.tflite"
+
+
+@pytest.mark.parametrize("bundle", [default_bundle_path(), SCHEMA1_BUNDLE], ids=["shipped", "schema1"])
+def test_info_json_is_the_manifest(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--json", str(bundle)]) == 0
+    printed = json.loads(capsys.readouterr().out)  # schema 1 on disk is read as 2
     assert printed["schema"] == "edge_sdk.bundle/2" and [s["key"] for s in printed["signatures"]] == [None]
+
+
+def test_the_schema1_fixture_is_schema_1_on_disk() -> None:
+    import zipfile
+
+    with zipfile.ZipFile(SCHEMA1_BUNDLE) as archive:
+        assert json.loads(archive.read("manifest.json"))["schema"] == "edge_sdk.bundle/1"
+    assert main(["info", "--verify", str(SCHEMA1_BUNDLE)]) == 0  # and still runs, goldens and all
 
 
 def test_info_verify_runs_the_golden_vectors(capsys: pytest.CaptureFixture[str]) -> None:
