@@ -85,7 +85,7 @@ bench-updates: $(STAMP)
 	$(PY) bench/updates.py
 
 # Rebuilds the small seek bundle kept in the repo for TensorFlow-free tests, with the recipe that ships:
-# touching shapes and no border margin in the data, 80 epochs at most (docs/training.md; ~30 min on 2 cores).
+# touching shapes and no border margin in the data, 80 epochs at most (docs/training.md; about 10 min on 2 cores).
 seek-bundle: $(STAMP)
 	$(PY) -m edge_sdk.cli build-seek-bundle --touching 0.3 --zone-margin 0 --epochs 80 --out edge_sdk/data/seek_int8.tflite
 
