@@ -96,6 +96,25 @@ def test_prepare_quantizes_each_input_with_its_own_parameters(model, bundle) -> 
     assert tensors["text"].dtype == np.int32 and tensors["text"][0, -1] != 0  # pre-padded
 
 
+def test_text_and_sensor_tensors_made_once_per_value_equal_fresh_ones_and_stay_the_callers(  # type: ignore[no-untyped-def]
+        model, bundle) -> None:
+    from edge_sdk.model import FusionModel
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    inputs = [("find the red circle", 42.0), ("find the red circle", 42.0), ("find the blue square", 42.0),
+              ("find the blue square", 17.5), ("find the red circle", 42.0)]
+    fresh = FusionModel(bundle, model.backend, verify_golden=False)
+    for text, distance_cm in inputs:
+        got = model.prepare(image=image, text=text, sensor={"distance_cm": distance_cm})
+        fresh._text_memo = fresh._sensor_memo = None  # as a first call: tokenized and quantized anew
+        want = fresh.prepare(image=image, text=text, sensor={"distance_cm": distance_cm})
+        assert np.array_equal(got["text"], want["text"]) and np.array_equal(got["sensor"], want["sensor"])
+        got["text"][:] = 0  # a caller that writes into its tensors changes nothing the next call sees
+        got["sensor"][:] = 0
+    again = model.prepare(image=image, text="find the red circle", sensor={"distance_cm": 42.0})
+    assert again["text"][0, -1] != 0 and np.array_equal(again["sensor"], want["sensor"])
+
+
 def test_missing_input_is_named(model) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InputError, match="this model needs a sensor input. Got: none"):
         model.prepare(image=np.zeros((64, 64, 3), np.uint8), text="find the red circle")
