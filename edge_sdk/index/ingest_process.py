@@ -231,7 +231,10 @@ class ProcessIndexStage(IndexStage):
         self._free = collections.deque(range(ring.slots))
 
     def _due(self, now: float) -> bool:
-        return self._policy.due(len(self._waiting), self._waiting[0].queued_s if self._waiting else now, now)
+        return self._policy.due(len(self._waiting), self._oldest_s(now), now)
+
+    def _oldest_s(self, now: float) -> float:
+        return self._waiting[0].queued_s if self._waiting else now
 
     def _hand_over(self) -> None:
         """Send what waits (up to HAND_OVER_MAX frames, the last one marked) to the ingest process (under the lock)."""
@@ -259,9 +262,8 @@ class ProcessIndexStage(IndexStage):
         while True:
             with self._cond:
                 now = time.monotonic()
-                timeout_ms = (self._policy.timeout_ms(len(self._waiting), self._waiting[0].queued_s if self._waiting
-                                                      else now, now) if self._wants and self._state == "running"
-                              else None)
+                timeout_ms = (self._policy.timeout_ms(len(self._waiting), self._oldest_s(now), now)
+                              if self._wants and self._state == "running" else None)
                 self._policy.listener_timed = timeout_ms is not None
             if timeout_ms is not None and not poller.poll(timeout_ms):
                 with self._cond:
