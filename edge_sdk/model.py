@@ -19,7 +19,7 @@ import functools
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -94,11 +94,8 @@ class FusionModel:
         self._labels = self.task.labels if self.task.kind == "classify" else ()
         self._to_source: FrameTransform | None = None  # of the last prepared image, for decode
         self._input_table: np.ndarray | bool | None = None  # built at the first image (see _prepare_image)
-        # The text and sensor tensors last made, by the value they came from: a command and a reading change at
-        # their own rate, not the camera's, and tokenizing and quantizing them again cost 15 us of a seek frame's
-        # Python. A tuple replaced whole, so a thread reading it never pairs one key with another's tensor.
-        self._text_memo: tuple[str, np.ndarray] | None = None
-        self._sensor_memo: tuple[tuple[tuple[str, float], ...], np.ndarray] | None = None
+        # a command and a reading change at their own rate, not the camera's: their tensors are made once per value
+        self._text_tensor, self._sensor_tensor = _LastTensor(), _LastTensor()
         self._closed = False
         if verify_golden:
             self.verify_golden()
@@ -171,20 +168,16 @@ class FusionModel:
             if text is None:
                 raise InputError("this model needs a text input. Got: none")
             assert self._tokenizer is not None
-            memo = self._text_memo
-            if memo is None or memo[0] != text:
-                memo = self._text_memo = (text, self._quantize(self._text_input, self._tokenizer.encode(text)))
-            tensors[self._text_input.name] = memo[1].copy()  # the caller's to change; a copy costs < 1 us
+            text_input, tokenizer = self._text_input, self._tokenizer
+            tensors[text_input.name] = self._text_tensor.get(
+                text, lambda: self._quantize(text_input, tokenizer.encode(text)))
         if self._sensor_input is not None:
             if sensor is None:
                 raise InputError("this model needs a sensor input. Got: none")
             sensor_spec: SensorSpec = self._sensor_input.preprocess  # type: ignore[assignment]
-            key = tuple(sensor.items())
-            sensor_memo = self._sensor_memo
-            if sensor_memo is None or sensor_memo[0] != key:
-                sensor_memo = self._sensor_memo = (key, self._quantize(self._sensor_input,
-                                                                      scale_sensor(sensor, sensor_spec)))
-            tensors[self._sensor_input.name] = sensor_memo[1].copy()
+            sensor_input = self._sensor_input
+            tensors[sensor_input.name] = self._sensor_tensor.get(
+                tuple(sensor.items()), lambda: self._quantize(sensor_input, scale_sensor(sensor, sensor_spec)))
         return tensors
 
     def prepare_image(self, image: np.ndarray, color_order: ColorOrder = "BGR") -> PreparedImage:
@@ -324,6 +317,20 @@ class FusionModel:
 
 
 _LUT_DTYPES = (np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.float32))
+
+
+class _LastTensor:
+    """The input tensor last made, by the value it came from; made again only when the value changes
+    (tokenizing and quantizing a command and a reading for every frame cost 15 us of a seek frame's Python)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[object, np.ndarray] | None = None  # replaced whole: a key never pairs with another's tensor
+
+    def get(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
+        last = self._last
+        if last is None or last[0] != key:
+            last = self._last = (key, make())
+        return last[1].copy()  # the caller's to change; a copy costs under 1 us
 
 
 def _cv2_lut(pixels: np.ndarray, table: np.ndarray) -> np.ndarray:

@@ -106,7 +106,7 @@ def test_text_and_sensor_tensors_made_once_per_value_equal_fresh_ones_and_stay_t
     fresh = FusionModel(bundle, model.backend, verify_golden=False)
     for text, distance_cm in inputs:
         got = model.prepare(image=image, text=text, sensor={"distance_cm": distance_cm})
-        fresh._text_memo = fresh._sensor_memo = None  # as a first call: tokenized and quantized anew
+        fresh._text_tensor._last = fresh._sensor_tensor._last = None  # as a first call: tokenized and quantized anew
         want = fresh.prepare(image=image, text=text, sensor={"distance_cm": distance_cm})
         assert np.array_equal(got["text"], want["text"]) and np.array_equal(got["sensor"], want["sensor"])
         got["text"][:] = 0  # a caller that writes into its tensors changes nothing the next call sees
