@@ -146,7 +146,10 @@ def test_detector_boxes_are_valid_sorted_and_decode_from_the_recorded_anchors(se
     resolver = litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     interpreter = _interpreter("detector_postprocess", experimental_preserve_all_tensors=True,
                                experimental_op_resolver_type=resolver)
-    out = interpreter.get_signature_runner()(image=_input({"shape": (1, 64, 64, 3), "dtype": np.float32}, seed))
+    size = params["input_size"]  # the detector's input is square, at the size the backbone was built for
+    [image] = ENTRIES["detector_postprocess"]["signatures"]["serving_default"]["inputs"]
+    assert image["shape"] == [1, size, size, 3]
+    out = interpreter.get_signature_runner()(image=_input({"shape": (1, size, size, 3), "dtype": np.float32}, seed))
     count = int(out["num_detections"][0])
     m = params["max_detections"]
     assert out["boxes"].shape == (1, m, 4) and out["scores"].shape == out["classes"].shape == (1, m)
