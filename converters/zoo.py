@@ -2,8 +2,9 @@
 
     python -m converters.zoo tests/fixtures/zoo      # or: make zoo
 
-Seven tiny models, each a different shape of "a model someone hands the SDK": an SSD-style detector
-ending in ``TFLite_Detection_PostProcess``, a segmenter, an embedder, a fully int8 streaming model
+Seven small models, each a different shape of "a model someone hands the SDK": an SSD-style detector
+ending in ``TFLite_Detection_PostProcess`` (128x128, with a small real detector's cost of about 1.2 ms
+an invoke, so a bench of the runtime around it measures the runtime, not the frame path), a segmenter, an embedder, a fully int8 streaming model
 with a resource variable (int8 in, uint8 out), a classifier with TFLite metadata and a labels zip
 appended, a TF1-style model with no SignatureDef, and a model with two signatures. Weights are
 seeded; what each model is (task, labels, anchors, box coder) comes from
