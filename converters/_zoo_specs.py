@@ -56,11 +56,13 @@ _RGB_UNIT = "float32 RGB in [0, 1] (pixel / 255)"
 def model_specs() -> dict[str, dict[str, Any]]:
     """name -> {task, description, task_params}, in build order."""
     anchors = detector_anchors()
+    size, grid = DETECTOR["input_size"], DETECTOR["grid"]
     return {
         "detector_postprocess": {
             "task": "detection",
             "description": (
-                f"SSD-style small detector, 128x128 {_RGB_UNIT} input (a 4x4 grid, 2 anchors a cell), ending in the custom op TFLite_Detection_PostProcess "
+                f"SSD-style small detector, {size}x{size} {_RGB_UNIT} input (a {grid}x{grid} grid, "
+                f"{len(DETECTOR['anchor_sizes'])} anchors a cell), ending in the custom op TFLite_Detection_PostProcess "
                 "(fast NMS, use_regular_nms=false). Outputs boxes [1,M,4] (ymin, xmin, ymax, xmax; image "
                 "fractions), classes [1,M] (label index without background, float), scores [1,M] (sorted, "
                 "descending), num_detections [1] (valid rows). Raw encodings (ty, tx, th, tw) decode as "
