@@ -15,9 +15,7 @@ on an interpreter of their own and refuses a model that fails them.
 
 from __future__ import annotations
 
-import functools
 import logging
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,18 +30,16 @@ from edge_sdk.bundle import Bundle, InputSpec, Manifest, SignatureSpec, read_bun
 from edge_sdk.bundle.tasking import task_spec
 from edge_sdk.errors import BundleError, InputError
 from edge_sdk.preprocess import (
-    ImageSpec,
     SensorSpec,
     TensorSpec,
     Tokenizer,
     TokenizerSpec,
-    normalize_image,
-    prepare_image_with_transform,
     prepare_tensor,
     scale_sensor,
 )
 from edge_sdk.preprocess.geometry import FrameTransform
-from edge_sdk.preprocess.image import PIXEL_RAMP, ColorOrder
+from edge_sdk.preprocess.image import ColorOrder
+from edge_sdk.preprocess.image_tensor import ImageTensorMaker, quantize
 from edge_sdk.tasks.base import TaskResult, make_decoder
 
 __all__ = ["FusionModel", "Model", "Prediction", "PreparedImage"]
@@ -93,7 +89,11 @@ class FusionModel:
         self._decoder = make_decoder(self.task)
         self._labels = self.task.labels if self.task.kind == "classify" else ()
         self._to_source: FrameTransform | None = None  # of the last prepared image, for decode
-        self._input_table: np.ndarray | bool | None = None  # built at the first image (see _prepare_image)
+        self.image_tensor_maker: ImageTensorMaker | None = None  # None: no image input
+        if self._image_input is not None:
+            binding = backend.inputs[self._image_input.name]
+            self.image_tensor_maker = ImageTensorMaker(self._image_input.preprocess,  # type: ignore[arg-type]
+                                                       binding.dtype, binding.scale, binding.zero_point)
         # a command and a reading change at their own rate, not the camera's: their tensors are made once per value
         self._text_tensor, self._sensor_tensor = _LastTensor(), _LastTensor()
         self._closed = False
@@ -276,47 +276,13 @@ class FusionModel:
     def _image_tensor(self, image: np.ndarray, color_order: ColorOrder) -> tuple[np.ndarray, FrameTransform]:
         """The image input's tensor and where its pixels came from; changes no state a decode reads, so
         another thread may call it (:meth:`prepare_image`)."""
-        spec_in = self._image_input
-        assert spec_in is not None
-        spec: ImageSpec = spec_in.preprocess  # type: ignore[assignment]
-        pixels, to_source = prepare_image_with_transform(image, spec, color_order)
-        binding = self.backend.inputs[spec_in.name]
-        # Fast paths: camera bytes go in untouched when the model takes them at scale 1.
-        if spec.is_identity_normalization and binding.scale == 1.0:
-            if binding.dtype == np.uint8 and binding.zero_point == 0:
-                return pixels[None], to_source
-            if binding.dtype == np.int8 and binding.zero_point == -128:
-                return (pixels ^ np.uint8(0x80)).view(np.int8)[None], to_source
-        table = self._input_table
-        if table is None:  # two threads may both build it: the same table, once each
-            table = self._input_table = self._build_input_table(spec_in, spec)
-        if isinstance(table, np.ndarray) and pixels.flags.c_contiguous and pixels.ndim == 3 and pixels.shape[2] == 3:
-            return _cv2_lut(pixels, table)[None], to_source
-        return self._quantize(spec_in, normalize_image(pixels, spec)), to_source
-
-    def _build_input_table(self, spec_in: InputSpec, spec: ImageSpec) -> np.ndarray | bool:
-        """Normalisation and quantization of each uint8 value per channel, as one (1, 256, 3) table:
-        the very arithmetic of the slow path below run on all 256 values, so one ``cv2.LUT`` gives
-        the same tensor bytes (an int8 model's input costs one table lookup per pixel instead of
-        four numpy passes). False where ``cv2.LUT`` cannot produce the tensor's dtype."""
-        binding = self.backend.inputs[spec_in.name]
-        if sys.modules.get("cv2") is None or np.dtype(binding.dtype) not in _LUT_DTYPES:
-            return False
-        table = self._quantize(spec_in, normalize_image(PIXEL_RAMP, spec))[0]
-        return np.ascontiguousarray(table) if table.shape == PIXEL_RAMP.shape else False
+        maker = self.image_tensor_maker
+        assert maker is not None
+        return maker.make(image, color_order)
 
     def _quantize(self, spec: InputSpec, value: np.ndarray) -> np.ndarray:
         binding = self.backend.inputs[spec.name]
-        if binding.quantized and value.dtype.kind == "f":
-            low, high = _integer_range(binding.dtype)
-            q = np.round(value / binding.scale) + binding.zero_point
-            return np.clip(q, low, high).astype(binding.dtype)[None]
-        if value.dtype != binding.dtype:
-            value = value.astype(binding.dtype)
-        return value[None]
-
-
-_LUT_DTYPES = (np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.float32))
+        return quantize(value, binding.dtype, binding.scale, binding.zero_point)
 
 
 class _LastTensor:
@@ -331,16 +297,6 @@ class _LastTensor:
         if last is None or last[0] != key:
             last = self._last = (key, make())
         return last[1].copy()  # the caller's to change; a copy costs under 1 us
-
-
-def _cv2_lut(pixels: np.ndarray, table: np.ndarray) -> np.ndarray:
-    return sys.modules["cv2"].LUT(pixels, table)
-
-
-@functools.cache
-def _integer_range(dtype: np.dtype) -> tuple[int, int]:
-    info = np.iinfo(dtype)  # costs microseconds per call: the per-frame path asks for it every frame
-    return int(info.min), int(info.max)
 
 
 def _dequantize(binding: TensorBinding, value: np.ndarray) -> np.ndarray:

@@ -37,16 +37,30 @@ def prepare_ahead_enabled(config: PipelineConfig) -> bool:
 
 
 class PrepareAhead:
-    """The capture thread's step: the serving model's image input, attached to the frame."""
+    """The capture thread's step: the serving model's image input, attached to the frame.
 
-    def __init__(self, models: ModelSwap) -> None:
+    A source that can make it where it decodes (a capture process: ``prepare_with``) is told the
+    serving model at the start and after each swap; its frames come with the input made, and only
+    those it could not make (a bad frame, a frame of a model swapped out meanwhile) are made here."""
+
+    def __init__(self, models: ModelSwap, source: object = None) -> None:
         self._models = models
         self.failed = 0  # frames left for the worker to prepare (and to report) because this raised
+        self._prepare_with = getattr(source, "prepare_with", None)
+        self._told: FusionModel | None = None
+        if self._prepare_with is not None:
+            self._tell(models.current)
+
+    def _tell(self, model: FusionModel) -> None:
+        assert self._prepare_with is not None
+        self._told = model
+        self._prepare_with(model if _prepares_its_image(model) else None)
 
     def __call__(self, frame: Frame) -> Frame:
         model = self._models.current
-        # a model that prepares its own way (a generate bundle's encoder runs inside its search) is left alone
-        if type(model).prepare is not FusionModel.prepare or model.signature.input("image") is None:
+        if self._prepare_with is not None and model is not self._told:
+            self._tell(model)
+        if not _prepares_its_image(model) or (frame.prepared is not None and frame.prepared.model is model):
             return frame
         try:
             prepared = model.prepare_image(frame.pixels, frame.color_order)
@@ -54,6 +68,11 @@ class PrepareAhead:
             self.failed += 1
             return frame
         return dataclasses.replace(frame, prepared=prepared)
+
+
+def _prepares_its_image(model: FusionModel) -> bool:
+    # a model that prepares its own way (a generate bundle's encoder runs inside its search) is left alone
+    return type(model).prepare is FusionModel.prepare and model.image_tensor_maker is not None
 
 
 def prepare_inputs(model: FusionModel, frame: Frame, inputs: AlignedInputs) -> tuple[dict[str, np.ndarray], float]:

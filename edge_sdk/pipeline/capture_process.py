@@ -13,22 +13,29 @@ side by side, 2 cores, a shared machine): 0.7-1.9x the results per second of a c
 
 :class:`ProcessFrameSource` *is* a :class:`~edge_sdk.sources.base.FrameSource`: the pipeline's
 capture thread reads it like any other, so the slot, its drop policy and everything after it are
-unchanged. Per frame the child copies the decoded pixels into a free slot of a
-:class:`~edge_sdk.pipeline.frame_ring.FrameRing` and sends the slot, the shape and the frame's
-metadata (index, timestamps, media time, read time, colour order, the source's counters); this side
-copies the slot out into an array of its own and gives the slot back (see
-:mod:`~edge_sdk.pipeline.capture_wire`).
+unchanged. The child copies each decoded frame into a free slot of a
+:class:`~edge_sdk.pipeline.frame_ring.FrameRing`, and with ``pipeline.prepare_ahead`` also the
+serving model's image input (:meth:`prepare_with` hands it the model's
+:class:`~edge_sdk.preprocess.image_tensor.ImageTensorMaker`, the one preprocessing code path, again
+after a model swap), and sends the slots in batches with each frame's metadata (see
+:mod:`~edge_sdk.pipeline.capture_wire`). This side copies a batch's frames out into arrays of its
+own, gives the slots back in one message, and hands the frames on one at a time. So the runtime
+process does no decode and no preprocessing, and during every_frame playback it wakes for the
+capture process once per batch, not once per frame (``hand_overs`` in :attr:`hand_overs` counts them).
 
 Frame lifetime: copied out. A frame's pixels are an ordinary array its holders own as long as they
 like (a snapshot or an index observer keeps frames beyond the worker's loop), so nothing downstream
 changes; the copy costs one memcpy of the frame (70-100 us for 768x576 here, see docs/benchmarks.md).
-The ring (``RING_SLOTS``) is therefore short: a slot is busy only between the child's copy in and
-this side's copy out, and the child waits for a free slot (drop policy ``block`` at the ring). The
-run's drop policy stays where it was, in the capture slot: ``latest`` drops the oldest unread frame
-for realtime sources, ``block`` holds the capture thread for every_frame playback, which then stops
-reading the socket and, once the ring is full, the child. A frame larger than a slot (a stream that
-reconnects at a new size, a folder of images) makes the child wait for every slot, then ask for a
-new ring (``need_ring``).
+A slot is busy only between the child's copy in and this side's copy out. The ring has
+``RING_SLOTS`` slots for realtime sources, which send each frame at once; for every_frame playback
+``2 * BATCH_FRAMES`` (fewer for frames so large that they would take more than ``RING_BUDGET_BYTES``),
+two batches, so that the child decodes the next batch while this side hands the last one on. The child
+waits for a free slot (drop policy ``block`` at the ring). The run's drop policy stays where it was,
+in the capture slot: ``latest`` drops the oldest unread frame for realtime sources, ``block`` holds
+the capture thread for every_frame playback, which then stops reading the socket and, once the ring
+is full, the child. A frame larger than a slot (a stream that reconnects at a new size, a folder of
+images, a model swapped for one with a larger input) makes the child wait for every slot, then ask for
+a new ring (``need_ring``).
 
 The child is ``python -m edge_sdk.pipeline.capture_child <fd>``, a fresh interpreter like the MQTT
 delivery process, not ``fork``: by the time the source opens, the runtime has TFLite, paho and
@@ -43,6 +50,7 @@ import logging
 import socket
 import subprocess
 import sys
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from typing import Any, NoReturn
@@ -51,18 +59,24 @@ from edge_sdk import errors
 from edge_sdk._child import exit_text
 from edge_sdk.clock import MediaClock
 from edge_sdk.errors import SourceError
+from edge_sdk.model import FusionModel, PreparedImage
 from edge_sdk.pipeline import capture_wire as wire
-from edge_sdk.pipeline.frame_ring import FrameRing
+from edge_sdk.pipeline.frame_ring import FrameRing, tensor_offset
+from edge_sdk.preprocess.geometry import FrameTransform
 from edge_sdk.sources.base import FrameSource, SourceStats
 from edge_sdk.sources.config import CameraConfig, RunningMode
 from edge_sdk.sources.factory import open_frame_source
 from edge_sdk.sources.frame import Frame
 
-__all__ = ["RING_SLOTS", "CaptureChild", "ProcessFrameSource", "open_capture_source"]
+__all__ = ["BATCH_FRAMES", "RING_BUDGET_BYTES", "RING_SLOTS", "CaptureChild", "ProcessFrameSource",
+           "open_capture_source"]
 
 log = logging.getLogger(__name__)
 
-RING_SLOTS = 3  # one being written, one being copied out, one spare; more only add memory (frames are copied out)
+RING_SLOTS = 3  # realtime: one being written, one being copied out, one spare (frames are copied out)
+BATCH_FRAMES = 8  # every_frame: frames per hand-over; the ring holds two batches
+RING_BUDGET_BYTES = 64 << 20  # every_frame: fewer slots (smaller batches) where two batches would need more
+_MAKERS_KEPT = 4  # models whose image inputs frames in flight may still carry (a swap every frame is not a use)
 _OPEN_TIMEOUT_S = 30.0  # the child imports numpy and OpenCV (under a second on a Pi) and opens the source
 _STOP_TIMEOUT_S = 5.0
 _RAISED = {name: getattr(errors, name) for name in ("ConfigError", "SourceError", "MissingDependencyError")}
@@ -130,10 +144,17 @@ class ProcessFrameSource(FrameSource):
         super().__init__(config.name or "capture", MediaClock() if config.mode is RunningMode.EVERY_FRAME else None,
                          config.mode)
         self.config, self.ring_slots = config, ring_slots
+        self._every_frame = config.mode is RunningMode.EVERY_FRAME
+        self.hand_off_frames = BATCH_FRAMES if self._every_frame else 1  # at most, per hand-over
+        self.hand_overs = 0  # batches received
         self._child = child or CaptureChild.spawn()
         self._sock = self._child.sock
         self._ring: FrameRing | None = None
         self._counters: wire.Counters = ("open", 0, 0, 0, 0)
+        self._ready: deque[Frame] = deque()  # copied out of the last batch, not yet read
+        self._generation = 0
+        self._makers: dict[int, FusionModel] = {}  # generation -> the model whose image input the child makes
+        self._prepared: dict[tuple[int, tuple[int, ...]], tuple[tuple[int, ...], str, FrameTransform]] = {}
         try:
             self._sock.send(wire.control("config", config, logging.getLogger().getEffectiveLevel()))
             self._sock.settimeout(open_timeout_s)
@@ -164,6 +185,25 @@ class ProcessFrameSource(FrameSource):
         """The ring's shared-memory name, None before the first frame (unlinked once both processes mapped it)."""
         return None if self._ring is None else self._ring.name
 
+    def prepare_with(self, model: FusionModel | None) -> None:
+        """Have the child make ``model``'s image input with each frame from now on (None: stop). Frames made
+        for a model that has been swapped out are made again by the runtime (:mod:`edge_sdk.pipeline.ahead`)."""
+        maker = None if model is None else model.image_tensor_maker
+        generation = 0
+        if model is not None and maker is not None:
+            self._generation = generation = self._generation + 1
+            self._makers[generation] = model
+            for old in [g for g in self._makers if g <= generation - _MAKERS_KEPT]:
+                del self._makers[old]
+        with contextlib.suppress(OSError):  # the child is gone: the next read says so
+            self._sock.send(wire.control("prepare", generation, maker))
+
+    def _ring_slots(self, frame_bytes: int) -> int:
+        if not self._every_frame:
+            return self.ring_slots
+        slot_bytes = max(frame_bytes, 1)
+        return max(self.ring_slots, min(2 * BATCH_FRAMES, RING_BUDGET_BYTES // slot_bytes))
+
     def stats(self) -> SourceStats:
         own = super().stats()
         state, failures, reconnects, skipped, loops = self._counters
@@ -181,6 +221,8 @@ class ProcessFrameSource(FrameSource):
         super().close()
 
     def _read(self) -> Frame | None:
+        if self._ready:
+            return self._ready.popleft()
         sock = self._sock
         while True:
             try:
@@ -192,13 +234,9 @@ class ProcessFrameSource(FrameSource):
                     return None
                 self._lost()
             kind = message[:1]
-            if kind == wire.FRAME:
-                slot, shape, index, timestamp_s, media_t_s, read_ms, color_order, self._counters = wire.parse_frame(message)
-                assert self._ring is not None  # the child asks for a ring before its first frame
-                pixels = self._ring.view(slot, shape).copy()
-                sock.send(wire.free(slot))
-                # the child's capture instant: FrameSource.read re-stamps it on the media clock for every_frame
-                return Frame(pixels, color_order, timestamp_s, index, self.name, media_t_s, read_ms)
+            if kind == wire.BATCH:
+                self._copy_out(message)
+                return self._ready.popleft()
             if kind != wire.CONTROL:
                 raise SourceError(f"{self.name}: unexpected message from the capture process: {message[:16]!r}")
             control = wire.parse_control(message)
@@ -206,10 +244,13 @@ class ProcessFrameSource(FrameSource):
             if kind == "need_ring":  # every slot of the old ring is back: nothing refers to it
                 if self._ring is not None:
                     self._ring.close()
-                self._ring = FrameRing.create(self.ring_slots, control[1])
+                self._ring = FrameRing.create(self._ring_slots(control[1]), control[1])
                 sock.send(wire.control("ring", self._ring.name, self._ring.slots, self._ring.slot_bytes))
             elif kind == "attached" and self._ring is not None:
                 self._ring.unlink()  # both processes have it mapped: no name left behind, whatever happens next
+            elif kind == "prepared":  # how the frames of this size carry this model's image input
+                _, generation, frame_shape, tensor_shape, dtype, transform = control
+                self._prepared[(generation, frame_shape)] = (tensor_shape, dtype, transform)
             elif kind == "pass":  # the file looped: the media clock and the trace clock learn where the pass starts
                 self._begin_pass(control[1])
             elif kind == "end":
@@ -217,6 +258,25 @@ class ProcessFrameSource(FrameSource):
                 return None
             elif kind == "error":
                 self._raise_child_error(control)
+
+    def _copy_out(self, message: bytes) -> None:
+        """A batch's frames, out of their slots into arrays of this process; the slots back in one message."""
+        frames, self._counters = wire.parse_batch(message)
+        ring = self._ring
+        assert ring is not None  # the child asks for a ring before its first frame
+        self.hand_overs += 1
+        for slot, shape, index, timestamp_s, media_t_s, read_ms, color_order, prepared_by, prepare_ms in frames:
+            pixels = ring.view(slot, shape).copy()
+            prepared = None
+            model = self._makers.get(prepared_by) if prepared_by else None
+            if model is not None:
+                tensor_shape, dtype, transform = self._prepared[(prepared_by, shape)]
+                tensor = ring.view(slot, tensor_shape, dtype, tensor_offset(pixels.nbytes)).copy()
+                prepared = PreparedImage(tensor, transform, model, prepare_ms)
+            # the child's capture instant: FrameSource.read re-stamps it on the media clock for every_frame
+            self._ready.append(Frame(pixels, color_order, timestamp_s, index, self.name, media_t_s, read_ms,
+                                     prepared=prepared))
+        self._sock.send(wire.free([meta[0] for meta in frames]))
 
     def _raise_child_error(self, message: tuple[Any, ...]) -> NoReturn:
         _, kind, text, counters = message

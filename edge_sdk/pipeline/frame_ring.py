@@ -17,12 +17,19 @@ import sys
 from collections.abc import Iterator
 from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
+from typing import Any
 
 import numpy as np
 
-__all__ = ["FrameRing"]
+__all__ = ["FrameRing", "tensor_offset"]
 
 _ALIGN_BYTES = 4096  # slots on page boundaries: copies in and out never share a page between two slots
+_TENSOR_ALIGN_BYTES = 64  # a cache line: a frame's image input, made in its slot, starts on one
+
+
+def tensor_offset(frame_bytes: int) -> int:
+    """Where in a slot a frame's image input starts when the capture process made it there (after the pixels)."""
+    return -(-frame_bytes // _TENSOR_ALIGN_BYTES) * _TENSOR_ALIGN_BYTES
 
 
 class FrameRing:
@@ -58,16 +65,17 @@ class FrameRing:
     def fits(self, frame_bytes: int) -> bool:
         return frame_bytes <= self.slot_bytes
 
-    def view(self, slot: int, shape: tuple[int, ...], dtype: str = "|u1") -> np.ndarray:
-        """Slot ``slot`` as an array of ``shape`` (no copy: valid until the slot is written again)."""
+    def view(self, slot: int, shape: tuple[int, ...], dtype: str | np.dtype[Any] = "|u1", offset: int = 0) -> np.ndarray:
+        """Slot ``slot`` from byte ``offset`` on as an array of ``shape`` (no copy: valid until the slot is
+        written again)."""
         if self._buffers is None:
             raise ValueError(f"frame ring {self.name} is closed")
         kind = np.dtype(dtype)
         nbytes = math.prod(shape) * kind.itemsize
-        if not 0 <= slot < self.slots or nbytes > self.slot_bytes:
+        if not 0 <= slot < self.slots or offset < 0 or offset + nbytes > self.slot_bytes:
             raise ValueError(f"frame ring {self.name}: expected a slot in 0..{self.slots - 1} of at most "
-                             f"{self.slot_bytes} bytes. Got: slot {slot}, {nbytes} bytes")
-        return self._buffers[slot, :nbytes].view(kind).reshape(shape)
+                             f"{self.slot_bytes} bytes. Got: slot {slot}, {nbytes} bytes at {offset}")
+        return self._buffers[slot, offset:offset + nbytes].view(kind).reshape(shape)
 
     def unlink(self) -> None:
         """Remove the name (the mappings stay valid); idempotent, only the creator unlinks."""

@@ -96,7 +96,7 @@ class Pipeline:
         self._source = frames
         every_frame = frames.mode is RunningMode.EVERY_FRAME  # one running mode for the run: camera.playback
         self._capture = CaptureThread.for_source(frames, on_first_frame=on_first_frame, prepare=(
-            PrepareAhead(self._models) if prepare_ahead_enabled(self.config) else None))
+            PrepareAhead(self._models, frames) if prepare_ahead_enabled(self.config) else None))
         self._aligner = Aligner(text, sensor, align)
         self._needs_text = "text" in model.roles
         self._needs_sensor = "sensor" in model.roles

@@ -106,7 +106,8 @@ class FrameSource:
                 # directly; media_t_s stays the position in the file (ground truth is looked up by it)
                 # the constructor, not dataclasses.replace: this runs per frame and replace is slow
                 frame = Frame(frame.pixels, frame.color_order, self.media_clock.to_runtime_s(t_s),
-                              frame.index, frame.source, frame.media_t_s, frame.read_ms, frame.timestamp_s)
+                              frame.index, frame.source, frame.media_t_s, frame.read_ms, frame.timestamp_s,
+                              frame.prepared)
             return frame
 
     def close(self) -> None:

@@ -55,10 +55,10 @@ def test_model_input_table_equals_the_slow_path_for_every_bundle(tmp_path: Path,
             kwargs = {"text": "find the red circle", "sensor": {"distance_cm": 80.0}} if "text" in model.roles else {}
             for shape in ((160, 160, 3), (480, 640, 3), (7, 9, 3)):
                 frame = rng.integers(0, 256, shape, dtype=np.uint8)
-                model._input_table = None
+                model.image_tensor_maker._table = None
                 fast = model.prepare(image=frame, color_order="BGR", **kwargs)[spec_in.name]
-                used = isinstance(model._input_table, np.ndarray)  # built unless the bytes go in untouched
-                model._input_table = False
+                used = isinstance(model.image_tensor_maker._table, np.ndarray)  # built unless the bytes go in untouched
+                model.image_tensor_maker._table = False
                 slow = model.prepare(image=frame, color_order="BGR", **kwargs)[spec_in.name]
                 assert fast.dtype == slow.dtype and fast.shape == slow.shape
                 assert fast.tobytes() == slow.tobytes(), (path.name, shape)
