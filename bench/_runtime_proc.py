@@ -108,6 +108,8 @@ class RuntimeProcess:
         self.started_wall_s = time.time()  # process start, for first_result_s (same clock as the subscriber)
         self.rusage_cpu_s: float | None = None  # user + system CPU of the whole run and its children, at exit
         self._child_cpu_s: dict[int, tuple[bool, float]] = {}  # pid -> (capture process?, last CPU seconds read)
+        self._reaped_pids: set[int] = set()  # children whose whole CPU time came from the runtime's reaped count
+        self._reaped_s = 0.0  # the runtime's CPU seconds of reaped children, when last read
         self.process = subprocess.Popen(
             pinned([sys.executable, "-m", "edge_sdk.cli", "run", "--config", str(config)], pin_core),
             stdout=subprocess.DEVNULL, stderr=self._log, cwd=str(REPO),
@@ -126,16 +128,31 @@ class RuntimeProcess:
         return sum(_vm_hwm_mb(pid) or 0.0 for pid in _children(self.pid))
 
     def cpu_s(self) -> tuple[float, float, float] | None:
-        """CPU seconds so far (user + system) of the runtime, of its live children other than the capture
-        process (MQTT delivery, resource tracker) and of the capture process; None once it exited."""
-        own = _cpu_s(self.pid)
-        if own is None:
+        """CPU seconds so far (user + system) of the runtime, of its children other than the capture process
+        (MQTT delivery, resource tracker) and of the capture process; None once it exited.
+
+        A child that has ended is read from the runtime's own count of its reaped children (``cutime`` and
+        ``cstime``), which grows by a child's whole CPU time when it is reaped: the capture process ends
+        with the video, before the last stats message, and its last reading would miss what it used
+        after the one before."""
+        times = _cpu_times(self.pid)
+        if times is None:
             return None
+        own, reaped = times
+        live: dict[int, float] = {}
         for pid in _children(self.pid):
             cpu = _cpu_s(pid)
             if cpu is not None:
-                self._child_cpu_s[pid] = (_CAPTURE_CHILD in _cmdline(pid), cpu)
-        # a child that exited (the capture process at the end of the video) keeps its last reading: sums never go back
+                live[pid] = cpu
+                self._child_cpu_s[pid] = (self._child_cpu_s.get(pid, (_CAPTURE_CHILD in _cmdline(pid), 0.0))[0], cpu)
+        gone = [pid for pid in self._child_cpu_s if pid not in live and pid not in self._reaped_pids]
+        if gone and reaped > self._reaped_s:
+            last = sum(self._child_cpu_s[pid][1] for pid in gone) or 1.0
+            for pid in gone:  # shared by their last readings when several ended between two messages
+                is_capture, cpu = self._child_cpu_s[pid]
+                self._child_cpu_s[pid] = (is_capture, (reaped - self._reaped_s) * (cpu or 1.0) / last)
+            self._reaped_pids.update(gone)
+            self._reaped_s = reaped
         others = sum(cpu for is_capture, cpu in self._child_cpu_s.values() if not is_capture)
         capture = sum(cpu for is_capture, cpu in self._child_cpu_s.values() if is_capture)
         return own, others, capture
@@ -254,12 +271,19 @@ def steady_cpu_per_result_us(samples: list[tuple[dict[str, Any], float, float, f
 
 def _cpu_s(pid: int) -> float | None:
     """utime + stime of one process (all its threads) from ``/proc/<pid>/stat``, in seconds."""
+    times = _cpu_times(pid)
+    return None if times is None else times[0]
+
+
+def _cpu_times(pid: int) -> tuple[float, float] | None:
+    """(utime + stime, cutime + cstime: of its children it has reaped) from ``/proc/<pid>/stat``, in seconds."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2:].split()  # after the command name, which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S
+    return ((int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S,
+            (int(fields[13]) + int(fields[14])) / _CLOCK_TICKS_PER_S)
 
 
 def _cmdline(pid: int) -> str:
