@@ -182,11 +182,17 @@ class RuntimeProcess:
             self.process.send_signal(signal.SIGTERM)
         return self.wait(timeout_s)
 
-    def kill(self) -> None:
-        """SIGKILL: no cleanup at all, as an OOM kill or a power cut of the process would be."""
+    def kill(self, children_timeout_s: float = 10.0) -> None:
+        """SIGKILL: no cleanup at all, as an OOM kill or a power cut of the process would be. Returns once its
+        children have ended too: the MQTT delivery process commits what it still had and exits, and an
+        outbox read before that may find its WAL file half gone."""
+        children = _children(self.pid)
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        deadline_s = time.monotonic() + children_timeout_s
+        while any(_running(pid) for pid in children) and time.monotonic() < deadline_s:
+            time.sleep(0.02)
         self._log.close()
 
     def summary(self) -> dict[str, float]:
@@ -284,6 +290,15 @@ def _cpu_times(pid: int) -> tuple[float, float] | None:
     fields = stat[stat.rindex(")") + 2:].split()  # after the command name, which may hold spaces
     return ((int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S,
             (int(fields[13]) + int(fields[14])) / _CLOCK_TICKS_PER_S)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's end is reaped by init, maybe not at once)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
 
 
 def _cmdline(pid: int) -> str:

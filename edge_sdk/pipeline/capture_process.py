@@ -5,11 +5,12 @@ the inference worker; the frame source's per-frame Python (pacing, stamping, sta
 hand-back of each decoded frame wait for the lock, and make the worker wait. In a child process
 (:mod:`edge_sdk.pipeline.capture_child`) the source runs on its own interpreter, as Frigate's
 camera processes do, and only small messages cross the socket pair. Measured (``make bench-runtime``,
-side by side, 2 cores, a shared machine): 0.7-1.9x the results per second of a capture thread for
-640x640 video (median 1.08), where decode is most of a frame's cost, 0.55-1.2x for 192x192 (median
-0.8), and about 75 MB more memory (the child's own OpenCV). So the default stays the thread;
-``camera.capture: auto`` picks the process on two or more CPUs (as ``mqtt.delivery: auto`` does),
-``process`` always.
+side by side, 2 cores, a quiet machine; docs/benchmarks.md): 1.2x the results per second of a capture
+thread for the seek model on 192x192 video, where a frame's decode and preprocessing cost as much as
+its invoke, 0.97x for a 1.3 ms detector on 640x480 video (the capture thread keeps up with it
+already, and the process adds the frame's copy), 0.9x pinned to one core, and about 63 MB more
+memory (the child's own OpenCV). So the default stays the thread; ``camera.capture: auto`` picks
+the process on two or more CPUs (as ``mqtt.delivery: auto`` does), ``process`` always.
 
 :class:`ProcessFrameSource` *is* a :class:`~edge_sdk.sources.base.FrameSource`: the pipeline's
 capture thread reads it like any other, so the slot, its drop policy and everything after it are

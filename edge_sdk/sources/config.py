@@ -63,10 +63,13 @@ class CameraConfig:
     name: str | None = field(default=None, metadata={"help": "source name in frames and stats (default: the scheme)"})
     capture: Literal["auto", "thread", "process"] = field(default="thread", metadata={
         "help": "edge-sdk run: read and decode on a thread of the runtime process, or in a child process that "
-                "decodes into shared memory (its own interpreter lock; frames are copied out, so they are the same "
-                "either way); auto: the process when the runtime may use two or more CPUs (Linux). Measured on "
-                "2 cores (docs/benchmarks.md): 0.7-1.9x the results/s for 640x640 video, 0.55-1.2x for "
-                "192x192, and about 75 MB more memory; hence the thread by default"})
+                "decodes into shared memory, makes the model's image input there too (pipeline.prepare_ahead) and "
+                "hands frames over in batches during every_frame playback (its own interpreter lock; frames are "
+                "copied out, so they are the same either way); auto: the process when the runtime may use two or "
+                "more CPUs (Linux). Measured on 2 cores (docs/benchmarks.md): 1.2x the results/s of the thread "
+                "for a small model on 192x192 video, 0.97x for a 1.3 ms detector on 640x480 (whose capture "
+                "thread already keeps up), 0.9x pinned to one core, and about 63 MB more memory (the child's "
+                "own OpenCV); hence the thread by default"})
 
     def __post_init__(self) -> None:
         if not self.source.strip():
