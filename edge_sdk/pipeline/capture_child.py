@@ -144,7 +144,9 @@ class _Batcher:
 
     def __init__(self, sock: socket.socket, source: FrameSource, batch_frames: int) -> None:
         self.sock, self.source, self.batch_frames = sock, source, batch_frames
-        self._frames: list[tuple[int, Frame, int, float]] = []
+        # packed records, not frames: a decoded frame's buffer is free for the next read at once (in a loop
+        # alone, 8 frames held made a 192x192 read 61 us instead of 40; a pipeline showed no difference)
+        self._frames: list[bytes] = []
         self._first_s = 0.0
         self._described: set[tuple[int, tuple[int, ...]]] = set()  # (generation, frame shape) the parent knows
 
@@ -160,7 +162,7 @@ class _Batcher:
         now = time.monotonic()
         if not self._frames:
             self._first_s = now
-        self._frames.append((slot, frame, prepared_by, prepare_ms))
+        self._frames.append(wire.frame_record(slot, frame, prepared_by, prepare_ms))
         if len(self._frames) >= self.batch_frames or now - self._first_s >= LINGER_S:
             self.flush()
 

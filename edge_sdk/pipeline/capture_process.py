@@ -22,7 +22,7 @@ after a model swap), and sends the slots in batches with each frame's metadata (
 :mod:`~edge_sdk.pipeline.capture_wire`). This side copies a batch's frames out into arrays of its
 own, gives the slots back in one message, and hands the frames on one at a time. So the runtime
 process does no decode and no preprocessing, and during every_frame playback it wakes for the
-capture process once per batch, not once per frame (``hand_overs`` in :attr:`hand_overs` counts them).
+capture process once per batch, not once per frame (:attr:`hand_overs` counts them).
 
 Frame lifetime: copied out. A frame's pixels are an ordinary array its holders own as long as they
 like (a snapshot or an index observer keeps frames beyond the worker's loop), so nothing downstream
@@ -196,6 +196,8 @@ class ProcessFrameSource(FrameSource):
             self._makers[generation] = model
             for old in [g for g in self._makers if g <= generation - _MAKERS_KEPT]:
                 del self._makers[old]
+            for key in [k for k in self._prepared if k[0] not in self._makers]:
+                del self._prepared[key]
         with contextlib.suppress(OSError):  # the child is gone: the next read says so
             self._sock.send(wire.control("prepare", generation, maker))
 

@@ -29,6 +29,7 @@ __all__ = [
     "FrameMeta",
     "batch",
     "control",
+    "frame_record",
     "free",
     "parse_batch",
     "parse_control",
@@ -57,21 +58,22 @@ def socketpair() -> tuple[socket.socket, socket.socket]:
     return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
 
-def batch(frames: list[tuple[int, Frame, int, float]], counters: Counters) -> bytes:
-    """``frames``: (slot, frame, prepared_by, prepare_ms) each, in order."""
-    if not 0 < len(frames) <= MAX_BATCH:
-        raise ValueError(f"a batch holds 1 to {MAX_BATCH} frames. Got: {len(frames)}")
+def frame_record(slot: int, value: Frame, prepared_by: int, prepare_ms: float) -> bytes:
+    """One frame of a batch: packed when the frame is written, so that the frame itself need not wait for the batch."""
+    shape = value.pixels.shape
+    if value.pixels.dtype != np.uint8 or len(shape) not in (2, 3):
+        raise TypeError(f"{value.source}: expected uint8 HxW or HxWxC pixels. Got: {value.pixels.dtype} {shape}")
+    media_t_s = math.nan if value.media_t_s is None else value.media_t_s
+    return _FRAME.pack(slot, shape[0], shape[1], shape[2] if len(shape) == 3 else 0, value.index, value.timestamp_s,
+                       media_t_s, value.read_ms, _COLORS.index(value.color_order), prepared_by, prepare_ms)
+
+
+def batch(records: list[bytes], counters: Counters) -> bytes:
+    """``records`` from :func:`frame_record`, in order, then the source's counters."""
+    if not 0 < len(records) <= MAX_BATCH:
+        raise ValueError(f"a batch holds 1 to {MAX_BATCH} frames. Got: {len(records)}")
     state, failures, reconnects, skipped, loops = counters
-    parts = [_HEAD.pack(BATCH, len(frames), _STATES.index(state), failures, reconnects, skipped, loops)]
-    for slot, value, prepared_by, prepare_ms in frames:
-        shape = value.pixels.shape
-        if value.pixels.dtype != np.uint8 or len(shape) not in (2, 3):
-            raise TypeError(f"{value.source}: expected uint8 HxW or HxWxC pixels. Got: {value.pixels.dtype} {shape}")
-        media_t_s = math.nan if value.media_t_s is None else value.media_t_s
-        parts.append(_FRAME.pack(slot, shape[0], shape[1], shape[2] if len(shape) == 3 else 0, value.index,
-                                 value.timestamp_s, media_t_s, value.read_ms, _COLORS.index(value.color_order),
-                                 prepared_by, prepare_ms))
-    return b"".join(parts)
+    return _HEAD.pack(BATCH, len(records), _STATES.index(state), failures, reconnects, skipped, loops) + b"".join(records)
 
 
 def parse_batch(message: bytes) -> tuple[list[FrameMeta], Counters]:

@@ -123,11 +123,13 @@ def test_without_prepare_with_frames_come_bare_and_a_bad_maker_frame_is_left_to_
 
 def test_a_pipeline_over_process_capture_gives_the_thread_paths_results(clip: Path, seek: FusionModel) -> None:
     def results(capture: str) -> list[tuple[str | None, float]]:
-        config = CameraConfig(source=f"file://{clip}", playback="every_frame", capture=capture)  # type: ignore[arg-type]
-        source = ProcessFrameSource(config) if capture == "process" else open_frame_source(config)
+        # the inputs first: the capture process reads its first frame as soon as it opens, and a frame older
+        # than the command would wait for one (incomplete inputs), as a camera's would
         text, sensor = TextSlot("text"), SensorSlot("sensor", max_age_s=None)
         text.set("find the red circle")
         sensor.update({"distance_cm": 80.0})
+        config = CameraConfig(source=f"file://{clip}", playback="every_frame", capture=capture)  # type: ignore[arg-type]
+        source = ProcessFrameSource(config) if capture == "process" else open_frame_source(config)
         got: list[tuple[str | None, float]] = []
         pipeline = Pipeline(seek, source, text=text, sensor=sensor,
                             config=PipelineConfig(prepare_ahead=True, stats_interval_s=0))
