@@ -55,12 +55,12 @@ def test_a_slow_callback_on_a_live_rate_source_loses_no_result_to_the_sink(model
     assert stats["drops"]["dispatch"] == stats["drops"]["callbacks"]
 
 
-def _dispatcher_with_batches() -> tuple[Any, list[int]]:
+def _dispatcher_with_batches(every_frame: bool = False) -> tuple[Any, list[int]]:
     from edge_sdk.pipeline.dispatcher import Dispatcher
     from edge_sdk.pipeline.stats import StageTimes
 
     batches: list[int] = []
-    dispatcher = Dispatcher(256, StageTimes(("publish",)), lambda result: {"i": result})
+    dispatcher = Dispatcher(256, StageTimes(("publish",)), lambda result: {"i": result}, block_when_full=every_frame)
     dispatcher.add_publisher(lambda payloads: batches.append(len(payloads)))
     return dispatcher.start(), batches
 
@@ -83,6 +83,20 @@ def test_at_camera_rates_the_sink_path_never_lingers() -> None:
         time.sleep(0.01)
     dispatcher.close()
     assert dispatcher.sink_lingered == 0 and batches == [1] * 15
+
+
+def test_a_replay_lingers_longer_than_a_camera_and_hands_over_bigger_batches() -> None:
+    """Results 1 ms apart: a live source's lane (2 ms linger) and an every_frame replay's (8 ms)."""
+    sizes = {}
+    for every_frame in (False, True):
+        dispatcher, batches = _dispatcher_with_batches(every_frame)
+        for i in range(200):
+            dispatcher.submit(i, publish=True)  # type: ignore[arg-type]
+            time.sleep(0.001)
+        dispatcher.close()
+        assert sum(batches) == dispatcher.published == 200
+        sizes[every_frame] = len(batches)
+    assert sizes[True] * 2 < sizes[False], sizes
 
 
 def test_close_during_a_linger_delivers_what_waited() -> None:
